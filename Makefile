@@ -1,0 +1,36 @@
+# Two commands set up a fresh machine:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := demo
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+# torch is pinned here, not in pyproject, so that a GPU machine keeps its own CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/asteris synthetic --out $(DEMO)/stack.fits --exposures 32 --size 160 --sources 90 --overwrite
+	$(BIN)/asteris train $(DEMO)/stack.fits --run-dir $(DEMO)/run --preset tiny --overwrite
+	$(BIN)/asteris denoise $(DEMO)/stack.fits --model $(DEMO)/run/model.pt --out $(DEMO)/denoised.fits \
+		--png $(DEMO)/before_after.png --overwrite
+
+lint: install
+	$(BIN)/ruff check asteris tests benchmarks
+
+test: lint
+	$(PY) -m pytest
+
+bench: install
+	$(PY) benchmarks/throughput.py
+
+clean:
+	rm -rf $(DEMO) .pytest_cache build *.egg-info

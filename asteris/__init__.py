@@ -1,0 +1,30 @@
+"""asteris: self-supervised spatiotemporal denoising of astronomical image stacks.
+
+An open implementation of ASTERIS (Guo et al. 2026, Science): a 3D transformer
+over (exposure, y, x), trained self-supervised on the exposures themselves,
+that loads the published checkpoints and reproduces their outputs.
+"""
+
+__version__ = "0.1.0"
+
+from .checkpoint import load_model, save_checkpoint  # noqa: E402
+from .config import TrainConfig  # noqa: E402
+from .denoise import DenoiseResult, denoise  # noqa: E402
+from .network import build_network  # noqa: E402
+from .stack import Stack, read_stack, stack_info  # noqa: E402
+from .training import TrainResult, train  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "build_network",
+    "load_model",
+    "save_checkpoint",
+    "TrainConfig",
+    "train",
+    "TrainResult",
+    "denoise",
+    "DenoiseResult",
+    "Stack",
+    "read_stack",
+    "stack_info",
+]

@@ -1,0 +1,138 @@
+"""Training configuration: a dataclass with presets, strict loading and a schema version."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from .errors import ConfigError
+from .network import PUBLISHED_BLOCKS, NetworkConfig
+
+__all__ = ["SCHEMA_VERSION", "TrainConfig", "PRESETS"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a self-supervised training run (spec section 4).
+
+    Use a preset (``TrainConfig.preset("tiny")``, ``"paper"``) and override
+    fields with `dataclasses.replace` or keyword arguments to `preset`.
+    Unknown keys and other schema versions are refused by `from_dict`.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    # network
+    frames: int = 8
+    f_maps: int = 24
+    num_blocks: tuple[int, ...] | None = None
+    num_refinement_blocks: int = 4
+    # samples
+    patch_size: int = 128
+    patch_overlap: float = 0.1
+    max_zero_fraction: float = 0.2
+    val_fraction: float = 0.1
+    mask_target_zeros: bool = True
+    # optimisation
+    batch_size: int = 3
+    epochs: int = 10
+    max_steps_per_epoch: int | None = None
+    lr: float = 1e-4
+    lr_min: float = 1e-6
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 1e-4
+    smooth_l1_weight: float = 0.125e6
+    mean_mse_weight: float = 1e6
+    # bookkeeping
+    checkpoint_every: int = 100
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.schema_version != SCHEMA_VERSION:
+            raise ConfigError(
+                f"config schema version {self.schema_version} is not {SCHEMA_VERSION}, "
+                "the one this asteris reads; rewrite the config for this version"
+            )
+        if self.num_blocks is not None:
+            object.__setattr__(self, "num_blocks", tuple(int(b) for b in self.num_blocks))
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        try:
+            net = self.network_config()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        checks = [
+            (self.patch_size % net.multiple == 0, f"patch_size must be a multiple of {net.multiple}"),
+            (0 <= self.patch_overlap < 1, "patch_overlap must be in [0, 1)"),
+            (0 < self.max_zero_fraction <= 1, "max_zero_fraction must be in (0, 1]"),
+            (0 <= self.val_fraction < 1, "val_fraction must be in [0, 1)"),
+            (self.batch_size >= 1 and self.epochs >= 1, "batch_size and epochs must be >= 1"),
+            (0 < self.lr_min <= self.lr, "need 0 < lr_min <= lr"),
+            (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
+            (
+                self.max_steps_per_epoch is None or self.max_steps_per_epoch >= 1,
+                "max_steps_per_epoch must be >= 1",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    def network_config(self) -> NetworkConfig:
+        blocks = self.num_blocks if self.num_blocks is not None else PUBLISHED_BLOCKS.get(self.frames, ())
+        return NetworkConfig(self.frames, self.f_maps, blocks, self.num_refinement_blocks)
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> TrainConfig:
+        """A named preset (``tiny`` or ``paper``), with fields overridden."""
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        return cls.from_dict({**PRESETS[name], **overrides})
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Build from a dict; unknown keys raise `ConfigError`."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {unknown}; known keys are {sorted(known)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["betas"] = list(self.betas)
+        out["num_blocks"] = list(self.num_blocks) if self.num_blocks is not None else None
+        return out
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> TrainConfig:
+        """Read a JSON config file."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes) -> TrainConfig:
+        return replace(self, **changes)
+
+
+PRESETS: dict[str, dict] = {
+    # A CPU step in well under a second: tests, CI and the demo.
+    "tiny": dict(
+        frames=8,
+        f_maps=8,
+        num_blocks=(1, 1, 1, 1),
+        num_refinement_blocks=1,
+        patch_size=32,
+        batch_size=2,
+        epochs=2,
+        max_steps_per_epoch=40,
+        lr=1.5e-4,
+        checkpoint_every=20,
+    ),
+    # The published sizes (f_maps 24, blocks [4, 6, 6, 8], 128 px patches, batch 3).
+    "paper": dict(frames=8, f_maps=24, patch_size=128, batch_size=3, epochs=10, lr=1e-4),
+}

@@ -1,0 +1,340 @@
+"""The ASTERIS network: a 3D U-shaped transformer over (exposure, y, x).
+
+Block and module names follow the paper and the published state dicts, so that
+the published checkpoints load with ``strict=True``.
+
+The network maps ``(B, 1, T, H, W)`` to ``(B, 1, T, H, W)``; the denoised image
+is the mean of the output over its ``T`` frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "NetworkConfig",
+    "BiasFreeLayerNorm",
+    "ChannelAttention",
+    "GatedDconvFeedForward",
+    "TransformerBlock",
+    "Downsample",
+    "Upsample",
+    "TemporalOutputHead",
+    "Asteris",
+    "build_network",
+]
+
+#: Blocks per level and attention heads per level of the published models.
+PUBLISHED_BLOCKS = {8: (4, 6, 6, 8), 4: (4, 6, 8)}
+PUBLISHED_HEADS = {8: (1, 2, 4, 8), 4: (1, 2, 4)}
+FFN_EXPANSION = 2.66
+NORM_EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Architecture of one ASTERIS network.
+
+    Parameters
+    ----------
+    frames : int
+        Frames the network sees at once: 8 or 4.
+    f_maps : int
+        Channels of the first level (24 in the published weights).
+    num_blocks : tuple of int
+        Transformer blocks per level, from the finest level to the latent one.
+    num_refinement_blocks : int
+        Transformer blocks in the refinement stage before the output head.
+    """
+
+    frames: int = 8
+    f_maps: int = 24
+    num_blocks: tuple[int, ...] = field(default=PUBLISHED_BLOCKS[8])
+    num_refinement_blocks: int = 4
+
+    def __post_init__(self) -> None:
+        if self.frames not in PUBLISHED_BLOCKS:
+            raise ValueError(f"frames must be 8 or 4, got {self.frames}")
+        levels = len(PUBLISHED_HEADS[self.frames])
+        object.__setattr__(self, "num_blocks", tuple(int(b) for b in self.num_blocks))
+        if len(self.num_blocks) != levels:
+            raise ValueError(
+                f"the {self.frames}-frame network has {levels} levels, got num_blocks={list(self.num_blocks)}"
+            )
+        if self.f_maps % 4:
+            raise ValueError(f"f_maps must be divisible by 4, got {self.f_maps}")
+        for level, heads in enumerate(PUBLISHED_HEADS[self.frames]):
+            if (self.f_maps * 2**level) % heads:
+                raise ValueError(f"f_maps={self.f_maps} does not split into {heads} heads")
+
+    @property
+    def heads(self) -> tuple[int, ...]:
+        return PUBLISHED_HEADS[self.frames]
+
+    @property
+    def variant(self) -> str:
+        return f"asteris{self.frames}"
+
+    @property
+    def multiple(self) -> int:
+        """H and W (and T) must be multiples of this."""
+        return 2 ** (len(self.num_blocks) - 1)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["num_blocks"] = list(self.num_blocks)
+        out["variant"] = self.variant
+        return out
+
+
+class BiasFreeLayerNorm(nn.Module):
+    """Layer norm over channels without bias: ``x / sqrt(var_c(x) + eps) * weight``.
+
+    The variance is mean-centred but the numerator is not; this is not an RMS norm.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.body = nn.Module()
+        self.body.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        var = x.var(dim=1, keepdim=True, unbiased=False)
+        weight = self.body.weight.view(1, -1, *([1] * (x.dim() - 2)))
+        return x * torch.rsqrt(var + NORM_EPS) * weight
+
+
+def _conv1(cin: int, cout: int) -> nn.Conv3d:
+    return nn.Conv3d(cin, cout, kernel_size=1, bias=False)
+
+
+def _dwconv3(channels: int, padding_mode: str) -> nn.Conv3d:
+    return nn.Conv3d(channels, channels, 3, padding=1, groups=channels, bias=False, padding_mode=padding_mode)
+
+
+class ChannelAttention(nn.Module):
+    """Transposed ("channel") self-attention: a c-by-c attention map per head.
+
+    Two sets of weights exist: the first for inputs with more than one frame
+    (replicate padding), the second (``qkv2``...) for single-frame inputs
+    (zero padding).
+    """
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.temperature = nn.Parameter(torch.ones(heads, 1, 1))
+        self.qkv = _conv1(dim, 3 * dim)
+        self.qkv_dwconv = _dwconv3(3 * dim, "replicate")
+        self.project_out = _conv1(dim, dim)
+        self.qkv2 = _conv1(dim, 3 * dim)
+        self.qkv_dwconv2 = _dwconv3(3 * dim, "zeros")
+        self.project_out2 = _conv1(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, d, h, w = x.shape
+        if d > 1:
+            qkv, project = self.qkv_dwconv(self.qkv(x)), self.project_out
+        else:
+            qkv, project = self.qkv_dwconv2(self.qkv2(x)), self.project_out2
+        q, k, v = qkv.reshape(b, 3, self.heads, c // self.heads, d * h * w).unbind(1)
+        q = F.normalize(q, dim=-1)
+        k = F.normalize(k, dim=-1)
+        attn = torch.softmax((q @ k.transpose(-2, -1)) * self.temperature, dim=-1)
+        return project((attn @ v).reshape(b, c, d, h, w))
+
+
+class GatedDconvFeedForward(nn.Module):
+    """Gated depthwise-convolution feed-forward: ``gelu(x1) * x2``."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        hidden = int(dim * FFN_EXPANSION)
+        self.project_in = _conv1(dim, 2 * hidden)
+        self.dwconv = _dwconv3(2 * hidden, "replicate")
+        self.project_out = _conv1(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1, x2 = self.dwconv(self.project_in(x)).chunk(2, dim=1)
+        return self.project_out(F.gelu(x1) * x2)
+
+
+class TransformerBlock(nn.Module):
+    """``x + attn(norm1(x))``, then ``x + ffn(norm2(x))``."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.norm1 = BiasFreeLayerNorm(dim)
+        self.attn = ChannelAttention(dim, heads)
+        self.norm2 = BiasFreeLayerNorm(dim)
+        self.ffn = GatedDconvFeedForward(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.ffn(self.norm2(x))
+
+
+def _stage(dim: int, heads: int, blocks: int) -> nn.Sequential:
+    return nn.Sequential(*[TransformerBlock(dim, heads) for _ in range(blocks)])
+
+
+class _PixelUnshuffle3d(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, d, h, w = x.shape
+        x = x.view(b, c, d // 2, 2, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 7, 2, 4, 6)
+        return x.reshape(b, 8 * c, d // 2, h // 2, w // 2)
+
+
+class _PixelShuffle3d(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, d, h, w = x.shape
+        x = x.view(b, c // 8, 2, 2, 2, d, h, w).permute(0, 1, 5, 2, 6, 3, 7, 4)
+        return x.reshape(b, c // 8, 2 * d, 2 * h, 2 * w)
+
+
+class Downsample(nn.Module):
+    """3x3x3 conv to n/4 channels, then 3D pixel-unshuffle: 2n channels, half size."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv3d(n, n // 4, 3, padding=1, bias=False), _PixelUnshuffle3d())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class Upsample(nn.Module):
+    """3x3x3 conv to 4n channels, then 3D pixel-shuffle: n/2 channels, double size."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv3d(n, 4 * n, 3, padding=1, bias=False), _PixelShuffle3d())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class TemporalOutputHead(nn.Module):
+    """Output head: a 2D conv to one channel, then attention across frames per pixel.
+
+    ``hw_conv`` runs on the 5D tensor viewed in memory order as
+    ``(B*D, C, H, W)``, which mixes channel and frame indices. That is how the
+    published weights were trained, so it is reproduced exactly.
+    """
+
+    EMBED = 4
+    HEADS = 4
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.qkv_projection = nn.Linear(1, 3 * self.EMBED)
+        self.attention = nn.MultiheadAttention(self.EMBED, self.HEADS, bias=True)
+        self.hw_conv = nn.Conv2d(dim, 1, 3, padding=1, bias=True)
+        self.output_linear = nn.Linear(self.EMBED, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, d, h, w = x.shape
+        y = self.hw_conv(x.contiguous().view(b * d, c, h, w))
+        tokens = y.view(b, d, h, w, 1).permute(1, 0, 2, 3, 4).reshape(d, b * h * w, 1)
+        q, k, v = self.qkv_projection(tokens).chunk(3, dim=-1)
+        out, _ = self.attention(q, k, v, need_weights=False)
+        out = self.output_linear(out).view(d, b, h, w)
+        return out.permute(1, 0, 2, 3).unsqueeze(1)
+
+
+class Asteris(nn.Module):
+    """The ASTERIS 8-frame or 4-frame network (see :class:`NetworkConfig`)."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        self.config = config
+        f, blocks, heads = config.f_maps, config.num_blocks, config.heads
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv3d(1, f, 3, padding=1, bias=False)
+        self.encoder_level1 = _stage(f, heads[0], blocks[0])
+        self.down1_2 = Downsample(f)
+        self.encoder_level2 = _stage(2 * f, heads[1], blocks[1])
+        self.down2_3 = Downsample(2 * f)
+        if config.frames == 8:
+            self.encoder_level3 = _stage(4 * f, heads[2], blocks[2])
+            self.down3_4 = Downsample(4 * f)
+            self.latent = _stage(8 * f, heads[3], blocks[3])
+            self.up4_3 = Upsample(8 * f)
+            self.reduce_chan_level3 = _conv1(8 * f, 4 * f)
+            self.decoder_level3 = _stage(4 * f, heads[2], blocks[2])
+        else:
+            self.latent = _stage(4 * f, heads[2], blocks[2])
+        self.up3_2 = Upsample(4 * f)
+        self.reduce_chan_level2 = _conv1(4 * f, 2 * f)
+        self.decoder_level2 = _stage(2 * f, heads[1], blocks[1])
+        self.up2_1 = Upsample(2 * f)
+        self.decoder_level1 = _stage(2 * f, heads[0], blocks[0])
+        self.refinement = _stage(2 * f, heads[0], config.num_refinement_blocks)
+        self.output = TemporalOutputHead(2 * f)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.config)
+        e1 = self.encoder_level1(self.patch_embed.proj(x))
+        e2 = self.encoder_level2(self.down1_2(e1))
+        if self.config.frames == 8:
+            e3 = self.encoder_level3(self.down2_3(e2))
+            lat = self.latent(self.down3_4(e3))
+            d3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(lat), e3], 1)))
+        else:
+            d3 = self.latent(self.down2_3(e2))
+        d2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(d3), e2], 1)))
+        d1 = self.decoder_level1(torch.cat([self.up2_1(d2), e1], 1))
+        return self.output(self.refinement(d1)) + x
+
+
+def _check_input(x: torch.Tensor, config: NetworkConfig) -> None:
+    if x.dim() != 5 or x.shape[1] != 1:
+        raise ValueError(f"expected a (B, 1, T, H, W) tensor, got shape {tuple(x.shape)}")
+    if x.shape[2] != config.frames:
+        raise ValueError(f"the {config.variant} network takes {config.frames} frames, got {x.shape[2]}")
+    m = config.multiple
+    if x.shape[3] % m or x.shape[4] % m:
+        raise ValueError(f"H and W must be multiples of {m}, got {tuple(x.shape[3:])}")
+
+
+def build_network(
+    frames: int = 8,
+    f_maps: int = 24,
+    num_blocks: tuple[int, ...] | list[int] | None = None,
+    num_refinement_blocks: int = 4,
+) -> Asteris:
+    """Build an ASTERIS network; the defaults are the published configurations.
+
+    Parameters
+    ----------
+    frames : int
+        8 for the 8-frame model (``ASTERIS8``), 4 for the 4-frame one.
+    f_maps : int
+        Channels of the first level.
+    num_blocks : sequence of int, optional
+        Blocks per level; ``None`` takes the published ``[4, 6, 6, 8]`` (8-frame)
+        or ``[4, 6, 8]`` (4-frame).
+    num_refinement_blocks : int
+        Blocks in the refinement stage.
+
+    Returns
+    -------
+    Asteris
+        A ``torch.nn.Module`` whose ``state_dict`` keys match the published layout.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from asteris import build_network
+    >>> net = build_network(frames=4, f_maps=8, num_blocks=[1, 1, 1], num_refinement_blocks=1)
+    >>> net(torch.zeros(1, 1, 4, 16, 16)).shape
+    torch.Size([1, 1, 4, 16, 16])
+    """
+    if frames not in PUBLISHED_BLOCKS:
+        raise ValueError(f"frames must be 8 or 4, got {frames}")
+    blocks = PUBLISHED_BLOCKS[frames] if num_blocks is None else tuple(num_blocks)
+    return Asteris(NetworkConfig(frames, f_maps, blocks, num_refinement_blocks))

@@ -1,0 +1,187 @@
+"""Reading, checking and describing stacks of aligned exposures.
+
+A stack is ``(T, H, W)``: T exposures of one pointing on one pixel grid.
+It can come from an array, from a FITS cube, or from a list of aligned FITS
+images (the science extension ``SCI`` when there is one).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+
+from .errors import EmptyStackError, NotFITSError, StackMismatchError, TooFewExposuresError
+from .fileio import atomic_path
+
+__all__ = ["Stack", "read_stack", "write_stack", "require_exposures", "stack_info", "MIN_EXPOSURES"]
+
+#: Exposures needed per network frame count: to denoise, and to train.
+MIN_EXPOSURES = {"denoise": {8: 8, 4: 4}, "train": {8: 16, 4: 8}}
+#: Largest tolerated misalignment between frames, in pixels.
+WCS_TOLERANCE_PX = 0.01
+
+
+@dataclass
+class Stack:
+    """Aligned exposures with the header and celestial WCS of their grid."""
+
+    data: np.ndarray  #: (T, H, W) float32
+    header: fits.Header = field(default_factory=fits.Header)
+    wcs: WCS | None = None
+    sources: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.data = np.asarray(self.data, dtype=np.float32)
+        if self.data.ndim != 3:
+            raise StackMismatchError(
+                f"a stack must be (T, H, W), got an array of shape {self.data.shape}; "
+                "give a 3D cube or a list of 2D images"
+            )
+        if not np.any(np.isfinite(self.data) & (self.data != 0)):
+            raise EmptyStackError("the stack holds no valid pixel (all NaN or zero)")
+
+    @property
+    def exposures(self) -> int:
+        return self.data.shape[0]
+
+
+def _open_image(path: Path) -> tuple[np.ndarray, fits.Header]:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    try:
+        hdul = fits.open(path, memmap=False)
+    except OSError as exc:
+        raise NotFITSError(f"{path} is not a FITS file ({exc}); give FITS images or cubes") from None
+    with hdul:
+        names = [h.name for h in hdul]
+        hdus = [hdul["SCI"]] if "SCI" in names else [h for h in hdul if h.data is not None]
+        if not hdus or hdus[0].data is None or hdus[0].data.ndim not in (2, 3):
+            raise NotFITSError(f"{path} holds no 2D image or 3D cube")
+        header = hdul[0].header.copy()
+        header.extend(hdus[0].header, unique=True, update=True)
+        return np.asarray(hdus[0].data, dtype=np.float32), header
+
+
+def _celestial_wcs(header: fits.Header) -> WCS | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs = WCS(header, naxis=2) if "CTYPE1" in header else None
+    return wcs if wcs is not None and wcs.has_celestial else None
+
+
+def _check_aligned(wcses: list[WCS | None], shape: tuple[int, int], names: list[str]) -> None:
+    ref = wcses[0]
+    if ref is None:
+        return
+    ny, nx = shape
+    corners = np.array([[0, 0], [nx - 1, 0], [0, ny - 1], [nx - 1, ny - 1]], dtype=float)
+    for wcs, name in zip(wcses[1:], names[1:]):
+        if wcs is None:
+            raise StackMismatchError(f"{name} has no celestial WCS but {names[0]} has one")
+        sky = wcs.pixel_to_world_values(corners[:, 0], corners[:, 1])
+        px = np.column_stack(ref.world_to_pixel_values(*sky))
+        offset = float(np.max(np.abs(px - corners)))
+        if offset > WCS_TOLERANCE_PX:
+            raise StackMismatchError(
+                f"{name} is offset by {offset:.2f} px from {names[0]}: the exposures are not "
+                "on one pixel grid; resample them with `asteris align` first"
+            )
+
+
+def _read_files(paths: Sequence[str | os.PathLike]) -> Stack:
+    paths = [Path(p) for p in paths]
+    images, headers = zip(*(_open_image(p) for p in paths))
+    if len(paths) == 1 and images[0].ndim == 3:
+        cube, header = images[0], headers[0]
+        return Stack(cube, header, _celestial_wcs(header), [str(paths[0])])
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1 or images[0].ndim != 2:
+        detail = ", ".join(f"{p.name}: {im.shape}" for p, im in zip(paths, images))
+        raise StackMismatchError(
+            f"the frames differ in shape or are not 2D images ({detail}); "
+            "resample them onto one grid with `asteris align` first"
+        )
+    wcses = [_celestial_wcs(h) for h in headers]
+    _check_aligned(wcses, images[0].shape, [p.name for p in paths])
+    return Stack(np.stack(images), headers[0], wcses[0], [str(p) for p in paths])
+
+
+def read_stack(source, *, wcs: WCS | None = None, header: fits.Header | None = None) -> Stack:
+    """Read a stack from an array, a FITS cube, or a list of aligned FITS images.
+
+    Parameters
+    ----------
+    source : ndarray, `Stack`, path, or sequence of paths
+        A ``(T, H, W)`` array; a FITS file holding a cube; or aligned 2D FITS
+        images, one exposure each (their ``SCI`` extension where present).
+    wcs, header : optional
+        Grid description for an array source.
+
+    Returns
+    -------
+    Stack
+
+    Raises
+    ------
+    NotFITSError, StackMismatchError, EmptyStackError
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> read_stack(np.ones((8, 16, 16))).exposures
+    8
+    """
+    if isinstance(source, Stack):
+        return source
+    if isinstance(source, np.ndarray):
+        return Stack(source, header if header is not None else fits.Header(), wcs)
+    if isinstance(source, (str, os.PathLike)):
+        source = [source]
+    return _read_files(list(source))
+
+
+def require_exposures(exposures: int, frames: int, purpose: str) -> None:
+    """Raise `TooFewExposuresError` if ``exposures`` cannot feed a ``frames``-frame model."""
+    needed = MIN_EXPOSURES[purpose][frames]
+    if exposures < needed:
+        hint = "add exposures or use the 4-frame model" if frames == 8 else "add exposures of this pointing"
+        raise TooFewExposuresError(
+            f"the {frames}-frame model needs at least {needed} exposures to {purpose}, "
+            f"this stack has {exposures}; {hint}"
+        )
+
+
+def stack_info(stack: Stack) -> dict:
+    """Shape, exposures, WCS summary and valid fraction of a stack."""
+    valid = np.isfinite(stack.data) & (stack.data != 0)
+    info = {
+        "exposures": stack.exposures,
+        "shape": tuple(int(n) for n in stack.data.shape[1:]),
+        "valid_fraction": float(valid.mean()),
+        "valid_in_all_frames": float(valid.all(axis=0).mean()),
+        "has_wcs": stack.wcs is not None,
+    }
+    if stack.wcs is not None:
+        ny, nx = info["shape"]
+        ra, dec = stack.wcs.pixel_to_world_values((nx - 1) / 2, (ny - 1) / 2)
+        scale = np.sqrt(abs(np.linalg.det(stack.wcs.pixel_scale_matrix))) * 3600
+        info.update(ra_center=float(ra), dec_center=float(dec), pixel_scale_arcsec=float(scale))
+    return info
+
+
+def write_stack(stack: Stack, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Atomically write a stack as a FITS cube (primary HDU) with its header and WCS."""
+    header = stack.header.copy()
+    if stack.wcs is not None:
+        header.update(stack.wcs.to_header(relax=True))
+    hdu = fits.PrimaryHDU(stack.data, header)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        hdu.writeto(tmp, overwrite=True)
+    return Path(path)

@@ -1,0 +1,289 @@
+"""The self-supervised training loop (spec section 4), thin by design.
+
+A run lives in a folder: ``config.json``, ``metrics.jsonl`` (one JSON object
+per step and per validation), ``checkpoint_last.pt`` (the full training state,
+written atomically every ``checkpoint_every`` steps and at the end) and
+``model.pt`` (the final weights in the published layout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .checkpoint import load_model, read_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .denoise import select_device
+from .errors import ConfigError, OutputExistsError
+from .fileio import atomic_write
+from .losses import asteris_loss
+from .network import Asteris
+from .sampling import SampleIndex, epoch_samples, make_sample, patch_positions, prepare_training_stack
+from .stack import Stack, read_stack, require_exposures
+
+__all__ = ["TrainResult", "train"]
+
+LAST = "checkpoint_last.pt"
+FINAL = "model.pt"
+
+
+@dataclass
+class TrainResult:
+    """What a training run returns: the model, its folder and its metrics."""
+
+    model: Asteris
+    run_dir: Path
+    step: int
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def model_path(self) -> Path:
+        return self.run_dir / FINAL
+
+
+class _Data:
+    """Prepared stacks, train/validation patch positions and the epoch length."""
+
+    def __init__(self, stacks: list[np.ndarray], cfg: TrainConfig) -> None:
+        self.stacks, self.cfg = stacks, cfg
+        shape = min(s.shape[1] for s in stacks), min(s.shape[2] for s in stacks)
+        positions = patch_positions(shape, cfg.patch_size, cfg.patch_overlap)
+        order = np.random.default_rng([cfg.seed, 2**31]).permutation(len(positions))
+        n_val = int(round(cfg.val_fraction * len(positions))) if len(positions) > 1 else 0
+        self.val_positions = [positions[i] for i in sorted(order[:n_val])]
+        self.train_positions = [positions[i] for i in sorted(order[n_val:])]
+        groups = sum(len(s) // (2 * cfg.frames) for s in stacks)
+        steps = max(1, groups * len(self.train_positions) // cfg.batch_size)
+        self.steps_per_epoch = min(steps, cfg.max_steps_per_epoch or steps)
+        self._epoch: tuple[int, list[SampleIndex]] | None = None
+
+    def _samples(self, epoch: int | None) -> list[SampleIndex]:
+        cfg = self.cfg
+        positions = self.train_positions if epoch is not None else self.val_positions
+        return epoch_samples(
+            self.stacks,
+            positions,
+            frames=cfg.frames,
+            patch=cfg.patch_size,
+            max_zero_fraction=cfg.max_zero_fraction,
+            seed=cfg.seed if epoch is not None else None,
+            epoch=epoch or 0,
+        )
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, within = divmod(step, self.steps_per_epoch)
+        if self._epoch is None or self._epoch[0] != epoch:
+            samples = self._samples(epoch)
+            if not samples:
+                raise ConfigError("every patch is more than max_zero_fraction no-data; check the stack")
+            self._epoch = (epoch, samples)
+        samples = self._epoch[1]
+        picks = [(within * self.cfg.batch_size + j) % len(samples) for j in range(self.cfg.batch_size)]
+        pairs = [
+            make_sample(
+                self.stacks,
+                samples[i],
+                patch=self.cfg.patch_size,
+                rng=np.random.default_rng([self.cfg.seed, epoch, i]),
+            )
+            for i in picks
+        ]
+        return _to_tensors(pairs)
+
+    def validation_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        samples = self._samples(None)
+        pairs = [make_sample(self.stacks, s, patch=self.cfg.patch_size, rng=None) for s in samples]
+        size = self.cfg.batch_size
+        return [_to_tensors(pairs[i : i + size]) for i in range(0, len(pairs), size)]
+
+
+def _to_tensors(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
+    inp = torch.from_numpy(np.stack([p[0] for p in pairs])).unsqueeze(1)
+    tgt = torch.from_numpy(np.stack([p[1] for p in pairs])).unsqueeze(1)
+    return inp, tgt
+
+
+def _as_stacks(data) -> list[Stack]:
+    if isinstance(data, (list, tuple)) and data and all(isinstance(d, (Stack, np.ndarray)) for d in data):
+        return [read_stack(d) for d in data]
+    return [read_stack(data)]
+
+
+def _prepare_run_dir(run_dir: Path, cfg: TrainConfig, *, resume: bool, overwrite: bool) -> None:
+    config_path = run_dir / "config.json"
+    if resume:
+        if not (run_dir / LAST).exists():
+            raise ConfigError(f"cannot resume: {run_dir / LAST} does not exist")
+        saved = TrainConfig.read(config_path)
+        if saved != cfg:
+            raise ConfigError(f"cannot resume {run_dir} with a different config; saved: {saved}")
+        return
+    if (run_dir / LAST).exists() and not overwrite:
+        raise OutputExistsError(f"{run_dir} holds a training run; resume it (--resume) or pass --overwrite")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in (LAST, FINAL, "metrics.jsonl"):
+        (run_dir / name).unlink(missing_ok=True)
+    atomic_write(config_path, lambda p: p.write_text(json.dumps(cfg.to_dict(), indent=2)), overwrite=True)
+
+
+def _read_metrics(path: Path, up_to_step: int) -> list[dict]:
+    """Metrics logged up to ``up_to_step``: what a resumed run keeps."""
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r["step"] <= up_to_step]
+
+
+def _build_model(cfg: TrainConfig, init_from: str | os.PathLike | None) -> Asteris:
+    torch.manual_seed(cfg.seed)
+    if init_from is None:
+        return Asteris(cfg.network_config())
+    model = load_model(init_from, frames=cfg.frames)
+    if model.config != cfg.network_config():
+        raise ConfigError(
+            f"{init_from} has architecture {model.config}, the config asks for "
+            f"{cfg.network_config()}; use the 'paper' preset to fine-tune published weights"
+        )
+    return model
+
+
+@torch.no_grad()
+def _validate(model: Asteris, batches, cfg: TrainConfig, device: torch.device) -> float | None:
+    if not batches:
+        return None
+    model.eval()
+    losses = [_loss(model, inp, tgt, cfg, device).item() for inp, tgt in batches]
+    model.train()
+    return float(np.mean(losses))
+
+
+def _loss(model: Asteris, inp: torch.Tensor, tgt: torch.Tensor, cfg: TrainConfig, device: torch.device):
+    pred = model(inp.to(device))
+    return asteris_loss(
+        pred,
+        tgt.to(device),
+        smooth_l1_weight=cfg.smooth_l1_weight,
+        mean_mse_weight=cfg.mean_mse_weight,
+        mask_zeros=cfg.mask_target_zeros,
+    )
+
+
+def train(
+    data,
+    *,
+    run_dir: str | os.PathLike,
+    config: TrainConfig | str | dict = "tiny",
+    resume: bool = False,
+    overwrite: bool = False,
+    init_from: str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train an ASTERIS network self-supervised on one or more stacks.
+
+    Parameters
+    ----------
+    data : stack source, or list of `~asteris.stack.Stack` / arrays
+        One stack (array, FITS cube, aligned FITS files) or several pointings.
+    run_dir : path
+        Folder of the run (config, metrics, checkpoints).
+    config : TrainConfig, preset name or dict
+        ``"tiny"`` (CPU-friendly) or ``"paper"`` (published sizes).
+    resume : bool
+        Continue from ``run_dir/checkpoint_last.pt``, exactly where it stopped.
+    overwrite : bool
+        Start afresh in a ``run_dir`` that already holds a run.
+    init_from : path, optional
+        Fine-tune from this checkpoint (published or ours).
+    device : str, optional
+        Default: cuda, then mps, then cpu.
+    stop_after : int, optional
+        Stop after this many steps in this call (the schedule is unchanged).
+    progress : bool
+        Show a progress bar with the loss and ETA.
+
+    Returns
+    -------
+    TrainResult
+    """
+    cfg = (
+        config
+        if isinstance(config, TrainConfig)
+        else (TrainConfig.preset(config) if isinstance(config, str) else TrainConfig.from_dict(config))
+    )
+    run_dir = Path(run_dir)
+    stacks = _as_stacks(data)
+    for s in stacks:
+        require_exposures(s.exposures, cfg.frames, "train")
+    _prepare_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
+    prepared = _Data([prepare_training_stack(s.data) for s in stacks], cfg)
+    dev = select_device(device)
+    model = _build_model(cfg, init_from).to(dev).train()
+    total = prepared.steps_per_epoch * cfg.epochs
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=cfg.lr_min)
+    step = 0
+    if resume:
+        state = read_checkpoint(run_dir / LAST)
+        model.load_state_dict(state["model_state_dict"])
+        optimizer.load_state_dict(state["optimizer_state_dict"])
+        scheduler.load_state_dict(state["scheduler_state_dict"])
+        step = int(state["step"])
+    history = _read_metrics(run_dir / "metrics.jsonl", step)
+    end = total if stop_after is None else min(total, step + stop_after)
+    validation = prepared.validation_batches()
+
+    def checkpoint() -> None:
+        save_checkpoint(
+            run_dir / LAST,
+            model,
+            optimizer_state_dict=optimizer.state_dict(),
+            scheduler_state_dict=scheduler.state_dict(),
+            step=step,
+            train_config=cfg.to_dict(),
+        )
+        _write_metrics(run_dir / "metrics.jsonl", history)
+
+    with tqdm(total=total, initial=step, desc="training", unit="step", disable=not progress) as bar:
+        while step < end:
+            t0 = time.perf_counter()
+            loss = _loss(model, *prepared.batch(step), cfg, dev)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            row = {
+                "step": step,
+                "epoch": (step - 1) // prepared.steps_per_epoch,
+                "loss": loss.item(),
+                "lr": scheduler.get_last_lr()[0],
+                "seconds": time.perf_counter() - t0,
+            }
+            history.append(row)
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['loss']:.4g}")
+            if step % prepared.steps_per_epoch == 0 or step == total:
+                history.append(
+                    {"step": step, "epoch": row["epoch"], "val_loss": _validate(model, validation, cfg, dev)}
+                )
+            if step % cfg.checkpoint_every == 0 or step == end:
+                checkpoint()
+    if step == total:
+        save_checkpoint(run_dir / FINAL, model, name=f"{run_dir.name}", train_config=cfg.to_dict())
+    return TrainResult(model.eval(), run_dir, step, history)
+
+
+def _write_metrics(path: Path, history: list[dict]) -> None:
+    text = "".join(json.dumps(row) + "\n" for row in history)
+    atomic_write(path, lambda p: p.write_text(text), overwrite=True)

@@ -1,0 +1,99 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from asteris.cli import main
+
+
+def run(args, capsys):
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("info", "train", "denoise"):
+        assert command in text
+
+
+def test_end_to_end(tmp_path, capsys):
+    stack = tmp_path / "stack.fits"
+    assert run(["synthetic", "--out", str(stack), "--size", "48", "--sources", "10"], capsys)[0] == 0
+    code, out, _ = run(["info", str(stack)], capsys)
+    assert code == 0 and "exposures: 16" in out and "valid_fraction: 1" in out
+    run_dir = tmp_path / "run"
+    args = [
+        "train",
+        str(stack),
+        "--run-dir",
+        str(run_dir),
+        "--quiet",
+        "--set",
+        "patch_size=16",
+        "--set",
+        "epochs=1",
+        "--set",
+        "max_steps_per_epoch=2",
+    ]
+    assert run(args, capsys)[0] == 0
+    out_fits, png = tmp_path / "den.fits", tmp_path / "ba.png"
+    den = [
+        "denoise",
+        str(stack),
+        "--model",
+        str(run_dir / "model.pt"),
+        "--out",
+        str(out_fits),
+        "--png",
+        str(png),
+        "--quiet",
+    ]
+    assert run(den, capsys)[0] == 0
+    assert fits.getdata(out_fits).shape == (48, 48) and png.stat().st_size > 10_000
+    code, _, err = run(den, capsys)
+    assert code == 2 and "already exists" in err and "--overwrite" in err
+    code, _, err = run(args, capsys)
+    assert code == 2 and "--resume" in err
+    code, _, err = run(den + ["--frames", "4", "--overwrite"], capsys)
+    assert code == 2 and "8-frame model but 4 frames" in err
+
+
+@pytest.mark.parametrize(
+    "setup,message",
+    [
+        ("few", "needs at least 8 exposures to denoise"),
+        ("nan", "no valid pixel"),
+        ("text", "is not a FITS file"),
+        ("missing", "does not exist"),
+    ],
+)
+def test_bad_input_is_one_sentence(tmp_path, capsys, setup, message, tiny_net):
+    from asteris import save_checkpoint
+
+    model = save_checkpoint(tmp_path / "m.pt", tiny_net)
+    path = tmp_path / "in.fits"
+    if setup == "few":
+        fits.PrimaryHDU(np.ones((5, 16, 16), np.float32)).writeto(path)
+    elif setup == "nan":
+        fits.PrimaryHDU(np.full((8, 16, 16), np.nan, np.float32)).writeto(path)
+    elif setup == "text":
+        path.write_text("SIMPLE? no")
+    code, out, err = run(
+        ["denoise", str(path), "--model", str(model), "--out", str(tmp_path / "o.fits")], capsys
+    )
+    assert code == 2 and message in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_console_script_runs():
+    result = subprocess.run(
+        [sys.executable, "-m", "asteris.cli", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and result.stdout.startswith("asteris ")

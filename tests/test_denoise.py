@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+import torch
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from asteris import denoise, read_stack, save_checkpoint
+from asteris.denoise import _tile_offset, denoise_frames
+from asteris.errors import (
+    EmptyStackError,
+    NotFITSError,
+    OutputExistsError,
+    StackMismatchError,
+    TooFewExposuresError,
+)
+from asteris.preprocess import prepare_stack
+from asteris.stack import write_stack
+from asteris.synthetic import synthetic_stack, synthetic_wcs
+
+
+def _untiled(frames, net):
+    """The network applied once to the whole (padded) image, offsets as in the pipeline."""
+    valid = frames != 0
+    mean = np.nanmean(np.where(valid, frames, np.nan), axis=0)
+    shifted = np.where(valid, frames - np.nanmedian(mean), 0).astype(np.float32)
+    h, w = frames.shape[1:]
+    padded = np.pad(shifted, [(0, 0), (0, -h % 8), (0, -w % 8)])
+    off = _tile_offset(padded)
+    x = torch.from_numpy(np.where(padded != 0, padded - off, 0).astype(np.float32))[None, None]
+    with torch.inference_mode():
+        y = net(x)[0, 0].numpy() + off
+    return y[:, :h, :w] + np.nanmedian(mean)
+
+
+@pytest.mark.parametrize("shape", [(48, 64), (45, 61)])
+def test_tiled_equals_untiled_when_one_tile_covers(tiny_net, noise_stack, shape):
+    frames = prepare_stack(noise_stack[:, : shape[0], : shape[1]], 8).frames
+    tiled = denoise_frames(frames, tiny_net, tile_size=512, device="cpu", progress=False)
+    ref = _untiled(frames, tiny_net)
+    assert np.abs(tiled - ref).max() / np.abs(ref).max() < 1e-5
+
+
+def test_no_seams_on_flat_noise(tiny_net):
+    rng = np.random.default_rng(5)
+    stack = rng.normal(100, 1, (8, 96, 96)).astype(np.float32)
+    prepared = prepare_stack(stack, 8)
+    out = denoise_frames(prepared.frames, tiny_net, tile_size=40, overlap=0.2, device="cpu", progress=False)
+    image = out.mean(axis=0)
+    steps = np.diff(image, axis=1).mean(axis=0)  # mean column-to-column step
+    noise = np.diff(image, axis=1).std(axis=0).mean() / np.sqrt(image.shape[0])
+    from asteris.tiling import keep_ranges, tile_starts
+
+    cuts = [b for _, b in keep_ranges(tile_starts(96, 40, 8), 40, 96)[:-1]]
+    assert cuts, "the test must cross tile boundaries"
+    for c in cuts:
+        assert abs(steps[c - 1]) < 5 * noise, f"seam at column {c}"
+
+
+def test_fits_output_keeps_wcs_and_provenance(tmp_path, tiny_net):
+    stack, _, _ = synthetic_stack(exposures=8, shape=(40, 40), n_sources=5)
+    path = write_stack(stack, tmp_path / "stack.fits")
+    model_path = save_checkpoint(tmp_path / "tiny.pt", tiny_net, name="tiny-test")
+    out = tmp_path / "den.fits"
+    result = denoise(path, model=model_path, output=out, progress=False)
+    with fits.open(out) as hdul:
+        header, mask = hdul[0].header, hdul["MASK"].data
+        assert hdul[0].data.shape == (40, 40)
+        assert np.array_equal(mask.astype(bool), result.mask)
+    assert header["ASTMODEL"] == "tiny-test" and len(header["ASTCKSHA"]) == 64
+    assert header["ASTNEXP"] == 8 and header["ASTFRAME"] == 8 and header["BUNIT"] == "MJy/sr"
+    w_in, w_out = stack.wcs, WCS(header)
+    assert np.allclose(w_in.pixel_to_world_values(3, 4), w_out.pixel_to_world_values(3, 4))
+    with pytest.raises(OutputExistsError):
+        denoise(path, model=model_path, output=out, progress=False)
+    denoise(path, model=model_path, output=out, overwrite=True, progress=False)
+
+
+def test_list_of_fits_files(tmp_path, tiny_net):
+    stack, _, _ = synthetic_stack(exposures=8, shape=(32, 32), n_sources=3)
+    paths = []
+    for i, frame in enumerate(stack.data):
+        hdr = stack.wcs.to_header()
+        hdul = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(frame, hdr, name="SCI")])
+        paths.append(tmp_path / f"exp{i}_cal.fits")
+        hdul.writeto(paths[-1])
+    assert np.array_equal(read_stack(paths).data, stack.data)
+    assert denoise(paths, model=tiny_net, progress=False).image.shape == (32, 32)
+    # misaligned WCS
+    hdr = synthetic_wcs((32, 32), ra=150.1001).to_header()
+    fits.PrimaryHDU(stack.data[0], hdr).writeto(tmp_path / "shifted.fits")
+    with pytest.raises(StackMismatchError, match="not on one pixel grid"):
+        read_stack(paths[:7] + [tmp_path / "shifted.fits"])
+    fits.PrimaryHDU(stack.data[0, :30]).writeto(tmp_path / "small.fits")
+    with pytest.raises(StackMismatchError, match="differ in shape"):
+        read_stack(paths[:7] + [tmp_path / "small.fits"])
+
+
+def test_bad_inputs(tmp_path, tiny_net):
+    with pytest.raises(TooFewExposuresError, match="at least 8 exposures to denoise"):
+        denoise(np.ones((6, 16, 16)), model=tiny_net, progress=False)
+    with pytest.raises(EmptyStackError):
+        denoise(np.full((8, 16, 16), np.nan), model=tiny_net, progress=False)
+    (tmp_path / "x.fits").write_text("hello")
+    with pytest.raises(NotFITSError):
+        read_stack(tmp_path / "x.fits")
+
+
+def test_identity_network_returns_the_restored_mean_image():
+    """With a zeroed output head the network is the identity: denoise() must give step 7 of the input."""
+    from asteris import build_network
+    from asteris.preprocess import restore_image
+
+    net = build_network(frames=4, f_maps=8, num_blocks=[1, 1, 1], num_refinement_blocks=1)
+    with torch.no_grad():
+        for p in net.output.parameters():
+            p.zero_()
+    stack = np.random.default_rng(0).normal(20, 1, (8, 24, 20)).astype(np.float32)
+    result = denoise(stack, model=net, progress=False, device="cpu", tile_size=16)
+    prepared = prepare_stack(stack, 4)
+    expected, _ = restore_image(prepared.frames, prepared)
+    np.testing.assert_allclose(result.image, expected, atol=1e-5)

@@ -1,0 +1,72 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from asteris import build_network, load_model
+from asteris.network import NetworkConfig, _PixelShuffle3d, _PixelUnshuffle3d
+
+
+@pytest.mark.parametrize("variant", ["asteris8", "asteris4"])
+def test_golden_outputs(golden_dir, variant):
+    ckpt = torch.load(golden_dir / f"{variant}_tiny_weights.pt", weights_only=True)
+    cfg = ckpt["config"]
+    net = build_network(int(variant[-1]), cfg["f_maps"], cfg["num_blocks"], cfg["num_refinement_blocks"])
+    net.load_state_dict(ckpt["model_state_dict"], strict=True)
+    io = np.load(golden_dir / f"{variant}_tiny_io.npz")
+    with torch.inference_mode():
+        y = net.eval()(torch.from_numpy(io["input"])).numpy()
+    ref = io["output"]
+    assert np.abs(y - ref).max() / np.abs(ref).max() < 1e-5
+
+
+@pytest.mark.parametrize("variant", ["asteris8", "asteris4"])
+def test_load_model_reproduces_golden(golden_dir, variant):
+    net = load_model(golden_dir / f"{variant}_tiny_weights.pt")
+    assert net.config.frames == int(variant[-1])
+    io = np.load(golden_dir / f"{variant}_tiny_io.npz")
+    with torch.inference_mode():
+        y = net(torch.from_numpy(io["input"])).numpy()
+    assert np.abs(y - io["output"]).max() / np.abs(io["output"]).max() < 1e-5
+    assert len(net.provenance["sha256"]) == 64
+
+
+@pytest.mark.parametrize("frames", [8, 4])
+def test_published_layout(golden_dir, frames):
+    layout = json.loads((golden_dir / "state_dict_layout.json").read_text())[f"asteris{frames}_fmap24"]
+    sd = build_network(frames).state_dict()
+    assert [(k, list(v.shape)) for k, v in sd.items()] == [(k, s) for k, s in layout]
+
+
+def test_parameter_count_of_published_8_frame_model():
+    assert sum(p.numel() for p in build_network(8).parameters()) == 13_728_210
+
+
+def test_pixel_shuffle_inverts_unshuffle():
+    x = torch.randn(2, 3, 4, 6, 8)
+    assert torch.equal(_PixelShuffle3d()(_PixelUnshuffle3d()(x)), x)
+
+
+def test_bad_configs_and_inputs(tiny_net):
+    with pytest.raises(ValueError, match="8 or 4"):
+        build_network(frames=6)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        NetworkConfig(frames=8, f_maps=10, num_blocks=(1, 1, 1, 1))
+    with pytest.raises(ValueError, match="levels"):
+        NetworkConfig(frames=4, num_blocks=(1, 1, 1, 1))
+    with pytest.raises(ValueError, match="takes 8 frames"):
+        tiny_net(torch.zeros(1, 1, 4, 16, 16))
+    with pytest.raises(ValueError, match="multiples of 8"):
+        tiny_net(torch.zeros(1, 1, 8, 12, 16))
+
+
+def test_single_frame_branch_is_used_only_in_latent(tiny_net):
+    """The latent level sees one frame, so its qkv2 weights must matter; level 1's must not."""
+    x = torch.randn(1, 1, 8, 16, 16)
+    with torch.inference_mode():
+        ref = tiny_net(x)
+        tiny_net.encoder_level1[0].attn.qkv2.weight.mul_(3)
+        assert torch.equal(tiny_net(x), ref)
+        tiny_net.latent[0].attn.qkv2.weight.mul_(3)
+        assert not torch.allclose(tiny_net(x), ref)

@@ -1,0 +1,143 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from asteris import TrainConfig, load_model, save_checkpoint, train
+from asteris.config import SCHEMA_VERSION
+from asteris.errors import ConfigError, OutputExistsError, TooFewExposuresError
+from asteris.losses import asteris_loss
+from asteris.sampling import dihedral, epoch_samples, interlaced_split, make_sample, subtract_half_median
+
+
+def small_config(**kw):
+    base = dict(patch_size=16, batch_size=2, epochs=2, max_steps_per_epoch=3, checkpoint_every=2)
+    return TrainConfig.preset("tiny", **{**base, **kw})
+
+
+@pytest.fixture
+def train_stack():
+    rng = np.random.default_rng(0)
+    sky = rng.normal(0, 3, (48, 48)).clip(0) + 10
+    return (sky + rng.normal(0, 1, (16, 48, 48))).astype(np.float32)
+
+
+def test_interlaced_split_and_half_median():
+    patch = np.arange(16, dtype=np.float32)[:, None, None] * np.ones((16, 4, 4), np.float32)
+    inp, tgt = interlaced_split(patch)
+    assert inp[:, 0, 0].tolist() == list(range(0, 16, 2)) and tgt[:, 0, 0].tolist() == list(range(1, 16, 2))
+    half = np.full((4, 3, 3), 7.0, np.float32)
+    half[0, 0, 0] = 0
+    out = subtract_half_median(half)
+    assert out[0, 0, 0] == 0 and np.allclose(out[1:], 0)
+
+
+def test_dihedral_group():
+    a = np.arange(2 * 3 * 3).reshape(2, 3, 3)
+    images = {dihedral(a, k).tobytes() for k in range(8)}
+    assert len(images) == 8
+    assert np.array_equal(dihedral(dihedral(a, 1), 3), a)
+
+
+def test_epoch_samples_filter_zeros_and_shuffle(train_stack):
+    stack = train_stack.copy()
+    stack[:, :16, :16] = 0
+    positions = [(0, 0), (0, 16), (16, 16)]
+    a = epoch_samples([stack], positions, frames=8, patch=16, max_zero_fraction=0.2, seed=1, epoch=0)
+    assert {(s.y, s.x) for s in a} == {(0, 16), (16, 16)}
+    b = epoch_samples([stack], positions, frames=8, patch=16, max_zero_fraction=0.2, seed=1, epoch=1)
+    assert a[0].frames != b[0].frames  # frame order reshuffled every epoch
+    inp, tgt = make_sample([stack], a[0], patch=16, rng=np.random.default_rng(0))
+    assert inp.shape == tgt.shape == (8, 16, 16)
+
+
+def test_loss_terms():
+    target = torch.rand(2, 1, 4, 8, 8) + 1
+    assert asteris_loss(target, target).item() == 0
+    pred = target - 0.1  # below the clamp
+    expected = 0.125e6 * 0.5 * 0.01 + 1e6 * 0.01
+    assert asteris_loss(pred, target).item() == pytest.approx(expected, rel=1e-4)
+    # zeros in the target are no data: they do not count
+    masked = target.clone()
+    masked[:, :, :, :2] = 0
+    assert asteris_loss(pred, masked).item() == pytest.approx(expected, rel=1e-4)
+    # the mean term is clamped from above at the brightest target mean
+    big = target.clone()
+    big[..., 0, 0] += 100
+    assert asteris_loss(big, target, smooth_l1_weight=0).item() < 1e6 * 100**2 / 64
+
+
+def test_config_is_strict():
+    cfg = TrainConfig.preset("paper")
+    assert cfg.network_config().num_blocks == (4, 6, 6, 8) and cfg.f_maps == 24
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="unknown config key"):
+        TrainConfig.from_dict({**cfg.to_dict(), "learning_rate": 1})
+    with pytest.raises(ConfigError, match="schema version"):
+        TrainConfig.from_dict({**cfg.to_dict(), "schema_version": SCHEMA_VERSION + 1})
+    with pytest.raises(ConfigError, match="multiple of 8"):
+        TrainConfig.preset("tiny", patch_size=20)
+    with pytest.raises(ConfigError, match="unknown preset"):
+        TrainConfig.preset("huge")
+
+
+def test_resume_equals_straight_run(tmp_path, train_stack):
+    cfg = small_config()
+    straight = train(train_stack, run_dir=tmp_path / "a", config=cfg, progress=False)
+    assert straight.step == 6
+    first = train(train_stack, run_dir=tmp_path / "b", config=cfg, stop_after=3, progress=False)
+    assert first.step == 3 and not first.model_path.exists()
+    resumed = train(train_stack, run_dir=tmp_path / "b", config=cfg, resume=True, progress=False)
+    assert resumed.step == 6
+    for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), k
+    rows = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == list(range(1, 7))
+    assert sum("val_loss" in r for r in rows) == 2
+    assert load_model(resumed.model_path).config == cfg.network_config()
+
+
+def test_seeded_runs_are_deterministic_and_refuse_overwrite(tmp_path, train_stack):
+    cfg = small_config(epochs=1)
+    a = train(train_stack, run_dir=tmp_path / "a", config=cfg, progress=False)
+    with pytest.raises(OutputExistsError, match="--resume"):
+        train(train_stack, run_dir=tmp_path / "a", config=cfg, progress=False)
+    b = train(train_stack, run_dir=tmp_path / "a", config=cfg, overwrite=True, progress=False)
+    assert all(torch.equal(x, y) for x, y in zip(a.model.parameters(), b.model.parameters()))
+    c = train(train_stack, run_dir=tmp_path / "c", config=cfg.replace(seed=1), progress=False)
+    assert not all(torch.equal(x, y) for x, y in zip(a.model.parameters(), c.model.parameters()))
+
+
+def test_training_reduces_validation_loss(tmp_path, train_stack):
+    cfg = small_config(epochs=4, max_steps_per_epoch=5, lr=1e-3)
+    result = train(train_stack, run_dir=tmp_path / "r", config=cfg, progress=False)
+    val = [r["val_loss"] for r in result.history if "val_loss" in r]
+    assert len(val) == 4 and val[-1] < val[0]
+
+
+def test_fine_tune_from_checkpoint(tmp_path, train_stack, tiny_net):
+    path = save_checkpoint(tmp_path / "init.pt", tiny_net)
+    cfg = small_config(epochs=1, max_steps_per_epoch=1)
+    result = train(train_stack, run_dir=tmp_path / "ft", config=cfg, init_from=path, progress=False)
+    changed = [not torch.equal(a, b) for a, b in zip(tiny_net.parameters(), result.model.parameters())]
+    assert any(changed)
+    with pytest.raises(ConfigError, match="paper"):
+        train(
+            train_stack,
+            run_dir=tmp_path / "ft2",
+            config=cfg.replace(f_maps=16),
+            init_from=path,
+            progress=False,
+        )
+
+
+def test_too_few_exposures_to_train(tmp_path, train_stack):
+    with pytest.raises(TooFewExposuresError, match="at least 16 exposures to train"):
+        train(train_stack[:12], run_dir=tmp_path / "r", config=small_config(), progress=False)
+
+
+def test_resume_refuses_other_config(tmp_path, train_stack):
+    train(train_stack, run_dir=tmp_path / "r", config=small_config(), stop_after=1, progress=False)
+    with pytest.raises(ConfigError, match="different config"):
+        train(train_stack, run_dir=tmp_path / "r", config=small_config(seed=3), resume=True, progress=False)
