@@ -3,7 +3,10 @@
 Prints, and writes to ``benchmarks/results/throughput.json``:
 - inference voxels per second and peak memory on 128x128 and 512x512 tiles
   (8 frames, batch 1, float32, inference mode);
-- training steps per second for the ``tiny`` and ``paper`` presets.
+- training steps per second for the ``tiny`` and ``paper`` presets;
+- the same inference (128 px) and tiny training with a plain eager forward pass
+  (`eager_baseline.py`, same weights, none of the speed-ups), measured in the
+  same run, and the speed-up ratios.
 
 Each figure is measured in a fresh subprocess so that peak memory is its own.
 On CPU the peak is the process's peak resident memory (VmHWM); on CUDA it is
@@ -59,22 +62,34 @@ def _peak_mb(device) -> float:
     return torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else _peak_rss_mb()
 
 
-def measure_inference(size: int, device_name: str, repeats: int) -> dict:
+def _forward(impl: str):
+    if impl == "asteris":
+        return lambda net, x: net(x)
+    sys.path.insert(0, str(Path(__file__).parent))
+    from eager_baseline import eager_forward
+
+    return eager_forward
+
+
+def measure_inference(size: int, device_name: str, repeats: int, impl: str = "asteris") -> dict:
     import torch
 
     from asteris import build_network
 
     device = torch.device(device_name)
+    torch.manual_seed(0)
     net = build_network(8).to(device).eval()
     x = torch.randn(1, 1, 8, size, size, device=device)
     before = _peak_mb(device)
+    forward = _forward(impl)
 
     def run():
         with torch.inference_mode():
-            net(x)
+            forward(net, x)
 
     times = _timed(run, device, repeats, budget_s=60)
     return {
+        "implementation": impl,
         "tile": f"8x{size}x{size}",
         "seconds_per_tile": statistics.median(times),
         "voxels_per_s": x.numel() / statistics.median(times),
@@ -84,7 +99,7 @@ def measure_inference(size: int, device_name: str, repeats: int) -> dict:
     }
 
 
-def measure_training(preset: str, device_name: str, repeats: int) -> dict:
+def measure_training(preset: str, device_name: str, repeats: int, impl: str = "asteris") -> dict:
     import torch
 
     from asteris import TrainConfig
@@ -98,15 +113,17 @@ def measure_training(preset: str, device_name: str, repeats: int) -> dict:
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     shape = (batch, 1, cfg.frames, cfg.patch_size, cfg.patch_size)
     inp, tgt = torch.randn(shape, device=device), torch.randn(shape, device=device)
+    forward = _forward(impl)
 
     def step():
-        loss = asteris_loss(net(inp), tgt)
+        loss = asteris_loss(forward(net, inp), tgt)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
     times = _timed(step, device, repeats, budget_s=120)
     return {
+        "implementation": impl,
         "preset": preset,
         "sample": f"{batch}x{cfg.frames}x{cfg.patch_size}x{cfg.patch_size}",
         "seconds_per_step": statistics.median(times),
@@ -116,11 +133,42 @@ def measure_training(preset: str, device_name: str, repeats: int) -> dict:
     }
 
 
+def check_agreement() -> float:
+    """max|fast - eager| / max|eager| on one 8x64x64 input with random weights."""
+    import torch
+
+    from asteris import build_network
+
+    torch.manual_seed(1)
+    net = build_network(8).eval()
+    x = torch.randn(1, 1, 8, 64, 64)
+    with torch.inference_mode():
+        fast, plain = net(x), _forward("eager")(net, x)
+    return float((fast - plain).abs().max() / plain.abs().max())
+
+
 def _child(args: list[str]) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def report(result: dict) -> None:
+    """Print the figures of one benchmark run as tables."""
+    print(f"device: {result['device']}  (torch {result['torch']}, asteris {result['asteris']})")
+    print(f"{'inference':>10} {'tile':>12} {'s/tile':>9} {'voxels/s':>10} {'peak MB':>8}")
+    for r in result["inference"]:
+        seconds, rate, peak = r["seconds_per_tile"], r["voxels_per_s"], r["peak_memory_mb"]
+        print(f"{r['implementation']:>10} {r['tile']:>12} {seconds:9.3f} {rate:10.0f} {peak:8.0f}")
+    print(f"{'training':>10} {'preset':>6} {'sample':>12} {'s/step':>9} {'steps/s':>8} {'peak MB':>8}")
+    for r in result["training"]:
+        seconds, rate, peak = r["seconds_per_step"], r["steps_per_s"], r["peak_memory_mb"]
+        name = f"{r['implementation']:>10} {r['preset']:>6}"
+        print(f"{name} {r['sample']:>12} {seconds:9.3f} {rate:8.3f} {peak:8.0f}")
+    for key, ratio in result["speedup_vs_eager"].items():
+        print(f"speed-up over the eager baseline, {key}: {ratio:.2f}x")
+    print(f"max |asteris - eager| / max |eager| = {result['max_rel_diff_vs_eager']:.1e}")
 
 
 def _device_name(device: str) -> str:
@@ -135,13 +183,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     parser.add_argument("--quick", action="store_true", help="128 px inference and tiny training only")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--report", action="store_true", help="print the saved results and exit")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.report:
+        report(json.loads(RESULTS.read_text()))
+        return
     if args.child:
-        kind, what, device = args.child
+        kind, what, device, impl = args.child
         fn = measure_inference if kind == "inference" else measure_training
         value = int(what) if kind == "inference" else what
-        print(json.dumps(fn(value, device, repeats=3)))
+        print(json.dumps(fn(value, device, repeats=3, impl=impl)))
         return
 
     import torch
@@ -151,8 +203,14 @@ def main() -> None:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     sizes = [128] if args.quick else [128, 512]
     presets = ["tiny"] if args.quick else ["tiny", "paper"]
-    inference = [_child(["inference", str(s), device]) for s in sizes]
-    training = [_child(["training", p, device]) for p in presets]
+    inference = [_child(["inference", str(s), device, "asteris"]) for s in sizes]
+    inference.append(_child(["inference", "128", device, "eager"]))
+    training = [_child(["training", p, device, "asteris"]) for p in presets]
+    training.append(_child(["training", "tiny", device, "eager"]))
+    speedup = {
+        "inference_8x128x128": inference[-1]["seconds_per_tile"] / inference[0]["seconds_per_tile"],
+        "training_tiny": training[-1]["seconds_per_step"] / training[0]["seconds_per_step"],
+    }
     result = {
         "device": _device_name(device),
         "torch": torch.__version__,
@@ -160,18 +218,10 @@ def main() -> None:
         "network": "ASTERIS8, f_maps 24, blocks [4, 6, 6, 8], 4 refinement (13.7 M parameters)",
         "inference": inference,
         "training": training,
+        "speedup_vs_eager": speedup,
+        "max_rel_diff_vs_eager": check_agreement(),
     }
-    print(f"device: {result['device']}  (torch {result['torch']})")
-    print(f"{'inference tile':>16} {'s/tile':>9} {'voxels/s':>11} {'peak MB':>9}")
-    for r in inference:
-        seconds, rate, peak = r["seconds_per_tile"], r["voxels_per_s"], r["peak_memory_mb"]
-        print(f"{r['tile']:>16} {seconds:9.3f} {rate:11.0f} {peak:9.0f}")
-    print(f"{'training':>16} {'sample':>16} {'s/step':>9} {'steps/s':>9} {'peak MB':>9}")
-    for r in training:
-        print(
-            f"{r['preset']:>16} {r['sample']:>16} {r['seconds_per_step']:9.3f} {r['steps_per_s']:9.3f} "
-            f"{r['peak_memory_mb']:9.0f}"
-        )
+    report(result)
     if not args.quick:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -1,0 +1,162 @@
+"""Resampling exposures onto one pixel grid: the ``(T, H, W)`` stacks ASTERIS needs.
+
+JWST stage-2 ``_cal`` exposures (SCI in MJy/sr, DQ, SIP-approximated WCS) are
+drizzled onto a common tangent-plane grid (0.04 arcsec/px by default, the grid
+of the published models). HSC-SSP warps are already on their tract/patch grid
+and are only stacked, with their masks.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+
+from . import __version__
+from .errors import NotFITSError, StackMismatchError
+from .fileio import atomic_path
+from .stack import Stack
+
+__all__ = ["DO_NOT_USE", "read_cal_exposure", "common_grid", "align", "stack_warps", "write_aligned"]
+
+#: JWST DQ bit 0: the pixel must not be used.
+DO_NOT_USE = 1
+#: HSC mask planes that make a warp pixel unusable (BAD, SAT, CR, NO_DATA, SUSPECT... bits 0-3, 8).
+HSC_BAD_BITS = 0b1_0000_1111
+
+
+def _wcs(header: fits.Header) -> WCS:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        return WCS(header, naxis=2)
+
+
+def read_cal_exposure(path: str | os.PathLike) -> tuple[np.ndarray, WCS, fits.Header]:
+    """SCI of a JWST ``_cal`` file with DO_NOT_USE and non-finite pixels set to 0, its WCS and header."""
+    try:
+        with fits.open(path) as hdul:
+            sci = hdul["SCI"].data.astype(np.float32)
+            header = hdul["SCI"].header.copy()
+            primary = hdul[0].header.copy()
+            bad = ~np.isfinite(sci)
+            if "DQ" in hdul:
+                bad |= (hdul["DQ"].data & DO_NOT_USE) != 0
+    except (OSError, KeyError) as exc:
+        raise NotFITSError(f"{path} is not a JWST _cal file with a SCI extension ({exc})") from None
+    sci[bad] = 0
+    for key in ("FILTER", "DETECTOR", "TELESCOP", "INSTRUME", "PROGRAM", "EXPSTART", "EFFEXPTM"):
+        if key in primary:
+            header[key] = primary[key]
+    return sci, _wcs(header), header
+
+
+def common_grid(wcses: Sequence[WCS], shapes: Sequence[tuple[int, int]], *, pixel_scale: float = 0.04) -> tuple[WCS, tuple[int, int]]:
+    """A north-up TAN grid of ``pixel_scale`` arcsec/px covering every exposure's footprint."""
+    corners = np.vstack([w.calc_footprint(axes=(s[1], s[0])) for w, s in zip(wcses, shapes)])
+    ra0 = np.degrees(np.angle(np.mean(np.exp(1j * np.radians(corners[:, 0])))))
+    dec0 = float(np.mean(corners[:, 1]))
+    grid = WCS(naxis=2)
+    grid.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    grid.wcs.crval = [ra0 % 360, dec0]
+    grid.wcs.cdelt = [-pixel_scale / 3600, pixel_scale / 3600]
+    grid.wcs.crpix = [1, 1]
+    x, y = grid.all_world2pix(corners[:, 0], corners[:, 1], 0)
+    x0, y0 = np.floor(x.min()), np.floor(y.min())
+    grid.wcs.crpix = [1 - x0, 1 - y0]
+    shape = (int(np.ceil(y.max() - y0)) + 1, int(np.ceil(x.max() - x0)) + 1)
+    return grid, shape
+
+
+def _drizzle_one(data: np.ndarray, wcs: WCS, grid: WCS, shape, *, pixfrac: float, kernel: str):
+    from drizzle.resample import Drizzle
+    from drizzle.utils import calc_pixmap
+
+    pixmap = calc_pixmap(wcs, grid, shape=data.shape)
+    driz = Drizzle(kernel=kernel, out_shape=shape, fillval=0.0, disable_ctx=True)
+    driz.add_image(data, exptime=1.0, pixmap=pixmap, weight_map=(data != 0).astype(np.float32), pixfrac=pixfrac)
+    image, weight = driz.out_img.astype(np.float32), driz.out_wht.astype(np.float32)
+    image[weight <= 0] = 0
+    return image, weight
+
+
+def align(
+    files: Sequence[str | os.PathLike],
+    *,
+    pixel_scale: float = 0.04,
+    pixfrac: float = 1.0,
+    kernel: str = "square",
+    output: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> tuple[Stack, np.ndarray]:
+    """Drizzle JWST ``_cal`` exposures of one filter onto a common grid.
+
+    Parameters
+    ----------
+    files : sequence of paths
+        Stage-2 ``_cal.fits`` exposures of one filter.
+    pixel_scale : float
+        Output pixel scale in arcsec (0.04, the grid of the published models).
+    pixfrac, kernel : drizzle parameters (``kernel`` one of square, point, turbo, gaussian, lanczos3).
+    output : path, optional
+        Write the cube (primary HDU) and weights (``WEIGHT``) there, atomically.
+
+    Returns
+    -------
+    stack : `~asteris.stack.Stack`
+        ``(T, H, W)`` in the input units (MJy/sr), 0 where an exposure has no data.
+    weights : ndarray
+        ``(T, H, W)`` drizzle weights.
+    """
+    if not files:
+        raise StackMismatchError("no exposures given to align")
+    exposures = [read_cal_exposure(f) for f in files]
+    filters = {h.get("FILTER") for _, _, h in exposures}
+    if len(filters) > 1:
+        raise StackMismatchError(f"the exposures are of several filters {sorted(map(str, filters))}; align one filter")
+    grid, shape = common_grid([w for _, w, _ in exposures], [d.shape for d, _, _ in exposures], pixel_scale=pixel_scale)
+    frames, weights = zip(*(_drizzle_one(d, w, grid, shape, pixfrac=pixfrac, kernel=kernel) for d, w, _ in exposures))
+    header = fits.Header()
+    for key in ("TELESCOP", "INSTRUME", "FILTER", "PROGRAM", "BUNIT"):
+        if key in exposures[0][2]:
+            header[key] = exposures[0][2][key]
+    header["ASTVERS"] = (__version__, "asteris version")
+    header["ALIGNPIX"] = (pixel_scale, "arcsec/px of the common grid")
+    header["PIXFRAC"], header["DRIZKERN"] = pixfrac, kernel
+    for i, f in enumerate(files):
+        header[f"INFILE{i:02d}"[:8]] = Path(f).name[:68]
+    stack = Stack(np.stack(frames), header, grid, [str(f) for f in files])
+    weights = np.stack(weights)
+    if output is not None:
+        write_aligned(stack, weights, output, overwrite=overwrite)
+    return stack, weights
+
+
+def stack_warps(files: Sequence[str | os.PathLike], *, bad_bits: int = HSC_BAD_BITS) -> Stack:
+    """Stack HSC-SSP warps (already on one tract/patch grid); masked or empty pixels become 0."""
+    frames, wcses, header = [], [], None
+    for f in files:
+        with fits.open(f) as hdul:
+            image = hdul[1].data.astype(np.float32)
+            mask = hdul[2].data if len(hdul) > 2 else np.zeros(image.shape, np.int32)
+            header = header or hdul[1].header.copy()
+            wcses.append(_wcs(hdul[1].header))
+        image[~np.isfinite(image) | ((mask & bad_bits) != 0)] = 0
+        frames.append(image)
+    if len({f.shape for f in frames}) > 1:
+        raise StackMismatchError("the warps differ in shape: they are not cutouts of one rectangle")
+    return Stack(np.stack(frames), header, wcses[0], [str(f) for f in files])
+
+
+def write_aligned(stack: Stack, weights: np.ndarray, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write an aligned cube (primary) and its weights (``WEIGHT``) as one FITS file, atomically."""
+    header = stack.header.copy()
+    header.update(stack.wcs.to_header(relax=True))
+    hdus = fits.HDUList([fits.PrimaryHDU(stack.data, header), fits.ImageHDU(weights, name="WEIGHT")])
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        hdus.writeto(tmp)
+    return Path(path)

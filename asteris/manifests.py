@@ -1,0 +1,133 @@
+"""Data manifests: the exact archive products a data set is made of.
+
+A manifest is a YAML file in ``data_manifests/`` holding the archive query
+(program, observation, visit, filters, detectors, product type) and, where
+known, the resolved products (file name, data URI, size, SHA-256). Resolving a
+query online writes a lock file beside the manifest (``NAME.lock.yaml``), like
+a package lock, so that later runs fetch the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+from .fileio import atomic_write
+
+__all__ = ["MANIFEST_SCHEMA", "Product", "Manifest", "load_manifest", "lock_path", "write_lock", "manifest_dir"]
+
+MANIFEST_SCHEMA = 1
+ARCHIVES = ("mast", "hsc")
+
+
+@dataclass
+class Product:
+    """One archive file: what to fetch and how to check it."""
+
+    filename: str
+    uri: str
+    size: int | None = None
+    sha256: str | None = None
+    filter: str | None = None
+    detector: str | None = None
+    visit: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Product:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown product key(s) {unknown}; known keys are {sorted(known)}")
+        return cls(**data)
+
+
+@dataclass
+class Manifest:
+    """A data set: its archive, query, resolved products and where it came from."""
+
+    name: str
+    archive: str
+    description: str = ""
+    query: dict = field(default_factory=dict)
+    products: list[Product] = field(default_factory=list)
+    path: Path | None = None
+    schema_version: int = MANIFEST_SCHEMA
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.products)
+
+    def to_dict(self) -> dict:
+        out = {k: v for k, v in asdict(self).items() if k != "path"}
+        out["products"] = [{k: v for k, v in asdict(p).items() if v is not None} for p in self.products]
+        return out
+
+    def select(self, *, filters=None, detectors=None) -> list[Product]:
+        """The products of the given filters and detectors (all if ``None``)."""
+        return [
+            p for p in self.products
+            if (filters is None or p.filter in filters) and (detectors is None or p.detector in detectors)
+        ]
+
+
+def manifest_dir() -> Path:
+    """The folder of the manifests that ship with the project."""
+    return Path(__file__).resolve().parents[1] / "data_manifests"
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file beside a manifest: ``NAME.lock.yaml``."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".yaml") + ".lock.yaml")
+
+
+def _parse(data: dict, path: Path) -> Manifest:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a manifest (a YAML mapping)")
+    known = {f.name for f in fields(Manifest)} - {"path"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown manifest key(s) {unknown}; known keys are {sorted(known)}")
+    if data.get("schema_version", MANIFEST_SCHEMA) != MANIFEST_SCHEMA:
+        raise ConfigError(f"{path}: manifest schema {data['schema_version']} is not {MANIFEST_SCHEMA}")
+    if data.get("archive") not in ARCHIVES:
+        raise ConfigError(f"{path}: archive must be one of {ARCHIVES}, got {data.get('archive')!r}")
+    products = [Product.from_dict(p) for p in data.get("products") or []]
+    return Manifest(**{**data, "products": products, "path": path})
+
+
+def load_manifest(name_or_path: str | os.PathLike) -> Manifest:
+    """Read a manifest by path, or by name from the shipped ``data_manifests/``.
+
+    If a lock file exists beside it, its resolved products (with sizes and
+    checksums) take the place of the manifest's own list.
+
+    Examples
+    --------
+    >>> m = load_manifest("smacs0723_nircam")
+    >>> m.archive, m.query["proposal_id"], len(m.select(filters=["F444W"], detectors=["nrcalong"]))
+    ('mast', '2736', 9)
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = manifest_dir() / f"{path.name}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no manifest at {path}; the shipped ones are in {manifest_dir()}")
+    manifest = _parse(yaml.safe_load(path.read_text()), path)
+    lock = lock_path(path)
+    if lock.is_file():
+        locked = _parse(yaml.safe_load(lock.read_text()), lock)
+        manifest.products = locked.products
+    return manifest
+
+
+def write_lock(manifest: Manifest) -> Path:
+    """Atomically write the manifest's resolved products to its lock file."""
+    if manifest.path is None:
+        raise ConfigError("this manifest was not read from a file, so it has no lock file")
+    text = yaml.safe_dump(manifest.to_dict(), sort_keys=False)
+    return atomic_write(lock_path(manifest.path), lambda p: p.write_text(text), overwrite=True)
