@@ -55,7 +55,9 @@ def read_cal_exposure(path: str | os.PathLike) -> tuple[np.ndarray, WCS, fits.He
     return sci, _wcs(header), header
 
 
-def common_grid(wcses: Sequence[WCS], shapes: Sequence[tuple[int, int]], *, pixel_scale: float = 0.04) -> tuple[WCS, tuple[int, int]]:
+def common_grid(
+    wcses: Sequence[WCS], shapes: Sequence[tuple[int, int]], *, pixel_scale: float = 0.04
+) -> tuple[WCS, tuple[int, int]]:
     """A north-up TAN grid of ``pixel_scale`` arcsec/px covering every exposure's footprint."""
     corners = np.vstack([w.calc_footprint(axes=(s[1], s[0])) for w, s in zip(wcses, shapes)])
     ra0 = np.degrees(np.angle(np.mean(np.exp(1j * np.radians(corners[:, 0])))))
@@ -78,7 +80,9 @@ def _drizzle_one(data: np.ndarray, wcs: WCS, grid: WCS, shape, *, pixfrac: float
 
     pixmap = calc_pixmap(wcs, grid, shape=data.shape)
     driz = Drizzle(kernel=kernel, out_shape=shape, fillval=0.0, disable_ctx=True)
-    driz.add_image(data, exptime=1.0, pixmap=pixmap, weight_map=(data != 0).astype(np.float32), pixfrac=pixfrac)
+    driz.add_image(
+        data, exptime=1.0, pixmap=pixmap, weight_map=(data != 0).astype(np.float32), pixfrac=pixfrac
+    )
     image, weight = driz.out_img.astype(np.float32), driz.out_wht.astype(np.float32)
     image[weight <= 0] = 0
     return image, weight
@@ -117,9 +121,15 @@ def align(
     exposures = [read_cal_exposure(f) for f in files]
     filters = {h.get("FILTER") for _, _, h in exposures}
     if len(filters) > 1:
-        raise StackMismatchError(f"the exposures are of several filters {sorted(map(str, filters))}; align one filter")
-    grid, shape = common_grid([w for _, w, _ in exposures], [d.shape for d, _, _ in exposures], pixel_scale=pixel_scale)
-    frames, weights = zip(*(_drizzle_one(d, w, grid, shape, pixfrac=pixfrac, kernel=kernel) for d, w, _ in exposures))
+        raise StackMismatchError(
+            f"the exposures are of several filters {sorted(map(str, filters))}; align one filter"
+        )
+    grid, shape = common_grid(
+        [w for _, w, _ in exposures], [d.shape for d, _, _ in exposures], pixel_scale=pixel_scale
+    )
+    frames, weights = zip(
+        *(_drizzle_one(d, w, grid, shape, pixfrac=pixfrac, kernel=kernel) for d, w, _ in exposures)
+    )
     header = fits.Header()
     for key in ("TELESCOP", "INSTRUME", "FILTER", "PROGRAM", "BUNIT"):
         if key in exposures[0][2]:
@@ -152,7 +162,9 @@ def stack_warps(files: Sequence[str | os.PathLike], *, bad_bits: int = HSC_BAD_B
     return Stack(np.stack(frames), header, wcses[0], [str(f) for f in files])
 
 
-def write_aligned(stack: Stack, weights: np.ndarray, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+def write_aligned(
+    stack: Stack, weights: np.ndarray, path: str | os.PathLike, *, overwrite: bool = False
+) -> Path:
     """Write an aligned cube (primary) and its weights (``WEIGHT``) as one FITS file, atomically."""
     header = stack.header.copy()
     header.update(stack.wcs.to_header(relax=True))

@@ -15,6 +15,7 @@ import re
 import socket
 import tarfile
 from pathlib import Path
+from urllib.parse import quote
 
 from astropy.table import QTable
 from tqdm.auto import tqdm
@@ -38,6 +39,9 @@ __all__ = [
 
 MAST_HOST = "mast.stsci.edu"
 HSC_HOST = "hsc-release.mtk.nao.ac.jp"
+#: The MAST download endpoint for ``mast:`` data URIs (the one astroquery's download_file uses).
+MAST_DOWNLOAD_URL = f"https://{MAST_HOST}/api/v0.1/Download/file"
+MAST_TOKEN_ENV = "MAST_API_TOKEN"
 HSC_CUTOUT_URL = f"https://{HSC_HOST}/das_cutout/{{release}}/cgi-bin/cutout"
 HSC_USER_ENV, HSC_PASSWORD_ENV = "HSC_SSP_USER", "HSC_SSP_PASSWORD"
 OFFLINE_HINT = (
@@ -67,7 +71,8 @@ def check_online(host: str, *, port: int = 443, timeout: float = 5.0) -> None:
 
 def _filename_pattern(query: dict) -> re.Pattern:
     detectors = "|".join(query.get("detectors") or [r"[a-z0-9]+"])
-    stem = f"jw{int(query['proposal_id']):05d}{query.get('observation', r'\d{3}')}{query.get('visit', r'\d{3}')}"
+    any3 = r"\d{3}"
+    stem = f"jw{int(query['proposal_id']):05d}{query.get('observation', any3)}{query.get('visit', any3)}"
     return re.compile(rf"^{stem}_\d{{5}}_\d{{5}}_(?P<detector>{detectors})_cal\.fits$")
 
 
@@ -82,13 +87,17 @@ def resolve_mast(manifest: Manifest) -> list[Product]:
 
     q = manifest.query
     observations = Observations.query_criteria(
-        obs_collection=q["obs_collection"], proposal_id=q["proposal_id"],
-        instrument_name=q["instrument_name"], filters=q["filters"],
+        obs_collection=q["obs_collection"],
+        proposal_id=q["proposal_id"],
+        instrument_name=q["instrument_name"],
+        filters=q["filters"],
     )
     filter_of = {str(row["obsid"]): str(row["filters"]) for row in observations}
     table = Observations.get_product_list(observations)
     table = Observations.filter_products(
-        table, productSubGroupDescription=q.get("product_subgroup", "CAL"), calib_level=[q.get("calib_level", 2)]
+        table,
+        productSubGroupDescription=q.get("product_subgroup", "CAL"),
+        calib_level=[q.get("calib_level", 2)],
     )
     pattern = _filename_pattern(q)
     products: dict[str, Product] = {}
@@ -96,8 +105,11 @@ def resolve_mast(manifest: Manifest) -> list[Product]:
         match = pattern.match(str(row["productFilename"]))
         if match and row["productFilename"] not in products:
             products[row["productFilename"]] = Product(
-                filename=str(row["productFilename"]), uri=str(row["dataURI"]), size=int(row["size"]),
-                filter=filter_of.get(str(row["parent_obsid"]), None), detector=match["detector"],
+                filename=str(row["productFilename"]),
+                uri=str(row["dataURI"]),
+                size=int(row["size"]),
+                filter=filter_of.get(str(row["parent_obsid"]), None),
+                detector=match["detector"],
             )
     return sorted(products.values(), key=lambda p: p.filename)
 
@@ -113,53 +125,82 @@ def _verify(path: Path, product: Product) -> str | None:
     return None
 
 
-def _download_mast_product(product: Product, path: Path, *, attempts: int = 2) -> None:
-    from astroquery.mast import Observations
+def _http_download(session, url: str, part: Path, *, headers: dict, chunk: int = 1 << 20) -> None:
+    """GET ``url`` into ``part``, resuming from its current length with an HTTP Range request."""
+    have = part.stat().st_size if part.exists() else 0
+    request_headers = {**headers, **({"Range": f"bytes={have}-"} if have else {})}
+    with session.get(url, headers=request_headers, stream=True, timeout=(10, 300)) as response:
+        if response.status_code == 416:  # nothing left to send: the file is complete (or too long)
+            return
+        response.raise_for_status()
+        mode = "ab" if have and response.status_code == 206 else "wb"
+        with open(part, mode) as out:
+            for block in response.iter_content(chunk):
+                out.write(block)
+
+
+def _mast_headers() -> dict:
+    token = os.environ.get(MAST_TOKEN_ENV)
+    return {"Authorization": f"token {token}"} if token else {}
+
+
+def _download_mast_product(session, product: Product, path: Path, *, attempts: int = 3) -> None:
+    """Fetch one product into ``path`` via ``path.part``: resume short files, verify, retry."""
+    import requests
 
     part = path.with_name(path.name + ".part")
+    url = f"{MAST_DOWNLOAD_URL}?uri={quote(product.uri, safe=':/')}"
     problem = "not attempted"
     for _ in range(attempts):
-        # cache=True lets astroquery resume a partial .part file with an HTTP Range request.
-        status, msg, _url = Observations.download_file(product.uri, local_path=str(part), cache=True, verbose=False)
-        if status == "ERROR":
-            problem = f"MAST said: {msg}"
+        try:
+            _http_download(session, url, part, headers=_mast_headers())
+        except requests.RequestException as exc:
+            problem = f"{type(exc).__name__}: {exc}"
             continue
         problem = _verify(part, product)
         if problem is None:
             os.replace(part, path)
             return
-        part.unlink(missing_ok=True)  # corrupt or over-long: start again from zero
+        if product.size is None or part.stat().st_size >= product.size:
+            part.unlink()  # corrupt or over-long: start again from zero; a short file resumes
     raise DownloadError(f"{product.filename} could not be fetched intact ({problem}); run the command again")
 
 
 def fetch_mast(
-    manifest: Manifest, dest: str | os.PathLike, *, filters=None, detectors=None,
-    cloud: bool = False, progress: bool = True,
+    manifest: Manifest, dest: str | os.PathLike, *, filters=None, detectors=None, progress: bool = True
 ) -> QTable:
-    """Download (or verify) the manifest's MAST products into ``dest``; return a summary table."""
+    """Download (or verify) the manifest's MAST products into ``dest``; return a summary table.
+
+    A query-only manifest is resolved first and its lock file written. Files
+    already present with the right size and checksum are not fetched again;
+    partial downloads (``.part``) resume where they stopped.
+    """
+    import requests
+
     check_online(MAST_HOST)
     if not manifest.resolved:
         manifest.products = resolve_mast(manifest)
         write_lock(manifest)
-    if cloud:
-        from astroquery.mast import Observations
-
-        Observations.enable_cloud_dataset(provider="AWS")
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     rows = []
-    for product in tqdm(manifest.select(filters=filters, detectors=detectors), desc="fetching",
-                        unit="file", disable=not progress):
-        path = dest / product.filename
-        status = "present" if _verify(path, product) is None else "fetched"
-        if status == "fetched":
-            _download_mast_product(product, path)
-        if product.sha256 is None or product.size is None:
-            product.size, product.sha256 = path.stat().st_size, sha256sum(path)
-        rows.append((product.filename, product.filter, product.detector, product.size, status))
+    with requests.Session() as session:
+        for product in tqdm(
+            manifest.select(filters=filters, detectors=detectors),
+            desc="fetching",
+            unit="file",
+            disable=not progress,
+        ):
+            path = dest / product.filename
+            status = "present" if _verify(path, product) is None else "fetched"
+            if status == "fetched":
+                _download_mast_product(session, product, path)
+            if product.sha256 is None or product.size is None:
+                product.size, product.sha256 = path.stat().st_size, sha256sum(path)
+            rows.append((product.filename, product.filter, product.detector, product.size, status))
     write_lock(manifest)
-    return QTable(rows=rows, names=("filename", "filter", "detector", "bytes", "status")) if rows else QTable(
-        names=("filename", "filter", "detector", "bytes", "status"), dtype=(str, str, str, int, str))
+    names = ("filename", "filter", "detector", "bytes", "status")
+    return QTable(rows=rows, names=names) if rows else QTable(names=names, dtype=(str, str, str, int, str))
 
 
 # --------------------------------------------------------------------------- HSC
@@ -179,15 +220,29 @@ def hsc_cutout_request(query: dict) -> bytes:
     """The multipart body of a das_cutout request for one rectangle (a coordinate list of one line)."""
     half = query["size_arcsec"] / 2 / 3600
     fields = ["rerun", "type", "filter", "tract", "ra", "dec", "sw", "sh", "image", "mask", "variance"]
-    values = [query["rerun"], query["type"], query["filter"], str(query.get("tract", "any")),
-              f"{query['ra']:.10f}deg", f"{query['dec']:.10f}deg", f"{half:.10f}deg", f"{half:.10f}deg",
-              "true", "true", "false"]
+    values = [
+        query["rerun"],
+        query["type"],
+        query["filter"],
+        str(query.get("tract", "any")),
+        f"{query['ra']:.10f}deg",
+        f"{query['dec']:.10f}deg",
+        f"{half:.10f}deg",
+        f"{half:.10f}deg",
+        "true",
+        "true",
+        "false",
+    ]
     listing = f"#? {' '.join(fields)}\n{' '.join(values)}\n"
-    return (f'--Boundary\r\nContent-Disposition: form-data; name="list"; filename="coordlist.txt"\r\n\r\n'
-            f"{listing}\r\n--Boundary--\r\n").encode()
+    return (
+        f'--Boundary\r\nContent-Disposition: form-data; name="list"; filename="coordlist.txt"\r\n\r\n'
+        f"{listing}\r\n--Boundary--\r\n"
+    ).encode()
 
 
-_WARP_MEMBER = re.compile(r"^arch-\d+-\d+/\d+-warps-(?P<filter>[^/]+)-(?P<tract>\d+)-(?P<rerun>[^/]+)/warp-(?P<visit>\d+)\.fits$")
+_WARP_MEMBER = re.compile(
+    r"^arch-\d+-\d+/\d+-warps-(?P<filter>[^/]+)-(?P<tract>\d+)-(?P<rerun>[^/]+)/warp-(?P<visit>\d+)\.fits$"
+)
 
 
 def _extract_warps(tar_bytes: io.BufferedIOBase, dest: Path) -> list[Product]:
@@ -201,13 +256,25 @@ def _extract_warps(tar_bytes: io.BufferedIOBase, dest: Path) -> list[Product]:
             name = f"warp-{match['filter']}-{match['tract']}-{match['visit']}.fits"
             with atomic_path(dest / name, overwrite=True) as tmp:
                 tmp.write_bytes(handle.read())
-            products.append(Product(filename=name, uri=f"hsc:{member.name}", size=(dest / name).stat().st_size,
-                                    sha256=sha256sum(dest / name), filter=match["filter"], visit=match["visit"]))
+            products.append(
+                Product(
+                    filename=name,
+                    uri=f"hsc:{member.name}",
+                    size=(dest / name).stat().st_size,
+                    sha256=sha256sum(dest / name),
+                    filter=match["filter"],
+                    visit=match["visit"],
+                )
+            )
     return products
 
 
 def fetch_hsc_warps(
-    manifest: Manifest, dest: str | os.PathLike, *, user: str | None = None, password: str | None = None,
+    manifest: Manifest,
+    dest: str | os.PathLike,
+    *,
+    user: str | None = None,
+    password: str | None = None,
     timeout: float = 600.0,
 ) -> QTable:
     """Download the per-visit warps of the manifest's HSC-SSP cutout into ``dest``.
@@ -222,9 +289,12 @@ def fetch_hsc_warps(
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     response = requests.post(
-        HSC_CUTOUT_URL.format(release=q.get("release", "pdr3")), data=hsc_cutout_request(q),
+        HSC_CUTOUT_URL.format(release=q.get("release", "pdr3")),
+        data=hsc_cutout_request(q),
         headers={"Content-Type": 'multipart/form-data; boundary="Boundary"'},
-        auth=(user, password), stream=True, timeout=timeout,
+        auth=(user, password),
+        stream=True,
+        timeout=timeout,
     )
     if response.status_code == 401:
         raise DownloadError(f"HSC-SSP refused the credentials in {HSC_USER_ENV}/{HSC_PASSWORD_ENV} (401)")
@@ -232,11 +302,14 @@ def fetch_hsc_warps(
     response.raw.decode_content = True
     manifest.products = _extract_warps(response.raw, dest)
     write_lock(manifest)
-    return QTable(rows=[(p.filename, p.visit, p.size) for p in manifest.products],
-                  names=("filename", "visit", "bytes"))
+    return QTable(
+        rows=[(p.filename, p.visit, p.size) for p in manifest.products], names=("filename", "visit", "bytes")
+    )
 
 
-def hsc_preview(manifest: Manifest, output: str | os.PathLike, *, pixels: int = 512, overwrite: bool = False) -> Path:
+def hsc_preview(
+    manifest: Manifest, output: str | os.PathLike, *, pixels: int = 512, overwrite: bool = False
+) -> Path:
     """A credential-free preview of the field: the PDR coadd from ``astroquery.hips2fits``."""
     import astropy.units as u
     from astropy.coordinates import Angle, Latitude, Longitude
@@ -245,8 +318,13 @@ def hsc_preview(manifest: Manifest, output: str | os.PathLike, *, pixels: int = 
     q = manifest.query
     check_online("alasky.cds.unistra.fr")
     hdul = hips2fits.query(
-        hips=q["hips"], width=pixels, height=pixels, projection="TAN",
-        ra=Longitude(q["ra"] * u.deg), dec=Latitude(q["dec"] * u.deg), fov=Angle(q["size_arcsec"] * u.arcsec),
+        hips=q["hips"],
+        width=pixels,
+        height=pixels,
+        projection="TAN",
+        ra=Longitude(q["ra"] * u.deg),
+        dec=Latitude(q["dec"] * u.deg),
+        fov=Angle(q["size_arcsec"] * u.arcsec),
         format="fits",
     )
     with atomic_path(output, overwrite=overwrite) as tmp:

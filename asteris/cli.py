@@ -20,7 +20,9 @@ EXAMPLES = """examples:
   asteris info stack.fits
   asteris train stack.fits --run-dir runs/field1 --preset tiny
   asteris denoise stack.fits --model runs/field1/model.pt --out denoised.fits --png before_after.png
-  asteris denoise jw*_cal_aligned.fits --model ASTERIS8_nrclong.pth --out field.fits
+  asteris fetch smacs0723_nircam --filter F444W --detector nrcalong
+  asteris align data/smacs0723_nircam/*_02105_*_nrcalong_cal.fits --out f444w_stack.fits
+  asteris denoise f444w_stack.fits --model ASTERIS8_nrclong.pth --out f444w_denoised.fits
 """
 
 
@@ -95,6 +97,45 @@ def _cmd_denoise(args: argparse.Namespace) -> None:
         print(f"wrote {args.png}")
 
 
+def _cmd_fetch(args: argparse.Namespace) -> None:
+    from .data import fetch, hsc_preview, load_manifest
+
+    manifest = load_manifest(args.manifest)
+    dest = args.dest or f"data/{manifest.name}"
+    if args.preview:
+        print(f"wrote {hsc_preview(manifest, args.preview, overwrite=args.overwrite)}")
+        return
+    kwargs = {"filters": args.filter, "detectors": args.detector} if manifest.archive == "mast" else {}
+    summary = fetch(manifest, dest, **kwargs)
+    fetched = int((summary["status"] == "fetched").sum()) if "status" in summary.colnames else len(summary)
+    print(
+        f"{len(summary)} files in {dest} ({fetched} fetched, {len(summary) - fetched} already there); "
+        f"total {sum(int(b) for b in summary['bytes']) / 1e9:.2f} GB"
+    )
+
+
+def _cmd_align(args: argparse.Namespace) -> None:
+    from .data import align, stack_warps
+    from .fileio import check_writable
+    from .stack import write_stack
+
+    check_writable(args.out, overwrite=args.overwrite)
+    if args.hsc_warps:
+        stack = stack_warps(args.files)
+        write_stack(stack, args.out, overwrite=args.overwrite)
+    else:
+        stack, _ = align(
+            args.files,
+            pixel_scale=args.pixel_scale,
+            pixfrac=args.pixfrac,
+            kernel=args.kernel,
+            output=args.out,
+            overwrite=args.overwrite,
+        )
+    t, h, w = stack.data.shape
+    print(f"wrote {args.out} ({t} exposures on a {h}x{w} px grid)")
+
+
 def _cmd_synthetic(args: argparse.Namespace) -> None:
     from .stack import write_stack
     from .synthetic import synthetic_stack
@@ -152,6 +193,31 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_denoise)
+
+    p = sub.add_parser("fetch", help="download the archive products of a data manifest (resumable, verified)")
+    p.add_argument(
+        "manifest", help="a manifest name from data_manifests/ (e.g. smacs0723_nircam) or a YAML path"
+    )
+    p.add_argument("--dest", help="download folder (default data/NAME)")
+    p.add_argument("--filter", action="append", help="only this filter (repeatable)")
+    p.add_argument("--detector", action="append", help="only this detector (repeatable)")
+    p.add_argument("--preview", help="HSC only: write a credential-free hips2fits coadd preview here instead")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing preview")
+    p.set_defaults(func=_cmd_fetch)
+
+    p = sub.add_parser("align", help="resample exposures onto one grid: a (T, H, W) stack for `denoise`")
+    p.add_argument("files", nargs="+", help="JWST stage-2 _cal.fits exposures of one filter (or HSC warps)")
+    p.add_argument("--out", required=True, help="output FITS cube (with a WEIGHT extension)")
+    p.add_argument("--pixel-scale", type=float, default=0.04, help="arcsec/px of the grid (default 0.04)")
+    p.add_argument("--pixfrac", type=float, default=1.0, help="drizzle pixfrac (default 1.0)")
+    p.add_argument(
+        "--kernel", default="square", help="drizzle kernel (square, point, turbo, gaussian, lanczos3)"
+    )
+    p.add_argument(
+        "--hsc-warps", action="store_true", help="the files are HSC-SSP warps: stack them as they are"
+    )
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_align)
 
     p = sub.add_parser("synthetic", help="write a small synthetic stack (demo and tests)")
     p.add_argument("--out", required=True, help="output FITS cube")

@@ -18,7 +18,15 @@ import yaml
 from .errors import ConfigError
 from .fileio import atomic_write
 
-__all__ = ["MANIFEST_SCHEMA", "Product", "Manifest", "load_manifest", "lock_path", "write_lock", "manifest_dir"]
+__all__ = [
+    "MANIFEST_SCHEMA",
+    "Product",
+    "Manifest",
+    "load_manifest",
+    "lock_path",
+    "write_lock",
+    "manifest_dir",
+]
 
 MANIFEST_SCHEMA = 1
 ARCHIVES = ("mast", "hsc")
@@ -69,7 +77,8 @@ class Manifest:
     def select(self, *, filters=None, detectors=None) -> list[Product]:
         """The products of the given filters and detectors (all if ``None``)."""
         return [
-            p for p in self.products
+            p
+            for p in self.products
             if (filters is None or p.filter in filters) and (detectors is None or p.detector in detectors)
         ]
 

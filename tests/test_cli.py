@@ -97,3 +97,41 @@ def test_console_script_runs():
         [sys.executable, "-m", "asteris.cli", "--version"], capture_output=True, text=True
     )
     assert result.returncode == 0 and result.stdout.startswith("asteris ")
+
+
+def test_fetch_offline_is_one_sentence(tmp_path, capsys, monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise socket.gaierror(-3, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    code, _, err = run(["fetch", "smacs0723_nircam", "--dest", str(tmp_path)], capsys)
+    assert code == 2 and "mast.stsci.edu cannot be reached" in err and err.count("\n") == 1
+
+
+def test_align_then_denoise(tmp_path, capsys, tiny_net):
+    from test_align import cal_exposure
+
+    from asteris import save_checkpoint
+
+    files = [
+        str(cal_exposure(tmp_path / f"e{i}_cal.fits", shift=(0.3 * i, -0.2 * i), shape=(40, 40)))
+        for i in range(8)
+    ]
+    code, out, _ = run(["align", *files, "--out", str(tmp_path / "stack.fits")], capsys)
+    assert code == 0 and "8 exposures" in out
+    model = save_checkpoint(tmp_path / "m.pt", tiny_net)
+    code, out, _ = run(
+        [
+            "denoise",
+            str(tmp_path / "stack.fits"),
+            "--model",
+            str(model),
+            "--out",
+            str(tmp_path / "den.fits"),
+            "--quiet",
+        ],
+        capsys,
+    )
+    assert code == 0 and fits.getheader(tmp_path / "den.fits")["ASTNEXP"] == 8

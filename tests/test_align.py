@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from asteris import data, read_stack
+from asteris.align import DO_NOT_USE
+from asteris.errors import StackMismatchError
+
+RA0, DEC0, SCALE = 110.8375, -73.4391, 0.04  # a source at the SMACS 0723 pointing, 0.04"/px
+FLUX = 1000.0
+SKY = 0.05  # MJy/sr: real exposures are never exactly zero where they have data
+
+
+def cal_exposure(path, *, shift=(0.0, 0.0), rotation_deg=0.0, filt="F444W", bad_column=None, shape=(64, 72)):
+    """A JWST-like _cal file: SCI (MJy/sr), DQ, a TAN WCS offset by ``shift`` px, one Gaussian source."""
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [RA0, DEC0]
+    wcs.wcs.crpix = [shape[1] / 2 + shift[0], shape[0] / 2 + shift[1]]
+    theta = np.radians(rotation_deg)
+    wcs.wcs.cd = SCALE / 3600 * np.array([[-np.cos(theta), np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    x0, y0 = wcs.world_to_pixel_values(RA0 + 0.3 / 3600, DEC0 - 0.2 / 3600)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    source = np.exp(-0.5 * ((xx - x0) ** 2 + (yy - y0) ** 2) / 2.0**2)
+    sci = (SKY + FLUX * source / source.sum()).astype(np.float32)
+    dq = np.zeros(shape, np.uint32)
+    if bad_column is not None:
+        dq[:, bad_column] = DO_NOT_USE
+        sci[:, bad_column] = 1e6  # garbage that must not leak
+    primary = fits.PrimaryHDU()
+    primary.header.update(FILTER=filt, DETECTOR="NRCALONG", TELESCOP="JWST", INSTRUME="NIRCAM")
+    sci_hdu = fits.ImageHDU(sci, wcs.to_header(), name="SCI")
+    sci_hdu.header["BUNIT"] = "MJy/sr"
+    fits.HDUList([primary, sci_hdu, fits.ImageHDU(dq, name="DQ")]).writeto(path)
+    return path
+
+
+@pytest.fixture
+def exposures(tmp_path):
+    shifts = [(0.0, 0.0), (3.3, -1.7), (-2.5, 4.2), (0.5, 0.5)]
+    paths = [
+        cal_exposure(
+            tmp_path / f"e{i}_cal.fits",
+            shift=s,
+            rotation_deg=7.0 if i == 3 else 0.0,
+            bad_column=10 if i == 1 else None,
+        )
+        for i, s in enumerate(shifts)
+    ]
+    return paths
+
+
+def _centroid(image, x, y, r=8):
+    yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
+    win = (np.abs(xx - x) <= r) & (np.abs(yy - y) <= r)
+    w = (image - SKY) * win
+    return (w * xx).sum() / w.sum(), (w * yy).sum() / w.sum(), w.sum()
+
+
+def test_point_source_lands_on_one_pixel_and_flux_is_conserved(tmp_path, exposures):
+    stack, weights = data.align(exposures, output=tmp_path / "stack.fits")
+    x, y = stack.wcs.world_to_pixel_values(RA0 + 0.3 / 3600, DEC0 - 0.2 / 3600)
+    for frame in stack.data:
+        cx, cy, flux = _centroid(frame, x, y)
+        assert abs(cx - x) < 0.05 and abs(cy - y) < 0.05
+        assert flux == pytest.approx(FLUX, rel=0.005)
+    assert np.nanmax(stack.data) < 1e5  # the DO_NOT_USE column did not leak
+    assert (weights[1][stack.data[1] == 0] == 0).all()
+    written = read_stack(tmp_path / "stack.fits")
+    assert written.data.shape == stack.data.shape and written.wcs is not None
+    assert fits.getdata(tmp_path / "stack.fits", "WEIGHT").shape == stack.data.shape
+    assert abs(np.sqrt(abs(np.linalg.det(written.wcs.pixel_scale_matrix))) * 3600 - 0.04) < 1e-9
+
+
+def test_align_refuses_mixed_filters_and_non_cal_files(tmp_path, exposures):
+    other = cal_exposure(tmp_path / "f200w_cal.fits", filt="F200W")
+    with pytest.raises(StackMismatchError, match="several filters"):
+        data.align([*exposures, other])
+    fits.PrimaryHDU(np.zeros((4, 4))).writeto(tmp_path / "plain.fits")
+    with pytest.raises(Exception, match="SCI extension"):
+        data.align([tmp_path / "plain.fits"])
