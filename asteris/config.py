@@ -121,7 +121,7 @@ class TrainConfig:
 
 PRESETS: dict[str, dict] = {
     # A CPU step in well under a second: tests, CI and the demo. The small network
-    # needs a higher learning rate than the published one to converge in ~100 steps.
+    # needs a higher learning rate than the published one to converge in a few hundred steps.
     "tiny": dict(
         frames=8,
         f_maps=8,
@@ -129,7 +129,7 @@ PRESETS: dict[str, dict] = {
         num_refinement_blocks=1,
         patch_size=32,
         batch_size=2,
-        epochs=4,
+        epochs=16,
         max_steps_per_epoch=50,
         lr=1e-3,
         lr_min=1e-5,

@@ -119,3 +119,21 @@ def test_identity_network_returns_the_restored_mean_image():
     prepared = prepare_stack(stack, 4)
     expected, _ = restore_image(prepared.frames, prepared)
     np.testing.assert_allclose(result.image, expected, atol=1e-5)
+
+
+def test_outputs_are_atomic_and_get_the_usual_mode(tmp_path):
+    import os
+
+    from asteris.fileio import atomic_path
+
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash while writing")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    with atomic_path(target) as tmp:
+        tmp.write_text("done")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.read_text() == "done" and (target.stat().st_mode & 0o777) == 0o666 & ~mask
