@@ -29,6 +29,7 @@ __all__ = [
     "DownloadError",
     "MAST_HOST",
     "HSC_HOST",
+    "HIPS_HOST",
     "check_online",
     "resolve_mast",
     "fetch_mast",
@@ -39,6 +40,7 @@ __all__ = [
 
 MAST_HOST = "mast.stsci.edu"
 HSC_HOST = "hsc-release.mtk.nao.ac.jp"
+HIPS_HOST = "alasky.cds.unistra.fr"
 #: The MAST download endpoint for ``mast:`` data URIs (the one astroquery's download_file uses).
 MAST_DOWNLOAD_URL = f"https://{MAST_HOST}/api/v0.1/Download/file"
 MAST_TOKEN_ENV = "MAST_API_TOKEN"
@@ -316,7 +318,7 @@ def hsc_preview(
     from astroquery.hips2fits import hips2fits
 
     q = manifest.query
-    check_online("alasky.cds.unistra.fr")
+    check_online(HIPS_HOST)
     hdul = hips2fits.query(
         hips=q["hips"],
         width=pixels,

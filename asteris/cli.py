@@ -33,10 +33,15 @@ def _parse_value(text: str):
         return text
 
 
+def _source(paths: list[str]) -> str | list[str]:
+    """One path (a cube) or several (aligned exposures), as the library takes them."""
+    return paths if len(paths) > 1 else paths[0]
+
+
 def _cmd_info(args: argparse.Namespace) -> None:
     from .stack import read_stack, stack_info
 
-    info = stack_info(read_stack(args.stack if len(args.stack) > 1 else args.stack[0]))
+    info = stack_info(read_stack(_source(args.stack)))
     for key, value in info.items():
         print(f"{key:>20}: {value:.6g}" if isinstance(value, float) else f"{key:>20}: {value}")
 
@@ -54,7 +59,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     overrides = dict(item.split("=", 1) for item in args.set)
     cfg = TrainConfig.from_dict({**base, **{k: _parse_value(v) for k, v in overrides.items()}})
     result = train(
-        args.stack if len(args.stack) > 1 else args.stack[0],
+        _source(args.stack),
         run_dir=args.run_dir,
         config=cfg,
         resume=args.resume,
@@ -77,7 +82,7 @@ def _cmd_denoise(args: argparse.Namespace) -> None:
     if args.png:
         check_writable(args.png, overwrite=args.overwrite)
     result = denoise(
-        args.stack if len(args.stack) > 1 else args.stack[0],
+        _source(args.stack),
         model=args.model,
         frames=args.frames,
         tile_size=args.tile_size,

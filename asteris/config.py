@@ -10,9 +10,18 @@ from pathlib import Path
 from .errors import ConfigError
 from .network import PUBLISHED_BLOCKS, NetworkConfig
 
-__all__ = ["SCHEMA_VERSION", "TrainConfig", "PRESETS"]
+__all__ = ["SCHEMA_VERSION", "TrainConfig", "PRESETS", "reject_unknown_keys"]
 
 SCHEMA_VERSION = 1
+
+
+def reject_unknown_keys(data: dict, cls, what: str, *, where: str = "") -> None:
+    """Raise `ConfigError` if ``data`` has keys that are not fields of the dataclass ``cls``."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        prefix = f"{where}: " if where else ""
+        raise ConfigError(f"{prefix}unknown {what} key(s) {unknown}; known keys are {sorted(known)}")
 
 
 @dataclass(frozen=True)
@@ -94,10 +103,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         """Build from a dict; unknown keys raise `ConfigError`."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; known keys are {sorted(known)}")
+        reject_unknown_keys(data, cls, "config")
         return cls(**data)
 
     def to_dict(self) -> dict:

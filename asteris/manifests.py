@@ -10,11 +10,12 @@ a package lock, so that later runs fetch the same bytes.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
+from .config import reject_unknown_keys
 from .errors import ConfigError
 from .fileio import atomic_write
 
@@ -46,10 +47,7 @@ class Product:
 
     @classmethod
     def from_dict(cls, data: dict) -> Product:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown product key(s) {unknown}; known keys are {sorted(known)}")
+        reject_unknown_keys(data, cls, "product")
         return cls(**data)
 
 
@@ -97,10 +95,7 @@ def lock_path(path: str | os.PathLike) -> Path:
 def _parse(data: dict, path: Path) -> Manifest:
     if not isinstance(data, dict):
         raise ConfigError(f"{path} is not a manifest (a YAML mapping)")
-    known = {f.name for f in fields(Manifest)} - {"path"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{path}: unknown manifest key(s) {unknown}; known keys are {sorted(known)}")
+    reject_unknown_keys({**data, "path": None}, Manifest, "manifest", where=str(path))
     if data.get("schema_version", MANIFEST_SCHEMA) != MANIFEST_SCHEMA:
         raise ConfigError(f"{path}: manifest schema {data['schema_version']} is not {MANIFEST_SCHEMA}")
     if data.get("archive") not in ARCHIVES:

@@ -2,8 +2,9 @@
 
 Installed as the adapter of every `requests.Session`, it answers the MAST
 Mashup services from ``tests/data/mast`` and serves registered files at the
-MAST download endpoint (with HTTP Range support) and at the HSC-SSP cutout
-service (a tar stream, with Basic authentication). Anything else is refused.
+MAST download endpoint (with HTTP Range support), the HSC-SSP cutout service
+(a tar stream, with Basic authentication) and the hips2fits service (a FITS
+image of the requested size and centre). Anything else is refused.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import json
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import numpy as np
 import requests
+from astropy.io import fits
 from requests.structures import CaseInsensitiveDict
 
-from asteris.archive import HSC_HOST, MAST_HOST
+from asteris.archive import HIPS_HOST, HSC_HOST, MAST_HOST
 
 RECORDED = Path(__file__).parent / "data" / "mast"
 
@@ -60,6 +63,8 @@ class ArchiveReplay(requests.adapters.BaseAdapter):
             if request.headers.get("Authorization") != expected:
                 return self._response(request, 401, b"Unauthorized")
             return self._response(request, 200, self.hsc_tar, {"Content-Type": "application/x-tar"})
+        if url.netloc == HIPS_HOST and url.path.endswith("/hips2fits"):
+            return self._response(request, 200, _hips2fits_answer(parse_qs(url.query)))
         raise requests.ConnectionError(f"no recorded answer for {request.method} {request.url}")
 
     def _download(self, request, uri: str) -> requests.Response:
@@ -75,6 +80,26 @@ class ArchiveReplay(requests.adapters.BaseAdapter):
         status = 206 if start else 200
         headers = {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"} if start else {}
         return self._response(request, status, chunk, headers)
+
+
+def _hips2fits_answer(params: dict) -> bytes:
+    """A FITS image as hips2fits returns it: the requested size, a TAN WCS at the requested centre."""
+    width, height = int(params["width"][0]), int(params["height"][0])
+    header = fits.Header()
+    header.update(
+        CTYPE1="RA---TAN",
+        CTYPE2="DEC--TAN",
+        CRVAL1=float(params["ra"][0]),
+        CRVAL2=float(params["dec"][0]),
+        CRPIX1=width / 2 + 0.5,
+        CRPIX2=height / 2 + 0.5,
+        CDELT1=-float(params["fov"][0]) / width,
+        CDELT2=float(params["fov"][0]) / width,
+    )
+    header["HIPSID"] = params["hips"][0]
+    buf = io.BytesIO()
+    fits.PrimaryHDU(np.zeros((height, width), np.float32), header).writeto(buf)
+    return buf.getvalue()
 
 
 def install(monkeypatch) -> ArchiveReplay:

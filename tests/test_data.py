@@ -243,6 +243,18 @@ def test_hsc_request_is_a_one_line_coordinate_list():
     assert lines[1].split()[6] == f"{30 / 3600:.10f}deg"
 
 
+def test_hsc_preview_from_hips2fits(tmp_path, monkeypatch):
+    replay = install(monkeypatch)
+    manifest = data.load_manifest("hsc_cosmos_i_warps")
+    out = data.hsc_preview(manifest, tmp_path / "preview.fits", pixels=64)
+    header = fits.getheader(out)
+    assert fits.getdata(out).shape == (64, 64) and header["HIPSID"] == manifest.query["hips"]
+    assert abs(header["CRVAL1"] - manifest.query["ra"]) < 1e-9
+    assert any("hips2fits" in u for _, u, _ in replay.log)
+    with pytest.raises(FileExistsError):
+        data.hsc_preview(manifest, out, pixels=64)
+
+
 # ------------------------------------------------------------------ offline
 
 
