@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from .checkpoint import load_model, read_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .denoise import select_device
+from .distributed import World
 from .errors import ConfigError, OutputExistsError
 from .fileio import atomic_write
 from .losses import asteris_loss
@@ -77,7 +78,8 @@ class _Data:
             epoch=epoch or 0,
         )
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, step: int, world: World) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's share of the global batch of ``step`` (the whole batch in one process)."""
         epoch, within = divmod(step, self.steps_per_epoch)
         if self._epoch is None or self._epoch[0] != epoch:
             samples = self._samples(epoch)
@@ -86,6 +88,7 @@ class _Data:
             self._epoch = (epoch, samples)
         samples = self._epoch[1]
         picks = [(within * self.cfg.batch_size + j) % len(samples) for j in range(self.cfg.batch_size)]
+        picks = world.shard(picks)
         pairs = [
             make_sample(
                 self.stacks,
@@ -214,74 +217,117 @@ def train(
     -------
     TrainResult
     """
-    cfg = (
-        config
-        if isinstance(config, TrainConfig)
-        else (TrainConfig.preset(config) if isinstance(config, str) else TrainConfig.from_dict(config))
-    )
+    cfg = _as_config(config)
+    world = World.from_env()
+    if cfg.batch_size % world.size:
+        raise ConfigError(f"batch_size {cfg.batch_size} does not split over {world.size} processes")
     run_dir = Path(run_dir)
     stacks = _as_stacks(data)
     for s in stacks:
         require_exposures(s.exposures, cfg.frames, "train")
-    _prepare_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
+    if world.is_main:
+        _prepare_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
+    world.barrier()
     prepared = _Data([prepare_training_stack(s.data) for s in stacks], cfg)
-    dev = select_device(device)
-    model = _build_model(cfg, init_from).to(dev).train()
-    total = prepared.steps_per_epoch * cfg.epochs
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=cfg.lr_min)
-    step = 0
-    if resume:
-        state = read_checkpoint(run_dir / LAST)
-        model.load_state_dict(state["model_state_dict"])
-        optimizer.load_state_dict(state["optimizer_state_dict"])
-        scheduler.load_state_dict(state["scheduler_state_dict"])
-        step = int(state["step"])
-    history = _read_metrics(run_dir / "metrics.jsonl", step)
-    end = total if stop_after is None else min(total, step + stop_after)
+    dev = world.device(select_device(device))
+    run = _Run.start(cfg, run_dir, _build_model(cfg, init_from).to(dev), world, prepared, resume=resume)
+    end = run.total if stop_after is None else min(run.total, run.step + stop_after)
     validation = prepared.validation_batches()
-
-    def checkpoint() -> None:
-        save_checkpoint(
-            run_dir / LAST,
-            model,
-            optimizer_state_dict=optimizer.state_dict(),
-            scheduler_state_dict=scheduler.state_dict(),
-            step=step,
-            train_config=cfg.to_dict(),
-        )
-        _write_metrics(run_dir / "metrics.jsonl", history)
-
-    with tqdm(total=total, initial=step, desc="training", unit="step", disable=not progress) as bar:
-        while step < end:
-            t0 = time.perf_counter()
-            loss = _loss(model, *prepared.batch(step), cfg, dev)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            row = {
-                "step": step,
-                "epoch": (step - 1) // prepared.steps_per_epoch,
-                "loss": loss.item(),
-                "lr": scheduler.get_last_lr()[0],
-                "seconds": time.perf_counter() - t0,
-            }
-            history.append(row)
+    with tqdm(
+        total=run.total,
+        initial=run.step,
+        desc="training",
+        unit="step",
+        disable=not (progress and world.is_main),
+    ) as bar:
+        while run.step < end:
+            row = run.train_step(*prepared.batch(run.step, world), dev)
             bar.update(1)
             bar.set_postfix(loss=f"{row['loss']:.4g}")
-            if step % prepared.steps_per_epoch == 0 or step == total:
-                history.append(
-                    {"step": step, "epoch": row["epoch"], "val_loss": _validate(model, validation, cfg, dev)}
-                )
-            if step % cfg.checkpoint_every == 0 or step == end:
-                checkpoint()
-    if step == total:
-        save_checkpoint(run_dir / FINAL, model, name=f"{run_dir.name}", train_config=cfg.to_dict())
-    return TrainResult(model.eval(), run_dir, step, history)
+            if run.step % prepared.steps_per_epoch == 0 or run.step == run.total:
+                val = _validate(run.model, validation, cfg, dev)
+                run.history.append({"step": run.step, "epoch": row["epoch"], "val_loss": val})
+            if run.step % cfg.checkpoint_every == 0 or run.step == end:
+                run.save()
+    if run.step == run.total and world.is_main:
+        save_checkpoint(run_dir / FINAL, run.model, name=run_dir.name, train_config=cfg.to_dict())
+    world.barrier()
+    world.close()
+    return TrainResult(run.model.eval(), run_dir, run.step, run.history)
+
+
+def _as_config(config: TrainConfig | str | dict) -> TrainConfig:
+    if isinstance(config, TrainConfig):
+        return config
+    return TrainConfig.preset(config) if isinstance(config, str) else TrainConfig.from_dict(config)
+
+
+@dataclass
+class _Run:
+    """The state of a run (model, optimiser, schedule, step, metrics) and how to save it."""
+
+    cfg: TrainConfig
+    run_dir: Path
+    model: Asteris
+    net: torch.nn.Module  #: the model as trained: wrapped for data parallelism when needed
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    world: World
+    steps_per_epoch: int
+    total: int
+    step: int = 0
+    history: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, cfg, run_dir, model, world, prepared, *, resume: bool) -> _Run:
+        total = prepared.steps_per_epoch * cfg.epochs
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
+        )
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=cfg.lr_min)
+        run = cls(cfg, run_dir, model, None, optimizer, scheduler, world, prepared.steps_per_epoch, total)
+        if resume:
+            state = read_checkpoint(run_dir / LAST)
+            model.load_state_dict(state["model_state_dict"])
+            optimizer.load_state_dict(state["optimizer_state_dict"])
+            scheduler.load_state_dict(state["scheduler_state_dict"])
+            run.step = int(state["step"])
+        run.history = _read_metrics(run_dir / "metrics.jsonl", run.step)
+        run.net = world.wrap(model.train())
+        return run
+
+    def train_step(self, inp: torch.Tensor, tgt: torch.Tensor, device: torch.device) -> dict:
+        """One optimisation step; returns its metrics row (loss averaged over ranks)."""
+        t0 = time.perf_counter()
+        loss = _loss(self.net, inp, tgt, self.cfg, device)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        row = {
+            "step": self.step,
+            "epoch": (self.step - 1) // self.steps_per_epoch,
+            "loss": self.world.mean(loss.item()),
+            "lr": self.scheduler.get_last_lr()[0],
+            "seconds": time.perf_counter() - t0,
+        }
+        self.history.append(row)
+        return row
+
+    def save(self) -> None:
+        """Write the full training state and the metrics (rank 0 only), atomically."""
+        if not self.world.is_main:
+            return
+        save_checkpoint(
+            self.run_dir / LAST,
+            self.model,
+            optimizer_state_dict=self.optimizer.state_dict(),
+            scheduler_state_dict=self.scheduler.state_dict(),
+            step=self.step,
+            train_config=self.cfg.to_dict(),
+        )
+        _write_metrics(self.run_dir / "metrics.jsonl", self.history)
 
 
 def _write_metrics(path: Path, history: list[dict]) -> None:
