@@ -12,6 +12,7 @@ from .config import TrainConfig  # noqa: E402
 from .denoise import DenoiseResult, denoise  # noqa: E402
 from .network import build_network  # noqa: E402
 from .stack import Stack, read_stack, stack_info  # noqa: E402
+from .survey import denoise_many  # noqa: E402
 from .training import TrainResult, train  # noqa: E402
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "TrainResult",
     "denoise",
     "DenoiseResult",
+    "denoise_many",
     "Stack",
     "read_stack",
     "stack_info",

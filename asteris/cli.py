@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   asteris info stack.fits
   asteris train stack.fits --run-dir runs/field1 --preset tiny
   asteris denoise stack.fits --model runs/field1/model.pt --out denoised.fits --png before_after.png
+  asteris denoise field*.fits --model model.pt --out denoised/ --scheduler local
   asteris fetch smacs0723_nircam --filter F444W --detector nrcalong
   asteris align data/smacs0723_nircam/*_02105_*_nrcalong_cal.fits --out f444w_stack.fits
   asteris denoise f444w_stack.fits --model ASTERIS8_nrclong.pth --out f444w_denoised.fits
@@ -79,6 +80,9 @@ def _cmd_denoise(args: argparse.Namespace) -> None:
     from .fileio import check_writable
     from .plotting import plot_before_after
 
+    if args.scheduler:
+        _denoise_survey(args)
+        return
     if args.png:
         check_writable(args.png, overwrite=args.overwrite)
     result = denoise(
@@ -100,6 +104,25 @@ def _cmd_denoise(args: argparse.Namespace) -> None:
     if args.png:
         plot_before_after(result.coadd, result.image, args.png, overwrite=args.overwrite)
         print(f"wrote {args.png}")
+
+
+def _denoise_survey(args: argparse.Namespace) -> None:
+    from .survey import denoise_many
+
+    options = {
+        "frames": args.frames,
+        "tile_size": args.tile_size,
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "bf16": args.bf16,
+    }
+    report = denoise_many(args.stack, args.out, model=args.model, scheduler=args.scheduler, **options)
+    for row in report:
+        print(f"{row['status']:>8}  {row['input']} -> {row['output']}  {row['error']}".rstrip())
+    counts = {s: int((report["status"] == s).sum()) for s in ("done", "present", "failed")}
+    print(f"{counts['done']} denoised, {counts['present']} already there, {counts['failed']} failed")
+    if counts["failed"]:
+        raise AsterisError(f"{counts['failed']} stack(s) failed; see the lines above, fix them and run again")
 
 
 def _cmd_fetch(args: argparse.Namespace) -> None:
@@ -188,13 +211,16 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("denoise", help="denoise a stack with a trained or published model")
     p.add_argument("stack", nargs="+", help=stack_help)
     p.add_argument("--model", required=True, help="checkpoint: published .pth or asteris model.pt")
-    p.add_argument("--out", required=True, help="output FITS image (refused if it exists)")
+    p.add_argument(
+        "--out", required=True, help="output FITS image (refused if it exists); a folder with --scheduler"
+    )
     p.add_argument("--png", help="also write a before/after PNG")
     p.add_argument("--frames", type=int, choices=[4, 8], help="require this model variant")
     p.add_argument("--tile-size", type=int, help="tile side in px (default 1024 on GPU, 512 on CPU)")
     p.add_argument("--batch-size", type=int, default=1, help="tiles per network call")
     p.add_argument("--device", help="cuda, mps or cpu (default: best available)")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
+    p.add_argument("--scheduler", help="denoise each STACK (a cube) on Dask: 'local' or a scheduler address")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_denoise)
