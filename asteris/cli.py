@@ -271,7 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"asteris {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"asteris {args.command}: interrupted", file=sys.stderr)
+        hint = "; the last completed step is saved, continue with --resume" if args.command == "train" else ""
+        print(f"asteris {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
     return 0
 

@@ -240,15 +240,19 @@ def train(
         unit="step",
         disable=not (progress and world.is_main),
     ) as bar:
-        while run.step < end:
-            row = run.train_step(*prepared.batch(run.step, world), dev)
-            bar.update(1)
-            bar.set_postfix(loss=f"{row['loss']:.4g}")
-            if run.step % prepared.steps_per_epoch == 0 or run.step == run.total:
-                val = _validate(run.model, validation, cfg, dev)
-                run.history.append({"step": run.step, "epoch": row["epoch"], "val_loss": val})
-            if run.step % cfg.checkpoint_every == 0 or run.step == end:
-                run.save()
+        try:
+            while run.step < end:
+                row = run.train_step(*prepared.batch(run.step, world), dev)
+                bar.update(1)
+                bar.set_postfix(loss=f"{row['loss']:.4g}")
+                if run.step % prepared.steps_per_epoch == 0 or run.step == run.total:
+                    val = _validate(run.model, validation, cfg, dev)
+                    run.history.append({"step": run.step, "epoch": row["epoch"], "val_loss": val})
+                if run.step % cfg.checkpoint_every == 0 or run.step == end:
+                    run.save()
+        except KeyboardInterrupt:
+            run.save()  # a completed step is never lost: --resume continues from here
+            raise
     if run.step == run.total and world.is_main:
         save_checkpoint(run_dir / FINAL, run.model, name=run_dir.name, train_config=cfg.to_dict())
     world.barrier()

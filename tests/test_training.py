@@ -141,3 +141,27 @@ def test_resume_refuses_other_config(tmp_path, train_stack):
     train(train_stack, run_dir=tmp_path / "r", config=small_config(), stop_after=1, progress=False)
     with pytest.raises(ConfigError, match="different config"):
         train(train_stack, run_dir=tmp_path / "r", config=small_config(seed=3), resume=True, progress=False)
+
+
+def test_interrupt_saves_the_last_completed_step(tmp_path, train_stack, monkeypatch):
+    from asteris import training
+
+    cfg = small_config(checkpoint_every=100)
+    calls = {"n": 0}
+    real_step = training._Run.train_step
+
+    def step_then_interrupt(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_step(self, *args)
+
+    monkeypatch.setattr(training._Run, "train_step", step_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train(train_stack, run_dir=tmp_path / "r", config=cfg, progress=False)
+    monkeypatch.undo()
+    state = torch.load(tmp_path / "r" / "checkpoint_last.pt", weights_only=True)
+    assert state["step"] == 2
+    resumed = train(train_stack, run_dir=tmp_path / "r", config=cfg, resume=True, progress=False)
+    straight = train(train_stack, run_dir=tmp_path / "s", config=cfg, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(resumed.model.parameters(), straight.model.parameters()))
