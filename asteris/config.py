@@ -24,6 +24,26 @@ def reject_unknown_keys(data: dict, cls, what: str, *, where: str = "") -> None:
         raise ConfigError(f"{prefix}unknown {what} key(s) {unknown}; known keys are {sorted(known)}")
 
 
+_KINDS = {
+    bool: ((bool,), "true or false"),
+    int: ((int,), "a whole number"),
+    float: ((int, float), "a number"),
+    tuple: ((list, tuple), "a list"),
+    str: ((str,), "text"),
+}
+
+
+def _check_types(config) -> None:
+    """Refuse values whose type differs from the field default's (a whole number passes as a number)."""
+    for f in fields(config):
+        value, default = getattr(config, f.name), f.default
+        if value is None or default is None:
+            continue
+        accepted, words = _KINDS[type(default)]
+        if not isinstance(value, accepted) or (isinstance(value, bool) and not isinstance(default, bool)):
+            raise ConfigError(f"config field {f.name} must be {words}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a self-supervised training run (spec section 4).
@@ -65,6 +85,7 @@ class TrainConfig:
                 f"config schema version {self.schema_version} is not {SCHEMA_VERSION}, "
                 "the one this asteris reads; rewrite the config for this version"
             )
+        _check_types(self)
         if self.num_blocks is not None:
             object.__setattr__(self, "num_blocks", tuple(int(b) for b in self.num_blocks))
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))

@@ -80,6 +80,11 @@ def test_config_is_strict():
         TrainConfig.preset("tiny", patch_size=20)
     with pytest.raises(ConfigError, match="unknown preset"):
         TrainConfig.preset("huge")
+    with pytest.raises(ConfigError, match="patch_size must be a whole number, got 'abc'"):
+        TrainConfig.preset("tiny", patch_size="abc")
+    with pytest.raises(ConfigError, match="lr must be a number"):
+        TrainConfig.preset("tiny", lr=True)
+    assert TrainConfig.preset("tiny", lr=1).lr == 1  # an int is a valid float
 
 
 def test_resume_equals_straight_run(tmp_path, train_stack):
