@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,8 @@ def denoise_frames(
     back after it. Returns the network output frames, ``(N, H, W)``.
     """
     dev = select_device(device)
+    if bf16 and dev.type != "cuda":
+        warnings.warn(f"bf16 autocast is used on CUDA only; running float32 on {dev.type}", stacklevel=2)
     model = model.to(dev).eval()
     multiple = model.config.multiple
     with quiet_nan_warnings():

@@ -137,3 +137,10 @@ def test_outputs_are_atomic_and_get_the_usual_mode(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert target.read_text() == "done" and (target.stat().st_mode & 0o777) == 0o666 & ~mask
+
+
+def test_bf16_request_off_cuda_is_reported(tiny_net):
+    frames = prepare_stack(np.random.default_rng(0).normal(5, 1, (8, 16, 16)).astype(np.float32), 8).frames
+    with pytest.warns(UserWarning, match="CUDA only"):
+        out = denoise_frames(frames, tiny_net, device="cpu", bf16=True, progress=False)
+    assert np.array_equal(out, denoise_frames(frames, tiny_net, device="cpu", progress=False))
