@@ -83,6 +83,9 @@ def _cmd_denoise(args: argparse.Namespace) -> None:
     if args.scheduler:
         _denoise_survey(args)
         return
+    if args.stream or _is_large_cube(args.stack):
+        _denoise_streamed(args)
+        return
     if args.png:
         check_writable(args.png, overwrite=args.overwrite)
     result = denoise(
@@ -104,6 +107,37 @@ def _cmd_denoise(args: argparse.Namespace) -> None:
     if args.png:
         plot_before_after(result.coadd, result.image, args.png, overwrite=args.overwrite)
         print(f"wrote {args.png}")
+
+
+STREAM_ABOVE_BYTES = 1 << 30
+
+
+def _is_large_cube(paths: list[str]) -> bool:
+    from pathlib import Path
+
+    return len(paths) == 1 and Path(paths[0]).is_file() and Path(paths[0]).stat().st_size > STREAM_ABOVE_BYTES
+
+
+def _denoise_streamed(args: argparse.Namespace) -> None:
+    from .streaming import denoise_large
+
+    if args.png or len(args.stack) != 1:
+        raise AsterisError(
+            "streaming takes one FITS cube and makes no --png; drop --png, or give a smaller stack"
+        )
+    out = denoise_large(
+        args.stack[0],
+        model=args.model,
+        output=args.out,
+        frames=args.frames,
+        tile_size=args.tile_size,
+        batch_size=args.batch_size,
+        device=args.device,
+        bf16=args.bf16,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+    )
+    print(f"wrote {out} (streamed)")
 
 
 def _denoise_survey(args: argparse.Namespace) -> None:
@@ -221,6 +255,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cuda, mps or cpu (default: best available)")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
     p.add_argument("--scheduler", help="denoise each STACK (a cube) on Dask: 'local' or a scheduler address")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="stream a FITS cube through memory (automatic above 1 GiB): memory set by the tile size",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_denoise)

@@ -19,7 +19,7 @@ from . import __version__
 from .checkpoint import load_model
 from .fileio import atomic_path, check_writable
 from .network import Asteris
-from .preprocess import PreparedStack, prepare_stack, quiet_nan_warnings, restore_image
+from .preprocess import prepare_stack, quiet_nan_warnings, restore_image
 from .stack import Stack, read_stack, require_exposures
 from .tiling import apply_tiled, pad_to_multiple, tile_grid
 
@@ -97,10 +97,7 @@ def denoise_frames(
         stack_offset = float(np.nanmedian(mean))
     shifted = np.where(frames != 0, frames - stack_offset, 0).astype(np.float32)
     padded, (h, w) = pad_to_multiple(shifted, multiple)
-    tile = tile_size or DEFAULT_TILE[dev.type]
-    tile = max(multiple, tile - tile % multiple)
-    tiles = (min(tile, padded.shape[1]), min(tile, padded.shape[2]))
-    overlaps = tuple(int(round(overlap * t)) for t in tiles)
+    tiles, overlaps = tile_geometry(padded.shape[1:], multiple, tile_size or DEFAULT_TILE[dev.type], overlap)
     n_tiles = len(tile_grid(padded.shape[1:], tiles, overlaps))
     with tqdm(total=n_tiles, desc="denoising", unit="tile", disable=not progress) as bar:
         out = apply_tiled(
@@ -112,6 +109,13 @@ def denoise_frames(
             progress=bar.update,
         )
     return out[:, :h, :w] + stack_offset
+
+
+def tile_geometry(shape, multiple: int, tile: int, overlap: float) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Tile size (a multiple of ``multiple``, at most the padded image) and overlap in px, per axis."""
+    tile = max(multiple, tile - tile % multiple)
+    tiles = (min(tile, shape[0]), min(tile, shape[1]))
+    return tiles, tuple(int(round(overlap * t)) for t in tiles)
 
 
 @dataclass
@@ -151,14 +155,15 @@ def image_header(header: fits.Header, wcs: WCS | None, provenance: dict | None =
     return out
 
 
-def _provenance(model: Asteris, prepared: PreparedStack, tile: int | None) -> dict:
+def provenance_cards(model: Asteris, exposures: int, tile: int | None) -> dict:
+    """FITS keywords saying which software, model, checkpoint and inputs made an image."""
     info = getattr(model, "provenance", {})
     return {
         "ASTVERS": (__version__, "asteris version"),
         "ASTMODEL": (str(info.get("name", "in-memory model"))[:60], "ASTERIS model"),
         "ASTCKSHA": (str(info.get("sha256", "none")), ""),
         "ASTVARNT": (model.config.variant, "network variant"),
-        "ASTNEXP": (prepared.exposures, "exposures used"),
+        "ASTNEXP": (exposures, "exposures used"),
         "ASTFRAME": (model.config.frames, "network frames"),
         "ASTTILE": (tile or 0, "tile size in px (0: device default)"),
         "ASTDATE": (datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "UTC"),
@@ -247,7 +252,7 @@ def denoise(
     with quiet_nan_warnings():
         cube = stack.data[(slice(None), *prepared.crop)]
         coadd = np.nanmean(np.where(cube != 0, cube, np.nan), axis=0)
-    header = image_header(stack.header, prepared.wcs, _provenance(net, prepared, tile_size))
+    header = image_header(stack.header, prepared.wcs, provenance_cards(net, prepared.exposures, tile_size))
     result = DenoiseResult(image, mask, coadd.astype(np.float32), header, prepared.wcs)
     if output is not None:
         result.write(output, overwrite=overwrite)

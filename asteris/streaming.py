@@ -1,0 +1,299 @@
+"""Denoising stacks larger than memory: the same pipeline, streamed.
+
+The input cube is memory-mapped and read in blocks of rows. Per-pixel steps
+(temporal clipping, frame binning, the residual median) are local and run
+block by block or tile by tile; the global statistics (the sigma-clipping
+bounds, the normalisation median and std, the stack offset and the maximum of
+the input mean) are computed exactly in streamed passes. The temporally
+clipped cube and the mean image go to scratch files on disk beside the
+output; the denoised image is written stripe by stripe. Memory use is set by
+the block and tile sizes, not by the image.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from tqdm.auto import tqdm
+
+from .denoise import (
+    DEFAULT_TILE,
+    _NetworkOnTiles,
+    _resolve_model,
+    image_header,
+    provenance_cards,
+    select_device,
+    tile_geometry,
+)
+from .errors import EmptyStackError, NotFITSError
+from .fileio import atomic_path, check_writable
+from .preprocess import (
+    Normalization,
+    bin_frames,
+    clip_temporal_outliers,
+    denormalize,
+    mask_no_data,
+    normalize,
+    quiet_nan_warnings,
+)
+from .stack import _celestial_wcs, require_exposures
+from .tiling import tile_grid
+
+__all__ = ["denoise_large", "streamed_sigmaclip", "streamed_median"]
+
+HIST_BINS = 1 << 16
+
+
+def _row_blocks(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+def _open_cube(path: Path) -> tuple[fits.HDUList, np.ndarray, fits.Header]:
+    try:
+        hdul = fits.open(path, memmap=True)
+    except OSError as exc:
+        raise NotFITSError(f"{path} is not a FITS file ({exc})") from None
+    names = [h.name for h in hdul]
+    hdu = hdul["SCI"] if "SCI" in names else next((h for h in hdul if h.data is not None), None)
+    if hdu is None or hdu.data.ndim != 3:
+        hdul.close()
+        raise NotFITSError(f"{path} holds no (T, H, W) cube; streaming needs one cube file")
+    header = hdul[0].header.copy()
+    header.extend(hdu.header, unique=True, update=True)
+    return hdul, hdu.data, header
+
+
+def streamed_sigmaclip(blocks, sigma: float = 3.0) -> tuple[float, float]:
+    """The bounds `scipy.stats.sigmaclip` finds, from a re-iterable of value blocks.
+
+    ``blocks()`` must yield float arrays (NaN = no data) each time it is called.
+    Each iteration takes two passes: the mean, then the squared deviations.
+    """
+    low, high, size = -np.inf, np.inf, None
+    while True:
+        n, total = 0, 0.0
+        for b in blocks():
+            v = b[(b >= low) & (b <= high)].astype(np.float64)
+            n, total = n + v.size, total + v.sum()
+        if n == 0:
+            raise EmptyStackError("the stack has no valid voxel to compute statistics from")
+        if n == size:
+            return low, high
+        mean = total / n
+        sq = sum(
+            float(np.sum((b[(b >= low) & (b <= high)].astype(np.float64) - mean) ** 2)) for b in blocks()
+        )
+        std = np.sqrt(sq / n)
+        size, low, high = n, mean - sigma * std, mean + sigma * std
+
+
+def streamed_median(blocks) -> float:
+    """The exact median of the finite values of a re-iterable of blocks, in two streamed passes."""
+    lo, hi, n = np.inf, -np.inf, 0
+    for b in blocks():
+        v = b[np.isfinite(b)]
+        if v.size:
+            lo, hi, n = min(lo, float(v.min())), max(hi, float(v.max())), n + v.size
+    if n == 0:
+        raise EmptyStackError("no valid value to take the median of")
+    if lo == hi:
+        return lo
+    scale = HIST_BINS / (hi - lo)
+    counts = np.zeros(HIST_BINS, np.int64)
+    for b in blocks():
+        v = b[np.isfinite(b)].astype(np.float64)
+        counts += np.bincount(
+            np.minimum(((v - lo) * scale).astype(np.int64), HIST_BINS - 1), minlength=HIST_BINS
+        )
+    ranks = ((n - 1) // 2, n // 2)
+    cum = np.cumsum(counts)
+    first, last = (int(np.searchsorted(cum, r, side="right")) for r in ranks)
+    chosen = []
+    for b in blocks():
+        v = b[np.isfinite(b)].astype(np.float64)
+        idx = np.minimum(((v - lo) * scale).astype(np.int64), HIST_BINS - 1)
+        chosen.append(v[(idx >= first) & (idx <= last)])
+    values = np.sort(np.concatenate(chosen))
+    before = int(cum[first - 1]) if first else 0
+    return float((values[ranks[0] - before] + values[ranks[1] - before]) / 2)
+
+
+class _Scratch:
+    """The temporally clipped cube on disk, its valid bounding box, and streamed views of it."""
+
+    def __init__(self, cube: np.ndarray, folder: Path, block: int, progress: bool) -> None:
+        t, h, w = cube.shape
+        self.block = block
+        self.clipped = np.lib.format.open_memmap(
+            folder / "clipped.npy", mode="w+", dtype=np.float32, shape=(t, h, w)
+        )
+        rows, cols = np.zeros(h, bool), np.zeros(w, bool)
+        for rs in tqdm(list(_row_blocks(h, block)), desc="clipping", unit="block", disable=not progress):
+            data = mask_no_data(cube[:, rs])
+            valid = np.isfinite(data).all(axis=0)
+            rows[rs] |= valid.any(axis=1)
+            cols |= valid.any(axis=0)
+            self.clipped[:, rs] = clip_temporal_outliers(data)
+        if not rows.any():
+            raise EmptyStackError("no pixel is valid (finite and non-zero) in every exposure")
+        r, c = np.flatnonzero(rows), np.flatnonzero(cols)
+        self.crop = (slice(r[0], r[-1] + 1), slice(c[0], c[-1] + 1))
+        self.cube = self.clipped[:, self.crop[0], self.crop[1]]
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        for rs in _row_blocks(self.cube.shape[1], self.block):
+            yield np.asarray(self.cube[:, rs])
+
+
+def _frames(cube: np.ndarray, bounds, norm: Normalization, frames: int):
+    """Steps 3-5 on a block or tile: clip, normalise, bin; also the per-pixel residual median."""
+    clipped = np.clip(cube, np.float32(bounds[0]), np.float32(bounds[1]))
+    with quiet_nan_warnings():
+        residual = np.nan_to_num(np.nanmedian(cube - clipped, axis=0)).astype(np.float32)
+    binned = bin_frames(normalize(clipped, norm), frames)
+    return binned, residual
+
+
+def _global_statistics(scratch: _Scratch, frames: int, folder: Path):
+    bounds = streamed_sigmaclip(scratch.blocks)
+
+    def clipped_blocks():
+        for b in scratch.blocks():
+            yield np.clip(b, np.float32(bounds[0]), np.float32(bounds[1]))
+
+    median = streamed_median(clipped_blocks)
+    n, total = 0, 0.0
+    for b in clipped_blocks():
+        v = b[np.isfinite(b)].astype(np.float64)
+        n, total = n + v.size, total + v.sum()
+    sq = sum(float(np.sum((b[np.isfinite(b)].astype(np.float64) - total / n) ** 2)) for b in clipped_blocks())
+    norm = Normalization(median, float(np.sqrt(sq / n)))
+    h, w = scratch.cube.shape[1:]
+    mean_image = np.lib.format.open_memmap(folder / "mean.npy", mode="w+", dtype=np.float32, shape=(h, w))
+    input_max = -np.inf
+    for rs, block in zip(_row_blocks(h, scratch.block), scratch.blocks()):
+        binned, _ = _frames(block, bounds, norm, frames)
+        with quiet_nan_warnings():
+            input_max = max(input_max, float(np.nanmax(np.nanmean(binned, axis=0))))
+            # as in denoise_frames: the mean of the frames that hold data (zero = no data)
+            mean_image[rs] = np.nanmean(np.where(np.nan_to_num(binned) != 0, binned, np.nan), axis=0)
+    offset = streamed_median(lambda: (mean_image[rs] for rs in _row_blocks(h, scratch.block)))
+    return bounds, norm, offset, input_max
+
+
+def denoise_large(
+    path: str | os.PathLike,
+    *,
+    model,
+    output: str | os.PathLike,
+    frames: int | None = None,
+    tile_size: int | None = None,
+    overlap: float = 0.1,
+    batch_size: int = 1,
+    block_rows: int = 256,
+    device=None,
+    bf16: bool = False,
+    progress: bool = True,
+    overwrite: bool = False,
+    scratch_dir: str | os.PathLike | None = None,
+) -> Path:
+    """Denoise a FITS cube of any size with memory set by ``block_rows`` and ``tile_size``.
+
+    The result equals `asteris.denoise` on the same cube to float32 round-off,
+    written as FITS (image, then ``MASK``) with the same header, WCS and
+    provenance. Scratch files (the clipped cube, the mean image) go to
+    ``scratch_dir`` (default: beside the output) and are removed at the end.
+    """
+    output = check_writable(output, overwrite=overwrite)
+    net = _resolve_model(model, frames)
+    dev = select_device(device)
+    hdul, cube, header = _open_cube(Path(path))
+    folder = Path(tempfile.mkdtemp(prefix=".asteris-scratch-", dir=scratch_dir or output.parent))
+    try:
+        require_exposures(cube.shape[0], net.config.frames, "denoise")
+        scratch = _Scratch(cube, folder, block_rows, progress)
+        bounds, norm, offset, input_max = _global_statistics(scratch, net.config.frames, folder)
+        wcs = _celestial_wcs(header)
+        wcs = wcs.slice(scratch.crop) if wcs is not None else None
+        cards = provenance_cards(net, cube.shape[0], tile_size)
+        run = _NetworkOnTiles(net.to(dev).eval(), dev, bf16)
+        tile = tile_size or DEFAULT_TILE[dev.type]
+        with atomic_path(output, overwrite=overwrite) as tmp:
+            _write_streamed(
+                tmp,
+                scratch,
+                run,
+                image_header(header, wcs, cards),
+                (bounds, norm, offset, input_max),
+                tile=tile,
+                overlap=overlap,
+                batch_size=batch_size,
+                progress=progress,
+            )
+    finally:
+        hdul.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    return Path(output)
+
+
+def _tile_input(cube: np.ndarray, source, shape) -> np.ndarray:
+    """The tile's voxels of ``cube``, zero-filled where the tile runs past the image."""
+    (ys, xs), (h, w) = source, shape
+    out = np.full((cube.shape[0], ys.stop - ys.start, xs.stop - xs.start), np.nan, np.float32)
+    part = np.asarray(cube[:, ys.start : min(ys.stop, h), xs.start : min(xs.stop, w)])
+    out[:, : part.shape[1], : part.shape[2]] = part
+    return out
+
+
+def _write_streamed(
+    path, scratch: _Scratch, run: _NetworkOnTiles, header, stats, *, tile, overlap, batch_size, progress
+) -> None:
+    bounds, norm, offset, input_max = stats
+    frames, multiple = run.model.config.frames, run.model.config.multiple
+    h, w = scratch.cube.shape[1:]
+    padded = (h + (-h % multiple), w + (-w % multiple))
+    tiles, overlaps = tile_geometry(padded, multiple, tile, overlap)
+    grid = tile_grid(padded, tiles, overlaps)
+    # np.empty allocates lazily: it only gives the header its shape and type
+    stream = fits.StreamingHDU(str(path), fits.PrimaryHDU(np.empty((h, w), np.float32), header).header)
+    with tqdm(total=len(grid), desc="denoising", unit="tile", disable=not progress) as bar:
+        for row in sorted({t.target[0].start for t in grid}):
+            band = [t for t in grid if t.target[0].start == row]
+            rows = band[0].target[0]
+            stripe = np.full((rows.stop - rows.start, padded[1]), np.nan, np.float32)
+            for i in range(0, len(band), batch_size):
+                batch = band[i : i + batch_size]
+                inputs = [
+                    _frames(_tile_input(scratch.cube, t.source, (h, w)), bounds, norm, frames) for t in batch
+                ]
+                binned = np.stack([np.nan_to_num(b, nan=0.0) for b, _ in inputs])
+                out = run(np.where(binned != 0, binned - offset, 0).astype(np.float32)) + offset
+                for t, (b, residual), o in zip(batch, inputs, out):
+                    with quiet_nan_warnings():
+                        mean = np.nanmean(np.where(np.nan_to_num(b, nan=0.0) != 0, o, np.nan), axis=0)
+                    image = denormalize(np.minimum(mean, input_max), norm) + residual
+                    stripe[:, t.target[1]] = image[t.keep]
+                bar.update(len(batch))
+            keep = slice(rows.start, min(rows.stop, h))
+            if keep.start < keep.stop:
+                stream.write(stripe[: keep.stop - keep.start, :w])
+    stream.close()
+    _append_mask(path, (h, w), block=len(stripe))
+
+
+def _append_mask(path, shape, *, block: int) -> None:
+    """Append the MASK extension (1 = valid), read back from the written image stripe by stripe."""
+    header = fits.ImageHDU(np.empty(shape, np.uint8), name="MASK").header
+    with fits.open(path, memmap=True) as hdul:
+        image = hdul[0].data
+        stream = fits.StreamingHDU(str(path), header)  # it does not take pathlib paths
+        for rows in _row_blocks(shape[0], block):
+            stream.write(np.isfinite(image[rows]).astype(np.uint8))
+        stream.close()
