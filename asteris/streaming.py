@@ -197,14 +197,19 @@ def denoise_large(
     tile_size: int | None = None,
     overlap: float = 0.1,
     batch_size: int = 1,
-    block_rows: int = 256,
+    block_rows: int | None = None,
+    block_pixels: int = 1 << 19,
     device=None,
     bf16: bool = False,
     progress: bool = True,
     overwrite: bool = False,
     scratch_dir: str | os.PathLike | None = None,
 ) -> Path:
-    """Denoise a FITS cube of any size with memory set by ``block_rows`` and ``tile_size``.
+    """Denoise a FITS cube of any size with memory set by the block and tile sizes.
+
+    Statistics are streamed over blocks of ``block_pixels`` pixels (all
+    exposures; or of ``block_rows`` full rows if given) and the network runs
+    on tiles of ``tile_size``.
 
     The result equals `asteris.denoise` on the same cube to float32 round-off,
     written as FITS (image, then ``MASK``) with the same header, WCS and
@@ -218,7 +223,10 @@ def denoise_large(
     folder = Path(tempfile.mkdtemp(prefix=".asteris-scratch-", dir=scratch_dir or output.parent))
     try:
         require_exposures(cube.shape[0], net.config.frames, "denoise")
-        scratch = _Scratch(cube, folder, block_rows, progress)
+        rows = block_rows or max(
+            1, block_pixels // cube.shape[2]
+        )  # blocks of a fixed size, whatever the width
+        scratch = _Scratch(cube, folder, rows, progress)
         bounds, norm, offset, input_max = _global_statistics(scratch, net.config.frames, folder)
         wcs = _celestial_wcs(header)
         wcs = wcs.slice(scratch.crop) if wcs is not None else None

@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -24,11 +25,36 @@ RESULTS = Path(__file__).parent / "results" / "streaming.json"
 EXPOSURES = 16
 
 
-def _peak_rss_mb() -> float:
+def _status_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+class AnonPeak:
+    """Samples RssAnon (memory not backed by files) 20 times a second and keeps the peak.
+
+    VmHWM also counts resident pages of memory-mapped files (the input cube, the
+    scratch cube): page cache that the kernel reclaims under pressure.
+    """
+
+    def __init__(self) -> None:
+        self.peak, self._stop = 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _status_mb("RssAnon"))
+            time.sleep(0.05)
+
+    def __enter__(self) -> AnonPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def make_cube(path: Path, size: int) -> None:
@@ -62,11 +88,16 @@ def run(mode: str, cube: Path, out: Path) -> dict:
     from asteris.streaming import denoise_large
 
     start = time.perf_counter()
-    if mode == "streamed":
-        denoise_large(cube, model=identity_network(), output=out, progress=False, overwrite=True)
-    else:
-        denoise(cube, model=identity_network(), output=out, progress=False, overwrite=True)
-    return {"seconds": time.perf_counter() - start, "peak_rss_mb": _peak_rss_mb()}
+    with AnonPeak() as anon:
+        if mode == "streamed":
+            denoise_large(cube, model=identity_network(), output=out, progress=False, overwrite=True)
+        else:
+            denoise(cube, model=identity_network(), output=out, progress=False, overwrite=True)
+    return {
+        "seconds": time.perf_counter() - start,
+        "peak_rss_mb": _status_mb("VmHWM"),
+        "peak_anon_mb": anon.peak,
+    }
 
 
 def _child(*args: str) -> dict:
@@ -107,9 +138,10 @@ def main() -> None:
                         **r,
                     }
                 )
+                rate = f"peak anonymous {r['peak_anon_mb']:6.0f} MB, peak RSS {r['peak_rss_mb']:6.0f} MB"
                 print(
-                    f"{size:>5} x {size:<5} x {EXPOSURES}  {mode:>9}  cube {rows[-1]['cube_mb']:7.0f} MB  "
-                    f"peak RSS {r['peak_rss_mb']:7.0f} MB  {r['seconds']:7.1f} s",
+                    f"{size:>5}^2 x {EXPOSURES} {mode:>9}: cube {rows[-1]['cube_mb']:5.0f} MB, {rate}, "
+                    f"{r['seconds']:6.1f} s",
                     flush=True,
                 )
             cube.unlink()
