@@ -91,14 +91,10 @@ def _cmd_denoise(args: argparse.Namespace) -> None:
     result = denoise(
         _source(args.stack),
         model=args.model,
-        frames=args.frames,
-        tile_size=args.tile_size,
-        batch_size=args.batch_size,
-        device=args.device,
-        bf16=args.bf16,
-        progress=not args.quiet,
         output=args.out,
         overwrite=args.overwrite,
+        progress=not args.quiet,
+        **_denoise_options(args),
     )
     print(
         f"wrote {args.out} ({result.image.shape[0]}x{result.image.shape[1]} px, "
@@ -110,6 +106,17 @@ def _cmd_denoise(args: argparse.Namespace) -> None:
 
 
 STREAM_ABOVE_BYTES = 1 << 30
+
+
+def _denoise_options(args: argparse.Namespace) -> dict:
+    """The options every denoising path takes, from the command line."""
+    return {
+        "frames": args.frames,
+        "tile_size": args.tile_size,
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "bf16": args.bf16,
+    }
 
 
 def _is_large_cube(paths: list[str]) -> bool:
@@ -129,13 +136,9 @@ def _denoise_streamed(args: argparse.Namespace) -> None:
         args.stack[0],
         model=args.model,
         output=args.out,
-        frames=args.frames,
-        tile_size=args.tile_size,
-        batch_size=args.batch_size,
-        device=args.device,
-        bf16=args.bf16,
-        progress=not args.quiet,
         overwrite=args.overwrite,
+        progress=not args.quiet,
+        **_denoise_options(args),
     )
     print(f"wrote {out} (streamed)")
 
@@ -143,14 +146,9 @@ def _denoise_streamed(args: argparse.Namespace) -> None:
 def _denoise_survey(args: argparse.Namespace) -> None:
     from .survey import denoise_many
 
-    options = {
-        "frames": args.frames,
-        "tile_size": args.tile_size,
-        "batch_size": args.batch_size,
-        "device": args.device,
-        "bf16": args.bf16,
-    }
-    report = denoise_many(args.stack, args.out, model=args.model, scheduler=args.scheduler, **options)
+    report = denoise_many(
+        args.stack, args.out, model=args.model, scheduler=args.scheduler, **_denoise_options(args)
+    )
     for row in report:
         print(f"{row['status']:>8}  {row['input']} -> {row['output']}  {row['error']}".rstrip())
     counts = {s: int((report["status"] == s).sum()) for s in ("done", "present", "failed")}
