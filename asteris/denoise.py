@@ -19,7 +19,7 @@ from . import __version__
 from .checkpoint import load_model
 from .fileio import atomic_path, check_writable
 from .network import Asteris
-from .preprocess import prepare_stack, quiet_nan_warnings, restore_image
+from .preprocess import data_mean, prepare_stack, quiet_nan_warnings, restore_image
 from .stack import Stack, read_stack, require_exposures
 from .tiling import apply_tiled, pad_to_multiple, tile_grid
 
@@ -93,8 +93,7 @@ def denoise_frames(
     model = model.to(dev).eval()
     multiple = model.config.multiple
     with quiet_nan_warnings():
-        mean = np.nanmean(np.where(frames != 0, frames, np.nan), axis=0)
-        stack_offset = float(np.nanmedian(mean))
+        stack_offset = float(np.nanmedian(data_mean(frames)))
     shifted = np.where(frames != 0, frames - stack_offset, 0).astype(np.float32)
     padded, (h, w) = pad_to_multiple(shifted, multiple)
     tiles, overlaps = tile_geometry(padded.shape[1:], multiple, tile_size or DEFAULT_TILE[dev.type], overlap)

@@ -26,12 +26,16 @@ __all__ = [
     "crop_valid",
     "clip_temporal_outliers",
     "clip_global",
+    "clip_to_bounds",
     "normalization_stats",
     "normalize",
     "denormalize",
     "frame_groups",
     "bin_frames",
     "prepare_stack",
+    "network_frames",
+    "data_mean",
+    "restore_frames",
     "restore_image",
 ]
 
@@ -119,8 +123,14 @@ def clip_global(
     if valid.size == 0:
         raise EmptyStackError("the stack has no valid voxel to compute statistics from")
     _, low, high = stats.sigmaclip(valid.astype(np.float64), sigma, sigma)
-    clipped = np.clip(stack, np.float32(low), np.float32(high))
-    return clipped, stack - clipped, (float(low), float(high))
+    bounds = (float(low), float(high))
+    return (*clip_to_bounds(stack, bounds), bounds)
+
+
+def clip_to_bounds(stack: np.ndarray, bounds: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Clip into ``bounds``; return the clipped values and the excess (``stack - clipped``)."""
+    clipped = np.clip(stack, np.float32(bounds[0]), np.float32(bounds[1]))
+    return clipped, stack - clipped
 
 
 @dataclass(frozen=True)
@@ -203,12 +213,9 @@ def prepare_stack(
     data = clip_temporal_outliers(data, sigma=sigma)
     clipped, residual, _ = clip_global(data, sigma=sigma)
     norm = normalization_stats(clipped)
-    binned = bin_frames(normalize(clipped, norm), frames)
-    with quiet_nan_warnings():
-        residual_median = np.nan_to_num(np.nanmedian(residual, axis=0)).astype(np.float32)
-        input_mean = np.nanmean(binned, axis=0)
+    network_input, residual_median, input_mean = network_frames(clipped, residual, norm, frames)
     return PreparedStack(
-        frames=np.nan_to_num(binned, nan=0.0).astype(np.float32),
+        frames=network_input,
         norm=norm,
         residual_median=residual_median,
         input_mean=input_mean,
@@ -216,6 +223,42 @@ def prepare_stack(
         crop=crop,
         exposures=len(stack),
     )
+
+
+def network_frames(
+    clipped: np.ndarray, residual: np.ndarray, norm: Normalization, frames: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps 4-5 on a stack or any part of it: the per-pixel quantities the network and step 7 need.
+
+    Returns the normalised, binned frames (0 where no data), the per-pixel
+    median of the clipped excess, and the NaN-aware mean of the binned frames.
+    """
+    binned = bin_frames(normalize(clipped, norm), frames)
+    with quiet_nan_warnings():
+        residual_median = np.nan_to_num(np.nanmedian(residual, axis=0)).astype(np.float32)
+        input_mean = np.nanmean(binned, axis=0)
+    return np.nan_to_num(binned, nan=0.0).astype(np.float32), residual_median, input_mean
+
+
+def data_mean(frames: np.ndarray) -> np.ndarray:
+    """Per-pixel mean of the frames that hold data (zero = no data); NaN where none does."""
+    with quiet_nan_warnings():
+        return np.nanmean(np.where(frames != 0, frames, np.nan), axis=0)
+
+
+def restore_frames(
+    output: np.ndarray,
+    frames: np.ndarray,
+    *,
+    input_max: float,
+    norm: Normalization,
+    residual_median: np.ndarray,
+) -> np.ndarray:
+    """Step 7 on a stack or any part of it, given the maximum of the whole input mean image."""
+    out = np.where(frames != 0, output, np.nan)
+    with quiet_nan_warnings():
+        mean = np.minimum(np.nanmean(out, axis=0), input_max)
+    return denormalize(mean, norm) + residual_median
 
 
 def restore_image(output: np.ndarray, prepared: PreparedStack) -> tuple[np.ndarray, np.ndarray]:
@@ -238,11 +281,15 @@ def restore_image(output: np.ndarray, prepared: PreparedStack) -> tuple[np.ndarr
     mask : ndarray of bool, shape (H, W)
         True where the image is valid.
     """
-    out = np.where(prepared.frames != 0, output, np.nan)
     with quiet_nan_warnings():
-        mean = np.nanmean(out, axis=0)
-        mean = np.minimum(mean, np.nanmax(prepared.input_mean))
-    image = denormalize(mean, prepared.norm) + prepared.residual_median
+        input_max = float(np.nanmax(prepared.input_mean))
+    image = restore_frames(
+        output,
+        prepared.frames,
+        input_max=input_max,
+        norm=prepared.norm,
+        residual_median=prepared.residual_median,
+    )
     return image, np.isfinite(image)
 
 

@@ -35,12 +35,13 @@ from .errors import EmptyStackError, NotFITSError
 from .fileio import atomic_path, check_writable
 from .preprocess import (
     Normalization,
-    bin_frames,
     clip_temporal_outliers,
-    denormalize,
+    clip_to_bounds,
+    data_mean,
     mask_no_data,
-    normalize,
+    network_frames,
     quiet_nan_warnings,
+    restore_frames,
 )
 from .stack import _celestial_wcs, require_exposures
 from .tiling import tile_grid
@@ -78,19 +79,9 @@ def streamed_sigmaclip(blocks, sigma: float = 3.0) -> tuple[float, float]:
     """
     low, high, size = -np.inf, np.inf, None
     while True:
-        n, total = 0, 0.0
-        for b in blocks():
-            v = b[(b >= low) & (b <= high)].astype(np.float64)
-            n, total = n + v.size, total + v.sum()
-        if n == 0:
-            raise EmptyStackError("the stack has no valid voxel to compute statistics from")
+        n, mean, std = _streamed_mean_std(blocks, lambda b, lo=low, hi=high: (b >= lo) & (b <= hi))
         if n == size:
             return low, high
-        mean = total / n
-        sq = sum(
-            float(np.sum((b[(b >= low) & (b <= high)].astype(np.float64) - mean) ** 2)) for b in blocks()
-        )
-        std = np.sqrt(sq / n)
         size, low, high = n, mean - sigma * std, mean + sigma * std
 
 
@@ -153,12 +144,21 @@ class _Scratch:
 
 
 def _frames(cube: np.ndarray, bounds, norm: Normalization, frames: int):
-    """Steps 3-5 on a block or tile: clip, normalise, bin; also the per-pixel residual median."""
-    clipped = np.clip(cube, np.float32(bounds[0]), np.float32(bounds[1]))
-    with quiet_nan_warnings():
-        residual = np.nan_to_num(np.nanmedian(cube - clipped, axis=0)).astype(np.float32)
-    binned = bin_frames(normalize(clipped, norm), frames)
-    return binned, residual
+    """Steps 3-5 on a block or tile: network frames, residual median, input mean."""
+    return network_frames(*clip_to_bounds(cube, bounds), norm, frames)
+
+
+def _streamed_mean_std(blocks, keep) -> tuple[int, float, float]:
+    """Count, mean and population std of the values ``keep`` selects, in two streamed passes."""
+    n, total = 0, 0.0
+    for b in blocks():
+        v = b[keep(b)].astype(np.float64)
+        n, total = n + v.size, total + v.sum()
+    if n == 0:
+        raise EmptyStackError("the stack has no valid voxel to compute statistics from")
+    mean = total / n
+    sq = sum(float(np.sum((b[keep(b)].astype(np.float64) - mean) ** 2)) for b in blocks())
+    return n, mean, float(np.sqrt(sq / n))
 
 
 def _global_statistics(scratch: _Scratch, frames: int, folder: Path):
@@ -166,24 +166,18 @@ def _global_statistics(scratch: _Scratch, frames: int, folder: Path):
 
     def clipped_blocks():
         for b in scratch.blocks():
-            yield np.clip(b, np.float32(bounds[0]), np.float32(bounds[1]))
+            yield clip_to_bounds(b, bounds)[0]
 
-    median = streamed_median(clipped_blocks)
-    n, total = 0, 0.0
-    for b in clipped_blocks():
-        v = b[np.isfinite(b)].astype(np.float64)
-        n, total = n + v.size, total + v.sum()
-    sq = sum(float(np.sum((b[np.isfinite(b)].astype(np.float64) - total / n) ** 2)) for b in clipped_blocks())
-    norm = Normalization(median, float(np.sqrt(sq / n)))
+    _, _, std = _streamed_mean_std(clipped_blocks, np.isfinite)
+    norm = Normalization(streamed_median(clipped_blocks), std)
     h, w = scratch.cube.shape[1:]
     mean_image = np.lib.format.open_memmap(folder / "mean.npy", mode="w+", dtype=np.float32, shape=(h, w))
     input_max = -np.inf
     for rs, block in zip(_row_blocks(h, scratch.block), scratch.blocks()):
-        binned, _ = _frames(block, bounds, norm, frames)
+        network_input, _, input_mean = _frames(block, bounds, norm, frames)
         with quiet_nan_warnings():
-            input_max = max(input_max, float(np.nanmax(np.nanmean(binned, axis=0))))
-            # as in denoise_frames: the mean of the frames that hold data (zero = no data)
-            mean_image[rs] = np.nanmean(np.where(np.nan_to_num(binned) != 0, binned, np.nan), axis=0)
+            input_max = max(input_max, float(np.nanmax(input_mean)))
+        mean_image[rs] = data_mean(network_input)  # the stack offset, as denoise_frames takes it
     offset = streamed_median(lambda: (mean_image[rs] for rs in _row_blocks(h, scratch.block)))
     return bounds, norm, offset, input_max
 
@@ -223,9 +217,8 @@ def denoise_large(
     folder = Path(tempfile.mkdtemp(prefix=".asteris-scratch-", dir=scratch_dir or output.parent))
     try:
         require_exposures(cube.shape[0], net.config.frames, "denoise")
-        rows = block_rows or max(
-            1, block_pixels // cube.shape[2]
-        )  # blocks of a fixed size, whatever the width
+        # blocks of a fixed number of pixels, whatever the width
+        rows = block_rows or max(1, block_pixels // cube.shape[2])
         scratch = _Scratch(cube, folder, rows, progress)
         bounds, norm, offset, input_max = _global_statistics(scratch, net.config.frames, folder)
         wcs = _celestial_wcs(header)
@@ -281,12 +274,10 @@ def _write_streamed(
                 inputs = [
                     _frames(_tile_input(scratch.cube, t.source, (h, w)), bounds, norm, frames) for t in batch
                 ]
-                binned = np.stack([np.nan_to_num(b, nan=0.0) for b, _ in inputs])
-                out = run(np.where(binned != 0, binned - offset, 0).astype(np.float32)) + offset
-                for t, (b, residual), o in zip(batch, inputs, out):
-                    with quiet_nan_warnings():
-                        mean = np.nanmean(np.where(np.nan_to_num(b, nan=0.0) != 0, o, np.nan), axis=0)
-                    image = denormalize(np.minimum(mean, input_max), norm) + residual
+                network_input = np.stack([f for f, _, _ in inputs])
+                out = run(np.where(network_input != 0, network_input - offset, 0).astype(np.float32)) + offset
+                for t, (f, residual, _), o in zip(batch, inputs, out):
+                    image = restore_frames(o, f, input_max=input_max, norm=norm, residual_median=residual)
                     stripe[:, t.target[1]] = image[t.keep]
                 bar.update(len(batch))
             keep = slice(rows.start, min(rows.stop, h))
