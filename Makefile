@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/asteris synthetic --out $(DEMO)/stack.fits --exposures 32 --size 160 --sources 90 --overwrite
-	$(BIN)/asteris train $(DEMO)/stack.fits --run-dir $(DEMO)/run --preset tiny --overwrite
-	$(BIN)/asteris denoise $(DEMO)/stack.fits --model $(DEMO)/run/model.pt --out $(DEMO)/denoised.fits \
+	$(BIN)/asteris mock --out $(DEMO)/mock --figures --overwrite
+	$(BIN)/asteris train $(DEMO)/mock/f200w.fits --run-dir $(DEMO)/run --preset tiny --overwrite
+	$(BIN)/asteris denoise $(DEMO)/mock/f200w.fits --model $(DEMO)/run/model.pt --out $(DEMO)/denoised.fits \
 		--png $(DEMO)/before_after.png --overwrite
 
 lint: install

@@ -1,4 +1,4 @@
-"""The ``asteris`` command line: ``info``, ``train``, ``denoise`` and ``synthetic``.
+"""The ``asteris`` command line: ``info``, ``train``, ``denoise``, ``mock`` and ``synthetic``.
 
 Problems with the input end in one sentence naming the problem and the fix,
 never in a traceback.
@@ -17,6 +17,7 @@ from .errors import AsterisError, ConfigError
 __all__ = ["main"]
 
 EXAMPLES = """examples:
+  asteris mock --out mock --figures
   asteris info stack.fits
   asteris train stack.fits --run-dir runs/field1 --preset tiny
   asteris denoise stack.fits --model runs/field1/model.pt --out denoised.fits --png before_after.png
@@ -207,6 +208,32 @@ def _cmd_synthetic(args: argparse.Namespace) -> None:
     print(f"wrote {args.out} ({args.exposures} exposures of {args.size}x{args.size} px)")
 
 
+def _cmd_mock(args: argparse.Namespace) -> None:
+    from .datasets import default_parameters
+    from .noise import NoiseConfig
+    from .plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
+    from .simulate import component_power_spectra, simulate_field
+
+    noise = NoiseConfig.white_only() if args.white_noise else NoiseConfig()
+    params = default_parameters(args.instrument)
+    if args.size:
+        params["shape"] = (args.size, args.size)
+    if args.exposures:
+        params["exposures"] = args.exposures
+    field = simulate_field(args.instrument, bands=args.band, noise=noise, seed=args.seed,
+                           progress=not args.quiet, **params)  # fmt: skip
+    out = field.write(args.out, overwrite=args.overwrite)
+    print(f"wrote {len(field.bands)} bands and {len(field.catalog)} catalogue objects to {out}")
+    if args.figures:
+        band = field.bands.get("F200W", field.bands.get("i", next(iter(field.bands.values()))))
+        plot_mock_band(band, out / "mock_band.png", overwrite=args.overwrite)
+        blue, red = ("jwst_f115w", "jwst_f200w") if field.instrument == "nircam" else ("hsc_r", "hsc_i")
+        plot_colour_redshift(field.catalog, blue, red, out / "colour_redshift.png", overwrite=args.overwrite)
+        spectra = component_power_spectra(field.instrument, band=band.name, seed=args.seed)
+        plot_power_spectra(spectra, out / "noise_spectra.png", overwrite=args.overwrite)
+        print(f"wrote mock_band.png, colour_redshift.png and noise_spectra.png to {out}")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="asteris",
@@ -287,7 +314,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_align)
 
-    p = sub.add_parser("synthetic", help="write a small synthetic stack (demo and tests)")
+    p = sub.add_parser("mock", help="simulate a NIRCam-like or HSC-like field with a truth catalogue")
+    p.add_argument("--out", required=True, help="output folder: <band>.fits, catalog.ecsv, params.json")
+    p.add_argument("--instrument", default="nircam", choices=["nircam", "hsc"])
+    p.add_argument("--band", action="append", help="only this band (repeatable; default all)")
+    p.add_argument("--size", type=int, help="side in px (default: the embedded default field)")
+    p.add_argument("--exposures", type=int, help="exposures per band (default 16)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--white-noise", action="store_true", help="sky and read noise only, no artefacts")
+    p.add_argument("--figures", action="store_true", help="also write PNG figures of the field")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_mock)
+
+    p = sub.add_parser("synthetic", help="write a small synthetic stack (quick tests)")
     p.add_argument("--out", required=True, help="output FITS cube")
     p.add_argument("--exposures", type=int, default=16)
     p.add_argument("--size", type=int, default=128, help="side in px")

@@ -1,4 +1,4 @@
-"""Figures: before/after comparison of a coadd and a denoised image."""
+"""Figures: before/after comparisons, mock-field views, noise power spectra, colour-redshift."""
 
 from __future__ import annotations
 
@@ -10,7 +10,57 @@ from astropy.visualization import AsinhStretch, ImageNormalize, ZScaleInterval
 
 from .fileio import atomic_path
 
-__all__ = ["plot_before_after"]
+__all__ = ["plot_panels", "plot_before_after", "plot_mock_band", "plot_power_spectra", "plot_colour_redshift"]
+
+
+def _pyplot(path):
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path, overwrite: bool):
+    if path is not None:
+        with atomic_path(Path(path), overwrite=overwrite) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        _pyplot(path).close(fig)
+    return fig
+
+
+def plot_panels(
+    images: list[np.ndarray],
+    titles: list[str],
+    path: str | os.PathLike | None = None,
+    *,
+    reference: int = 0,
+    overwrite: bool = False,
+):
+    """Images side by side with one asinh/zscale stretch, set on ``images[reference]``.
+
+    Each title gets the image's 3-sigma-clipped background RMS. Returns the
+    figure; writes a PNG atomically if ``path`` is given.
+    """
+    from astropy.stats import sigma_clipped_stats
+
+    plt = _pyplot(path)
+    ref = images[reference]
+    finite = np.nan_to_num(ref, nan=float(np.nanmedian(ref)))
+    norm = ImageNormalize(finite, interval=ZScaleInterval(), stretch=AsinhStretch(0.1))
+    fig, axes = plt.subplots(1, len(images), figsize=(5 * len(images), 5), sharex=True, sharey=True,
+                             constrained_layout=True, squeeze=False)  # fmt: skip
+    for ax, image, title in zip(axes[0], images, titles):
+        im = ax.imshow(image, origin="lower", cmap="gray", norm=norm, interpolation="nearest")
+        good = image[np.isfinite(image) & (image != 0)]
+        rms = sigma_clipped_stats(good, sigma=3)[2] if good.size else np.nan
+        ax.set_title(f"{title}\nbackground RMS {rms:.3g} (3-sigma clipped)")
+        ax.set_xlabel("x [px]")
+    axes[0, 0].set_ylabel("y [px]")
+    fig.colorbar(im, ax=axes[0], shrink=0.8, label="surface brightness")
+    return _save(fig, path, overwrite)
 
 
 def plot_before_after(
@@ -21,31 +71,53 @@ def plot_before_after(
     titles: tuple[str, str] = ("coadd (mean of exposures)", "ASTERIS"),
     overwrite: bool = False,
 ):
-    """Show two images side by side with one shared asinh/zscale stretch.
+    """Show a coadd and a denoised image side by side with one stretch (set on ``before``)."""
+    return plot_panels([before, after], list(titles), path, overwrite=overwrite)
 
-    The stretch is set on ``before`` so that noise levels compare directly;
-    each title gives the image's 3-sigma-clipped background RMS.
-    Returns the matplotlib figure; writes a PNG atomically if ``path`` is given.
-    """
-    import matplotlib
 
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from astropy.stats import sigma_clipped_stats
+def plot_mock_band(
+    band, path: str | os.PathLike | None = None, *, exposure: int = 0, overwrite: bool = False
+):
+    """One exposure, the mean coadd and the noiseless truth of a `asteris.simulate.MockBand`."""
+    data = band.stack.data
+    counts = (data != 0).sum(axis=0)
+    coadd = np.where(counts > 0, data.sum(axis=0) / np.maximum(counts, 1), 0.0)
+    titles = [f"{band.name}: exposure {exposure}", f"{band.name}: mean of {len(data)} exposures",
+              f"{band.name}: noiseless truth"]  # fmt: skip
+    return plot_panels([data[exposure], coadd, band.truth], titles, path, reference=1, overwrite=overwrite)
 
-    finite = np.nan_to_num(before, nan=float(np.nanmedian(before)))
-    norm = ImageNormalize(finite, interval=ZScaleInterval(), stretch=AsinhStretch(0.1))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5), sharex=True, sharey=True, constrained_layout=True)
-    for ax, image, title in zip(axes, (before, after), titles):
-        im = ax.imshow(image, origin="lower", cmap="gray", norm=norm, interpolation="nearest")
-        rms = sigma_clipped_stats(image[np.isfinite(image)], sigma=3)[2]
-        ax.set_title(f"{title}\nbackground RMS {rms:.3g} (3-sigma clipped)")
-        ax.set_xlabel("x [px]")
-    axes[0].set_ylabel("y [px]")
-    fig.colorbar(im, ax=axes, shrink=0.8, label="surface brightness")
-    if path is not None:
-        with atomic_path(Path(path), overwrite=overwrite) as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-        plt.close(fig)
-    return fig
+
+def plot_power_spectra(spectra: dict, path: str | os.PathLike | None = None, *, overwrite: bool = False):
+    """Radially averaged noise power spectra, one line per component: ``{name: (k, power)}``."""
+    plt = _pyplot(path)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
+    for name, (k, radial, row) in spectra.items():
+        axes[0].loglog(k, radial, label=name)
+        axes[1].loglog(k, row, label=name)
+    axes[0].set_title("radially averaged power")
+    axes[1].set_title("power along columns at k_x = 0 (row offsets)")
+    for ax in axes:
+        ax.set_xlabel("spatial frequency [1/px]")
+        ax.set_ylabel("power / white-noise power")
+    axes[0].legend(fontsize=8)
+    return _save(fig, path, overwrite)
+
+
+def plot_colour_redshift(
+    catalog, blue: str, red: str, path: str | os.PathLike | None = None, *, overwrite: bool = False
+):
+    """Colour ``mag_blue - mag_red`` against redshift, one colour per population type."""
+    if len(catalog) == 0:
+        raise ValueError("the catalogue is empty: nothing to plot")
+    plt = _pyplot(path)
+    fig, ax = plt.subplots(figsize=(7, 5), constrained_layout=True)
+    with np.errstate(invalid="ignore"):  # inf - inf: no flux in either band, plotted as a full dropout
+        colour = np.asarray(catalog[f"mag_{blue}"].value - catalog[f"mag_{red}"].value, dtype=float)
+    colour = np.clip(np.nan_to_num(colour, nan=6.0, posinf=6.0), -1.5, 6.0)
+    for kind in sorted(set(catalog["type"])):
+        sel = np.asarray(catalog["type"] == kind)
+        ax.scatter(np.asarray(catalog["z"])[sel], colour[sel], s=8, label=f"{kind} ({sel.sum()})")
+    ax.set_xlabel("redshift")
+    ax.set_ylabel(f"{blue} - {red} [AB mag] (clipped at 6)")
+    ax.legend(fontsize=8)
+    return _save(fig, path, overwrite)

@@ -21,15 +21,10 @@ import threading
 import time
 from pathlib import Path
 
+from _memory import status_mb
+
 RESULTS = Path(__file__).parent / "results" / "streaming.json"
 EXPOSURES = 16
-
-
-def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class AnonPeak:
@@ -45,7 +40,7 @@ class AnonPeak:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _status_mb("RssAnon"))
+            self.peak = max(self.peak, status_mb("RssAnon"))
             time.sleep(0.05)
 
     def __enter__(self) -> AnonPeak:
@@ -95,7 +90,7 @@ def run(mode: str, cube: Path, out: Path) -> dict:
             denoise(cube, model=identity_network(), output=out, progress=False, overwrite=True)
     return {
         "seconds": time.perf_counter() - start,
-        "peak_rss_mb": _status_mb("VmHWM"),
+        "peak_rss_mb": status_mb("VmHWM"),
         "peak_anon_mb": anon.peak,
     }
 

@@ -26,14 +26,9 @@ import sys
 import time
 from pathlib import Path
 
+from _memory import status_mb
+
 RESULTS = Path(__file__).parent / "results" / "throughput.json"
-
-
-def _peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _sync(device) -> None:
@@ -59,7 +54,7 @@ def _timed(fn, device, repeats: int, budget_s: float) -> list[float]:
 def _peak_mb(device) -> float:
     import torch
 
-    return torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else _peak_rss_mb()
+    return torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else status_mb()
 
 
 def _forward(impl: str):

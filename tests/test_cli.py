@@ -135,3 +135,15 @@ def test_align_then_denoise(tmp_path, capsys, tiny_net):
         capsys,
     )
     assert code == 0 and fits.getheader(tmp_path / "den.fits")["ASTNEXP"] == 8
+
+
+def test_mock_writes_a_field_that_info_reads(tmp_path, capsys):
+    out = tmp_path / "mock"
+    args = ["mock", "--out", str(out), "--size", "48", "--exposures", "2", "--band", "F200W", "--quiet"]
+    code, text, _ = run(args, capsys)
+    assert code == 0 and "1 bands" in text
+    assert {p.name for p in out.iterdir()} == {"f200w.fits", "catalog.ecsv", "params.json"}
+    code, text, _ = run(["info", str(out / "f200w.fits")], capsys)
+    assert code == 0 and "exposures: 2" in text
+    code, _, err = run(args, capsys)
+    assert code == 2 and "already exists" in err

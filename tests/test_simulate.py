@@ -1,0 +1,234 @@
+"""The mock universe: photometry of the truth, noise statistics, determinism, the input LF."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.table import QTable
+
+from asteris.errors import ConfigError
+from asteris.fileio import sha256sum
+from asteris.instruments import HSC, NIRCAM, get_instrument, psf_kernel
+from asteris.noise import NoiseConfig, persistence_ghost, resample_to_sky
+from asteris.population import WHITLER25, PopulationConfig, high_z_galaxies
+from asteris.sed import Passbands, StellarPopulation
+from asteris.simulate import read_mock_field, simulate_field
+
+photutils = pytest.importorskip("photutils.aperture")
+
+EMPTY = PopulationConfig.empty()
+SPARSE = PopulationConfig(counts_log_norm=5.8, galaxy_mags=(24.0, 27.0), star_density=60.0, high_z_boost=0.0,
+                          interloper_density=0.0)  # fmt: skip
+
+
+def _field(noise: NoiseConfig, population=EMPTY, *, shape=(128, 128), exposures=4, seed=3, **kw):
+    return simulate_field("nircam", shape=shape, exposures=exposures, bands=["F200W"], noise=noise,
+                          population=population, seed=seed, progress=False, **kw)  # fmt: skip
+
+
+def test_truth_photometry_returns_catalogue_magnitudes():
+    size = 480
+    field = _field(NoiseConfig.only(), SPARSE, shape=(size, size), exposures=1, seed=5)
+    band, cat = field.bands["F200W"], field.catalog
+    zp = field.bands["F200W"].stack.header["ABMAGZP"]
+    # a profile reaches 8 r_e along its major axis; the PSF kernel 6 FWHM
+    psf_radius = 6 * NIRCAM.band("F200W").psf_fwhm / NIRCAM.pixel_scale
+    r_px = 8 * cat["r_e"].value / NIRCAM.pixel_scale + psf_radius + 2
+    checked = 0
+    for i, row in enumerate(cat):
+        others = np.hypot(cat["x"] - row["x"], cat["y"] - row["y"])
+        others[i] = np.inf
+        inside = r_px[i] < row["x"] < size - 1 - r_px[i] and r_px[i] < row["y"] < size - 1 - r_px[i]
+        if not inside or np.any(others < r_px[i] + r_px):
+            continue
+        aperture = photutils.CircularAperture((row["x"], row["y"]), r=r_px[i])
+        flux = photutils.aperture_photometry(band.truth.astype(float), aperture)["aperture_sum"][0]
+        assert zp - 2.5 * np.log10(flux) == pytest.approx(row["mag_jwst_f200w"].value, abs=0.01)
+        checked += 1
+    assert checked >= 3 and "galaxy" in cat["type"], "too few isolated sources to check"
+
+
+@pytest.mark.parametrize("instrument", [NIRCAM, HSC])
+def test_white_noise_level_matches_configuration(instrument):
+    band = instrument.bands[2]
+    field = simulate_field(instrument, shape=(160, 160), exposures=4, bands=[band.name], population=EMPTY,
+                           noise=NoiseConfig.white_only(), progress=False)  # fmt: skip
+    data = field.bands[band.name].stack.data
+    good = data[data != 0]
+    assert good.std() == pytest.approx(band.white_sigma, rel=0.05)
+    assert abs(good.mean()) < 5 * band.white_sigma / np.sqrt(good.size)
+
+
+def _row_excess(data: np.ndarray) -> float:
+    """Variance of row means relative to what white noise gives."""
+    frames = data[:, 12:-12, 12:-12]
+    row_means = frames.mean(axis=2)
+    return float(row_means.var() / (frames.var() / frames.shape[2]))
+
+
+def test_one_over_f_adds_row_power_only_when_on():
+    white = _field(NoiseConfig.white_only()).bands["F200W"].stack.data
+    striped = _field(NoiseConfig.only("sky_poisson", "read_noise", "one_over_f")).bands["F200W"].stack.data
+    assert _row_excess(white) < 2
+    assert _row_excess(striped) > 10
+
+
+def _neighbour_correlation(data: np.ndarray) -> float:
+    frames = data[:, 12:-12, 12:-12]
+    frames = frames - frames.mean(axis=(1, 2), keepdims=True)
+    return float((frames[:, :, 1:] * frames[:, :, :-1]).mean() / frames.var())
+
+
+def test_resampling_correlates_neighbouring_pixels():
+    plain = _field(NoiseConfig.white_only(), exposures=8).bands["F200W"]
+    resampled = _field(NoiseConfig.only("sky_poisson", "read_noise", "resampling"), exposures=8).bands[
+        "F200W"
+    ]
+    assert abs(_neighbour_correlation(plain.stack.data)) < 0.03
+    assert _neighbour_correlation(resampled.stack.data) > 0.1
+    assert np.any(resampled.exposures["dx"].value % 1 != 0)
+    assert np.all(plain.exposures["dx"].value % 1 == 0)
+
+
+def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
+    noise = NoiseConfig()
+    paths = []
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        _field(noise, SPARSE, shape=(64, 64), seed=seed).write(tmp_path / name)
+        paths.append(tmp_path / name)
+    for name in ("f200w.fits", "catalog.ecsv", "params.json"):
+        assert sha256sum(paths[0] / name) == sha256sum(paths[1] / name)
+    assert sha256sum(paths[0] / "f200w.fits") != sha256sum(paths[2] / "f200w.fits")
+
+
+def test_written_field_reads_back_with_wcs_truth_and_exposures(tmp_path):
+    field = _field(NoiseConfig(), SPARSE, shape=(64, 64))
+    field.write(tmp_path)
+    with pytest.raises(FileExistsError):
+        field.write(tmp_path)
+    back = read_mock_field(tmp_path)
+    band = back.bands["F200W"]
+    assert band.stack.wcs.has_celestial
+    assert band.stack.header["BUNIT"] == "MJy/sr"
+    assert band.stack.header["ABMAGZP"] == pytest.approx(27.46, abs=0.01)
+    np.testing.assert_array_equal(band.truth, field.bands["F200W"].truth)
+    assert set(band.exposures.colnames) >= {"dx", "dy", "psf_fwhm", "weight"}
+    assert isinstance(back.catalog, QTable) and len(back.catalog) == len(field.catalog)
+    ra, dec = band.stack.wcs.pixel_to_world_values(back.catalog["x"], back.catalog["y"])
+    np.testing.assert_allclose(ra, back.catalog["ra"].value, atol=1e-9)
+    assert back.params["seed"] == 3
+
+
+def test_high_z_counts_follow_input_luminosity_function():
+    cfg = PopulationConfig(high_z_boost=1.0, high_z_muv=(-22.0, -17.0))
+    rows = high_z_galaxies(np.random.default_rng(11), Passbands(["jwst_f200w"]), cfg, area_arcmin2=30.0)
+    muv = np.array(rows.muv)
+    edges = np.arange(-22.0, -16.9, 1.0)
+    observed, _ = np.histogram(muv, edges)
+    expected = WHITLER25.expected_number(edges, z_range=(8.5, 16.0), area_arcmin2=30.0)
+    assert expected.sum() > 300
+    chi2 = np.sum((observed - expected) ** 2 / expected)
+    assert chi2 < 20  # 5 bins: p ~ 0.001
+    assert np.all(np.abs(observed - expected) < 4 * np.sqrt(expected) + 2)
+    assert np.all((np.array(rows.z) > 8.5) & (np.array(rows.z) < 16))
+
+
+def test_sed_has_lyman_break_and_keeps_normalisation():
+    bands = Passbands(["jwst_f090w", "jwst_f115w", "jwst_f200w", "jwst_f444w"])
+    flux, muv = bands.fluxes_njy(StellarPopulation(0.05, 0.5, 0.2), z=11.0, muv=-20.0)
+    assert muv == pytest.approx(-20.0)
+    assert flux[0] < 1e-3 * flux[2] and flux[1] < 1e-3 * flux[2]  # no light blueward of 1.46 um
+    flux, _ = bands.fluxes_njy(StellarPopulation(1.0, 0.1, 1.0, av=0.0), z=3.0, mag=27.0, band=3)
+    assert 31.4 - 2.5 * np.log10(flux[3]) == pytest.approx(27.0)
+    with pytest.raises(ValueError, match="exactly one"):
+        bands.fluxes_njy(StellarPopulation(1.0, 0.1), z=1.0)
+
+
+def test_psf_kernel_has_requested_fwhm():
+    for profile in ("airy", "moffat"):
+        kernel = psf_kernel(profile, 8.0)
+        centre = kernel.shape[0] // 2
+        cut = kernel[centre] / kernel[centre, centre]
+        above = np.flatnonzero(cut >= 0.5)
+        # linear interpolation of both half-maximum crossings
+        left = above[0] - (cut[above[0]] - 0.5) / (cut[above[0]] - cut[above[0] - 1])
+        right = above[-1] + (cut[above[-1]] - 0.5) / (cut[above[-1]] - cut[above[-1] + 1])
+        assert right - left == pytest.approx(8.0, rel=0.05)
+
+
+def test_detector_artefacts_move_with_the_dither():
+    frame = np.zeros((20, 20))
+    frame[5, 7] = 1.0
+    valid = np.ones_like(frame, dtype=bool)
+    aligned, ok = resample_to_sky(frame, valid, 3.0, -2.0)
+    assert aligned[3, 10] == 1.0 and not ok[19].any() and ok[:18, 3:].all()
+    half, _ = resample_to_sky(frame, valid, 0.5, 0.0)
+    assert half[5, 7] == pytest.approx(0.5) and half[5, 8] == pytest.approx(0.5)
+    ghost = persistence_ghost(np.array([[0.0, 50.0, 500.0]]), 0.01, 100.0)
+    np.testing.assert_allclose(ghost, [[0.0, 0.0, 5.0]])
+
+
+def test_every_component_switches_on_and_off():
+    base = _field(NoiseConfig.white_only(), shape=(96, 96), exposures=3).bands["F200W"].stack.data
+    for name in ("cosmic_rays", "hot_pixels", "wisp", "gradient", "gaps", "snowballs", "flat_residual"):
+        data = _field(NoiseConfig.only("sky_poisson", "read_noise", name), shape=(96, 96),
+                      exposures=3).bands["F200W"].stack.data  # fmt: skip
+        assert not np.array_equal(data, base), name
+
+
+def test_persistence_leaves_a_ghost_of_a_bright_star():
+    stars = PopulationConfig(counts_log_norm=-np.inf, star_density=400.0, star_mags=(17.0, 18.0),
+                             interloper_density=0.0, high_z_boost=0.0)  # fmt: skip
+    on = _field(NoiseConfig.only("persistence"), stars, shape=(64, 64), exposures=3).bands["F200W"]
+    off = _field(NoiseConfig.only(), stars, shape=(64, 64), exposures=3).bands["F200W"]
+    assert not np.allclose(on.stack.data[1:], off.stack.data[1:])
+    np.testing.assert_array_equal(on.stack.data[0], off.stack.data[0])
+
+
+def test_bad_configuration_is_refused():
+    with pytest.raises(ConfigError, match="unknown noise"):
+        NoiseConfig.from_dict({"one_over_f": 0.2, "cosmic": 1})
+    with pytest.raises(ConfigError, match="unknown population"):
+        PopulationConfig.from_dict({"stars": 3})
+    with pytest.raises(ConfigError, match="unknown instrument"):
+        get_instrument("miri")
+    with pytest.raises(ConfigError, match="has no band"):
+        NIRCAM.band("F070W")
+    with pytest.raises(ConfigError, match="16x16"):
+        simulate_field("nircam", shape=(8, 8), progress=False)
+
+
+def test_mock_field_is_built_once_and_cached(tmp_path, monkeypatch):
+    from asteris import datasets
+
+    monkeypatch.setenv(datasets.DATA_DIR_ENV, str(tmp_path))
+    first = datasets.mock_field(
+        "hsc", shape=(48, 48), exposures=2, bands=["i"], population=SPARSE, progress=False
+    )
+    assert str(tmp_path) in first.params["path"]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the cached field was rebuilt")
+
+    monkeypatch.setattr(datasets, "simulate_field", refuse)
+    again = datasets.mock_field(
+        "hsc", shape=(48, 48), exposures=2, bands=["i"], population=SPARSE, progress=False
+    )
+    np.testing.assert_array_equal(again.bands["i"].stack.data, first.bands["i"].stack.data)
+    assert again.bands["i"].stack.header["BUNIT"] == "count"
+
+
+def test_figures_are_written(tmp_path):
+    from asteris.plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
+    from asteris.simulate import SPECTRUM_COMPONENTS, component_power_spectra
+
+    field = _field(NoiseConfig(), PopulationConfig(), shape=(64, 64), exposures=2)
+    assert len(field.catalog) > 0
+    plot_mock_band(field.bands["F200W"], tmp_path / "band.png")
+    plot_colour_redshift(field.catalog, "jwst_f115w", "jwst_f200w", tmp_path / "cz.png")
+    spectra = component_power_spectra(shape=(64, 64), exposures=2)
+    assert set(spectra) == {"white", *SPECTRUM_COMPONENTS}
+    k, radial, column = spectra["one_over_f"]
+    assert column[:3].mean() > 5 * spectra["white"][2][:3].mean()  # 1/f raises the k_x = 0 line
+    plot_power_spectra(spectra, tmp_path / "ps.png")
+    assert all((tmp_path / n).stat().st_size > 10_000 for n in ("band.png", "cz.png", "ps.png"))
