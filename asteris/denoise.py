@@ -248,9 +248,7 @@ def denoise(
         progress=progress,
     )
     image, mask = restore_image(out, prepared)
-    with quiet_nan_warnings():
-        cube = stack.data[(slice(None), *prepared.crop)]
-        coadd = np.nanmean(np.where(cube != 0, cube, np.nan), axis=0)
+    coadd = data_mean(stack.data[(slice(None), *prepared.crop)])
     header = image_header(stack.header, prepared.wcs, provenance_cards(net, prepared.exposures, tile_size))
     result = DenoiseResult(image, mask, coadd.astype(np.float32), header, prepared.wcs)
     if output is not None:

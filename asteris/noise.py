@@ -34,6 +34,7 @@ __all__ = [
     "persistence_ghost",
     "gap_mask",
     "resample_to_sky",
+    "add_patch",
     "power_spectrum",
 ]
 
@@ -136,10 +137,8 @@ def one_over_f_stripes(shape: tuple[int, int], amplifier_width: int, rms: float,
     return out
 
 
-def _place(image: np.ndarray, y: int, x: int, patch: np.ndarray) -> None:
-    """Add ``patch`` with its centre at (y, x), clipped to the image."""
-    half_y, half_x = patch.shape[0] // 2, patch.shape[1] // 2
-    y0, x0 = y - half_y, x - half_x
+def add_patch(image: np.ndarray, y0: int, x0: int, patch: np.ndarray) -> None:
+    """Add ``patch`` with its lower corner at (y0, x0), clipped to the image, in place."""
     ys = slice(max(y0, 0), min(y0 + patch.shape[0], image.shape[0]))
     xs = slice(max(x0, 0), min(x0 + patch.shape[1], image.shape[1]))
     image[ys, xs] += patch[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
@@ -167,7 +166,8 @@ def snowball_residuals(shape: tuple[int, int], per_mpx: float, sigma: float, rng
         half = int(radius) + 3
         yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
         disk = 1.0 / (1.0 + np.exp((np.hypot(yy, xx) - radius) / 0.7))
-        _place(out, rng.integers(shape[0]), rng.integers(shape[1]), sigma * rng.uniform(1, 5) * disk)
+        y0, x0 = rng.integers(shape[0]) - half, rng.integers(shape[1]) - half
+        add_patch(out, y0, x0, sigma * rng.uniform(1, 5) * disk)
     return out
 
 

@@ -79,9 +79,10 @@ def plot_mock_band(
     band, path: str | os.PathLike | None = None, *, exposure: int = 0, overwrite: bool = False
 ):
     """One exposure, the mean coadd and the noiseless truth of a `asteris.simulate.MockBand`."""
+    from .preprocess import data_mean
+
     data = band.stack.data
-    counts = (data != 0).sum(axis=0)
-    coadd = np.where(counts > 0, data.sum(axis=0) / np.maximum(counts, 1), 0.0)
+    coadd = np.nan_to_num(data_mean(data), nan=0.0)
     titles = [f"{band.name}: exposure {exposure}", f"{band.name}: mean of {len(data)} exposures",
               f"{band.name}: noiseless truth"]  # fmt: skip
     return plot_panels([data[exposure], coadd, band.truth], titles, path, reference=1, overwrite=overwrite)

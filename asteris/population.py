@@ -37,7 +37,7 @@ from astropy.table import QTable, vstack
 from scipy.integrate import trapezoid
 
 from .errors import ConfigError
-from .sed import Passbands, StellarPopulation
+from .sed import NJY_AB_ZP, Passbands, StellarPopulation
 
 __all__ = [
     "DoublePowerLaw",
@@ -205,7 +205,7 @@ class _Rows:
 
 def _ab_mag(flux_njy: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
-        return np.where(flux_njy > 0, 31.4 - 2.5 * np.log10(np.maximum(flux_njy, 1e-30)), np.inf)
+        return np.where(flux_njy > 0, NJY_AB_ZP - 2.5 * np.log10(np.maximum(flux_njy, 1e-30)), np.inf)
 
 
 def _field_galaxies(rng, passbands: Passbands, cfg: PopulationConfig, area: float, ref: int) -> _Rows:

@@ -45,6 +45,7 @@ __all__ = [
     "blackbody_flambda",
     "rest_frame_spectrum",
     "GRID_METALLICITIES",
+    "NJY_AB_ZP",
 ]
 
 #: Metallicities (in solar units) of the BC03 grids.
@@ -57,6 +58,8 @@ _C_AA = 2.99792458e18  # speed of light in A/s
 _NEB_MAX_AGE = 1e7  # yr; as in bagpipes
 _REST_RANGE = (50.0, 80000.0)  # A; enough for 0.3-5.5 um at 0 < z < 16
 _TEN_PC_CM2 = 4 * np.pi * (10 * 3.0857e18) ** 2
+#: AB magnitude of 1 nJy.
+NJY_AB_ZP = 31.4
 
 
 @dataclass(frozen=True)
@@ -246,4 +249,4 @@ class Passbands:
 def _mag_scale(fnu_njy: float, mag: float) -> float:
     if not fnu_njy > 0:
         raise ValueError("the population has no flux in the normalisation band")
-    return 10 ** (-0.4 * (mag - 31.4)) / fnu_njy  # AB 31.4 is 1 nJy
+    return 10 ** (-0.4 * (mag - NJY_AB_ZP)) / fnu_njy

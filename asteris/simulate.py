@@ -38,8 +38,8 @@ from .errors import ConfigError
 from .fileio import atomic_path, check_writable
 from .instruments import BandSpec, Instrument, get_instrument, psf_kernel
 from .population import ALL_BANDS, PopulationConfig, sky_catalog
-from .sed import SPECTRAL_GRIDS
-from .stack import Stack, _celestial_wcs
+from .sed import NJY_AB_ZP, SPECTRAL_GRIDS
+from .stack import Stack, read_stack
 from .synthetic import synthetic_wcs
 
 __all__ = [
@@ -104,9 +104,9 @@ def read_mock_field(directory: str | Path) -> MockField:
     params = json.loads((directory / "params.json").read_text())
     bands = {}
     for name in params["bands"]:
-        with fits.open(directory / f"{name.lower()}.fits") as hdul:
-            header = hdul[0].header.copy()
-            stack = Stack(np.asarray(hdul[0].data), header, _celestial_wcs(header), [str(directory)])
+        path = directory / f"{name.lower()}.fits"
+        stack = read_stack(path)
+        with fits.open(path) as hdul:
             truth = np.asarray(hdul["TRUTH"].data, dtype=np.float32)
             exposures = QTable.read(hdul["EXPOSURES"])
         bands[name] = MockBand(name, stack, truth, exposures)
@@ -203,7 +203,7 @@ def _sky_images(
         canvas = np.zeros((c1 - c0, wp * os_))
         for i in np.flatnonzero((bottoms > c0) & (tops < c1) & (fluxes != 0)):
             y0, x0, patch = stamps[i]
-            nz._place(canvas, y0 - c0 + patch.shape[0] // 2, x0 + patch.shape[1] // 2, fluxes[i] * patch)
+            nz.add_patch(canvas, y0 - c0, x0, fluxes[i] * patch)
         sharp = oaconvolve(canvas, kernel, mode="same")[halo : halo + (r1 - r0 + 1) * os_]
         for py, px in phases:
             block = sharp[py : py + (r1 - r0) * os_, px : px + (wp - 1) * os_]
@@ -259,10 +259,11 @@ def _band_fwhms(spec: BandSpec, instrument: Instrument, exposures: int, rng) -> 
     return np.round(rng.uniform(*instrument.seeing_range, exposures), 3)
 
 
-def _simulate_band(spec, instrument, geom, stamps, catalog, dithers, noise, rng, progress) -> MockBand:
+def _simulate_band(spec, instrument, geom, stamps, catalog, dithers, noise, rng, progress):
+    """``(cube, truth, exposures)`` of one band: aligned exposures, noiseless image, exposure table."""
     h, w = geom.shape
     m, os_ = geom.margin, geom.oversample
-    scale = 10 ** (-0.4 * (31.4 - instrument.zero_point))  # image units per nJy per pixel
+    scale = 10 ** (-0.4 * (NJY_AB_ZP - instrument.zero_point))  # image units per nJy per pixel
     fluxes = np.asarray(catalog[f"flux_{spec.filter}"].to_value(u.nJy)) * scale
     fwhms = _band_fwhms(spec, instrument, len(dithers), rng)
     kernel = lambda fwhm: psf_kernel(instrument.psf_profile, fwhm / instrument.pixel_scale * os_)  # noqa: E731
@@ -291,7 +292,7 @@ def _simulate_band(spec, instrument, geom, stamps, catalog, dithers, noise, rng,
         }
     )
     exposures.meta["EXTNAME"] = "EXPOSURES"
-    return MockBand(spec.name, Stack(cube), truth.astype(np.float32), exposures)
+    return cube, truth.astype(np.float32), exposures
 
 
 def _header(spec: BandSpec, instrument: Instrument, wcs, seed: int) -> fits.Header:
@@ -365,12 +366,12 @@ def simulate_field(
     wcs = synthetic_wcs(geom.shape, ra=ra, dec=dec, scale_arcsec=inst.pixel_scale)
     out = {}
     for spec, band_seed in zip(tqdm(specs, desc=f"mock {inst.name}", disable=not progress), seeds[2:]):
-        band = _simulate_band(spec, inst, geom, stamps, catalog, dithers, noise,
-                              np.random.default_rng(band_seed), progress)  # fmt: skip
-        band.stack = Stack(
-            band.stack.data, _header(spec, inst, wcs, seed), wcs, [f"asteris.simulate seed {seed}"]
+        rng = np.random.default_rng(band_seed)
+        cube, truth, exposure_table = _simulate_band(
+            spec, inst, geom, stamps, catalog, dithers, noise, rng, progress
         )
-        out[spec.name] = band
+        stack = Stack(cube, _header(spec, inst, wcs, seed), wcs, [f"asteris.simulate seed {seed}"])
+        out[spec.name] = MockBand(spec.name, stack, truth, exposure_table)
     params = {
         "instrument": inst.name, "shape": list(shape), "exposures": exposures,
         "bands": [s.name for s in specs], "seed": seed, "ra": ra, "dec": dec, "oversample": oversample,
