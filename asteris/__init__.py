@@ -8,6 +8,7 @@ that loads the published checkpoints and reproduces their outputs.
 __version__ = "0.1.0"
 
 from .checkpoint import load_model, save_checkpoint  # noqa: E402
+from .coadd import coadd  # noqa: E402
 from .config import TrainConfig  # noqa: E402
 from .denoise import DenoiseResult, denoise  # noqa: E402
 from .network import build_network  # noqa: E402

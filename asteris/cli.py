@@ -106,6 +106,16 @@ def _cmd_denoise(args: argparse.Namespace) -> None:
         print(f"wrote {args.png}")
 
 
+def _cmd_coadd(args: argparse.Namespace) -> None:
+    from .coadd import coadd
+
+    result = coadd(
+        _source(args.stack), method=args.method, sigma=args.sigma, output=args.out, overwrite=args.overwrite
+    )
+    n_exp, valid = result.header["ASTNEXP"], result.mask.mean()
+    print(f"wrote {args.out} ({args.method} of {n_exp} exposures, {valid:.1%} valid)")
+
+
 STREAM_ABOVE_BYTES = 1 << 30
 
 
@@ -117,6 +127,7 @@ def _denoise_options(args: argparse.Namespace) -> dict:
         "batch_size": args.batch_size,
         "device": args.device,
         "bf16": args.bf16,
+        "compile": args.compile,
     }
 
 
@@ -275,10 +286,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--png", help="also write a before/after PNG")
     p.add_argument("--frames", type=int, choices=[4, 8], help="require this model variant")
-    p.add_argument("--tile-size", type=int, help="tile side in px (default 1024 on GPU, 512 on CPU)")
+    p.add_argument("--tile-size", type=int, help="tile side in px (default 512)")
     p.add_argument("--batch-size", type=int, default=1, help="tiles per network call")
     p.add_argument("--device", help="cuda, mps or cpu (default: best available)")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
+    p.add_argument("--compile", action="store_true", help="compile the network with torch.compile (GPUs)")
     p.add_argument("--scheduler", help="denoise each STACK (a cube) on Dask: 'local' or a scheduler address")
     p.add_argument(
         "--stream",
@@ -288,6 +300,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_denoise)
+
+    p = sub.add_parser("coadd", help="combine a stack with a standard method (the baselines)")
+    p.add_argument("stack", nargs="+", help=stack_help)
+    p.add_argument("--out", required=True, help="output FITS image (refused if it exists)")
+    p.add_argument("--method", default="ivar", choices=["mean", "median", "sigma_clip", "ivar"])
+    p.add_argument("--sigma", type=float, default=3.0, help="rejection threshold (sigma_clip, ivar)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(func=_cmd_coadd)
 
     p = sub.add_parser("fetch", help="download the archive products of a data manifest (resumable, verified)")
     p.add_argument(
