@@ -27,6 +27,7 @@ __all__ = [
     "denoise",
     "DenoiseResult",
     "denoise_many",
+    "coadd",
     "Stack",
     "read_stack",
     "stack_info",

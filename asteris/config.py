@@ -75,6 +75,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     smooth_l1_weight: float = 0.125e6
     mean_mse_weight: float = 1e6
+    # execution (results change only by round-off)
+    bf16: bool = False
+    compile: bool = False
     # bookkeeping
     checkpoint_every: int = 100
     seed: int = 0

@@ -27,6 +27,7 @@ __all__ = [
     "Asteris",
     "build_network",
     "replicate_pad",
+    "depthwise_conv3d",
 ]
 
 #: Blocks per level and attention heads per level of the published models.
@@ -136,6 +137,33 @@ def replicate_pad(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def depthwise_conv3d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Depthwise 3x3x3 convolution of an already padded ``x`` (no padding added).
+
+    On CPU the channels-last layout is kept (oneDNN is fastest there). On CUDA
+    the input is made contiguous first: cuDNN's grouped 3D kernels on
+    channels-last tensors run about ten times slower than PyTorch's own
+    depthwise kernel on contiguous ones. Under `torch.compile` the
+    convolution is written as 27 shifted products, which the compiler fuses
+    into one memory-bound kernel.
+    """
+    if x.device.type == "cpu":
+        return F.conv3d(x, weight, groups=weight.shape[0])
+    x = x.contiguous()
+    if not torch.compiler.is_compiling():
+        return F.conv3d(x, weight, groups=weight.shape[0])
+    _, c, d, h, w = x.shape
+    out = None
+    for i in range(3):
+        for j in range(3):
+            for k in range(3):
+                term = x[:, :, i : i + d - 2, j : j + h - 2, k : k + w - 2] * weight[:, 0, i, j, k].view(
+                    1, c, 1, 1, 1
+                )
+                out = term if out is None else out + term
+    return out
+
+
 def _conv1(cin: int, cout: int) -> nn.Conv3d:
     return nn.Conv3d(cin, cout, kernel_size=1, bias=False)
 
@@ -167,7 +195,7 @@ class ChannelAttention(nn.Module):
         b, c, d, h, w = x.shape
         if d > 1:
             # A 1x1x1 conv commutes with replicate padding: pad the narrow input, not the wide output.
-            qkv = F.conv3d(self.qkv(replicate_pad(x)), self.qkv_dwconv.weight, groups=3 * c)
+            qkv = depthwise_conv3d(self.qkv(replicate_pad(x)), self.qkv_dwconv.weight)
             project = self.project_out
         else:
             qkv, project = self.qkv_dwconv2(self.qkv2(x)), self.project_out2
@@ -213,7 +241,7 @@ class GatedDconvFeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w_in, w_dw, w_out = self._aligned_weights()
-        h = F.conv3d(F.conv3d(replicate_pad(x), w_in), w_dw, groups=w_dw.shape[0])
+        h = depthwise_conv3d(F.conv3d(replicate_pad(x), w_in), w_dw)
         x1, x2 = h.chunk(2, dim=1)
         return F.conv3d(F.gelu(x1) * x2, w_out)
 
@@ -299,10 +327,24 @@ class TemporalOutputHead(nn.Module):
         b, c, d, h, w = x.shape
         y = self.hw_conv(x.contiguous().view(b * d, c, h, w))
         tokens = y.view(b, d, h, w, 1).permute(1, 0, 2, 3, 4).reshape(d, b * h * w, 1)
-        q, k, v = self.qkv_projection(tokens).chunk(3, dim=-1)
-        out, _ = self.attention(q, k, v, need_weights=False)
-        out = self.output_linear(out).view(d, b, h, w)
-        return out.permute(1, 0, 2, 3).unsqueeze(1)
+        out = self.output_linear(self.frame_attention(*self.qkv_projection(tokens).chunk(3, dim=-1)))
+        return out.view(d, b, h, w).permute(1, 0, 2, 3).unsqueeze(1)
+
+    def frame_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``self.attention(q, k, v)`` on ``(frames, pixels, EMBED)`` tokens, written out elementwise.
+
+        With one channel per head, each pixel's attention is a frames-by-frames
+        map of scalar products. Written out, it avoids the fused attention
+        kernels, which are slow for millions of 8-token sequences and fail on
+        CUDA beyond their grid limits.
+        """
+        attn = self.attention
+        (wq, wk, wv), (bq, bk, bv) = attn.in_proj_weight.chunk(3), attn.in_proj_bias.chunk(3)
+        scale = (self.EMBED // self.HEADS) ** -0.5
+        q, k, v = F.linear(q, wq, bq) * scale, F.linear(k, wk, bk), F.linear(v, wv, bv)
+        weights = torch.softmax(q.unsqueeze(1) * k.unsqueeze(0), dim=1)  # (query, key, pixel, head)
+        out = (weights * v.unsqueeze(0)).sum(dim=1)
+        return F.linear(out, attn.out_proj.weight, attn.out_proj.bias)
 
 
 class Asteris(nn.Module):

@@ -195,6 +195,7 @@ def denoise_large(
     block_pixels: int = 1 << 19,
     device=None,
     bf16: bool = False,
+    compile: bool = False,
     progress: bool = True,
     overwrite: bool = False,
     scratch_dir: str | os.PathLike | None = None,
@@ -224,7 +225,7 @@ def denoise_large(
         wcs = _celestial_wcs(header)
         wcs = wcs.slice(scratch.crop) if wcs is not None else None
         cards = provenance_cards(net, cube.shape[0], tile_size)
-        run = _NetworkOnTiles(net.to(dev).eval(), dev, bf16)
+        run = _NetworkOnTiles(net.to(dev).eval(), dev, bf16, compile)
         tile = tile_size or DEFAULT_TILE[dev.type]
         with atomic_path(output, overwrite=overwrite) as tmp:
             _write_streamed(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,9 +169,10 @@ def _validate(model: Asteris, batches, cfg: TrainConfig, device: torch.device) -
 
 
 def _loss(model: Asteris, inp: torch.Tensor, tgt: torch.Tensor, cfg: TrainConfig, device: torch.device):
-    pred = model(inp.to(device))
+    with torch.autocast(device.type, torch.bfloat16, enabled=cfg.bf16 and device.type in ("cuda", "cpu")):
+        pred = model(inp.to(device))
     return asteris_loss(
-        pred,
+        pred.float(),
         tgt.to(device),
         smooth_l1_weight=cfg.smooth_l1_weight,
         mean_mse_weight=cfg.mean_mse_weight,
@@ -230,6 +232,8 @@ def train(
     world.barrier()
     prepared = _Data([prepare_training_stack(s.data) for s in stacks], cfg)
     dev = world.device(select_device(device))
+    if cfg.bf16 and dev.type != "cuda":
+        warnings.warn(f"bf16 autocast pays on CUDA GPUs; on {dev.type} it is slow or float32", stacklevel=2)
     run = _Run.start(cfg, run_dir, _build_model(cfg, init_from).to(dev), world, prepared, resume=resume)
     end = run.total if stop_after is None else min(run.total, run.step + stop_after)
     validation = prepared.validation_batches()
@@ -298,6 +302,8 @@ class _Run:
             run.step = int(state["step"])
         run.history = _read_metrics(run_dir / "metrics.jsonl", run.step)
         run.net = world.wrap(model.train())
+        if cfg.compile:
+            run.net = torch.compile(run.net)
         return run
 
     def train_step(self, inp: torch.Tensor, tgt: torch.Tensor, device: torch.device) -> dict:

@@ -15,6 +15,7 @@ from asteris.preprocess import (
     normalize,
     prepare_stack,
     restore_image,
+    temporal_nanmedian,
 )
 from asteris.synthetic import synthetic_wcs
 
@@ -106,3 +107,17 @@ def test_round_trip_with_identity_network():
     untouched &= (clipped == data).all(axis=0)
     assert mask.all() and untouched.sum() > 500
     np.testing.assert_allclose(image[untouched], stack.mean(axis=0)[untouched], rtol=0, atol=2e-5 * 10)
+
+
+@pytest.mark.parametrize("exposures", [1, 2, 7, 8, 16])
+def test_temporal_nanmedian_is_numpy_bit_for_bit(exposures):
+    rng = np.random.default_rng(exposures)
+    stack = rng.normal(0.2, 0.01, (exposures, 64, 48)).astype(np.float32)
+    stack[rng.random(stack.shape) < 0.2] = np.nan
+    stack[:, :3, :3] = np.nan  # pixels with no data at all
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.nanmedian(stack, axis=0)
+    got = temporal_nanmedian(stack)
+    assert got.dtype == expected.dtype
+    assert np.array_equal(got, expected, equal_nan=True)
+    assert np.isnan(got[:3, :3]).all()

@@ -170,3 +170,24 @@ def test_interrupt_saves_the_last_completed_step(tmp_path, train_stack, monkeypa
     resumed = train(train_stack, run_dir=tmp_path / "r", config=cfg, resume=True, progress=False)
     straight = train(train_stack, run_dir=tmp_path / "s", config=cfg, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(resumed.model.parameters(), straight.model.parameters()))
+
+
+def test_compile_option_compiles_the_trained_module(tmp_path, train_stack, monkeypatch):
+    # Compiling for real takes minutes on a CPU; the GPU benchmark compares compiled and eager runs.
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: compiled.append(module) or module)
+    cfg = small_config(epochs=1)
+    plain = train(train_stack, run_dir=tmp_path / "e", config=cfg, progress=False)
+    assert not compiled
+    result = train(train_stack, run_dir=tmp_path / "c", config=cfg.replace(compile=True), progress=False)
+    assert len(compiled) == 1 and isinstance(compiled[0], torch.nn.Module)
+    assert [r["loss"] for r in result.history if "loss" in r] == [
+        r["loss"] for r in plain.history if "loss" in r
+    ]
+    assert load_model(result.model_path).config == cfg.network_config()
+
+
+def test_bf16_training_warns_off_cuda(tmp_path, train_stack):
+    cfg = small_config(epochs=1, max_steps_per_epoch=1, bf16=True)
+    with pytest.warns(UserWarning, match="pays on CUDA"):
+        train(train_stack, run_dir=tmp_path / "b", config=cfg, progress=False, device="cpu")
