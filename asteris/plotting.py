@@ -1,4 +1,4 @@
-"""Figures: before/after comparisons, mock-field views, noise power spectra, colour-redshift."""
+"""Figures: before/after, mock-field views, noise power spectra, colour-redshift, injection-recovery."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ from astropy.visualization import AsinhStretch, ImageNormalize, ZScaleInterval
 
 from .fileio import atomic_path
 
-__all__ = ["plot_panels", "plot_before_after", "plot_mock_band", "plot_power_spectra", "plot_colour_redshift"]
+__all__ = [
+    "plot_panels",
+    "plot_before_after",
+    "plot_mock_band",
+    "plot_power_spectra",
+    "plot_colour_redshift",
+    "plot_completeness_purity",
+    "plot_magnitude_bias",
+    "plot_injection_cutouts",
+    "plot_point_source_profiles",
+]
 
 
 def _pyplot(path):
@@ -120,5 +130,109 @@ def plot_colour_redshift(
         ax.scatter(np.asarray(catalog["z"])[sel], colour[sel], s=8, label=f"{kind} ({sel.sum()})")
     ax.set_xlabel("redshift")
     ax.set_ylabel(f"{blue} - {red} [AB mag] (clipped at 6)")
+    ax.legend(fontsize=8)
+    return _save(fig, path, overwrite)
+
+
+def _method_colours(methods: list[str]) -> dict:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10"]
+    return {m: cmap(i % 10) for i, m in enumerate(methods)}
+
+
+def plot_completeness_purity(result, path: str | os.PathLike | None = None, *, overwrite: bool = False):
+    """Completeness and purity against magnitude per method, at each method's chosen threshold."""
+    plt = _pyplot(path)
+    colours = _method_colours(result.methods)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7), sharex=True, constrained_layout=True)
+    for method in result.methods:
+        threshold = result.best_threshold(method)
+        if not np.isfinite(threshold):
+            continue
+        centres, fraction, _ = result.completeness(method, threshold)
+        m90 = result.m90(method)
+        top.plot(
+            centres, fraction, "o-", color=colours[method], label=f"{method} ({threshold:g}σ): m90 {m90:.2f}"
+        )
+        top.axvline(m90, color=colours[method], ls=":", lw=1)
+        if result.negatives is None:
+            centres, purity, _ = result.purity_curve(method, threshold)
+            bottom.plot(centres, purity, "o-", color=colours[method], label=method)
+    for ax, label in ((top, "completeness"), (bottom, "purity (detected mag)")):
+        ax.axhline(0.9, color="0.5", lw=0.8)
+        ax.set_ylim(-0.02, 1.05)
+        ax.set_ylabel(label)
+    top.legend(fontsize=8)
+    bottom.set_xlabel("AB magnitude")
+    return _save(fig, path, overwrite)
+
+
+def plot_magnitude_bias(result, path: str | os.PathLike | None = None, *, overwrite: bool = False):
+    """Measured minus injected aperture magnitude (median and NMAD band) against magnitude, per method."""
+    plt = _pyplot(path)
+    colours = _method_colours(result.methods)
+    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    for method in result.methods:
+        centres, median, scatter = result.photometry(method)
+        ax.plot(centres, median, "o-", color=colours[method], label=method)
+        ax.fill_between(centres, median - scatter, median + scatter, color=colours[method], alpha=0.15)
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set_xlabel("injected AB magnitude")
+    ax.set_ylabel("measured - injected [mag]")
+    ax.legend(fontsize=8)
+    return _save(fig, path, overwrite)
+
+
+def plot_injection_cutouts(
+    result, path: str | os.PathLike | None = None, *, n: int = 6, size: int = 25, overwrite: bool = False
+):
+    """Cutouts of injected sources near the limit: one exposure, each method, and the truth."""
+    plt = _pyplot(path)
+    last = result.injected[result.injected["realization"] == result.injected["realization"].max()]
+    limit = result.m90(result.reference)
+    order = np.argsort(
+        np.abs(last["mag"].value - (limit if np.isfinite(limit) else np.median(last["mag"].value)))
+    )
+    rows = last[order[:n]]
+    names = ["exposure", *result.methods, "truth" if "truth" in result.images else "injected_model"]
+    fig, axes = plt.subplots(n, len(names), figsize=(1.6 * len(names), 1.6 * n), constrained_layout=True,
+                             squeeze=False)  # fmt: skip
+    half = size // 2
+    for i, row in enumerate(rows):
+        y0, x0 = int(round(row["y"])) - half, int(round(row["x"])) - half
+        ref = result.images[result.reference][y0 : y0 + size, x0 : x0 + size]
+        vmin, vmax = np.nanpercentile(ref, [1, 99.5])
+        for j, name in enumerate(names):
+            ax = axes[i, j]
+            ax.imshow(result.images[name][y0 : y0 + size, x0 : x0 + size], origin="lower", cmap="gray",
+                      vmin=vmin, vmax=vmax, interpolation="nearest")  # fmt: skip
+            ax.set_xticks([]), ax.set_yticks([])
+            if i == 0:
+                ax.set_title(name, fontsize=8)
+        axes[i, 0].set_ylabel(f"{row['mag'].value:.2f} {row['kind']}", fontsize=8)
+    return _save(fig, path, overwrite)
+
+
+def plot_point_source_profiles(
+    result, path: str | os.PathLike | None = None, *, min_snr: float = 20.0, overwrite: bool = False
+):
+    """Radial profiles of the bright injected point sources stacked, per method and for the truth."""
+    from .recovery import stacked_profile
+
+    plt = _pyplot(path)
+    last = result.injected[result.injected["realization"] == result.injected["realization"].max()]
+    bright = last[(last["kind"] == "point") & (last["ref_snr"] >= min_snr)]
+    radius = 3 * result.aperture_diameter
+    colours = _method_colours(result.methods)
+    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    for name in [*result.methods, "injected_model"]:
+        r, profile = stacked_profile(result.images[name], bright["x"], bright["y"], radius=radius)
+        style = {"color": "k", "ls": "--"} if name == "injected_model" else {"color": colours[name]}
+        ax.plot(r, profile, label="truth" if name == "injected_model" else name, **style)
+    ax.set_yscale("log")
+    ax.set_xlabel("radius [px]")
+    ax.set_ylabel("stacked profile (unit flux)")
+    ax.set_title(f"{len(bright)} point sources with reference S/N >= {min_snr:g}")
     ax.legend(fontsize=8)
     return _save(fig, path, overwrite)

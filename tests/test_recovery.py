@@ -1,0 +1,217 @@
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.table import QTable
+
+from asteris.errors import ConfigError
+from asteris.injection import SourceRenderer
+from asteris.noise import NoiseConfig
+from asteris.plotting import (
+    plot_completeness_purity,
+    plot_injection_cutouts,
+    plot_magnitude_bias,
+    plot_point_source_profiles,
+)
+from asteris.population import PopulationConfig
+from asteris.recovery import (
+    RecoveryResult,
+    binned_fraction,
+    coadd_method,
+    completeness_magnitude,
+    fit_completeness,
+    injection_recovery,
+    match_positions,
+    moment_shape,
+    spurious_rate,
+    stacked_profile,
+)
+from asteris.simulate import simulate_field
+
+# --- metric functions on hand-built inputs -------------------------------------------------------
+
+
+def test_match_positions_pairs_closest_first_and_one_to_one():
+    # two injected points compete for one detection: the closer wins, the other is missed
+    hit = match_positions([0.0, 1.5, 50.0], [0.0, 0.0, 0.0], [1.0, 49.0, 80.0], [0.0, 0.0, 0.0], 2.0)
+    assert hit.tolist() == [-1, 0, 1]
+    assert match_positions([], [], [1.0], [1.0], 2.0).tolist() == []
+    assert match_positions([1.0], [1.0], [], [], 2.0).tolist() == [-1]
+    assert match_positions([0.0], [0.0], [2.5], [0.0], 2.0).tolist() == [-1]
+
+
+def test_binned_fraction_counts_and_empty_bins():
+    centres, fraction, counts = binned_fraction([0.5, 0.6, 2.5, 9.0], [1, 0, 1, 1], [0, 1, 2, 3])
+    assert centres.tolist() == [0.5, 1.5, 2.5] and counts.tolist() == [2, 0, 1]
+    assert fraction[0] == 0.5 and np.isnan(fraction[1]) and fraction[2] == 1.0
+
+
+def test_completeness_fit_recovers_a_known_curve_and_its_m90():
+    rng = np.random.default_rng(2)
+    mags = rng.uniform(25, 30, 3000)
+    c_max, m50, width = 0.97, 28.0, 0.25
+    hit = rng.uniform(size=mags.size) < c_max / (1 + np.exp((mags - m50) / width))
+    fit = fit_completeness(mags, hit)
+    assert fit == pytest.approx((m50, width, c_max), abs=0.03)
+    expected = m50 + width * np.log(c_max / 0.9 - 1)
+    assert completeness_magnitude(*fit) == pytest.approx(expected, abs=0.05)
+    assert np.isnan(completeness_magnitude(28.0, 0.3, 0.85))
+    with pytest.raises(ConfigError):
+        fit_completeness(mags, np.ones(mags.size, bool))
+
+
+def test_moment_shape_measures_gaussians_and_the_noise_averages_out():
+    yy, xx = np.mgrid[:64, :64]
+    sigma = 1.2
+    g = 100 * np.exp(-((xx - 31.3) ** 2 + (yy - 32.6) ** 2) / (2 * sigma**2))
+    fwhm, e = moment_shape(g, [31.3], [32.6], radius=6)
+    assert fwhm[0] == pytest.approx(2.3548 * sigma, rel=0.02) and e[0] < 0.01
+    noisy = [moment_shape(g + np.random.default_rng(s).normal(0, 1, g.shape), [31.3], [32.6], radius=6)[0][0]
+             for s in range(30)]  # fmt: skip
+    assert np.median(noisy) == pytest.approx(2.3548 * sigma, rel=0.05)
+    assert np.isnan(moment_shape(g, [1.0], [1.0], radius=6)[0][0])  # too close to the edge
+
+
+def test_stacked_profile_is_normalised_and_peaks_at_the_centre():
+    yy, xx = np.mgrid[:64, :64]
+    image = np.exp(-((xx - 20) ** 2 + (yy - 20) ** 2) / 4) + np.exp(-((xx - 44) ** 2 + (yy - 40) ** 2) / 4)
+    r, profile = stacked_profile(image, [20, 44], [20, 40], radius=10)
+    area = np.pi * ((r + 0.25) ** 2 - (r - 0.25) ** 2)
+    assert np.nansum(profile * area) == pytest.approx(1.0) and np.nanargmax(profile) == 0
+
+
+def hand_built_result(negatives=None) -> RecoveryResult:
+    """Two methods, two thresholds; 'deep' recovers one bin fainter than 'shallow'."""
+    mags = np.repeat(np.arange(24.0, 29.0, 0.25) + 0.125, 40)
+    injected = QTable({"mag": mags * u.mag, "realization": np.zeros(mags.size, int),
+                       "kind": np.where(np.arange(mags.size) % 2, "point", "sersic"),
+                       "ref_snr": 10 ** (-0.4 * (mags - 25.5)) * 10,
+                       "model_flux": 10 ** (-0.4 * (mags - 27.0)),
+                       "fwhm_true": np.full(mags.size, 2.0), "ell_true": np.zeros(mags.size)})  # fmt: skip
+    limit = {"shallow": 26.5, "deep": 27.5}
+    recovered = {m: np.stack([mags < limit[m], mags < limit[m] - 0.5]) for m in limit}
+    flux = {m: np.where(recovered[m], injected["model_flux"] * 10 ** (-0.4 * 0.1 * (m == "deep")), np.nan)
+            for m in limit}  # fmt: skip
+    real = {"shallow": [np.r_[np.ones(80), np.zeros(20)], np.ones(90)],  # purity 0.8, then 1.0
+            "deep": [np.r_[np.ones(95), np.zeros(5)], np.ones(90)]}  # fmt: skip
+    detections = {m: [(np.full(len(r), 27.0), r.astype(bool)) for r in real[m]] for m in limit}
+    shapes = {"shallow": (np.full(mags.size, 2.0), np.zeros(mags.size)),
+              "deep": (np.full(mags.size, 2.2), np.full(mags.size, 0.05))}  # fmt: skip
+    return RecoveryResult(["shallow", "deep"], (2.0, 4.0), injected, recovered, flux, shapes, detections,
+                          negatives, 27.0, 4.0, 1.0, "shallow", 1.0)  # fmt: skip
+
+
+def test_result_metrics_on_a_hand_built_experiment():
+    result = hand_built_result()
+    assert result.purity("shallow", 2.0) == pytest.approx(0.8) and result.purity(
+        "deep", 2.0
+    ) == pytest.approx(0.95)
+    assert result.best_threshold("shallow") == 4.0 and result.best_threshold("deep") == 2.0
+    # step functions: the fit puts m90 at the step
+    assert result.m90("shallow") == pytest.approx(26.0, abs=0.05)
+    assert result.m90("deep") == pytest.approx(27.5, abs=0.05)
+    gain, err = result.depth_gain("deep", "shallow", n_boot=30)
+    assert gain == pytest.approx(1.5, abs=0.07) and err < 0.1
+    assert result.mag_bias_at_snr("shallow") == pytest.approx(0.0, abs=1e-9)
+    assert result.mag_bias_at_snr("deep") == pytest.approx(0.1, abs=1e-9)
+    centres, median, scatter = result.photometry("deep")
+    assert np.nanmax(np.abs(median - 0.1)) < 1e-9 and np.nanmax(scatter) < 1e-9
+    assert result.fwhm_ratio("deep") == pytest.approx(1.1) and result.ellipticity_change(
+        "deep"
+    ) == pytest.approx(0.05)
+    with pytest.raises(ConfigError, match="not scanned"):
+        result.completeness("deep", 3.0)
+
+
+def test_purity_of_real_data_comes_from_the_negated_image():
+    result = hand_built_result(negatives={"shallow": np.array([30, 3]), "deep": np.array([5, 0])})
+    assert result.purity("shallow", 2.0) == pytest.approx(0.7) and result.purity("deep", 4.0) == 1.0
+
+
+# --- the experiment on a white-noise mock -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def white_field():
+    """A source-free NIRCam-like F444W stack with white noise only."""
+    return simulate_field("nircam", shape=(256, 256), exposures=8, bands=["F444W"],
+                          noise=NoiseConfig.white_only(), population=PopulationConfig.empty(), seed=5,
+                          progress=False)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def white_result(white_field):
+    band = white_field.bands["F444W"]
+    renderer = SourceRenderer.for_mock(white_field, "F444W")
+    methods = {"ivar": coadd_method("ivar"), "median": coadd_method("median")}
+    return renderer, injection_recovery(
+        band.stack, methods, renderer, mags=(26.3, 29.8), kinds=("point",), n_per_realization=80,
+        realizations=4, thresholds=(3.0, 5.0), truth=band.truth, seed=2, progress=False,
+    )  # fmt: skip
+
+
+def expected_m90(result: RecoveryResult, renderer: SourceRenderer, threshold: float) -> float:
+    """m90 of a matched filter on white noise: the filtered peak must clear the threshold plus 1.28 sigma."""
+    from asteris.detect import detection_image
+
+    det = detection_image(result.images["ivar"], fwhm=renderer.fwhm_px)
+    sigma = np.median(det.filtered_rms[~det.mask])
+    one = QTable({"x": [64.0, 64.25, 64.5, 64.5], "y": [64.0, 64.0, 64.25, 64.5], "mag": np.zeros(4) * u.mag,
+                  "r_e": np.zeros(4) * u.arcsec, "sersic_n": np.ones(4), "axis_ratio": np.ones(4),
+                  "theta": np.zeros(4) * u.deg})  # fmt: skip
+    peaks = []
+    for row in range(4):  # the filtered peak per unit flux, over sub-pixel phases
+        from scipy.signal import oaconvolve
+
+        image = renderer.image(one[row : row + 1], (128, 128)) / renderer.fluxes(0.0)
+        peaks.append(oaconvolve(image, det.kernel, mode="same").max())
+    flux90 = (threshold + 1.2816) * sigma / np.mean(peaks)
+    return renderer.zero_point - 2.5 * np.log10(flux90)
+
+
+def test_white_noise_m90_matches_the_matched_filter_expectation(white_result):
+    renderer, result = white_result
+    for threshold in (3.0, 5.0):
+        assert result.m90("ivar", threshold) == pytest.approx(
+            expected_m90(result, renderer, threshold), abs=0.2
+        )
+    assert result.purity("ivar", 5.0) > 0.9
+    assert result.m90("ivar", 3.0) > result.m90("ivar", 5.0) + 0.3
+
+
+def test_white_noise_photometry_and_shapes_are_unbiased(white_result):
+    _, result = white_result
+    assert abs(result.mag_bias_at_snr("ivar", 10.0)) < 0.1
+    assert result.fwhm_ratio("ivar") == pytest.approx(1.0, abs=0.05)
+    summary = result.summary("ivar", n_boot=20)
+    assert set(summary) >= {"m90", "m90_err", "purity", "mag_bias_sn10", "fwhm_ratio", "threshold"}
+    assert 0 < summary["m90_err"] < 0.3
+    # the median coadd of 8 exposures is noisier than the ivar mean: it reaches less deep
+    assert result.depth_gain("ivar", "median", n_boot=20)[0] > 0
+
+
+def test_figures_are_written(white_result, tmp_path):
+    _, result = white_result
+    for plot in (
+        plot_completeness_purity,
+        plot_magnitude_bias,
+        plot_injection_cutouts,
+        plot_point_source_profiles,
+    ):
+        path = tmp_path / f"{plot.__name__}.png"
+        plot(result, path)
+        assert path.stat().st_size > 5000
+
+
+def test_a_hallucinating_method_is_caught(white_field):
+    band = white_field.bands["F444W"]
+    renderer = SourceRenderer.for_mock(white_field, "F444W")
+    honest = coadd_method("ivar")
+    rng = np.random.default_rng(0)
+    fake = renderer.image(QTable({"x": rng.uniform(20, 236, 30), "y": rng.uniform(20, 236, 30),
+                                  "mag": np.full(30, 27.5) * u.mag, "r_e": np.zeros(30) * u.arcsec,
+                                  "sersic_n": np.ones(30), "axis_ratio": np.ones(30),
+                                  "theta": np.zeros(30) * u.deg}), (256, 256))  # fmt: skip
+    methods = {"ivar": honest, "inventive": lambda stack: honest(stack) + fake}
+    rates = spurious_rate(band.stack, methods, fwhm=renderer.fwhm_px, pixel_scale=0.04, thresholds=(5.0,))
+    honest_rate, inventive_rate = rates["rate_5"]
+    assert honest_rate < 15 and inventive_rate > honest_rate + 100  # 30 fakes in 0.026 arcmin^2
