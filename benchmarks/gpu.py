@@ -314,6 +314,10 @@ def main() -> None:
         "asteris": asteris.__version__,
         "network": "ASTERIS8, f_maps 24, blocks [4, 6, 6, 8], 4 refinement",
     }
+    if args.model:
+        cfg = asteris.load_model(args.model).config
+        result["network"] = (f"ASTERIS{cfg.frames}, f_maps {cfg.f_maps}, blocks {list(cfg.num_blocks)}, "
+                             f"{cfg.num_refinement_blocks} refinement (from {Path(args.model).name})")  # fmt: skip
 
     if args.previous:
         previous = json.loads(Path(args.previous).read_text())
@@ -322,7 +326,7 @@ def main() -> None:
 
     def save(key, value):
         result[key] = value
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        out.write_text(json.dumps(result, indent=2, default=float) + "\n")
 
     stack = Path(args.stack)
     work = Path(args.work)
