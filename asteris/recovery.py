@@ -45,6 +45,7 @@ __all__ = [
     "Method",
     "coadd_method",
     "asteris_method",
+    "retrained_asteris_method",
     "on_input_grid",
     "match_positions",
     "binned_fraction",
@@ -88,6 +89,32 @@ def asteris_method(model, **options) -> Method:
     net = _resolve_model(model, options.pop("frames", None))
     options.setdefault("progress", False)
     return lambda stack: on_input_grid(denoise(stack, model=net, **options), stack.data.shape[1:])
+
+
+def retrained_asteris_method(config, run_root, *, init_from=None, **options) -> Method:
+    """A method that trains a fresh model self-supervised on each stack it is given, then denoises it.
+
+    Each call trains in a new folder under ``run_root`` (``config``: a
+    `~asteris.config.TrainConfig` or preset name; ``init_from``: fine-tune
+    from a checkpoint), so injected stacks are denoised by a model that has
+    seen their injections, as a user retraining on their own data would.
+    """
+    from pathlib import Path
+
+    from .denoise import denoise
+    from .training import train
+
+    root, calls = Path(run_root), iter(range(1_000_000))
+    options.setdefault("progress", False)
+
+    def run(stack: Stack) -> np.ndarray:
+        run_dir = root / f"stack_{next(calls):03d}"
+        trained = train(
+            stack, run_dir=run_dir, config=config, init_from=init_from, overwrite=True, progress=False
+        )
+        return on_input_grid(denoise(stack, model=trained.model, **options), stack.data.shape[1:])
+
+    return run
 
 
 def match_positions(x1, y1, x2, y2, radius: float) -> np.ndarray:

@@ -1,6 +1,7 @@
 import astropy.units as u
 import numpy as np
 import pytest
+import torch
 from astropy.table import QTable
 
 from asteris.errors import ConfigError
@@ -215,3 +216,18 @@ def test_a_hallucinating_method_is_caught(white_field):
     rates = spurious_rate(band.stack, methods, fwhm=renderer.fwhm_px, pixel_scale=0.04, thresholds=(5.0,))
     honest_rate, inventive_rate = rates["rate_5"]
     assert honest_rate < 15 and inventive_rate > honest_rate + 100  # 30 fakes in 0.026 arcmin^2
+
+
+def test_retrained_method_trains_a_model_per_stack(tmp_path):
+    from asteris import TrainConfig
+    from asteris.recovery import retrained_asteris_method
+
+    config = TrainConfig.preset("tiny", epochs=1, max_steps_per_epoch=2, checkpoint_every=2)
+    method = retrained_asteris_method(config, tmp_path)
+    rng = np.random.default_rng(0)
+    first, second = (method(rng.normal(1.0, 0.1, (16, 48, 48)).astype(np.float32)) for _ in range(2))
+    assert first.shape == (48, 48) and np.isfinite(first).any()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stack_000", "stack_001"]
+    states = [torch.load(tmp_path / f"stack_00{i}" / "model.pt", weights_only=False)["model_state_dict"]
+              for i in (0, 1)]  # fmt: skip
+    assert any(not torch.equal(states[0][k], states[1][k]) for k in states[0])  # each stack its own model
