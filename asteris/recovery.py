@@ -12,9 +12,10 @@ the noiseless truth; `RecoveryResult.depth_gain` the paired-bootstrap gain
 dm90 of one method over another.
 
 Purity: on a mock, a detection is real when it matches an injected source or
-sits where the noiseless truth image, filtered like the data, is at least
+a peak of the noiseless truth image, filtered like the data, of at least
 ``truth_snr`` times the filtered noise; on real data it is one minus the
-ratio of detections in the negated image to detections in the image.
+ratio of detections in the negated image to detections in the image. The
+spurious rate on a source-free stack (`spurious_rate`) is the third view.
 
 Metric functions (`match_positions`, `binned_fraction`,
 `fit_completeness`, `moment_shape`, `stacked_profile`) are plain
@@ -62,7 +63,7 @@ __all__ = [
 ]
 
 #: Detection thresholds scanned, in units of the filtered image's noise.
-DEFAULT_THRESHOLDS = (2.0, 2.5, 3.0, 3.5, 4.0, 5.0)
+DEFAULT_THRESHOLDS = (2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 7.0)
 PURITY_GOAL = 0.9
 COMPLETENESS_LEVEL = 0.9
 
@@ -283,6 +284,13 @@ def _flux_to_mag(flux, zero_point: float) -> np.ndarray:
         return np.where(flux > 0, zero_point - 2.5 * np.log10(flux), np.nan)
 
 
+def _finite_std(samples) -> float:
+    """Standard deviation of the finite samples (NaN when fewer than two)."""
+    samples = np.asarray(samples, float)
+    samples = samples[np.isfinite(samples)]
+    return float(samples.std()) if samples.size > 1 else float("nan")
+
+
 def _nmad(values: np.ndarray) -> float:
     values = values[np.isfinite(values)]
     return float(1.4826 * np.median(np.abs(values - np.median(values)))) if values.size else float("nan")
@@ -367,8 +375,7 @@ class RecoveryResult:
 
     def m90_error(self, method: str, *, n_boot: int = 200, seed: int = 0) -> float:
         """Bootstrap standard deviation of m90 (injected sources resampled)."""
-        samples = [self.m90(method, rows=rows) for rows in self._bootstrap_rows(n_boot, seed)]
-        return float(np.nanstd(samples))
+        return _finite_std([self.m90(method, rows=rows) for rows in self._bootstrap_rows(n_boot, seed)])
 
     def depth_gain(
         self, method: str, baseline: str, *, n_boot: int = 200, seed: int = 0
@@ -378,7 +385,7 @@ class RecoveryResult:
         samples = [
             self.m90(method, rows=r) - self.m90(baseline, rows=r) for r in self._bootstrap_rows(n_boot, seed)
         ]
-        return float(gain), float(np.nanstd(samples))
+        return float(gain), _finite_std(samples)
 
     def magnitude_offsets(self, method: str, threshold: float | None = None) -> np.ndarray:
         """Measured minus injected aperture magnitude of each injected source (NaN if not recovered)."""
@@ -434,14 +441,20 @@ class RecoveryResult:
         }
 
 
-def _is_real(table: QTable, det: DetectionImage, truth_filtered: np.ndarray | None, injected_hit, truth_snr):
-    """Detections matched to an injected source, or on truth signal of ``truth_snr`` filtered sigma."""
-    if truth_filtered is None:
-        return np.zeros(len(table), bool)
-    iy = np.clip(np.round(table["y"].value).astype(int), 0, det.data.shape[0] - 1)
-    ix = np.clip(np.round(table["x"].value).astype(int), 0, det.data.shape[1] - 1)
-    on_signal = truth_filtered[iy, ix] >= truth_snr * det.filtered_rms[iy, ix]
-    return on_signal | injected_hit
+def _is_real(table: QTable, det: DetectionImage, truth_filtered, injected_hit, setup: dict) -> np.ndarray:
+    """Detections matched to an injected source or to a peak of the filtered truth of ``truth_snr`` sigma.
+
+    A peak, not just signal: a noise peak on the wing of a real galaxy is
+    still spurious.
+    """
+    if truth_filtered is None or len(table) == 0:
+        return np.asarray(injected_hit, bool)
+    is_peak = truth_filtered == ndimage.maximum_filter(truth_filtered, size=3)
+    peaks = np.argwhere(is_peak & (truth_filtered >= setup["truth_snr"] * det.filtered_rms) & ~det.mask)
+    if len(peaks) == 0:
+        return np.asarray(injected_hit, bool)
+    near = match_positions(table["x"].value, table["y"].value, peaks[:, 1], peaks[:, 0], setup["radius"])
+    return (near >= 0) | injected_hit
 
 
 def _measure(image, det_options, catalog, model, truth, setup) -> dict:
@@ -457,7 +470,7 @@ def _measure(image, det_options, catalog, model, truth, setup) -> dict:
         out["recovered"].append(hit >= 0)
         out["flux"].append(np.where(hit >= 0, flux[np.maximum(hit, 0)] if len(flux) else np.nan, np.nan))
         injected_hit = np.isin(np.arange(len(table)), hit[hit >= 0])
-        real = _is_real(table, det, truth_filtered, injected_hit, setup["truth_snr"])
+        real = _is_real(table, det, truth_filtered, injected_hit, setup)
         out["detections"].append((_flux_to_mag(flux, setup["zero_point"]), real))
         if truth is None:
             negated = detection_image(image, negate=True, **det_options)
@@ -510,7 +523,7 @@ def injection_recovery(
         The noiseless image of the stack's own sources (a mock's truth): purity
         from it; without it, purity from the negated images.
     truth_snr : float
-        Truth signal (in filtered sigma) that makes a detection real.
+        Height (in filtered sigma) of a truth peak that makes a detection at it real.
     reference : str
         The method whose empty-aperture noise sets the reference S/N (default: the first).
     seed : int
