@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := demo
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench book clean
 
 install: $(STAMP)
 
@@ -28,6 +28,13 @@ lint: install
 
 test: lint
 	$(PY) -m pytest
+
+# Executes every chapter (ci mode) and builds the HTML in _build/html; a failing cell or any
+# Sphinx warning fails it.
+book: install
+	$(PY) -m pip install --quiet -e ".[book]"
+	$(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml -W -n --keep-going
+	touch _build/html/.nojekyll
 
 bench: install
 	$(PY) benchmarks/throughput.py

@@ -109,6 +109,15 @@ def measure_field(name: str, noise: NoiseConfig, args, work: Path) -> dict:
     return out
 
 
+def no_nan(value):
+    """``value`` with NaN floats as None (null): JSON has no NaN."""
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: no_nan(v) for k, v in value.items()}
+    return value
+
+
 def print_table(name: str, figures: dict) -> None:
     print(f"\n{name} ({figures['band']}, {figures['injected']} injected sources, "
           f"coadd 5-sigma {figures['m5_coadd']:.2f})")  # fmt: skip
@@ -145,7 +154,7 @@ def main() -> None:
     for name, figures in results["fields"].items():
         print_table(name, figures)
     if not args.quick:
-        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+        Path(args.out).write_text(json.dumps(no_nan(results), indent=2) + "\n")
         print(f"\nwrote {args.out}")
 
 

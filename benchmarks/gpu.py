@@ -316,8 +316,10 @@ def main() -> None:
     }
     if args.model:
         cfg = asteris.load_model(args.model).config
-        result["network"] = (f"ASTERIS{cfg.frames}, f_maps {cfg.f_maps}, blocks {list(cfg.num_blocks)}, "
-                             f"{cfg.num_refinement_blocks} refinement (from {Path(args.model).name})")  # fmt: skip
+        blocks = f"blocks {list(cfg.num_blocks)}, {cfg.num_refinement_blocks} refinement"
+        result["network"] = (
+            f"ASTERIS{cfg.frames}, f_maps {cfg.f_maps}, {blocks} (from {Path(args.model).name})"
+        )
 
     if args.previous:
         previous = json.loads(Path(args.previous).read_text())
