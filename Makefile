@@ -26,8 +26,12 @@ demo: install
 lint: install
 	$(BIN)/ruff check asteris tests benchmarks
 
+# The suite, then every chapter re-executed and compared with its committed outputs (nbval).
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+
 test: lint
 	$(PY) -m pytest
+	$(PY) -m pytest $(NBVAL) notebooks/*.ipynb
 
 # Executes every chapter (ci mode) and builds the HTML in _build/html; a failing cell or any
 # Sphinx warning fails it.

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -13,6 +15,8 @@
 
 # %% [markdown]
 # # The mock universe
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/asteris-project/asteris/blob/main/notebooks/01_mock_universe.ipynb)
 #
 # ## Overview
 #
@@ -33,7 +37,16 @@
 #
 # `pip install -e .` (or `make install`). No network, no GPU; building the
 # default field takes about half a minute on 2 CPU cores, then it is cached in
-# `$ASTERIS_DATA_DIR` (default `~/.cache/asteris`).
+# `$ASTERIS_DATA_DIR` (default `~/.cache/asteris`). On Colab, the next cell
+# installs asteris from its repository; elsewhere it does nothing.
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    repository = "git+https://github.com/asteris-project/asteris"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"asteris @ {repository}"], check=True)
 
 # %%
 import numpy as np
@@ -66,7 +79,7 @@ catalog["id", "type", "z", "M_UV", "r_e", "sersic_n", "mag_jwst_f200w"][:5]
 # which the selection of the last chapters has to tell them apart.
 
 # %%
-plot_colour_redshift(catalog, "jwst_f115w", "jwst_f200w");
+fig = plot_colour_redshift(catalog, "jwst_f115w", "jwst_f200w")
 
 # %% [markdown]
 # ## One exposure, the coadd and the truth
@@ -76,7 +89,7 @@ plot_colour_redshift(catalog, "jwst_f115w", "jwst_f200w");
 # exposures averages most of them away but keeps the correlated part.
 
 # %%
-plot_mock_band(field.bands["F200W"], exposure=0);
+fig = plot_mock_band(field.bands["F200W"], exposure=0)
 
 # %% [markdown]
 # ## The noise components
@@ -96,7 +109,7 @@ for name, (default, what, source) in COMPONENTS.items():
 
 # %%
 spectra = component_power_spectra("nircam", band="F200W")
-plot_power_spectra(spectra);
+fig = plot_power_spectra(spectra)
 
 # %% [markdown]
 # ## Summary
