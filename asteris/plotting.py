@@ -20,6 +20,7 @@ __all__ = [
     "plot_magnitude_bias",
     "plot_injection_cutouts",
     "plot_point_source_profiles",
+    "plot_training_history",
 ]
 
 
@@ -235,4 +236,19 @@ def plot_point_source_profiles(
     ax.set_ylabel("stacked profile (unit flux)")
     ax.set_title(f"{len(bright)} point sources with reference S/N >= {min_snr:g}")
     ax.legend(fontsize=8)
+    return _save(fig, path, overwrite)
+
+
+def plot_training_history(
+    history: list[dict], path: str | os.PathLike | None = None, *, overwrite: bool = False
+):
+    """Validation loss against training step (``TrainResult.history``)."""
+    plt = _pyplot(path)
+    steps = [row["step"] for row in history if row.get("val_loss") is not None]
+    losses = [row["val_loss"] for row in history if row.get("val_loss") is not None]
+    fig, ax = plt.subplots(figsize=(6, 3.5), constrained_layout=True)
+    ax.plot(steps, losses, "o-")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation loss")
+    ax.set_title("self-supervised training: predicting held-out exposures")
     return _save(fig, path, overwrite)

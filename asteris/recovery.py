@@ -56,6 +56,7 @@ __all__ = [
     "stacked_profile",
     "aperture_fluxes",
     "limiting_magnitude",
+    "truth_errors",
     "injection_recovery",
     "RecoveryResult",
     "spurious_rate",
@@ -268,6 +269,33 @@ def aperture_fluxes(image: np.ndarray, x, y, diameter: float) -> np.ndarray:
         return np.zeros(0)
     aperture = CircularAperture(np.column_stack([np.asarray(x, float), np.asarray(y, float)]), diameter / 2)
     return np.asarray(aperture_photometry(np.nan_to_num(image), aperture)["aperture_sum"], dtype=float)
+
+
+def truth_errors(image: np.ndarray, truth: np.ndarray, *, noise: float) -> QTable:
+    """RMS error and mean bias of ``image`` against the noiseless ``truth``, by truth level.
+
+    Pixels are grouped by their truth in units of ``noise`` (the coadd's
+    per-pixel noise): background (below 1), faint sources (1 to 10) and bright
+    sources (above 10); NaN pixels are left out.
+
+    >>> truth = np.repeat([0.0, 5.0, 50.0], 100)
+    >>> t = truth_errors(truth + 0.5, truth, noise=1.0)
+    >>> t["pixels"].tolist(), t["rms_error"].tolist()
+    ([100, 100, 100], [0.5, 0.5, 0.5])
+    """
+    ok = np.isfinite(image) & np.isfinite(truth)
+    level = truth / noise
+    groups = {
+        "background": level < 1,
+        "faint sources": (level >= 1) & (level <= 10),
+        "bright sources": level > 10,
+    }
+    rows = []
+    for name, where in groups.items():
+        error = (image - truth)[where & ok]
+        rms = float(np.sqrt(np.mean(error**2))) if error.size else float("nan")
+        rows.append((name, int(error.size), rms, float(error.mean()) if error.size else float("nan")))
+    return QTable(rows=rows, names=("pixels_of", "pixels", "rms_error", "mean_bias"))
 
 
 def limiting_magnitude(image: np.ndarray, renderer: SourceRenderer, *, nsigma: float = 5.0) -> float:

@@ -1,0 +1,136 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Training and denoising
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/asteris-project/asteris/blob/main/notebooks/02_train_and_denoise.ipynb)
+#
+# ## Overview
+#
+# ASTERIS needs no clean images: it learns from the exposures of the stack it
+# will denoise. The network sees a window of exposures and predicts a held-out
+# one; the noise of different exposures is independent, so the best it can do
+# is predict the sky. This chapter trains a model on one stack, denoises the
+# stack with it, and compares the result with the standard inverse-variance
+# coadd and, on the mock field, with the noiseless truth. It makes no claim of
+# depth: that needs injection-recovery (chapter 3, `benchmarks/depth.py`).
+#
+# **Data and figures.** In `ci` mode, the F200W stack of the embedded mock field
+# (chapter 1; its `params.json` rebuilds it) and the `tiny` model trained on the
+# CPU; every number below is computed in this notebook. In `full` mode, the
+# F200W exposures of the manifest `data_manifests/jades_1210_nircam.yaml` and
+# the published-size model on a GPU. Training and denoising speeds are in
+# `benchmarks/results/speed.json` (`benchmarks/throughput.py`, `benchmarks/gpu.py`).
+#
+# ## Prerequisites
+#
+# `pip install -e .` (or `make install`). `ci` mode: no network, no GPU, about
+# four minutes on 2 CPU cores. `full` mode: network access to MAST (a few GB)
+# and a GPU; set `MODE = "full"` below or `ASTERIS_BOOK_MODE=full`.
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    repository = "git+https://github.com/asteris-project/asteris"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"asteris @ {repository}"], check=True)
+
+# %% tags=["parameters"]
+MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
+
+# %%
+import tempfile
+
+import numpy as np
+from astropy.stats import sigma_clipped_stats
+
+from asteris import coadd, denoise, train
+from asteris.book import book_mode, chapter_stack, training_preset
+from asteris.plotting import plot_panels, plot_training_history
+from asteris.recovery import truth_errors
+
+mode = book_mode(MODE)
+stack, truth = chapter_stack(mode)
+print(f"mode {mode}: {stack.exposures} exposures of {stack.data.shape[1]} x {stack.data.shape[2]} px")
+
+# %% [markdown]
+# ## Training
+#
+# Training draws patches of the stack, feeds each window of exposures to the
+# network and scores its prediction of a held-out exposure; a tenth of the
+# patches are kept aside to measure the validation loss. The run folder holds
+# the configuration, the metrics log and the checkpoints, so an interrupted
+# run resumes exactly where it stopped.
+
+# %%
+config = training_preset(mode)
+run = train(stack, run_dir=tempfile.mkdtemp(prefix="asteris-chapter2-"), config=config, progress=False)
+print(f"{run.step} steps of {config.batch_size} patches of {config.patch_size} px; f_maps {config.f_maps}")
+fig = plot_training_history(run.history)
+
+# %% [markdown]
+# ## Denoising
+#
+# The trained model denoises the whole stack in overlapping tiles. Beside it,
+# the standard coadd: the inverse-variance weighted mean of the exposures with
+# outliers rejected (`asteris.coadd`). Both images share one stretch; each
+# title gives the image's background RMS.
+
+# %%
+result = denoise(stack, model=run.model, progress=False)
+baseline = coadd(stack, method="ivar")
+reference = baseline.image[result.crop]
+fig = plot_panels([reference, result.image], ["inverse-variance coadd", f"ASTERIS ({mode} model)"])
+
+# %%
+both = result.mask & np.isfinite(reference)
+coadd_rms = sigma_clipped_stats(reference[both], sigma=3)[2]
+denoised_rms = sigma_clipped_stats(result.image[both], sigma=3)[2]
+print(f"background RMS: coadd {coadd_rms:.2g}, ASTERIS {denoised_rms:.2g} {stack.header.get('BUNIT', '')}")
+print(f"ratio {denoised_rms / coadd_rms:.1f}")
+
+# %% [markdown]
+# ## Against the truth
+#
+# A lower background RMS is not yet a better image: a denoiser can smooth
+# noise into blobs or take flux from faint sources. On the mock field the
+# noiseless truth says how far each image is from the sky, by truth level:
+# background pixels, faint-source pixels (1 to 10 times the coadd's noise) and
+# bright-source pixels. (In `full` mode there is no truth and this section is
+# skipped.)
+
+# %%
+if truth is not None:
+    sky = truth[result.crop]
+    for name, image in (("coadd", reference), ("ASTERIS", result.image)):
+        table = truth_errors(image, sky, noise=coadd_rms)
+        for row in table:
+            error, bias = row["rms_error"], row["mean_bias"]
+            print(f"{name:8s} {row['pixels_of']:15s} RMS error {error:.2g}, bias {bias:+.1g}")
+
+# %% [markdown]
+# ## Summary
+#
+# The model learned from the stack alone, and its image has a lower
+# background noise than the best standard coadd. Against the truth, the
+# comparison by pixel class shows where it helps and where it costs: in `ci`
+# mode the `tiny` model is a small network trained for minutes, and its
+# bright sources are worse than the coadd's. Whether any of this makes the
+# image deeper, without inventing sources or biasing fluxes, is the subject of
+# chapter 3: `benchmarks/depth.py` measures it for this same `tiny` model, and
+# the README reports it (a gain of 0.15 mag at 90% completeness, with fluxes
+# 0.6 mag too faint at S/N 10).
