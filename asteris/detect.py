@@ -54,6 +54,7 @@ __all__ = [
     "kernel_fwhm",
     "segment_sources",
     "empty_aperture_noise",
+    "wcs_pixel_scale",
     "DETECT_COLUMNS",
 ]
 
@@ -177,10 +178,15 @@ def _diameters_px(diameters, pixel_scale: float | None, fwhm: float) -> np.ndarr
     raise ConfigError(f"aperture diameters must be angles or pixels, got {diameters.unit}")
 
 
+def wcs_pixel_scale(wcs: WCS) -> float:
+    """Pixel scale of a celestial WCS in arcsec (the square root of the pixel area)."""
+    return float(np.sqrt(abs(np.linalg.det(wcs.celestial.pixel_scale_matrix))) * 3600.0)
+
+
 def _pixel_scale(wcs: WCS | None, pixel_scale: float | None) -> float | None:
     if pixel_scale is not None or wcs is None:
         return pixel_scale
-    return float(np.sqrt(abs(np.linalg.det(wcs.celestial.pixel_scale_matrix))) * 3600.0)
+    return wcs_pixel_scale(wcs)
 
 
 def segment_sources(det: DetectionImage, threshold: float, n_pixels: int = 5, *, deblend: bool = True):

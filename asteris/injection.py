@@ -29,9 +29,9 @@ import numpy as np
 from astropy.table import QTable
 from scipy import ndimage
 
-from .detect import detection_image, njy_per_unit, segment_sources
+from .detect import detection_image, njy_per_unit, segment_sources, wcs_pixel_scale
 from .errors import ConfigError
-from .instruments import get_instrument
+from .instruments import NIRCAM, get_instrument, mjy_sr_zero_point
 from .stack import Stack, read_stack
 
 __all__ = ["SourceRenderer", "injection_catalog", "inject", "source_mask", "INJECTION_KINDS"]
@@ -63,6 +63,26 @@ class SourceRenderer:
         spec, mock_band = inst.band(band), field.bands[inst.band(band).name]
         fwhms = tuple(float(f) for f in mock_band.exposures["psf_fwhm"].to_value(u.arcsec))
         return cls(inst.pixel_scale, inst.zero_point, inst.psf_profile, spec.psf_fwhm, fwhms)
+
+    @classmethod
+    def for_stack(cls, stack: Stack, *, psf_profile: str = "airy") -> SourceRenderer:
+        """The renderer a stack's header describes: pixel scale from its WCS, AB zero point
+        (``ABMAGZP``, or from ``BUNIT`` = MJy/sr) and PSF FWHM (``PSFFWHM``, or the NIRCam
+        band of ``FILTER``)."""
+        if stack.wcs is None:
+            raise ConfigError("the stack has no celestial WCS to give its pixel scale")
+        scale = wcs_pixel_scale(stack.wcs)
+        header = stack.header
+        if "ABMAGZP" in header:
+            zero_point = float(header["ABMAGZP"])
+        elif str(header.get("BUNIT", "")).strip().lower() == "mjy/sr":
+            zero_point = mjy_sr_zero_point(scale)
+        else:
+            raise ConfigError(
+                "the header gives no AB zero point (ABMAGZP, or BUNIT MJy/sr); build a SourceRenderer"
+            )
+        fwhm = header.get("PSFFWHM") or NIRCAM.band(str(header.get("FILTER", "none"))).psf_fwhm
+        return cls(scale, zero_point, psf_profile, float(fwhm))
 
     @property
     def fwhm_px(self) -> float:

@@ -28,7 +28,16 @@ from scipy.special import j1
 
 from .errors import ConfigError
 
-__all__ = ["BandSpec", "Instrument", "NIRCAM", "HSC", "INSTRUMENTS", "get_instrument", "psf_kernel"]
+__all__ = [
+    "BandSpec",
+    "Instrument",
+    "NIRCAM",
+    "HSC",
+    "INSTRUMENTS",
+    "get_instrument",
+    "psf_kernel",
+    "mjy_sr_zero_point",
+]
 
 
 @dataclass(frozen=True)
@@ -67,16 +76,23 @@ class Instrument:
 
     @property
     def zero_point(self) -> float:
-        if self.unit == "MJy/sr":
-            pixel_sr = (self.pixel_scale / 206264.806) ** 2
-            return float(-2.5 * np.log10(1e6 * pixel_sr / 3631.0))
-        return 27.0
+        return mjy_sr_zero_point(self.pixel_scale) if self.unit == "MJy/sr" else 27.0
 
     def band(self, name: str) -> BandSpec:
         for spec in self.bands:
             if spec.name.lower() == name.lower():
                 return spec
         raise ConfigError(f"{self.name} has no band {name!r}; it has {[b.name for b in self.bands]}")
+
+
+def mjy_sr_zero_point(pixel_scale: float) -> float:
+    """AB zero point of an image in MJy/sr with pixels of ``pixel_scale`` arcsec.
+
+    >>> round(mjy_sr_zero_point(0.04), 2)
+    27.46
+    """
+    pixel_sr = (pixel_scale / 206264.806) ** 2
+    return float(-2.5 * np.log10(1e6 * pixel_sr / 3631.0))
 
 
 def _nircam_band(name: str, fwhm: float, sky: float, wisp: float = 0.0) -> BandSpec:

@@ -98,3 +98,19 @@ def test_source_mask_covers_sources_and_no_data():
     mask = source_mask(image, fwhm=RENDERER.fwhm_px)
     assert mask[:, :8].all() and 0.01 < mask[:, 20:].mean() < 0.6
     assert mask[image > 1e-2].all()
+
+
+def test_renderer_from_a_stack_header():
+    field = simulate_field("nircam", shape=(32, 32), exposures=1, bands=["F200W"],
+                           noise=NoiseConfig.white_only(), seed=1, progress=False)  # fmt: skip
+    stack = field.bands["F200W"].stack
+    renderer = SourceRenderer.for_stack(stack)
+    mock = SourceRenderer.for_mock(field, "F200W")
+    assert renderer.pixel_scale == pytest.approx(0.04) and renderer.psf_fwhm == mock.psf_fwhm
+    assert renderer.zero_point == pytest.approx(mock.zero_point)
+    del stack.header["ABMAGZP"], stack.header["PSFFWHM"]  # a JWST-like header: MJy/sr and FILTER
+    again = SourceRenderer.for_stack(stack)
+    assert again.zero_point == pytest.approx(mock.zero_point) and again.psf_fwhm == mock.psf_fwhm
+    stack.header["BUNIT"] = "DN/s"
+    with pytest.raises(ConfigError, match="zero point"):
+        SourceRenderer.for_stack(stack)
