@@ -29,7 +29,7 @@ import numpy as np
 from astropy.table import QTable
 from scipy import ndimage
 
-from .detect import detection_image, njy_per_unit, segment_sources, wcs_pixel_scale
+from .detect import detection_image, segment_sources, wcs_pixel_scale
 from .errors import ConfigError
 from .instruments import NIRCAM, get_instrument, mjy_sr_zero_point
 from .stack import Stack, read_stack
@@ -104,10 +104,6 @@ class SourceRenderer:
             psf_profile=self.psf_profile,
             psf_fwhm=self.psf_fwhm if fwhm is None else fwhm,
         )
-
-    def flux_njy(self, image_flux):
-        """Image-unit fluxes in nJy."""
-        return np.asarray(image_flux) * njy_per_unit(self.zero_point) * u.nJy
 
 
 def source_mask(image: np.ndarray, *, fwhm: float, threshold: float = 2.0, grow: int = 4) -> np.ndarray:

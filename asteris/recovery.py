@@ -37,7 +37,7 @@ from scipy.spatial import cKDTree
 from tqdm import tqdm
 
 from .coadd import coadd
-from .detect import DetectionImage, detect, detection_image, empty_aperture_noise
+from .detect import DetectionImage, detect, detection_image, empty_aperture_noise, segment_sources
 from .errors import ConfigError
 from .injection import INJECTION_KINDS, SourceRenderer, inject, injection_catalog, source_mask
 from .stack import Stack, read_stack
@@ -469,26 +469,38 @@ class RecoveryResult:
         }
 
 
-def _is_real(table: QTable, det: DetectionImage, truth_filtered, injected_hit, setup: dict) -> np.ndarray:
-    """Detections matched to an injected source or to a peak of the filtered truth of ``truth_snr`` sigma.
+def _truth_peaks(truth_filtered: np.ndarray, det: DetectionImage, truth_snr: float) -> np.ndarray:
+    """(y, x) of the local maxima of the filtered truth at least ``truth_snr`` filtered sigma high."""
+    is_peak = truth_filtered == ndimage.maximum_filter(truth_filtered, size=3)
+    return np.argwhere(is_peak & (truth_filtered >= truth_snr * det.filtered_rms) & ~det.mask)
+
+
+def _is_real(table: QTable, peaks: np.ndarray | None, injected_hit, radius: float) -> np.ndarray:
+    """Detections matched to an injected source or to a truth peak (`_truth_peaks`).
 
     A peak, not just signal: a noise peak on the wing of a real galaxy is
     still spurious.
     """
-    if truth_filtered is None or len(table) == 0:
+    if peaks is None or len(peaks) == 0 or len(table) == 0:
         return np.asarray(injected_hit, bool)
-    is_peak = truth_filtered == ndimage.maximum_filter(truth_filtered, size=3)
-    peaks = np.argwhere(is_peak & (truth_filtered >= setup["truth_snr"] * det.filtered_rms) & ~det.mask)
-    if len(peaks) == 0:
-        return np.asarray(injected_hit, bool)
-    near = match_positions(table["x"].value, table["y"].value, peaks[:, 1], peaks[:, 0], setup["radius"])
+    near = match_positions(table["x"].value, table["y"].value, peaks[:, 1], peaks[:, 0], radius)
     return (near >= 0) | injected_hit
+
+
+def _count_sources(det: DetectionImage, threshold: float, n_pixels: int, *, deblend: bool) -> int:
+    segm = segment_sources(det, threshold, n_pixels, deblend=deblend)
+    return 0 if segm is None else segm.n_labels
 
 
 def _measure(image, det_options, catalog, model, truth, setup) -> dict:
     """Detect on one method's image at every threshold and match to the injected sources."""
     det = detection_image(image, **det_options)
-    truth_filtered = None if truth is None else oaconvolve(truth + model, det.kernel, mode="same")
+    peaks, negated = None, None
+    if truth is not None:
+        truth_filtered = oaconvolve(truth + model, det.kernel, mode="same")
+        peaks = _truth_peaks(truth_filtered, det, setup["truth_snr"])
+    else:
+        negated = detection_image(image, negate=True, **det_options)
     out = {"recovered": [], "flux": [], "detections": [], "negatives": []}
     for threshold in setup["thresholds"]:
         table = detect(det, threshold=threshold, n_pixels=setup["n_pixels"],
@@ -498,11 +510,10 @@ def _measure(image, det_options, catalog, model, truth, setup) -> dict:
         out["recovered"].append(hit >= 0)
         out["flux"].append(np.where(hit >= 0, flux[np.maximum(hit, 0)] if len(flux) else np.nan, np.nan))
         injected_hit = np.isin(np.arange(len(table)), hit[hit >= 0])
-        real = _is_real(table, det, truth_filtered, injected_hit, setup)
+        real = _is_real(table, peaks, injected_hit, setup["radius"])
         out["detections"].append((_flux_to_mag(flux, setup["zero_point"]), real))
-        if truth is None:
-            negated = detection_image(image, negate=True, **det_options)
-            out["negatives"].append(len(detect(negated, threshold=threshold, n_pixels=setup["n_pixels"])))
+        if negated is not None:
+            out["negatives"].append(_count_sources(negated, threshold, setup["n_pixels"], deblend=True))
     out["shape"] = moment_shape(det.data, catalog["x"], catalog["y"], radius=setup["shape_radius"])
     return out
 
@@ -660,7 +671,6 @@ def spurious_rate(
         area = (~det.mask).sum() * pixel_scale**2 / 3600.0
         row = {"method": name, "area_arcmin2": area}
         for threshold in thresholds:
-            segm = detect(det, threshold=threshold, n_pixels=n_pixels, deblend=False)
-            row[f"rate_{threshold:g}"] = len(segm) / area
+            row[f"rate_{threshold:g}"] = _count_sources(det, threshold, n_pixels, deblend=False) / area
         rows.append(row)
     return QTable(rows=rows)

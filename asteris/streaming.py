@@ -226,7 +226,7 @@ def denoise_large(
         wcs = wcs.slice(scratch.crop) if wcs is not None else None
         cards = provenance_cards(net, cube.shape[0], tile_size)
         run = _NetworkOnTiles(net.to(dev).eval(), dev, bf16, compile)
-        tile = tile_size or DEFAULT_TILE[dev.type]
+        tile = tile_size or DEFAULT_TILE
         with atomic_path(output, overwrite=overwrite) as tmp:
             _write_streamed(
                 tmp,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import load_model, read_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .denoise import select_device
+from .denoise import bf16_autocast, select_device, warn_bf16_off_cuda
 from .distributed import World
 from .errors import ConfigError, OutputExistsError
 from .fileio import atomic_write
@@ -169,7 +168,7 @@ def _validate(model: Asteris, batches, cfg: TrainConfig, device: torch.device) -
 
 
 def _loss(model: Asteris, inp: torch.Tensor, tgt: torch.Tensor, cfg: TrainConfig, device: torch.device):
-    with torch.autocast(device.type, torch.bfloat16, enabled=cfg.bf16 and device.type in ("cuda", "cpu")):
+    with bf16_autocast(device, cfg.bf16):
         pred = model(inp.to(device))
     return asteris_loss(
         pred.float(),
@@ -232,8 +231,8 @@ def train(
     world.barrier()
     prepared = _Data([prepare_training_stack(s.data) for s in stacks], cfg)
     dev = world.device(select_device(device))
-    if cfg.bf16 and dev.type != "cuda":
-        warnings.warn(f"bf16 autocast pays on CUDA GPUs; on {dev.type} it is slow or float32", stacklevel=2)
+    if cfg.bf16:
+        warn_bf16_off_cuda(dev)
     run = _Run.start(cfg, run_dir, _build_model(cfg, init_from).to(dev), world, prepared, resume=resume)
     end = run.total if stop_after is None else min(run.total, run.step + stop_after)
     validation = prepared.validation_batches()
