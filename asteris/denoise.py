@@ -19,7 +19,14 @@ from . import __version__
 from .checkpoint import load_model
 from .fileio import atomic_path, check_writable
 from .network import Asteris
-from .preprocess import data_mean, prepare_stack, quiet_nan_warnings, restore_image
+from .preprocess import data_mean, prepare_stack, restore_image
+from .preprocess_torch import (
+    data_mean_torch,
+    nanmedian_all,
+    nanmedian_frames,
+    prepare_stack_torch,
+    restore_image_torch,
+)
 from .stack import Stack, read_stack, require_exposures
 from .tiling import apply_tiled, pad_to_multiple, tile_grid
 
@@ -61,25 +68,14 @@ def warn_bf16_off_cuda(device: torch.device) -> None:
         )
 
 
-def _middle(values: torch.Tensor, count: torch.Tensor, dim: int = 0) -> torch.Tensor:
-    """Mean of the two middle values of ``values`` sorted along ``dim`` (NaN last), numpy's median."""
-    low = ((count - 1) // 2).clamp(min=0).unsqueeze(dim)
-    high = (count // 2).clamp(max=values.shape[dim] - 1).unsqueeze(dim)
-    return (values.gather(dim, low) + values.gather(dim, high)).squeeze(dim) / 2
-
-
 def _tile_offset(tile: torch.Tensor) -> torch.Tensor:
     """Median over pixels of the per-pixel temporal median, no-data (zero) voxels ignored.
 
     Equal, bit for bit, to ``np.nanmedian(np.nanmedian(data, axis=0))`` with
     zeros as NaN, computed where the tile already is (on the GPU, when used).
     """
-    data = torch.where(tile != 0, tile, torch.nan)
-    per_pixel = _middle(data.sort(dim=0).values, (tile != 0).sum(dim=0))
-    values = per_pixel[~per_pixel.isnan()].flatten()
-    if values.numel() == 0:
-        return torch.zeros((), dtype=tile.dtype, device=tile.device)
-    return _middle(values.sort().values, torch.tensor(values.numel(), device=tile.device))
+    per_pixel = nanmedian_frames(torch.where(tile != 0, tile, torch.nan))
+    return nanmedian_all(per_pixel, empty=0.0)
 
 
 class _NetworkOnTiles:
@@ -90,13 +86,17 @@ class _NetworkOnTiles:
         self.device = device
         self.bf16 = bf16
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        tiles = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+    def __call__(self, batch: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+        """Denoised tiles, as a tensor on the model's device for a tensor, else as numpy."""
+        on_host = not isinstance(batch, torch.Tensor)
+        tiles = torch.as_tensor(np.ascontiguousarray(batch) if on_host else batch, device=self.device)
+        tiles = tiles.float()
         offsets = torch.stack([_tile_offset(t) for t in tiles])[:, None, None, None]
         x = torch.where(tiles != 0, tiles - offsets, 0).unsqueeze(1)
         with torch.inference_mode(), bf16_autocast(self.device, self.bf16):
             y = self.model(x)
-        return (y.squeeze(1).float() + offsets).cpu().numpy()
+        out = y.squeeze(1).float() + offsets
+        return out.cpu().numpy() if on_host else out
 
 
 def denoise_frames(
@@ -122,9 +122,11 @@ def denoise_frames(
         warn_bf16_off_cuda(dev)
     model = model.to(dev).eval()
     multiple = model.config.multiple
-    with quiet_nan_warnings():
-        stack_offset = float(np.nanmedian(data_mean(frames)))
-    shifted = np.where(frames != 0, frames - stack_offset, 0).astype(np.float32)
+    # On a GPU the frames go there once: offsets, tiles and stitching are all computed there.
+    work = dev if dev.type == "cuda" else torch.device("cpu")
+    data = torch.as_tensor(np.asarray(frames, dtype=np.float32), device=work)
+    stack_offset = float(nanmedian_all(data_mean_torch(data)))
+    shifted = torch.where(data != 0, data - stack_offset, 0)
     padded, (h, w) = pad_to_multiple(shifted, multiple)
     tiles, overlaps = tile_geometry(padded.shape[1:], multiple, tile_size or DEFAULT_TILE, overlap)
     n_tiles = len(tile_grid(padded.shape[1:], tiles, overlaps))
@@ -137,7 +139,7 @@ def denoise_frames(
             batch_size=batch_size,
             progress=bar.update,
         )
-    return out[:, :h, :w] + stack_offset
+    return (out[:, :h, :w] + stack_offset).cpu().numpy()
 
 
 def tile_geometry(shape, multiple: int, tile: int, overlap: float) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -271,20 +273,26 @@ def denoise(
     stack: Stack = read_stack(data)
     net = _resolve_model(model, frames)
     require_exposures(stack.exposures, net.config.frames, "denoise")
-    prepared = prepare_stack(stack.data, net.config.frames, wcs=stack.wcs)
+    dev = select_device(device)
+    gpu = dev.type == "cuda"  # preprocessing and restoration where the network runs
+    if gpu:
+        prepared = prepare_stack_torch(stack.data, net.config.frames, wcs=stack.wcs, device=dev)
+    else:
+        prepared = prepare_stack(stack.data, net.config.frames, wcs=stack.wcs)
     out = denoise_frames(
         prepared.frames,
         net,
         tile_size=tile_size,
         overlap=overlap,
         batch_size=batch_size,
-        device=device,
+        device=dev,
         bf16=bf16,
         compile=compile,
         progress=progress,
     )
-    image, mask = restore_image(out, prepared)
-    coadd = data_mean(stack.data[(slice(None), *prepared.crop)])
+    image, mask = restore_image_torch(out, prepared, device=dev) if gpu else restore_image(out, prepared)
+    raw = stack.data[(slice(None), *prepared.crop)]
+    coadd = data_mean_torch(raw, device=dev).cpu().numpy() if gpu else data_mean(raw)
     header = image_header(stack.header, prepared.wcs, provenance_cards(net, prepared.exposures, tile_size))
     result = DenoiseResult(image, mask, coadd.astype(np.float32), header, prepared.wcs, prepared.crop)
     if output is not None:

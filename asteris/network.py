@@ -28,6 +28,7 @@ __all__ = [
     "build_network",
     "replicate_pad",
     "depthwise_conv3d",
+    "activation_layout",
 ]
 
 #: Blocks per level and attention heads per level of the published models.
@@ -35,8 +36,27 @@ PUBLISHED_BLOCKS = {8: (4, 6, 6, 8), 4: (4, 6, 8)}
 PUBLISHED_HEADS = {8: (1, 2, 4, 8), 4: (1, 2, 4)}
 FFN_EXPANSION = 2.66
 NORM_EPS = 1e-5
-#: Activations are kept channels-last: depthwise 3D convolutions run several times faster there.
+#: Activations are kept channels-last on CPUs: oneDNN's depthwise 3D convolutions run several times faster.
 CHANNELS_LAST = torch.channels_last_3d
+
+
+def activation_layout(device: torch.device) -> torch.memory_format:
+    """The memory layout of the activations on ``device``.
+
+    Channels-last on CPUs. Contiguous elsewhere: on an H100 PyTorch's depthwise
+    kernel wants contiguous tensors, and converting channels-last activations
+    for it took half of the network's time.
+    """
+    return CHANNELS_LAST if device.type == "cpu" else torch.contiguous_format
+
+
+def is_channels_last(x: torch.Tensor) -> bool:
+    return x.is_contiguous(memory_format=CHANNELS_LAST) and not x.is_contiguous()
+
+
+def _like(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``out`` in the memory layout of ``x``."""
+    return out.contiguous(memory_format=CHANNELS_LAST if is_channels_last(x) else torch.contiguous_format)
 
 
 @dataclass(frozen=True)
@@ -108,11 +128,12 @@ class BiasFreeLayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.body.weight.view(1, -1, *([1] * (x.dim() - 2)))
-        if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+        grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+        if grad or not is_channels_last(x):
             var = x.var(dim=1, keepdim=True, unbiased=False)
             return x * torch.rsqrt(var + NORM_EPS) * weight
-        # Inference: the fused layer-norm kernel gives 1/sqrt(var + eps) several times faster
-        # (its rstd output carries no gradient, hence the branch above for training).
+        # Inference, channels-last: the fused layer-norm kernel gives 1/sqrt(var + eps) several
+        # times faster (its rstd output carries no gradient, hence the branch above for training).
         channels_last = x.movedim(1, -1)
         _, _, rstd = torch.native_layer_norm(channels_last, (x.shape[1],), None, None, NORM_EPS)
         return x * rstd.movedim(-1, 1) * weight
@@ -125,7 +146,7 @@ def replicate_pad(x: torch.Tensor) -> torch.Tensor:
     force the following depthwise convolution off the fast channels-last path.
     """
     b, c, d, h, w = x.shape
-    fmt = CHANNELS_LAST if x.is_contiguous(memory_format=CHANNELS_LAST) else torch.contiguous_format
+    fmt = CHANNELS_LAST if is_channels_last(x) else torch.contiguous_format
     out = torch.empty((b, c, d + 2, h + 2, w + 2), dtype=x.dtype, device=x.device, memory_format=fmt)
     out[:, :, 1:-1, 1:-1, 1:-1] = x
     out[:, :, 0, 1:-1, 1:-1] = x[:, :, 0]
@@ -199,6 +220,11 @@ class ChannelAttention(nn.Module):
             project = self.project_out
         else:
             qkv, project = self.qkv_dwconv2(self.qkv2(x)), self.project_out2
+        if not is_channels_last(qkv):  # channel-major (B, 3, heads, c/heads, N): a free view
+            q, k, v = qkv.reshape(b, 3, self.heads, c // self.heads, d * h * w).unbind(1)
+            q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
+            attn = torch.softmax(q @ k.transpose(-2, -1) * self.temperature, dim=-1)
+            return project((attn @ v).view(b, c, d, h, w))
         # Token-major (B, N, 3, heads, c/heads): a free view of a channels-last tensor.
         tokens = qkv.permute(0, 2, 3, 4, 1).reshape(b, d * h * w, 3, self.heads, c // self.heads)
         q, k, v = tokens.unbind(2)
@@ -266,21 +292,21 @@ def _stage(dim: int, heads: int, blocks: int) -> nn.Sequential:
 
 
 class _PixelUnshuffle3d(nn.Module):
-    """(B, C, D, H, W) -> (B, 8C, D/2, H/2, W/2), channel = c*8 + 4i + 2j + k; channels-last out."""
+    """(B, C, D, H, W) -> (B, 8C, D/2, H/2, W/2), channel = c*8 + 4i + 2j + k; the layout of the input."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, d, h, w = x.shape
-        x = x.view(b, c, d // 2, 2, h // 2, 2, w // 2, 2).permute(0, 2, 4, 6, 1, 3, 5, 7)
-        return x.reshape(b, d // 2, h // 2, w // 2, 8 * c).permute(0, 4, 1, 2, 3)
+        out = x.reshape(b, c, d // 2, 2, h // 2, 2, w // 2, 2).permute(0, 2, 4, 6, 1, 3, 5, 7)
+        return _like(out.reshape(b, d // 2, h // 2, w // 2, 8 * c).permute(0, 4, 1, 2, 3), x)
 
 
 class _PixelShuffle3d(nn.Module):
-    """(B, 8C, D, H, W) -> (B, C, 2D, 2H, 2W), the inverse of `_PixelUnshuffle3d`; channels-last out."""
+    """(B, 8C, D, H, W) -> (B, C, 2D, 2H, 2W), the inverse of `_PixelUnshuffle3d`; the layout of the input."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, d, h, w = x.shape
-        x = x.view(b, c // 8, 2, 2, 2, d, h, w).permute(0, 5, 2, 6, 3, 7, 4, 1)
-        return x.reshape(b, 2 * d, 2 * h, 2 * w, c // 8).permute(0, 4, 1, 2, 3)
+        out = x.reshape(b, c // 8, 2, 2, 2, d, h, w).permute(0, 5, 2, 6, 3, 7, 4, 1)
+        return _like(out.reshape(b, 2 * d, 2 * h, 2 * w, c // 8).permute(0, 4, 1, 2, 3), x)
 
 
 class Downsample(nn.Module):
@@ -353,6 +379,8 @@ class Asteris(nn.Module):
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = config
+        #: Activation layout; None picks it by device (`activation_layout`).
+        self.memory_format: torch.memory_format | None = None
         f, blocks, heads = config.f_maps, config.num_blocks, config.heads
         self.patch_embed = nn.Module()
         self.patch_embed.proj = nn.Conv3d(1, f, 3, padding=1, bias=False)
@@ -379,8 +407,9 @@ class Asteris(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, self.config)
-        # Channels-last keeps depthwise convs, norms and attention on fast, copy-free paths.
-        e1 = self.encoder_level1(self.patch_embed.proj(x).contiguous(memory_format=CHANNELS_LAST))
+        # One layout throughout keeps depthwise convs, norms and attention on copy-free paths.
+        fmt = self.memory_format or activation_layout(x.device)
+        e1 = self.encoder_level1(self.patch_embed.proj(x).contiguous(memory_format=fmt))
         e2 = self.encoder_level2(self.down1_2(e1))
         if self.config.frames == 8:
             e3 = self.encoder_level3(self.down2_3(e2))

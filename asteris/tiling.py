@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
-__all__ = ["Tile", "tile_starts", "keep_ranges", "tile_grid", "pad_to_multiple", "apply_tiled"]
+__all__ = ["Tile", "tile_starts", "keep_ranges", "tile_grid", "pad_to_multiple", "apply_tiled", "Frames"]
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,15 @@ def tile_grid(shape: tuple[int, int], tile: tuple[int, int], overlap: tuple[int,
     return [Tile((ry, cx), (ky, kx), (ty, tx)) for ry, ky, ty in rows for cx, kx, tx in cols]
 
 
-def pad_to_multiple(frames: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
+Frames = np.ndarray | torch.Tensor
+
+
+def pad_to_multiple(frames: Frames, multiple: int) -> tuple[Frames, tuple[int, int]]:
     """Zero-pad the last two axes up to a multiple of ``multiple``; return the old (H, W)."""
     h, w = frames.shape[-2:]
     ph, pw = -h % multiple, -w % multiple
+    if isinstance(frames, torch.Tensor):
+        return (F.pad(frames, (0, pw, 0, ph)) if ph or pw else frames), (h, w)
     if ph or pw:
         frames = np.pad(frames, [(0, 0)] * (frames.ndim - 2) + [(0, ph), (0, pw)])
     return frames, (h, w)
@@ -83,23 +90,26 @@ def _batches(items: list[Tile], size: int) -> Iterator[list[Tile]]:
 
 
 def apply_tiled(
-    frames: np.ndarray,
-    fn: Callable[[np.ndarray], np.ndarray],
+    frames: Frames,
+    fn: Callable[[Frames], Frames],
     *,
     tile: tuple[int, int],
     overlap: tuple[int, int],
     batch_size: int = 1,
     progress: Callable[[int], None] | None = None,
-) -> np.ndarray:
+) -> Frames:
     """Apply ``fn`` to overlapping tiles of ``frames`` (N, H, W) and stitch the result.
 
     ``fn`` takes a batch ``(B, N, th, tw)`` and returns an array of the same
-    shape. ``progress`` is called with the number of tiles done in each batch.
+    shape. ``frames`` may be a numpy array or a torch tensor (then tiles are
+    cut and stitched on its device). ``progress`` is called with the number of
+    tiles done in each batch.
     """
-    out = np.empty_like(frames)
+    xp = torch if isinstance(frames, torch.Tensor) else np
+    out = xp.empty_like(frames)
     tiles = tile_grid(frames.shape[-2:], tile, overlap)
     for batch in _batches(tiles, batch_size):
-        result = fn(np.stack([frames[(slice(None), *t.source)] for t in batch]))
+        result = fn(xp.stack([frames[(slice(None), *t.source)] for t in batch]))
         for t, r in zip(batch, result):
             out[(slice(None), *t.target)] = r[(slice(None), *t.keep)]
         if progress is not None:

@@ -1,9 +1,10 @@
 """Where the published 8-frame network spends its GPU time: the top kernels of one forward pass.
 
-Prints, for float32 and bf16 autocast on one 8-frame tile, the CUDA kernels
-and operators that take the most device time (torch.profiler).
+Prints, for float32, bf16 autocast and bf16 autocast with `torch.compile` on
+one 8-frame tile, the CUDA kernels and operators that take the most device
+time (torch.profiler).
 
-Usage: ``python benchmarks/gpu_profile.py [--size 512] [--rows 25]``
+Usage: ``python benchmarks/gpu_profile.py [--size 512] [--rows 25] [--modes fp32,bf16,bf16+compile]``
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ def main() -> None:
     net = build_network(8).cuda().eval()
     x = torch.randn(1, 1, 8, args.size, args.size, device="cuda")
     for mode in args.modes.split(","):
-        bf16 = mode == "bf16"
+        bf16 = mode.startswith("bf16")
+        forward = torch.compile(net, dynamic=False) if mode.endswith("compile") else net
 
-        def run(bf16=bf16):
+        def run(bf16=bf16, forward=forward):
             with torch.inference_mode(), torch.autocast("cuda", torch.bfloat16, enabled=bf16):
-                net(x)
+                forward(x)
 
         run()
         torch.cuda.synchronize()

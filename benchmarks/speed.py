@@ -57,16 +57,22 @@ def _gpu_lines(g: dict) -> list[str]:
             f"  inference {r['mode']:>12} {r['tile']:>15}: {r['voxels_per_s']:>12,.0f} voxels/s "
             f"({r['fraction_of_bf16_matmul']:.2%} of the bf16 matmul rate), {r['peak_memory_gb']:.1f} GB"
         )
+    if "inference_note" in g:
+        lines.append(f"  ({g['inference_note']})")
     for r in g.get("training", []):
         if "mode" in r:
             lines.append(f"  training  {r['mode']:>12} {r['sample']:>15}: {r['steps_per_s']:.2f} steps/s")
     e = g.get("end_to_end")
     if e:
+        lines.append(
+            f"  preprocessing {e['stack']}: numpy {e.get('preprocess_numpy_s', float('nan')):.2f} s, "
+            f"torch on the GPU {e.get('preprocess_gpu_s', float('nan')):.2f} s"
+        )
         for r in e["modes"]:
             lines.append(
-                f"  end to end {e['stack']} ({r['mode']}, tile {e['tile']}): {r['total_s']:.1f} s = "
-                f"{e['preprocess_s']:.1f} s preprocessing (CPU) + {r['network_s']:.1f} s network + "
-                f"{r['restore_s']:.1f} s restore"
+                f"  end to end {e['stack']} ({r['mode']}, tile {e['tile'] or 'default'}): "
+                f"denoise() {r['denoise_call_s']:.1f} s; network {r['network_s']:.1f} s, restore "
+                f"{r.get('restore_gpu_s', float('nan')):.2f} s (numpy {r['restore_numpy_s']:.2f} s)"
             )
     return lines
 

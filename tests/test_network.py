@@ -8,12 +8,14 @@ from asteris import build_network, load_model
 from asteris.network import NetworkConfig, _PixelShuffle3d, _PixelUnshuffle3d
 
 
+@pytest.mark.parametrize("layout", [None, torch.contiguous_format])  # device default, the GPU layout
 @pytest.mark.parametrize("variant", ["asteris8", "asteris4"])
-def test_golden_outputs(golden_dir, variant):
+def test_golden_outputs(golden_dir, variant, layout):
     ckpt = torch.load(golden_dir / f"{variant}_tiny_weights.pt", weights_only=True)
     cfg = ckpt["config"]
     net = build_network(int(variant[-1]), cfg["f_maps"], cfg["num_blocks"], cfg["num_refinement_blocks"])
     net.load_state_dict(ckpt["model_state_dict"], strict=True)
+    net.memory_format = layout
     io = np.load(golden_dir / f"{variant}_tiny_io.npz")
     with torch.inference_mode():
         y = net.eval()(torch.from_numpy(io["input"])).numpy()
@@ -101,3 +103,29 @@ def test_gradients_flow_to_every_parameter(tiny_net):
         unused = multi if name.startswith("latent") else single
         assert (p.grad is None) == any(u in name for u in unused), name
         assert p.grad is None or torch.isfinite(p.grad).all(), name
+
+
+@pytest.mark.parametrize("frames", [8, 4])
+def test_contiguous_layout_gives_the_channels_last_output(frames):
+    """GPUs run the activations contiguous, CPUs channels-last: the same network either way."""
+    from asteris.network import activation_layout
+
+    assert activation_layout(torch.device("cpu")) == torch.channels_last_3d
+    assert activation_layout(torch.device("cuda")) == torch.contiguous_format
+    torch.manual_seed(1)
+    net = build_network(frames=frames, f_maps=8, num_blocks=[1] * (4 if frames == 8 else 3)).eval()
+    x = torch.randn(2, 1, frames, 24, 16)
+    with torch.no_grad():
+        channels_last = net(x)
+        net.memory_format = torch.contiguous_format
+        contiguous = net(x)
+    torch.testing.assert_close(contiguous, channels_last, rtol=1e-5, atol=1e-5)
+    grads = {}
+    for layout in (torch.channels_last_3d, torch.contiguous_format):  # the training path too
+        net.memory_format = layout
+        net.zero_grad()
+        net(x).square().mean().backward()
+        grads[layout] = [p.grad.clone() for p in net.parameters() if p.grad is not None]
+    assert len(grads[torch.contiguous_format]) > 10
+    for a, b in zip(*grads.values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

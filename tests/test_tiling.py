@@ -40,3 +40,19 @@ def test_pad_to_multiple():
     padded, shape = pad_to_multiple(np.ones((3, 13, 16)), 8)
     assert padded.shape == (3, 16, 16) and shape == (13, 16)
     assert padded[:, 13:].sum() == 0
+
+
+def test_apply_tiled_on_tensors_matches_numpy():
+    import torch
+
+    frames = np.random.default_rng(0).normal(size=(4, 50, 37)).astype(np.float32)
+
+    def fn(batch):
+        return batch * 2 + batch.mean()
+
+    expected = apply_tiled(frames, fn, tile=(16, 16), overlap=(4, 4), batch_size=3)
+    padded, shape = pad_to_multiple(torch.from_numpy(frames), 8)
+    assert padded.shape == (4, 56, 40) and shape == (50, 37)
+    got = apply_tiled(torch.from_numpy(frames), fn, tile=(16, 16), overlap=(4, 4), batch_size=3)
+    assert isinstance(got, torch.Tensor)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-6)
