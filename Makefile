@@ -1,4 +1,4 @@
-# Two commands set up a fresh machine:  `make demo`  and  `make test`.
+# Two commands set up a fresh machine:  `make book`  (everything, on the embedded data)  and  `make test`.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := demo
 
-.PHONY: install demo test lint bench book clean
+.PHONY: install browser demo test lint bench book clean
 
 install: $(STAMP)
 
@@ -23,22 +23,30 @@ demo: install
 	$(BIN)/asteris denoise $(DEMO)/mock/f200w.fits --model $(DEMO)/run/model.pt --out $(DEMO)/denoised.fits \
 		--png $(DEMO)/before_after.png --overwrite
 
+# Debian's headless Chromium for the book's page check (its test skips where this cannot install it).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1) || \
+	   echo "chromium could not be installed: the page check will be skipped")
+
 lint: install
-	$(BIN)/ruff check asteris tests benchmarks
+	$(BIN)/ruff check asteris tests benchmarks book
 
 # The suite, then every chapter re-executed and compared with its committed outputs (nbval).
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-test: lint
+test: lint browser
 	$(PY) -m pytest
 	$(PY) -m pytest $(NBVAL) notebooks/*.ipynb
 
 # Executes every chapter (ci mode) and builds the HTML in _build/html; a failing cell or any
-# Sphinx warning fails it.
-book: install
+# Sphinx warning fails it. Then every page is rendered in headless Chromium and checked.
+book: install browser
 	$(PY) -m pip install --quiet -e ".[book]"
 	$(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml -W -n --keep-going
 	touch _build/html/.nojekyll
+	$(PY) book/check_pages.py _build/html --screenshots _build/screenshots
 
 bench: install
 	$(PY) benchmarks/throughput.py

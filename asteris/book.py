@@ -40,24 +40,32 @@ def book_mode(mode: str | None = None) -> str:
 
 
 def chapter_stack(
-    mode: str, *, band: str = "F200W", manifest: str = "jades_1210_nircam", detectors: list[str] | None = None
+    mode: str,
+    *,
+    instrument: str = "nircam",
+    band: str = "F200W",
+    manifest: str = "jades_1210_nircam",
+    detectors: list[str] | None = None,
 ) -> tuple[Stack, np.ndarray | None]:
     """The stack a chapter works on, and its noiseless truth where there is one.
 
-    ``ci``: the band of the embedded NIRCam-like mock field (with its truth).
-    ``full``: the manifest's exposures of ``band`` fetched from MAST (resumable,
-    checksum-verified, cached in the data folder) and drizzled onto one grid;
-    no truth. Offline, `~asteris.archive.ArchiveUnreachableError` says what to do.
+    ``ci``: the band of the embedded mock field of ``instrument`` (with its truth).
+    ``full``: the manifest's exposures (of ``band`` and ``detectors`` for MAST
+    manifests) fetched from the archive (resumable, checksum-verified, cached in
+    the data folder) and resampled onto one grid; no truth. Offline,
+    `~asteris.archive.ArchiveUnreachableError` says what to do.
     """
     from .datasets import data_dir, mock_field
 
     if book_mode(mode) == "ci":
-        field = mock_field("nircam", progress=False)
+        field = mock_field(instrument, progress=False)
         return field.bands[band].stack, field.bands[band].truth
     from .data import align, fetch, load_manifest
 
     dest = Path(data_dir()) / manifest
-    table = fetch(load_manifest(manifest), dest, filters=[band], detectors=detectors)
+    products = load_manifest(manifest)
+    selection = {"filters": [band], "detectors": detectors} if products.archive == "mast" else {}
+    table = fetch(products, dest, **selection)
     stack, _ = align([dest / name for name in table["filename"]])
     return stack, None
 

@@ -1,0 +1,146 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Injection-recovery and the depth gain
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/asteris-project/asteris/blob/main/notebooks/03_injection_recovery.ipynb)
+#
+# ## Overview
+#
+# A denoised image that looks cleaner is not necessarily deeper. The paper's
+# claim, about one magnitude deeper at 90% completeness and 90% purity with
+# the PSF and photometry preserved, is a claim about what a detection
+# pipeline recovers. This chapter measures it the standard way: artificial
+# point sources and small galaxies are added to every exposure, the injected
+# stack is turned into an image by the standard coadd and by ASTERIS, sources
+# are detected on both with the same matched filter and the same threshold in
+# units of each image's own filtered noise, and the detections are matched to
+# what was injected. Completeness, purity, photometric bias and PSF width are
+# measured side by side (the false-detection rate on a source-free stack is
+# in the benchmark below).
+#
+# **Data and figures.** `ci` mode: the F200W stack of the embedded mock field
+# and its noiseless truth (chapter 1), a `tiny` model trained here, 2 x 150
+# injected sources; every number is computed in this notebook. The full
+# benchmark (4 x 200 sources, four coadds, a white-noise control field, and the
+# published-size model on a GPU) is `benchmarks/depth.py`, whose figures are in
+# `benchmarks/results/depth.json` and the README. `full` mode: the manifest
+# `data_manifests/jades_1210_nircam.yaml` (no truth: purity from the negated
+# image) and the published-size model.
+#
+# ## Prerequisites
+#
+# Chapter 2 (training and denoising). `ci` mode: no network, no GPU, about
+# seven minutes on 2 CPU cores.
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    repository = "git+https://github.com/asteris-project/asteris"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"asteris @ {repository}"], check=True)
+
+# %% tags=["parameters"]
+MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
+
+# %%
+import tempfile
+
+from asteris import train
+from asteris.book import book_mode, chapter_stack, training_preset
+from asteris.injection import SourceRenderer
+from asteris.plotting import (
+    plot_completeness_purity,
+    plot_injection_cutouts,
+    plot_magnitude_bias,
+    plot_point_source_profiles,
+)
+from asteris.recovery import asteris_method, coadd_method, injection_recovery, limiting_magnitude
+
+mode = book_mode(MODE)
+stack, truth = chapter_stack(mode)
+renderer = SourceRenderer.for_stack(stack)  # pixel scale, AB zero point and PSF from the header
+run = train(stack, run_dir=tempfile.mkdtemp(prefix="asteris-chapter3-"), config=training_preset(mode),
+            progress=False)  # fmt: skip
+methods = {"ivar coadd": coadd_method("ivar"), "ASTERIS": asteris_method(run.model)}
+m5 = limiting_magnitude(methods["ivar coadd"](stack), renderer)
+print(f"{mode} mode: model trained for {run.step} steps; coadd 5-sigma limit {m5:.2f} AB (2-FWHM aperture)")
+
+# %% [markdown]
+# ## Injecting and recovering
+#
+# Sources are drawn uniformly from 3.5 magnitudes brighter to 1 magnitude
+# fainter than the coadd's 5-sigma limit, half point sources and half small
+# Sersic galaxies, placed away from the field's own sources. Each injected
+# stack is coadded, denoised by the model trained on the stack *without*
+# injections, and searched at thresholds from 2 to 7 sigma.
+
+# %%
+realizations, per_stack = (2, 150) if mode == "ci" else (4, 200)
+result = injection_recovery(stack, methods, renderer, mags=(m5 - 3.5, m5 + 1.0), truth=truth,
+                            n_per_realization=per_stack, realizations=realizations, reference="ivar coadd",
+                            seed=1, progress=False)  # fmt: skip
+for method in result.methods:
+    s = result.summary(method, n_boot=100)
+    print(f"{method:10s} threshold {s['threshold']:.1f} sigma: m90 {s['m90']:.2f} +- {s['m90_err']:.2f}, "
+          f"purity {s['purity']:.2f}, bias at S/N 10 {s['mag_bias_sn10']:+.2f} mag, "
+          f"FWHM ratio {s['fwhm_ratio']:.2f}")  # fmt: skip
+gain, error = result.depth_gain("ASTERIS", "ivar coadd", n_boot=100)
+print(f"depth gain dm90 = {gain:+.2f} +- {error:.2f} mag")
+
+# %% [markdown]
+# Completeness against injected magnitude (top) and purity against detected
+# magnitude (bottom), each at the method's own lowest threshold with 90%
+# purity; the dotted lines mark m90.
+
+# %%
+fig = plot_completeness_purity(result)
+
+# %% [markdown]
+# ## Photometry and the PSF
+#
+# Measured minus injected magnitude in the same aperture (median and NMAD
+# band), and the stacked profiles of the bright injected point sources against
+# their noiseless truth. A denoiser that keeps fluxes sits on zero; one that
+# keeps the PSF follows the dashed line.
+
+# %%
+fig = plot_magnitude_bias(result)
+
+# %%
+fig = plot_point_source_profiles(result)
+
+# %% [markdown]
+# Injected sources near the coadd's m90: one exposure, each method, and the
+# truth.
+
+# %%
+fig = plot_injection_cutouts(result, n=5)
+
+# %% [markdown]
+# ## Summary
+#
+# The numbers above, not the pictures, carry the claim. In `ci` mode the
+# `tiny` model, trained for a few CPU minutes, is no deeper than the
+# inverse-variance coadd (its dm90 is consistent with zero), its fluxes at
+# S/N 10 come out about 0.6 mag too faint, and its point sources are a few
+# per cent broader. On the field with every artefact on, `benchmarks/depth.py`
+# finds the same model 0.15 +- 0.06 mag deeper than the coadd with the same
+# biases, and more false detections than the coadd on source-free stacks at
+# 6-7 sigma (README, "Depth: injection-recovery"). The paper's +1 magnitude is
+# a claim about the published-size model; `full` mode and the benchmark on a
+# GPU measure it with exactly this code.

@@ -1,0 +1,70 @@
+import astropy.units as u
+import numpy as np
+import pytest
+
+from asteris.catalog import aperture_correction, combined_detection_image, multiband_catalog
+from asteris.errors import ConfigError
+from asteris.injection import SourceRenderer, injection_catalog
+from asteris.recovery import match_positions
+
+SHAPE = (200, 200)
+RENDERERS = {  # a sharp and a twice broader PSF, 0.04 arcsec/px, AB zero point 28
+    "blue": SourceRenderer(0.04, 28.0, "airy", 0.07),
+    "red": SourceRenderer(0.04, 28.0, "airy", 0.14),
+}
+NOISE = 0.02  # image units per pixel: sources of 25-26.5 AB have S/N ~ 20-100 in the apertures
+
+
+@pytest.fixture(scope="module")
+def two_bands():
+    truth = injection_catalog(np.zeros(SHAPE, bool), n=30, mags=(25.0, 26.5), kinds=("point",), seed=4)
+    truth["mag_red"] = truth["mag"] - 0.5 * u.mag  # red sources: brighter in the red band
+    rng = np.random.default_rng(0)
+    images = {}
+    for band, renderer in RENDERERS.items():
+        sources = truth.copy()
+        sources["mag"] = truth["mag_red"] if band == "red" else truth["mag"]
+        images[band] = renderer.image(sources, SHAPE) + rng.normal(0.0, NOISE, SHAPE) + 0.3  # + sky
+    return images, truth
+
+
+def test_aperture_correction_grows_as_the_aperture_shrinks_and_for_broader_psfs():
+    blue, red = RENDERERS["blue"], RENDERERS["red"]
+    assert aperture_correction(blue, 30.0) == pytest.approx(1.0, abs=0.03)
+    assert 1.0 < aperture_correction(blue, 7.0) < aperture_correction(red, 7.0)
+
+
+def test_forced_photometry_recovers_total_fluxes_with_honest_errors(two_bands):
+    images, truth = two_bands
+    table = multiband_catalog(images, RENDERERS)
+    idx = match_positions(truth["x"], truth["y"], table["x"].value, table["y"].value, radius=2.0)
+    assert (idx >= 0).mean() > 0.95  # every injected source is found, and little else
+    assert len(table) <= len(truth) + 2
+    found = table[idx[idx >= 0]]
+    for band, column in (("blue", "mag"), ("red", "mag_red")):
+        expected = 10 ** (-0.4 * (truth[column][idx >= 0].value - 31.4)) * u.nJy  # AB: 31.4 = 1 nJy
+        ratio = (found[f"f_{band}"] / expected).decompose().value
+        pull = ((found[f"f_{band}"] - expected) / found[f"e_{band}"]).decompose().value
+        assert np.median(ratio) == pytest.approx(1.0, abs=0.03), band  # aperture-corrected totals
+        assert abs(np.median(pull)) < 1.0, (
+            band
+        )  # the bias (1-2% low: source wings in the background) is below the errors
+        assert 0.6 < np.std(pull) < 1.5, band  # errors from empty apertures match the scatter
+    assert table["f_red"].unit == u.nJy and table.meta["apcorr_red"] > table.meta["apcorr_blue"]
+
+
+def test_detection_image_is_in_units_of_its_noise(two_bands):
+    images, _ = two_bands
+    empty = {band: np.random.default_rng(i).normal(0.3, NOISE, SHAPE) for i, band in enumerate(images)}
+    combined = combined_detection_image(empty, RENDERERS)
+    assert np.nanstd(combined) == pytest.approx(1.0, abs=0.05)
+
+
+def test_bad_inputs_are_refused(two_bands):
+    images, _ = two_bands
+    with pytest.raises(ConfigError, match="SourceRenderer"):
+        multiband_catalog(images, {"blue": RENDERERS["blue"]})
+    with pytest.raises(ConfigError, match="one pixel grid"):
+        multiband_catalog({"blue": images["blue"], "red": images["red"][:100]}, RENDERERS)
+    with pytest.raises(ConfigError, match="detection bands"):
+        multiband_catalog(images, RENDERERS, detection_bands=["green"])
