@@ -44,7 +44,7 @@
 # ## Prerequisites
 #
 # Chapter 2 (training and denoising). `ci` mode: no network, no GPU, about
-# seven minutes on 2 CPU cores.
+# five minutes on 2 CPU cores.
 
 # %%
 import subprocess

@@ -48,7 +48,7 @@
 #
 # ## Prerequisites
 #
-# Chapters 1 and 2. `ci` mode: no network, no GPU, about ten minutes on 2
+# Chapters 1 and 2. `ci` mode: no network, no GPU, about five minutes on 2
 # CPU cores.
 
 # %%
