@@ -21,7 +21,14 @@ from astropy.table import QTable
 from astropy.wcs import WCS
 from photutils.aperture import CircularAperture, aperture_photometry
 
-from .detect import detect, detection_image, empty_aperture_noise, njy_per_unit, segment_sources
+from .detect import (
+    DetectionImage,
+    detect,
+    detection_image,
+    empty_aperture_noise,
+    njy_per_unit,
+    segment_sources,
+)
 from .errors import ConfigError
 from .injection import SourceRenderer
 from .instruments import psf_kernel
@@ -44,11 +51,19 @@ def aperture_correction(renderer: SourceRenderer, diameter_px: float) -> float:
     return float(psf.sum() / inside[0])
 
 
+def _band_images(images: Mapping[str, np.ndarray], renderers: Mapping[str, SourceRenderer]) -> dict:
+    """Each band background-subtracted, with its noise map (one `DetectionImage` per band)."""
+    return {band: detection_image(image, fwhm=renderers[band].fwhm_px) for band, image in images.items()}
+
+
 def combined_detection_image(images: Mapping[str, np.ndarray], renderers: Mapping[str, SourceRenderer]):
     """The inverse-variance sum of background-subtracted images, in units of its noise (NaN = no data)."""
+    return _combine(_band_images(images, renderers).values())
+
+
+def _combine(dets) -> np.ndarray:
     total, weight = 0.0, 0.0
-    for band, image in images.items():
-        det = detection_image(image, fwhm=renderers[band].fwhm_px)
+    for det in dets:
         ivar = np.where(det.mask, 0.0, 1.0 / det.rms**2)
         total = total + det.data * ivar
         weight = weight + ivar
@@ -115,7 +130,8 @@ def multiband_catalog(
     widest = max(r.psf_fwhm for r in renderers.values())
     diameter = (aperture_diameter if aperture_diameter is not None else 2 * widest * u.arcsec).to(u.arcsec)
     diameter_px = diameter.value / scale
-    combined = combined_detection_image({b: images[b] for b in bands}, renderers)
+    dets = _band_images(images, renderers)  # background and noise of each band, once
+    combined = _combine(dets[b] for b in bands)
     det_fwhm = max(renderers[b].fwhm_px for b in bands)
     sources = detect(combined, fwhm=det_fwhm, threshold=threshold, n_pixels=n_pixels, deblend=deblend,
                      wcs=wcs, pixel_scale=scale)  # fmt: skip
@@ -124,15 +140,14 @@ def multiband_catalog(
     if wcs is not None:
         table["ra"], table["dec"] = sources["ra"], sources["dec"]
     table.meta["aperture_diameter"] = diameter
-    for band, image in images.items():
-        flux, error, correction = _forced_photometry(image, renderers[band], table, diameter_px)
+    for band, det in dets.items():
+        flux, error, correction = _forced_photometry(det, renderers[band], table, diameter_px)
         table[f"f_{band}"], table[f"e_{band}"] = flux, error
         table.meta[f"apcorr_{band}"] = correction
     return table
 
 
-def _forced_photometry(image, renderer: SourceRenderer, table: QTable, diameter_px: float):
-    det = detection_image(image, fwhm=renderer.fwhm_px)
+def _forced_photometry(det: DetectionImage, renderer: SourceRenderer, table: QTable, diameter_px: float):
     occupied = segment_sources(det, 2.0, deblend=False)
     avoid = occupied.data > 0 if occupied is not None else None
     correction = aperture_correction(renderer, diameter_px)

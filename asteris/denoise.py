@@ -89,8 +89,8 @@ class _NetworkOnTiles:
     def __call__(self, batch: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
         """Denoised tiles, as a tensor on the model's device for a tensor, else as numpy."""
         on_host = not isinstance(batch, torch.Tensor)
-        tiles = torch.as_tensor(np.ascontiguousarray(batch) if on_host else batch, device=self.device)
-        tiles = tiles.float()
+        tiles = torch.as_tensor(np.ascontiguousarray(batch) if on_host else batch, dtype=torch.float32,
+                                device=self.device)  # fmt: skip
         offsets = torch.stack([_tile_offset(t) for t in tiles])[:, None, None, None]
         x = torch.where(tiles != 0, tiles - offsets, 0).unsqueeze(1)
         with torch.inference_mode(), bf16_autocast(self.device, self.bf16):
