@@ -94,6 +94,7 @@ def align(
     pixel_scale: float = 0.04,
     pixfrac: float = 1.0,
     kernel: str = "square",
+    grid: tuple[WCS, tuple[int, int]] | None = None,
     output: str | os.PathLike | None = None,
     overwrite: bool = False,
 ) -> tuple[Stack, np.ndarray]:
@@ -106,6 +107,9 @@ def align(
     pixel_scale : float
         Output pixel scale in arcsec (0.04, the grid of the published models).
     pixfrac, kernel : drizzle parameters (``kernel`` one of square, point, turbo, gaussian, lanczos3).
+    grid : (WCS, (H, W)), optional
+        The output grid (e.g. `common_grid` of the exposures of every filter,
+        so that the bands line up); default: the grid covering these exposures.
     output : path, optional
         Write the cube (primary HDU) and weights (``WEIGHT``) there, atomically.
 
@@ -124,7 +128,7 @@ def align(
         raise StackMismatchError(
             f"the exposures are of several filters {sorted(map(str, filters))}; align one filter"
         )
-    grid, shape = common_grid(
+    grid, shape = grid or common_grid(
         [w for _, w, _ in exposures], [d.shape for d, _, _ in exposures], pixel_scale=pixel_scale
     )
     frames, weights = zip(

@@ -20,12 +20,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from astropy.table import QTable
 
 from .config import TrainConfig
 from .errors import ConfigError
 from .stack import Stack
 
-__all__ = ["MODE_ENV", "MODES", "book_mode", "chapter_stack", "training_preset"]
+__all__ = [
+    "MODE_ENV",
+    "MODES",
+    "HIGH_Z_BANDS",
+    "book_mode",
+    "chapter_stack",
+    "chapter_field",
+    "training_preset",
+]
 
 MODE_ENV = "ASTERIS_BOOK_MODE"
 MODES = ("ci", "full")
@@ -68,6 +77,63 @@ def chapter_stack(
     table = fetch(products, dest, **selection)
     stack, _ = align([dest / name for name in table["filename"]])
     return stack, None
+
+
+#: The bands of the z > 8.5 chapters (F410M is left out: the published searches use the broad bands).
+HIGH_Z_BANDS = ("F090W", "F115W", "F150W", "F200W", "F277W", "F356W", "F444W")
+
+
+def chapter_field(
+    mode: str,
+    *,
+    bands: tuple[str, ...] = HIGH_Z_BANDS,
+    manifest: str = "jades_1210_nircam",
+    detectors: list[str] | None = None,
+) -> tuple[dict[str, Stack], dict, QTable | None]:
+    """Stacks of several bands on one grid, each band's renderer, and the truth catalogue.
+
+    ``ci``: the z > 8.5 mock field (`asteris.datasets.high_z_field`) with its
+    truth catalogue. ``full``: every band of the manifest fetched (resumable,
+    checksum-verified) and drizzled onto one grid covering all their
+    exposures; no truth. Offline, `~asteris.archive.ArchiveUnreachableError`
+    says what to do.
+    """
+    from .datasets import data_dir, high_z_field
+    from .injection import SourceRenderer
+
+    if book_mode(mode) == "ci":
+        field = high_z_field(progress=False)
+        stacks = {b: field.bands[b].stack for b in bands}
+        return stacks, {b: SourceRenderer.for_mock(field, b) for b in bands}, field.catalog
+    from .align import common_grid, read_cal_exposure
+    from .data import align, fetch, load_manifest
+
+    dest = Path(data_dir()) / manifest
+    table = fetch(load_manifest(manifest), dest, filters=list(bands), detectors=detectors)
+    files = {b: [dest / f for f, band in zip(table["filename"], table["filter"]) if band == b] for b in bands}
+    exposures = [read_cal_exposure(f)[:2] for paths in files.values() for f in paths]
+    grid = common_grid([w for _, w in exposures], [d.shape for d, _ in exposures])
+    stacks = {b: align(paths, grid=grid)[0] for b, paths in files.items()}
+    return stacks, {b: SourceRenderer.for_stack(s) for b, s in stacks.items()}, None
+
+
+def chapter_model(stack: Stack, mode: str, *, name: str) -> Path:
+    """A model trained self-supervised on ``stack`` with the mode's preset, kept for later chapters.
+
+    Trained into ``<data folder>/book_runs/<name>-<mode>`` the first time
+    (resuming an interrupted run from its last checkpoint); later calls, from
+    this chapter or another, return the saved ``model.pt``. Training is
+    seeded, so a rerun from scratch gives the same model.
+    """
+    from .datasets import data_dir
+    from .training import train
+
+    run_dir = Path(data_dir()) / "book_runs" / f"{name}-{book_mode(mode)}"
+    if not (run_dir / "model.pt").exists():
+        resume = (run_dir / "checkpoint_last.pt").exists()
+        train(stack, run_dir=run_dir, config=training_preset(mode), resume=resume, overwrite=not resume,
+              progress=False)  # fmt: skip
+    return run_dir / "model.pt"
 
 
 def training_preset(mode: str) -> TrainConfig:

@@ -121,8 +121,11 @@ def multiband_catalog(
     -------
     `~astropy.table.QTable`
         ``id``, ``x``, ``y`` (pixels), ``snr_det``, ``ra``/``dec`` with a WCS,
-        and per band ``f_<band>`` and ``e_<band>`` in nJy (aperture-corrected
-        total fluxes and their 1-sigma errors). The table's ``meta`` holds the
+        ``total_factor`` and per band ``f_<band>`` and ``e_<band>`` in nJy
+        (fluxes in the matched aperture corrected for the band's PSF, the
+        total of a point source, with their 1-sigma errors; multiply by
+        ``total_factor``, the Kron-to-aperture ratio of the detection image,
+        for the totals of extended sources). The table's ``meta`` holds the
         aperture diameter and each band's aperture correction.
     """
     bands = _check_inputs(images, renderers, detection_bands)
@@ -134,9 +137,10 @@ def multiband_catalog(
     combined = _combine(dets[b] for b in bands)
     det_fwhm = max(renderers[b].fwhm_px for b in bands)
     sources = detect(combined, fwhm=det_fwhm, threshold=threshold, n_pixels=n_pixels, deblend=deblend,
-                     wcs=wcs, pixel_scale=scale)  # fmt: skip
+                     wcs=wcs, pixel_scale=scale, aperture_diameters=[diameter_px] * u.pix)  # fmt: skip
     table = QTable({"id": np.arange(1, len(sources) + 1), "x": sources["x"], "y": sources["y"]})
     table["snr_det"] = sources["snr"]
+    table["total_factor"] = _total_factor(sources, renderers, bands, diameter_px)
     if wcs is not None:
         table["ra"], table["dec"] = sources["ra"], sources["dec"]
     table.meta["aperture_diameter"] = diameter
@@ -145,6 +149,25 @@ def multiband_catalog(
         table[f"f_{band}"], table[f"e_{band}"] = flux, error
         table.meta[f"apcorr_{band}"] = correction
     return table
+
+
+#: Largest Kron-to-aperture flux ratio credited to a source (beyond it the Kron flux is noise).
+MAX_TOTAL_FACTOR = 4.0
+
+
+def _total_factor(sources: QTable, renderers, bands, diameter_px: float) -> np.ndarray:
+    """Kron flux over PSF-corrected aperture flux on the detection image, in [1, `MAX_TOTAL_FACTOR`].
+
+    The matched apertures give colours; an extended source holds more flux
+    than a point source outside them, and this ratio brings its aperture
+    fluxes to totals.
+    """
+    broadest = max(bands, key=lambda b: renderers[b].psf_fwhm)
+    correction = aperture_correction(renderers[broadest], diameter_px)
+    psf_corrected = np.asarray(sources["flux_aper_0"], float) * correction
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.asarray(sources["kron_flux"], float) / psf_corrected
+    return np.clip(np.nan_to_num(ratio, nan=1.0), 1.0, MAX_TOTAL_FACTOR)
 
 
 def _forced_photometry(det: DetectionImage, renderer: SourceRenderer, table: QTable, diameter_px: float):

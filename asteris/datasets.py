@@ -21,7 +21,7 @@ from .noise import NoiseConfig
 from .population import PopulationConfig
 from .simulate import MockField, read_mock_field, simulate_field
 
-__all__ = ["mock_field", "data_dir", "default_parameters", "DATA_DIR_ENV"]
+__all__ = ["mock_field", "high_z_field", "data_dir", "default_parameters", "DATA_DIR_ENV", "HIGH_Z_FIELD"]
 
 DATA_DIR_ENV = "ASTERIS_DATA_DIR"
 
@@ -43,8 +43,13 @@ def default_parameters(instrument: str = "nircam") -> dict:
     return dict(_DEFAULTS[get_instrument(instrument).name])
 
 
+#: Raised whenever the simulator renders the same parameters differently, so that cached
+#: fields of an older simulator are not reused (2: Lyman-alpha emission scattered by the IGM).
+MOCK_VERSION = 2
+
+
 def _key(params: dict) -> str:
-    text = json.dumps(params, sort_keys=True, default=lambda o: asdict(o))
+    text = json.dumps({**params, "mock_version": MOCK_VERSION}, sort_keys=True, default=lambda o: asdict(o))
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -77,3 +82,22 @@ def mock_field(
     field = read_mock_field(folder)
     field.params["path"] = str(folder)
     return field
+
+
+#: The field of the z > 8.5 chapters and benchmark: all eight NIRCam bands, 16 exposures each,
+#: and z > 8.5 galaxies brighter than M_UV = -18.5 at 250 times the density of the Whitler et al.
+#: (2025) luminosity function, so that a 20-arcsec field holds about a hundred of them.
+HIGH_Z_FIELD = {
+    "shape": (512, 512),
+    "exposures": 16,
+    "population": PopulationConfig(high_z_boost=250.0, high_z_muv=(-22.5, -18.5)),
+}
+
+
+def high_z_field(*, seed: int = 1, progress: bool = True) -> MockField:
+    """The mock field of the z > 8.5 search (`HIGH_Z_FIELD`), built once and cached.
+
+    Its truth catalogue's ``meta["HIZBOOST"]`` is the density boost: divide
+    counts by it to get the luminosity function of the sky.
+    """
+    return mock_field("nircam", **HIGH_Z_FIELD, seed=seed, progress=progress)

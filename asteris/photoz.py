@@ -20,19 +20,24 @@ basis EAZY fits non-negative combinations of. The standard EAZY sets (e.g.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import os
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 from astropy.table import QTable, Table
+from scipy.special import erf
 
 from .errors import ConfigError
+from .fileio import atomic_path
 from .sed import SPECTRAL_GRIDS, StellarPopulation, rest_frame_spectrum
 
 __all__ = ["Template", "DEFAULT_POPULATIONS", "default_templates", "photometric_redshifts"]
@@ -63,18 +68,25 @@ DEFAULT_POPULATIONS = (
 )
 
 
-def _with_lines(wave, lum, line_wave, line_lum) -> tuple[np.ndarray, np.ndarray]:
-    """Add emission lines as Gaussians of 100 km/s on a grid refined around each line."""
-    if not len(line_wave):
-        return wave, lum
-    sigmas = line_wave * _LINE_SIGMA_KMS / _C_KMS
-    extra = np.concatenate([w + s * np.linspace(-4, 4, 17) for w, s in zip(line_wave, sigmas)])
-    grid = np.union1d(wave, extra[(extra > wave[0]) & (extra < wave[-1])])
-    flux = np.interp(grid, wave, lum)
-    for w, s, lum_line in zip(line_wave, sigmas, line_lum):
-        near = np.abs(grid - w) < 5 * s
-        flux[near] += lum_line * np.exp(-0.5 * ((grid[near] - w) / s) ** 2) / (np.sqrt(2 * np.pi) * s)
-    return grid, flux
+#: Templates are binned onto a grid of constant resolution (R = 1 / d ln lambda): broad-band
+#: photometry does not resolve more, and EAZY's redshift-grid integration scales with the length.
+TEMPLATE_RESOLUTION = 500.0
+
+
+def _binned_template(wave, lum, line_wave, line_lum, resolution: float) -> tuple[np.ndarray, np.ndarray]:
+    """Continuum and emission lines averaged over log-spaced bins, flux conserved.
+
+    The lines are Gaussians of 100 km/s integrated exactly over the bins (so a
+    line narrower than a bin keeps its whole flux).
+    """
+    edges = np.exp(np.arange(np.log(wave[0]), np.log(wave[-1]), 1.0 / resolution))
+    cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (lum[1:] + lum[:-1]) * np.diff(wave))])
+    binned = np.diff(np.interp(edges, wave, cumulative))
+    for w, lum_line in zip(line_wave, line_lum):
+        sigma = w * _LINE_SIGMA_KMS / _C_KMS
+        binned += lum_line * np.diff(0.5 * (1 + erf((edges - w) / (np.sqrt(2) * sigma))))
+    centres = np.sqrt(edges[1:] * edges[:-1])
+    return centres, binned / np.diff(edges)
 
 
 def default_templates(populations: Sequence[tuple] = DEFAULT_POPULATIONS) -> list[Template]:
@@ -89,9 +101,21 @@ def default_templates(populations: Sequence[tuple] = DEFAULT_POPULATIONS) -> lis
     out = []
     for name, age, tau, metallicity, av, log_u in populations:
         pop = StellarPopulation(age, tau, metallicity, av, log_u)
-        wave, flux = _with_lines(*rest_frame_spectrum(pop))
+        wave, flux = _binned_template(*rest_frame_spectrum(pop), TEMPLATE_RESOLUTION)
         out.append(Template(name, wave, flux / np.interp(5500.0, wave, flux)))
     return out
+
+
+#: Points per filter curve handed to EAZY, whose integration time is proportional to it.
+FILTER_POINTS = 120
+
+
+def _resampled_curve(wave: np.ndarray, trans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A filter curve on ``FILTER_POINTS`` even steps over where it transmits > 0.1% of its peak."""
+    inside = np.flatnonzero(trans > 1e-3 * trans.max())
+    lo, hi = wave[max(inside[0] - 1, 0)], wave[min(inside[-1] + 1, len(wave) - 1)]
+    grid = np.linspace(lo, hi, FILTER_POINTS)
+    return grid, np.interp(grid, wave, trans)
 
 
 def _write_inputs(folder: Path, filters: Sequence[str], templates: Sequence[Template] | None) -> dict:
@@ -99,7 +123,7 @@ def _write_inputs(folder: Path, filters: Sequence[str], templates: Sequence[Temp
 
     with open(folder / "filters.res", "w") as res:
         for f in load_filters(list(filters)):
-            wave, trans = np.asarray(f.wavelength), np.asarray(f.transmission)
+            wave, trans = _resampled_curve(np.asarray(f.wavelength), np.asarray(f.transmission))
             res.write(f"{len(wave)} {f.name} lambda_c= {f.wave_effective:.1f}\n")
             res.writelines(f"{i + 1} {w:.3f} {t:.6g}\n" for i, (w, t) in enumerate(zip(wave, trans)))
     params = {"FILTERS_RES": str(folder / "filters.res")}
@@ -159,7 +183,8 @@ def photometric_redshifts(
     z_step: float = 0.01,
     template_error: float = 0.1,
     cgm_damping: bool = False,
-    n_proc: int = 0,
+    n_proc: int = 1,
+    cache: bool = True,
 ) -> QTable:
     """Fit photometric redshifts to a catalogue with EAZY.
 
@@ -183,15 +208,21 @@ def photometric_redshifts(
         the Inoue et al. (2014) IGM (EAZY's own default is on). Off by default,
         as the mock universe renders the IGM alone.
     n_proc : int
-        Processes for EAZY's fit (0: one).
+        Processes for EAZY's template integration and fit (0: one per CPU).
+    cache : bool
+        Keep the templates integrated through the filters on the redshift grid
+        (EAZY's slowest step) in the data folder (`asteris.datasets.data_dir`),
+        keyed by the templates, filters and fit settings, and reuse it.
+        Only for ``templates`` given as arrays (the default set included).
 
     Returns
     -------
     QTable
         ``id``, ``z_phot`` (maximum of the posterior), ``z_best`` (the
         minimum-chi2 redshift), ``z_16``/``z_50``/``z_84``, ``chi2`` (at
-        ``z_phot``), ``chi2_min`` and ``p_z`` (the normalised posterior on the
-        grid in ``meta["z_grid"]``).
+        ``z_phot``), ``chi2_min``, ``p_z`` (the normalised posterior on the
+        grid in ``meta["z_grid"]``), ``chi2_z`` (chi2 on that grid) and
+        ``model_<band>``, the best-fit model's fluxes at ``z_best`` (nJy).
     """
     bands = list(filters)
     missing = [c for b in bands for c in (f"f_{b}", f"e_{b}") if c not in catalog.colnames]
@@ -209,14 +240,33 @@ def photometric_redshifts(
             params["TEMPLATES_FILE"] = str(Path(templates_file).resolve())
         params.update(_fit_params(z_range, z_step, template_error, cgm_damping))
         params["CATALOG_FILE"] = _eazy_catalog(catalog, bands, folder)
+        grid_file = _grid_cache_file(folder, params) if cache and templates_file is None else None
+        grid = np.load(grid_file) if grid_file is not None and grid_file.exists() else None
         with _quiet_in(folder):
             from eazy.photoz import PhotoZ  # prints on import
 
-            pz = PhotoZ(translate_file="zphot.translate", load_prior=False, params=params, n_proc=n_proc)
+            pz = PhotoZ(translate_file="zphot.translate", load_prior=False, params=params, n_proc=n_proc,
+                        tempfilt_data=grid)  # fmt: skip
             pz.fit_catalog(n_proc=n_proc)
-            result = _result_table(pz, catalog)
+            result = _result_table(pz, catalog, bands)
+        if grid_file is not None and grid is None:
+            with atomic_path(grid_file, overwrite=True) as tmp, open(tmp, "wb") as out:
+                np.save(out, np.asarray(pz.tempfilt.tempfilt))
     result.meta["templates"] = SPECTRAL_GRIDS if default else "user"
     return result
+
+
+def _grid_cache_file(folder: Path, params: dict) -> Path:
+    """Where the integrated template grid of these templates, filters and settings is kept."""
+    from .datasets import data_dir
+
+    digest = hashlib.sha256(version("eazy").encode())
+    digest.update(Path(params["FILTERS_RES"]).read_bytes())
+    for line in (folder / "templates.param").read_text().splitlines():
+        digest.update(Path(line.split()[1]).read_bytes())
+    fit = {k: v for k, v in params.items() if not k.endswith(("_FILE", "_RES"))}  # paths in ``folder``
+    digest.update(json.dumps(fit, sort_keys=True, default=str).encode())
+    return data_dir() / "eazy_grids" / f"{digest.hexdigest()[:16]}.npy"
 
 
 def _fit_params(z_range, z_step: float, template_error: float, cgm_damping: bool) -> dict:
@@ -240,7 +290,7 @@ def _fit_params(z_range, z_step: float, template_error: float, cgm_damping: bool
     }
 
 
-def _result_table(pz, catalog: QTable) -> QTable:
+def _result_table(pz, catalog: QTable, bands: Sequence[str]) -> QTable:
     zgrid = np.asarray(pz.zgrid)
     lnp = np.asarray(pz.lnp, dtype=float)
     prob = np.exp(lnp - lnp.max(axis=1, keepdims=True))
@@ -258,5 +308,9 @@ def _result_table(pz, catalog: QTable) -> QTable:
     out["chi2"] = chi2[rows, best]
     out["chi2_min"] = chi2.min(axis=1)
     out["p_z"] = prob
+    out["chi2_z"] = chi2
+    model = np.asarray(pz.fmodel, dtype=float)
+    for i, band in enumerate(bands):
+        out[f"model_{band}"] = model[:, i] * u.nJy
     out.meta.update(z_grid=zgrid, eazy_nfilt=int(pz.NFILT))
     return out

@@ -235,7 +235,9 @@ class Passbands:
         d_l2 = 4 * np.pi * Planck18.luminosity_distance(z).to_value("cm") ** 2
         flam = np.interp(self.wave / (1 + z), wave, lum) / (d_l2 * (1 + z)) * igm_transmission(z, self.wave)
         line_obs = line_wave * (1 + z)
-        line_flux = line_lum / d_l2 * igm_transmission(z, line_obs)
+        # A line at Lyman-alpha is scattered like the continuum just blueward of it (at z > 6
+        # the neutral IGM removes it), not passed like the continuum redward of it.
+        line_flux = line_lum / d_l2 * igm_transmission(z, line_obs * (1 - 1e-6))
         fnu = self.fnu(self.wave, flam, line_obs, line_flux) * 1e32  # nJy
         scale = 10 ** (-0.4 * (muv - muv_unit)) if muv is not None else _mag_scale(fnu[band], mag)
         return fnu * scale, muv_unit - 2.5 * np.log10(scale)

@@ -29,4 +29,6 @@ def test_full_mode_offline_stops_at_once_and_says_what_to_do(monkeypatch, tmp_pa
     monkeypatch.setattr("asteris.archive.check_online", offline)
     with pytest.raises(ArchiveUnreachableError, match="cannot be reached"):
         book.chapter_stack("full")
+    with pytest.raises(ArchiveUnreachableError, match="cannot be reached"):
+        book.chapter_field("full")
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # nothing half-downloaded

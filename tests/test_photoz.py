@@ -23,6 +23,14 @@ def _catalog(redshifts, *, snr=100.0) -> QTable:
     return QTable(rows=rows, names=names)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _grid_cache(tmp_path_factory):
+    """Integrated template grids go to a folder of this module's own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ASTERIS_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+        yield
+
+
 @pytest.fixture(scope="module")
 def exact_fit():
     wave, flux, _, _ = rest_frame_spectrum(POPULATION)
@@ -75,3 +83,36 @@ def test_bad_calls_are_refused():
         photometric_redshifts(catalog, {"F999W": "jwst_f200w"})
     with pytest.raises(ConfigError, match="not both"):
         photometric_redshifts(catalog, FILTERS, templates=default_templates(), templates_file="x.param")
+
+
+def test_the_integrated_template_grid_is_cached_and_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path))
+    wave, flux, _, _ = rest_frame_spectrum(POPULATION)
+    catalog, templates = _catalog([2.0, 3.0]), [Template("t", wave, flux)]
+    first = photometric_redshifts(catalog, FILTERS, templates=templates, z_range=(1, 4))
+    (grid_file,) = (tmp_path / "eazy_grids").glob("*.npy")
+    again = photometric_redshifts(catalog, FILTERS, templates=templates, z_range=(1, 4))
+    np.testing.assert_array_equal(first["p_z"], again["p_z"])
+    np.save(grid_file, np.load(grid_file)[::-1])  # the grid is read: a reversed one moves the redshifts
+    reversed_grid = photometric_redshifts(catalog, FILTERS, templates=templates, z_range=(1, 4))
+    assert np.all(np.abs(reversed_grid["z_phot"] - first["z_phot"]) > 0.2)
+    fresh = photometric_redshifts(catalog, FILTERS, templates=templates, z_range=(1, 4), cache=False)
+    np.testing.assert_array_equal(first["p_z"], fresh["p_z"])
+
+
+def test_binned_templates_keep_the_line_and_continuum_flux():
+    from asteris.photoz import _binned_template
+
+    wave = np.linspace(1000.0, 9000.0, 80001)
+    continuum = np.full(wave.size, 2.0)
+    centres, binned = _binned_template(wave, continuum, np.array([5000.0]), np.array([30.0]), 500.0)
+    edges = np.exp(np.arange(np.log(1000.0), np.log(9000.0), 1 / 500))
+    total = np.sum(binned * np.diff(edges))
+    assert total == pytest.approx(2.0 * (edges[-1] - edges[0]) + 30.0, rel=1e-6)
+    assert np.median(binned) == pytest.approx(2.0)
+
+
+def test_model_fluxes_follow_the_photometry(exact_fit):
+    catalog, result = exact_fit
+    for band in FILTERS:
+        np.testing.assert_allclose(result[f"model_{band}"].value, catalog[f"f_{band}"], rtol=0.05, atol=0.5)

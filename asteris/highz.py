@@ -1,0 +1,258 @@
+"""The z > 8.5 search as one chain, and mock high-z galaxies injected through all of it.
+
+`search_high_z` runs the chain on one set of images (a coadd or denoised
+images of every band): multi-band catalogue (`asteris.catalog`), photometric
+redshifts (`asteris.photoz`), selection (`asteris.select`) and M_UV
+(`asteris.uvlf`). `high_z_recovery` measures what that chain finds: it adds
+mock z > 8.5 galaxies with full SEDs (`asteris.population.high_z_sources`)
+to every exposure of every band, turns each band's injected stack into an
+image with each method, runs the chain and records, per injected galaxy and
+method, whether it was detected and selected, and its photometric redshift
+and M_UV. Its completeness, binned in intrinsic M_UV and z, is what the
+effective volumes of the luminosity function are built from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable, vstack
+from tqdm import tqdm
+
+from .catalog import combined_detection_image, multiband_catalog
+from .errors import ConfigError
+from .injection import SourceRenderer, inject, injection_catalog, source_mask
+from .photoz import photometric_redshifts
+from .population import high_z_sources
+from .recovery import match_positions
+from .sed import NJY_AB_ZP, Passbands
+from .select import HighZCriteria, select_high_z
+from .stack import Stack
+from .uvlf import absolute_uv_magnitude
+
+__all__ = [
+    "search_high_z",
+    "high_z_injection_catalog",
+    "inject_high_z",
+    "high_z_recovery",
+    "match_to_truth",
+    "with_truth",
+    "photoz_accuracy",
+    "selection_against_truth",
+]
+
+OUTLIER = 0.15  #: |dz| / (1 + z) beyond which a photometric redshift is an outlier
+
+#: A method turns a stack into one image on the stack's grid (see `asteris.recovery`).
+Method = Callable[[Stack], np.ndarray]
+
+
+def search_high_z(
+    images: Mapping[str, np.ndarray],
+    renderers: Mapping[str, SourceRenderer],
+    filters: Mapping[str, str],
+    *,
+    detection_bands: Sequence[str] | None = None,
+    threshold: float = 5.0,
+    criteria: HighZCriteria | None = None,
+    wcs=None,
+    photoz_options: Mapping | None = None,
+) -> QTable:
+    """Catalogue, photo-z, z > 8.5 selection and M_UV for one set of band images.
+
+    Returns the catalogue of `~asteris.catalog.multiband_catalog` with, per
+    object, ``z_phot``, ``z_16``, ``z_84``, ``chi2_min``, ``p_z`` (grid in
+    ``meta["z_grid"]``), the best-fit model fluxes ``model_<band>``, the selection columns of
+    `~asteris.select.select_high_z` (``selected``, ``reasons``, ...), and
+    ``M_UV`` and ``beta`` at ``z_phot``.
+    """
+    catalog = multiband_catalog(
+        images, renderers, detection_bands=detection_bands, threshold=threshold, wcs=wcs
+    )
+    photoz = photometric_redshifts(catalog, filters, **dict(photoz_options or {}))
+    selection = select_high_z(catalog, photoz, filters, criteria=criteria)
+    out = catalog.copy()
+    models = [f"model_{band}" for band in filters]
+    for name in ("z_phot", "z_16", "z_84", "chi2_min", "p_z", *models):
+        out[name] = photoz[name]
+    for name in selection.colnames[2:]:
+        out[name] = selection[name]
+    uv = absolute_uv_magnitude(catalog, photoz["z_phot"], filters)
+    out["M_UV"], out["beta"] = uv["M_UV"], uv["beta"]
+    out.meta.update(z_grid=photoz.meta["z_grid"], criteria=selection.meta["criteria"])
+    return out
+
+
+def match_to_truth(found: QTable, truth: QTable, *, radius: float = 2.0) -> np.ndarray:
+    """For each row of ``found``, the index of its truth row within ``radius`` pixels, else -1."""
+    return match_positions(found["x"], found["y"], truth["x"], truth["y"], radius)
+
+
+def with_truth(found: QTable, truth: QTable, *, radius: float = 2.0) -> QTable:
+    """``found`` with ``true_type`` ("spurious" when nothing matches), ``true_z`` and ``true_M_UV``."""
+    index = match_to_truth(found, truth, radius=radius)
+    hit, row = index >= 0, np.maximum(index, 0)
+    out = found.copy()
+    out["true_type"] = np.where(hit, np.asarray(truth["type"])[row], "spurious")
+    out["true_z"] = np.where(hit, np.asarray(truth["z"], float)[row], np.nan)
+    out["true_M_UV"] = np.where(hit, u.Quantity(truth["M_UV"], u.mag).value[row], np.nan) * u.mag
+    return out
+
+
+def photoz_accuracy(matched: QTable, *, snr_bins: Sequence[float] = (5.0, 10.0, 20.0, np.inf)) -> QTable:
+    """sigma_NMAD of dz / (1 + z) and the outlier fraction of the galaxies of a `with_truth` table.
+
+    One row for all galaxies (stars and spurious detections left out), then one
+    per bin of detection S/N.
+    """
+    galaxy = ~np.isin(np.asarray(matched["true_type"]), ["star", "spurious"])
+    z_true = np.asarray(matched["true_z"], float)
+    dz = (np.asarray(matched["z_phot"], float) - z_true) / (1 + z_true)
+    snr = np.asarray(matched["snr_det"], float)
+    bins = [(0.0, np.inf), *zip(snr_bins[:-1], snr_bins[1:])]
+    rows = []
+    for lo, hi in bins:
+        d = dz[galaxy & (snr >= lo) & (snr < hi)]
+        nmad = 1.4826 * np.median(np.abs(d - np.median(d))) if d.size else np.nan
+        rows.append((lo, hi, d.size, nmad, np.mean(np.abs(d) > OUTLIER) if d.size else np.nan))
+    return QTable(rows=rows, names=("snr_min", "snr_max", "n", "sigma_nmad", "outlier_fraction"))
+
+
+def selection_against_truth(
+    matched: QTable, truth: QTable, *, shape: tuple[int, int] | None = None, z_min: float = 8.5
+) -> dict:
+    """Candidates, completeness and contamination of the selection of a `with_truth` table.
+
+    Completeness is given among the detected z > ``z_min`` galaxies and among
+    all those of ``truth`` inside the image (of ``shape`` (H, W), when given);
+    contamination is the fraction of candidates that are not z > ``z_min`` galaxies.
+    """
+    if shape is not None:
+        x, y = np.asarray(truth["x"], float), np.asarray(truth["y"], float)
+        truth = truth[(x >= 0) & (x < shape[1]) & (y >= 0) & (y < shape[0])]
+    real = (np.asarray(matched["true_type"]) == "high_z") & (np.asarray(matched["true_z"]) > z_min)
+    selected = np.asarray(matched["selected"], bool)
+    n_true = int(np.sum((np.asarray(truth["type"]) == "high_z") & (np.asarray(truth["z"]) > z_min)))
+    return {
+        "n_candidates": int(selected.sum()),
+        "n_true_high_z_in_field": n_true,
+        "n_true_high_z_detected": int(real.sum()),
+        "highz_completeness": float(np.sum(selected & real) / max(real.sum(), 1)),
+        "highz_completeness_all": float(np.sum(selected & real) / max(n_true, 1)),
+        "highz_contamination": float(np.sum(selected & ~real) / max(selected.sum(), 1)),
+        "contaminant_types": sorted(str(t) for t in np.asarray(matched["true_type"])[selected & ~real]),
+    }
+
+
+def high_z_injection_catalog(
+    avoid: np.ndarray,
+    bands: Mapping[str, str],
+    *,
+    n: int,
+    muv_range: tuple[float, float] = (-22.0, -18.0),
+    z_range: tuple[float, float] = (8.5, 13.0),
+    min_separation: float = 16.0,
+    seed: int | np.random.Generator = 0,
+) -> QTable:
+    """``n`` mock z > 8.5 galaxies, uniform in M_UV and z, placed away from ``avoid`` (True = occupied).
+
+    Sizes, Sersic indices and SEDs are those of the mock universe's high-z
+    population; every band of ``bands`` (band -> sedpy filter) gets a
+    ``mag_<band>`` column (AB; inf where the galaxy has no flux).
+    """
+    rng = np.random.default_rng(seed)
+    placed = injection_catalog(
+        avoid, n=n, mags=(20.0, 21.0), kinds=("sersic",), min_separation=min_separation, seed=rng
+    )
+    muvs, redshifts = rng.uniform(*muv_range, n), rng.uniform(*z_range, n)
+    rows = high_z_sources(rng, Passbands(list(bands.values())), muvs, redshifts)
+    out = QTable({"id": placed["id"], "x": placed["x"], "y": placed["y"]})
+    out["M_UV"], out["z"] = muvs * u.mag, redshifts
+    out["r_e"] = np.array(rows.r_e) * u.arcsec
+    out["sersic_n"], out["axis_ratio"], out["theta"] = rows.n, rows.q, placed["theta"]
+    flux = np.reshape(rows.flux, (n, len(bands)))
+    for i, band in enumerate(bands):
+        positive = np.maximum(flux[:, i], 1e-30)
+        out[f"mag_{band}"] = np.where(flux[:, i] > 0, NJY_AB_ZP - 2.5 * np.log10(positive), np.inf) * u.ABmag
+    return out
+
+
+def inject_high_z(
+    stacks: Mapping[str, Stack], catalog: QTable, renderers: Mapping[str, SourceRenderer]
+) -> dict[str, Stack]:
+    """Every band's stack with the galaxies of ``catalog`` (`high_z_injection_catalog`) added."""
+    out = {}
+    for band, stack in stacks.items():
+        band_catalog = catalog.copy()
+        band_catalog["mag"] = catalog[f"mag_{band}"].value * u.mag
+        out[band] = inject(stack, band_catalog, renderers[band])[0]
+    return out
+
+
+def high_z_recovery(
+    stacks: Mapping[str, Stack],
+    renderers: Mapping[str, SourceRenderer],
+    methods: Mapping[str, Method],
+    filters: Mapping[str, str],
+    *,
+    n_per_realization: int = 40,
+    realizations: int = 2,
+    muv_range: tuple[float, float] = (-22.0, -18.0),
+    z_range: tuple[float, float] = (8.5, 13.0),
+    detection_bands: Sequence[str] | None = None,
+    criteria: HighZCriteria | None = None,
+    match_radius: float = 2.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> QTable:
+    """Inject mock z > 8.5 galaxies into every band and run the whole chain with each method.
+
+    Returns one row per injected galaxy: ``realization``, ``M_UV`` and ``z``
+    (intrinsic), and per method ``<method>_detected``, ``<method>_selected``,
+    ``<method>_z_phot`` and ``<method>_M_UV`` (NaN when not detected).
+    """
+    _check_bands(stacks, renderers, filters)
+    avoid = _occupied(stacks, renderers, methods, detection_bands)
+    rng = np.random.default_rng(seed)
+    tables = []
+    for realization in tqdm(range(realizations), desc="high-z injections", disable=not progress):
+        injected_catalog = high_z_injection_catalog(avoid, filters, n=n_per_realization, muv_range=muv_range,
+                                                    z_range=z_range, seed=rng)  # fmt: skip
+        injected = inject_high_z(stacks, injected_catalog, renderers)
+        row = QTable({"realization": np.full(n_per_realization, realization)})
+        row["M_UV"], row["z"] = injected_catalog["M_UV"], injected_catalog["z"]
+        for name, method in methods.items():
+            images = {band: method(stack) for band, stack in injected.items()}
+            found = search_high_z(
+                images, renderers, filters, detection_bands=detection_bands, criteria=criteria
+            )
+            _record(row, name, injected_catalog, found, match_radius)
+        tables.append(row)
+    return vstack(tables)
+
+
+def _record(row: QTable, name: str, injected: QTable, found: QTable, radius: float) -> None:
+    index = match_positions(injected["x"], injected["y"], found["x"], found["y"], radius)
+    hit = index >= 0
+    row[f"{name}_detected"] = hit
+    row[f"{name}_selected"] = hit & np.asarray(found["selected"])[np.maximum(index, 0)]
+    row[f"{name}_z_phot"] = np.where(hit, np.asarray(found["z_phot"])[np.maximum(index, 0)], np.nan)
+    measured = u.Quantity(found["M_UV"], u.mag).value
+    row[f"{name}_M_UV"] = np.where(hit, measured[np.maximum(index, 0)], np.nan) * u.mag
+
+
+def _check_bands(stacks, renderers, filters) -> None:
+    missing = [b for b in filters if b not in stacks or b not in renderers]
+    if missing:
+        raise ConfigError(f"bands {missing} have a filter but no stack or renderer")
+
+
+def _occupied(stacks, renderers, methods, detection_bands) -> np.ndarray:
+    """Pixels of the field's own sources (detected on the first method's images) and no-data."""
+    first = next(iter(methods.values()))
+    bands = list(detection_bands or stacks)
+    images = {b: first(stacks[b]) for b in bands}
+    snr = combined_detection_image(images, {b: renderers[b] for b in bands})
+    return source_mask(snr, fwhm=max(renderers[b].fwhm_px for b in bands))

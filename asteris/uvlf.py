@@ -1,0 +1,330 @@
+"""The rest-frame UV luminosity function: M_UV, effective volumes, binned phi and model fits.
+
+* `absolute_uv_magnitude`: M_UV at rest-frame 1500 A (the mean L_nu over
+  1450-1550 A, as `asteris.sed` defines it) from the bands redward of
+  Lyman-alpha, through a power law ``f_nu ~ lambda^(beta + 2)`` fitted to them;
+* `completeness_grid` and `effective_volume`: the fraction C(M_UV, z) of
+  injected galaxies that come out of the whole chain as candidates, and
+  ``V_eff(M_UV) = Omega * integral C(M_UV, z) dV/dz dz`` (Planck18);
+* `binned_luminosity_function`: phi per bin with Poisson intervals for small
+  numbers (Gehrels 1986), and 1-sigma upper limits on empty bins;
+* `fit_luminosity_function`: a double power law or a Schechter function fitted
+  to the binned counts with emcee (Poisson likelihood of the counts);
+* `literature_luminosity_functions`: published JWST measurements at z ~ 9-16,
+  kept with their references in ``asteris/data/uvlf_literature.ecsv``.
+
+Examples
+--------
+>>> lo, hi = poisson_interval(np.array([0, 1, 10]))
+>>> np.round(hi, 2).tolist()
+[1.87, 3.3, 14.27]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+
+import astropy.units as u
+import numpy as np
+from astropy.cosmology import Planck18
+from astropy.table import QTable
+
+from .errors import ConfigError
+from .population import DoublePowerLaw
+from .sed import NJY_AB_ZP
+from .select import LYMAN_ALPHA, band_edges
+
+__all__ = [
+    "Schechter",
+    "absolute_uv_magnitude",
+    "bin_averages",
+    "poisson_interval",
+    "completeness_grid",
+    "effective_volume",
+    "binned_luminosity_function",
+    "LuminosityFunctionFit",
+    "fit_luminosity_function",
+    "literature_luminosity_functions",
+]
+
+_UV_REST = (1300.0, 3000.0)  # rest-frame range of the bands that set the UV slope, Angstrom
+
+
+@dataclass(frozen=True)
+class Schechter:
+    """A Schechter function in magnitudes, ``phi(M_UV)`` in Mpc^-3 mag^-1."""
+
+    m_star: float
+    alpha: float
+    phi_star: float
+
+    def __call__(self, muv: np.ndarray | float) -> np.ndarray:
+        x = 10 ** (-0.4 * (np.asarray(muv, dtype=float) - self.m_star))
+        return 0.4 * np.log(10) * self.phi_star * x ** (self.alpha + 1) * np.exp(-x)
+
+
+def _pivots(filters: Mapping[str, str]) -> dict[str, float]:
+    from sedpy.observate import load_filters
+
+    return {b: float(f.wave_pivot) for b, f in zip(filters, load_filters(list(filters.values())))}
+
+
+def absolute_uv_magnitude(catalog: QTable, redshift, filters: Mapping[str, str]) -> QTable:
+    """M_UV at rest-frame 1500 A and the UV slope beta of each object at ``redshift``.
+
+    The bands entirely redward of Lyman-alpha whose pivot lies at 1300-3000 A
+    in the rest frame give the slope (a fit weighted by their errors; beta =
+    -2 when one band has S/N > 2) and the flux at 1500 A. The fluxes are
+    scaled to totals by the catalogue's ``total_factor`` where it has one.
+    Objects without such a band, or without a positive flux in it, get NaN.
+
+    Parameters
+    ----------
+    catalog : QTable
+        ``f_<band>``/``e_<band>`` in nJy.
+    redshift : array
+        One redshift per row.
+    filters : dict of band -> sedpy filter name
+
+    Returns
+    -------
+    QTable with ``M_UV`` (mag), ``beta`` and ``m_1500`` (the apparent AB magnitude at 1500(1+z) A).
+    """
+    z = np.broadcast_to(np.asarray(redshift, dtype=float), (len(catalog),))
+    edges, pivots = band_edges(filters), _pivots(filters)
+    total = np.asarray(catalog["total_factor"], float) if "total_factor" in catalog.colnames else 1.0
+    flux = {b: u.Quantity(catalog[f"f_{b}"], u.nJy).value * total for b in filters}
+    error = {b: u.Quantity(catalog[f"e_{b}"], u.nJy).value * total for b in filters}
+    m_1500, beta = np.full(len(catalog), np.nan), np.full(len(catalog), np.nan)
+    for i, zi in enumerate(z):
+        bands = [b for b in filters if edges[b][0] > LYMAN_ALPHA * (1 + zi)
+                 and _UV_REST[0] < pivots[b] / (1 + zi) < _UV_REST[1]]  # fmt: skip
+        bands = [b for b in bands if flux[b][i] > 2 * error[b][i]]
+        if bands:
+            m_1500[i], beta[i] = _power_law_at(
+                1500 * (1 + zi), [pivots[b] for b in bands], [flux[b][i] for b in bands],
+                [error[b][i] for b in bands],
+            )  # fmt: skip
+    distance_modulus = np.full(len(z), np.nan)
+    if np.any(z > 0):
+        distance_modulus[z > 0] = Planck18.distmod(z[z > 0]).value
+    out = QTable({"M_UV": (m_1500 - distance_modulus + 2.5 * np.log10(1 + z)) * u.mag, "beta": beta})
+    out["m_1500"] = m_1500 * u.ABmag
+    return out
+
+
+def _power_law_at(wave: float, pivots, fluxes, errors) -> tuple[float, float]:
+    """AB magnitude at ``wave`` and slope beta of ``f_lambda ~ lambda^beta`` through the bands."""
+    x, y = np.log10(pivots), np.log10(fluxes)
+    if len(x) == 1:
+        slope = 0.0  # beta = -2: flat in f_nu
+        intercept = y[0] - slope * x[0]
+    else:
+        weights = (np.asarray(fluxes) / np.asarray(errors)) ** 2
+        slope, intercept = np.polyfit(x, y, 1, w=np.sqrt(weights))
+    log_flux = intercept + slope * np.log10(wave)
+    return float(NJY_AB_ZP - 2.5 * log_flux), float(slope - 2)
+
+
+def bin_averages(function, muv_lo, muv_hi, *, n_sub: int = 64) -> np.ndarray:
+    """The mean of ``function(M_UV)`` over each bin ``[muv_lo, muv_hi]`` (what a binned phi estimates)."""
+    lo, hi = (
+        np.asarray(u.Quantity(muv_lo, u.mag).value, float),
+        np.asarray(u.Quantity(muv_hi, u.mag).value, float),
+    )
+    grid = lo[:, None] + (hi - lo)[:, None] * (np.arange(n_sub) + 0.5) / n_sub
+    return function(grid).mean(axis=1)
+
+
+def poisson_interval(n) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided 84% Poisson confidence limits on ``n`` counts (Gehrels 1986, eqs. 9 and 14)."""
+    n = np.asarray(n, dtype=float)
+    upper = n + np.sqrt(n + 0.75) + 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = np.where(n > 0, n * (1 - 1 / (9 * n) - 1 / (3 * np.sqrt(n))) ** 3, 0.0)
+    return lower, upper
+
+
+def completeness_grid(muv, z, selected, *, muv_edges: np.ndarray, z_edges: np.ndarray):
+    """Fraction of injected galaxies selected per (M_UV, z) cell, and the numbers injected.
+
+    Returns ``(completeness, injected)``, arrays of shape (len(muv_edges) - 1,
+    len(z_edges) - 1); completeness is NaN where nothing was injected.
+    """
+    muv, z, selected = np.asarray(muv, float), np.asarray(z, float), np.asarray(selected, bool)
+    injected, _, _ = np.histogram2d(muv, z, bins=[muv_edges, z_edges])
+    found, _, _ = np.histogram2d(muv[selected], z[selected], bins=[muv_edges, z_edges])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(injected > 0, found / injected, np.nan), injected
+
+
+def effective_volume(completeness: np.ndarray, *, z_edges: np.ndarray, area: u.Quantity) -> u.Quantity:
+    """``V_eff`` per M_UV row of ``completeness``: the comoving volume of each z cell, weighted.
+
+    Cells where nothing was injected (NaN) count as zero completeness.
+
+    >>> v = effective_volume(np.ones((1, 1)), z_edges=np.array([8.5, 9.5]), area=1 * u.arcmin**2)
+    >>> 4000 < v.to_value("Mpc3")[0] < 5000
+    True
+    """
+    completeness = np.asarray(completeness, dtype=float)
+    if completeness.shape[1] != len(z_edges) - 1:
+        raise ConfigError(f"completeness has {completeness.shape[1]} z cells for {len(z_edges) - 1} z bins")
+    shells = Planck18.comoving_volume(z_edges).to_value("Mpc3")
+    fraction = (area / (4 * np.pi * u.sr)).to_value(u.dimensionless_unscaled)
+    volumes = np.diff(shells) * fraction
+    return np.nan_to_num(completeness) @ volumes * u.Mpc**3
+
+
+def binned_luminosity_function(muv, *, muv_edges: np.ndarray, v_eff: u.Quantity) -> QTable:
+    """phi per M_UV bin from the candidates' ``muv`` and each bin's ``v_eff``.
+
+    Returns a QTable with ``muv_lo``, ``muv_hi``, ``M_UV`` (bin centre), ``n``,
+    ``v_eff``, ``phi`` and its 1-sigma Poisson limits ``phi_lo``/``phi_hi``
+    (for ``n = 0``, phi is 0 and ``phi_hi`` the 1-sigma upper limit), in
+    Mpc^-3 mag^-1. Bins with no effective volume are left out.
+    """
+    muv_edges = np.asarray(muv_edges, dtype=float)
+    v_eff = u.Quantity(v_eff, u.Mpc**3)
+    if len(v_eff) != len(muv_edges) - 1:
+        raise ConfigError(f"{len(v_eff)} effective volumes for {len(muv_edges) - 1} M_UV bins")
+    n, _ = np.histogram(np.asarray(u.Quantity(muv, u.mag).value, float), bins=muv_edges)
+    lower, upper = poisson_interval(n)
+    keep = v_eff.value > 0
+    per = np.diff(muv_edges)[keep] * v_eff.value[keep]
+    unit = u.Mpc**-3 / u.mag
+    return QTable(
+        {
+            "muv_lo": muv_edges[:-1][keep] * u.mag,
+            "muv_hi": muv_edges[1:][keep] * u.mag,
+            "M_UV": 0.5 * (muv_edges[:-1] + muv_edges[1:])[keep] * u.mag,
+            "n": n[keep],
+            "v_eff": v_eff[keep],
+            "phi": n[keep] / per * unit,
+            "phi_lo": lower[keep] / per * unit,
+            "phi_hi": upper[keep] / per * unit,
+        }
+    )
+
+
+#: Parameters of each model and the box of the flat priors (log10 phi* in Mpc^-3).
+_MODELS = {
+    "double_power_law": (("m_star", "alpha", "beta", "log_phi_star"),
+                         ((-24.0, -17.0), (-4.0, -1.0), (-7.0, -2.5), (-8.0, -1.0))),
+    "schechter": (("m_star", "alpha", "log_phi_star"), ((-24.0, -17.0), (-3.5, -0.5), (-8.0, -1.0))),
+}  # fmt: skip
+
+
+def _model_function(model: str, values: Mapping[str, float]):
+    phi_star = 10 ** values["log_phi_star"]
+    if model == "schechter":
+        return Schechter(values["m_star"], values["alpha"], phi_star)
+    return DoublePowerLaw(values["m_star"], values["alpha"], values["beta"], phi_star)
+
+
+@dataclass
+class LuminosityFunctionFit:
+    """Posterior samples of a luminosity-function fit, with their medians and 68% ranges."""
+
+    model: str
+    names: tuple[str, ...]
+    samples: np.ndarray  #: (n_samples, n_free) after burn-in, thinned
+    fixed: dict
+
+    def values(self, q: float = 50.0) -> dict[str, float]:
+        """The ``q``-th percentile of every free parameter, with the fixed ones."""
+        return {**self.fixed, **dict(zip(self.names, np.percentile(self.samples, q, axis=0)))}
+
+    def summary(self) -> QTable:
+        lo, mid, hi = (np.percentile(self.samples, q, axis=0) for q in (16, 50, 84))
+        return QTable({"parameter": list(self.names), "median": mid, "minus": mid - lo, "plus": hi - mid})
+
+    def function(self):
+        """The model at the posterior medians (a `Schechter` or a `DoublePowerLaw`)."""
+        return _model_function(self.model, self.values())
+
+    def band(self, muv: np.ndarray, n_draws: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """16th and 84th percentiles of phi(muv) over posterior draws."""
+        rng = np.random.default_rng(seed)
+        draws = self.samples[rng.integers(len(self.samples), size=n_draws)]
+        curves = [_model_function(self.model, {**self.fixed, **dict(zip(self.names, d))})(muv) for d in draws]
+        return tuple(np.percentile(curves, [16, 84], axis=0))
+
+
+def _expected_counts(model, values, binned: QTable) -> np.ndarray:
+    lo, hi = binned["muv_lo"].to_value(u.mag), binned["muv_hi"].to_value(u.mag)
+    phi = bin_averages(_model_function(model, values), lo, hi, n_sub=8) * (hi - lo)
+    return phi * binned["v_eff"].to_value(u.Mpc**3)
+
+
+def fit_luminosity_function(
+    binned: QTable,
+    *,
+    model: str = "double_power_law",
+    fixed: Mapping[str, float] | None = None,
+    n_walkers: int = 32,
+    n_steps: int = 3000,
+    burn: int = 1000,
+    seed: int = 0,
+) -> LuminosityFunctionFit:
+    """Fit a ``"double_power_law"`` or ``"schechter"`` to binned counts with emcee.
+
+    The likelihood is Poisson: bin i holds ``n_i`` candidates where the model
+    predicts ``V_eff,i * integral of phi over the bin``, so empty bins count
+    too. Priors are flat over broad boxes; ``fixed`` holds parameters kept at
+    a value (e.g. ``{"beta": -3.5}`` when the bright end is not sampled).
+    """
+    import emcee
+
+    if model not in _MODELS:
+        raise ConfigError(f"unknown model {model!r}; choose one of {sorted(_MODELS)}")
+    names, boxes = _MODELS[model]
+    fixed = dict(fixed or {})
+    unknown = set(fixed) - set(names)
+    if unknown:
+        raise ConfigError(f"{model} has no parameters {sorted(unknown)}; it has {list(names)}")
+    free = [(n, b) for n, b in zip(names, boxes) if n not in fixed]
+    counts = np.asarray(binned["n"], dtype=float)
+
+    def log_probability(theta):
+        if any(not lo < t < hi for t, (_, (lo, hi)) in zip(theta, free)):
+            return -np.inf
+        values = {**fixed, **{n: t for (n, _), t in zip(free, theta)}}
+        if model == "double_power_law" and values["beta"] >= values["alpha"]:
+            return -np.inf  # the bright end must fall faster than the faint end
+        mu = _expected_counts(model, values, binned)
+        return float(np.sum(counts * np.log(np.maximum(mu, 1e-300)) - mu))
+
+    rng = np.random.default_rng(seed)
+    start = _starting_point(log_probability, free, rng, n_walkers)
+    sampler = emcee.EnsembleSampler(n_walkers, len(free), log_probability)
+    sampler.random_state = np.random.RandomState(int(rng.integers(2**31))).get_state()
+    sampler.run_mcmc(start, n_steps, progress=False)
+    samples = sampler.get_chain(discard=burn, thin=10, flat=True)
+    return LuminosityFunctionFit(model, tuple(n for n, _ in free), samples, fixed)
+
+
+def _starting_point(log_probability, free, rng, n_walkers: int) -> np.ndarray:
+    """Walkers in a small ball around the best of a few thousand prior draws."""
+    lo, hi = np.array([b for _, b in free]).T
+    draws = rng.uniform(lo, hi, size=(4000, len(free)))
+    best = draws[np.argmax([log_probability(d) for d in draws])]
+    ball = best + 1e-3 * (hi - lo) * rng.standard_normal((n_walkers, len(free)))
+    return np.clip(ball, lo + 1e-6, hi - 1e-6)
+
+
+def literature_luminosity_functions(z_range: tuple[float, float] | None = None) -> QTable:
+    """Published binned JWST UV luminosity functions at z ~ 9-16 (``asteris/data/uvlf_literature.ecsv``).
+
+    Columns: ``reference``, ``bibcode``, ``z``, ``M_UV``, ``phi``, ``phi_err_lo``,
+    ``phi_err_hi`` (Mpc^-3 mag^-1) and ``upper_limit``. ``z_range`` keeps the
+    rows whose redshift lies within it.
+    """
+    path = resources.files("asteris") / "data" / "uvlf_literature.ecsv"
+    with resources.as_file(path) as file:
+        table = QTable.read(file, format="ascii.ecsv")
+    if z_range is not None:
+        table = table[(table["z"] >= z_range[0]) & (table["z"] <= z_range[1])]
+    return table

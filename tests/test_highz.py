@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from asteris.highz import high_z_injection_catalog, high_z_recovery, inject_high_z, search_high_z
+from asteris.injection import SourceRenderer
+from asteris.instruments import NIRCAM
+from asteris.recovery import coadd_method
+from asteris.stack import read_stack
+
+BANDS = ("F090W", "F115W", "F150W", "F200W", "F277W", "F356W", "F444W")
+FILTERS = {b: f"jwst_{b.lower()}" for b in BANDS}
+SHAPE = (112, 112)
+LONG_BANDS = ["F277W", "F356W", "F444W"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _grid_cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ASTERIS_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def field():
+    """Eight exposures of white noise per band at the mock's per-exposure depth."""
+    rng = np.random.default_rng(5)
+    stacks, renderers = {}, {}
+    for band in BANDS:
+        spec = NIRCAM.band(band)
+        stacks[band] = read_stack(rng.normal(0.0, spec.white_sigma, (8, *SHAPE)).astype(np.float32))
+        renderers[band] = SourceRenderer(NIRCAM.pixel_scale, NIRCAM.zero_point, "airy", spec.psf_fwhm)
+    return stacks, renderers
+
+
+def test_injection_catalog_of_high_z_galaxies():
+    avoid = np.zeros(SHAPE, bool)
+    cat = high_z_injection_catalog(avoid, FILTERS, n=6, muv_range=(-21, -20), z_range=(9, 11), seed=2)
+    assert len(cat) == 6 and set(np.unique(cat["id"])) == set(range(1, 7))
+    assert np.all((cat["M_UV"].value >= -21) & (cat["M_UV"].value <= -20))
+    assert np.all((cat["z"] >= 9) & (cat["z"] <= 11))
+    assert np.all(cat["mag_F090W"].value > 35)  # blueward of Lyman-alpha: the IGM absorbs everything
+    assert np.all(cat["mag_F200W"].value < 29) and np.all(cat["r_e"].value > 0)
+    again = high_z_injection_catalog(avoid, FILTERS, n=6, muv_range=(-21, -20), z_range=(9, 11), seed=2)
+    np.testing.assert_array_equal(cat["mag_F277W"], again["mag_F277W"])
+
+
+def test_pure_noise_yields_no_candidates(field):
+    stacks, renderers = field
+    images = {b: coadd_method("ivar")(s) for b, s in stacks.items()}
+    found = search_high_z(images, renderers, FILTERS, detection_bands=LONG_BANDS)
+    assert int(np.sum(found["selected"])) == 0
+
+
+def test_bright_high_z_galaxies_come_through_the_whole_chain(field):
+    stacks, renderers = field
+    methods = {"coadd": coadd_method("ivar")}
+    recovery = high_z_recovery(stacks, renderers, methods, FILTERS, n_per_realization=6, realizations=1,
+                               muv_range=(-21.8, -21.0), z_range=(9.5, 11.0), detection_bands=LONG_BANDS,
+                               seed=3, progress=False)  # fmt: skip
+    assert len(recovery) == 6
+    assert recovery["coadd_detected"].all()
+    assert recovery["coadd_selected"].sum() >= 5
+    dz = (recovery["coadd_z_phot"] - recovery["z"]) / (1 + recovery["z"])
+    assert np.all(np.abs(dz) < 0.1), recovery["z", "coadd_z_phot"]
+    dm = recovery["coadd_M_UV"].value - recovery["M_UV"].value
+    assert np.median(np.abs(dm)) < 0.3, dm
+
+
+def test_injected_stacks_keep_the_noise_and_add_flux(field):
+    stacks, renderers = field
+    avoid = np.zeros(SHAPE, bool)
+    cat = high_z_injection_catalog(avoid, FILTERS, n=3, muv_range=(-21, -20.5), z_range=(9, 10))
+    injected = inject_high_z(stacks, cat, renderers)
+    assert set(injected) == set(BANDS)
+    np.testing.assert_allclose(injected["F090W"].data, stacks["F090W"].data, atol=1e-9)
+    assert injected["F277W"].data.sum() > stacks["F277W"].data.sum()
+
+
+def test_truth_matching_and_figures():
+    from astropy.table import QTable
+
+    from asteris.highz import photoz_accuracy, selection_against_truth, with_truth
+
+    truth = QTable({"x": [10.0, 50.0, 90.0, 200.0], "y": [10.0, 50.0, 90.0, 5.0]})
+    truth["type"], truth["z"] = ["high_z", "galaxy", "star", "high_z"], [9.5, 2.0, 0.0, 10.0]
+    truth["M_UV"] = [-20.0, -18.0, np.nan, -21.0]
+    found = QTable({"x": [10.5, 50.2, 90.1, 30.0], "y": [10.0, 49.6, 90.0, 30.0]})
+    found["snr_det"], found["z_phot"] = [12.0, 30.0, 50.0, 6.0], [9.4, 2.9, 1.0, 9.0]
+    found["selected"] = [True, False, False, True]
+    matched = with_truth(found, truth)
+    assert list(matched["true_type"]) == ["high_z", "galaxy", "star", "spurious"]
+    accuracy = photoz_accuracy(matched, snr_bins=(5.0, 20.0, np.inf))
+    assert list(accuracy["n"]) == [2, 1, 1]  # the star and the spurious source are left out
+    assert accuracy["outlier_fraction"][0] == 0.5  # (2.9 - 2) / 3 = 0.3 is an outlier, 0.1 / 10.5 is not
+    figures = selection_against_truth(matched, truth, shape=(112, 112))
+    assert figures["n_true_high_z_in_field"] == 1  # the one at x = 200 lies outside the image
+    assert figures["highz_completeness"] == 1.0 and figures["highz_contamination"] == 0.5
+    assert figures["contaminant_types"] == ["spurious"]

@@ -1,0 +1,126 @@
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.cosmology import Planck18
+from astropy.table import QTable
+from scipy.integrate import quad
+from scipy.special import gamma
+
+from asteris.errors import ConfigError
+from asteris.population import WHITLER25, DoublePowerLaw
+from asteris.sed import Passbands, StellarPopulation
+from asteris.uvlf import (
+    Schechter,
+    absolute_uv_magnitude,
+    binned_luminosity_function,
+    completeness_grid,
+    effective_volume,
+    fit_luminosity_function,
+    literature_luminosity_functions,
+    poisson_interval,
+)
+
+FILTERS = {b: f"jwst_{b.lower()}" for b in ("F090W", "F115W", "F150W", "F200W", "F277W", "F356W", "F444W")}
+
+
+def test_poisson_limits_match_gehrels():
+    lower, upper = poisson_interval([0, 1, 2, 10])
+    # Gehrels (1986), Tables 1 and 2 at S = 1: 1.841, 3.300, 4.638, 14.27 and 0, 0.173, 0.708, 6.891
+    np.testing.assert_allclose(upper, [1.841, 3.300, 4.638, 14.27], rtol=0.02)
+    np.testing.assert_allclose(lower, [0.0, 0.173, 0.708, 6.891], atol=0.01)
+
+
+def test_schechter_integrates_to_its_gamma_function():
+    lf = Schechter(m_star=-20.0, alpha=-0.5, phi_star=1e-3)
+    total, _ = quad(lf, -30, 15, points=[-20], limit=200)
+    assert total == pytest.approx(1e-3 * gamma(0.5), rel=1e-4)
+
+
+def test_effective_volume_is_the_comoving_volume_weighted_by_completeness():
+    z_edges = np.array([8.5, 10.0, 12.0])
+    area = 10 * u.arcmin**2
+    shell = (Planck18.comoving_volume(12.0) - Planck18.comoving_volume(8.5)).to_value("Mpc3")
+    expected = shell * (area / (4 * np.pi * u.sr)).decompose().value
+    full = effective_volume(np.ones((2, 2)), z_edges=z_edges, area=area)
+    np.testing.assert_allclose(full.to_value("Mpc3"), expected, rtol=1e-10)
+    half = effective_volume(np.array([[0.5, 0.5], [1.0, np.nan]]), z_edges=z_edges, area=area)
+    assert half[0].value == pytest.approx(0.5 * full[0].value)
+    assert half[1] < full[1]  # an empty cell counts as zero
+    with pytest.raises(ConfigError, match="z cells"):
+        effective_volume(np.ones((2, 3)), z_edges=z_edges, area=area)
+
+
+def test_completeness_grid_counts_cells():
+    muv = np.array([-21.2, -21.3, -19.1, -19.2, -19.3])
+    z = np.array([9.0, 9.0, 9.0, 11.0, 11.0])
+    completeness, injected = completeness_grid(muv, z, [True, False, True, True, True],
+                                               muv_edges=np.array([-22.0, -20.0, -18.0]),
+                                               z_edges=np.array([8.5, 10.0, 12.0]))  # fmt: skip
+    np.testing.assert_array_equal(injected, [[2, 0], [1, 2]])
+    assert completeness[0, 0] == 0.5 and np.isnan(completeness[0, 1])
+    np.testing.assert_array_equal(completeness[1], [1.0, 1.0])
+
+
+def test_binned_phi_is_number_over_volume_and_width():
+    edges = np.array([-21.0, -20.0, -19.0, -18.0])
+    v_eff = [1e4, 2e4, 0.0] * u.Mpc**3
+    table = binned_luminosity_function([-20.5, -19.5, -19.6, -18.2] * u.mag, muv_edges=edges, v_eff=v_eff)
+    assert len(table) == 2  # no volume in the last bin
+    np.testing.assert_array_equal(table["n"], [1, 2])
+    np.testing.assert_allclose(table["phi"].to_value(u.Mpc**-3 / u.mag), [1e-4, 1e-4])
+    assert np.all(table["phi_lo"] < table["phi"]) and np.all(table["phi_hi"] > table["phi"])
+    with pytest.raises(ConfigError, match="effective volumes"):
+        binned_luminosity_function([-20.5] * u.mag, muv_edges=edges, v_eff=[1.0] * u.Mpc**3)
+
+
+@pytest.mark.parametrize("z", [9.0, 10.5, 12.5])
+def test_absolute_magnitude_of_a_mock_galaxy(z):
+    pop = StellarPopulation(age_gyr=0.05, tau_gyr=0.3, metallicity=0.2, av=0.05)
+    flux, muv = Passbands(list(FILTERS.values())).fluxes_njy(pop, z=z, muv=-20.0)
+    row = {"id": [1]} | {f"f_{b}": [f] for b, f in zip(FILTERS, flux)} | {f"e_{b}": [1.0] for b in FILTERS}
+    result = absolute_uv_magnitude(QTable(row), [z], FILTERS)
+    assert muv == pytest.approx(-20.0)
+    assert result["M_UV"][0].value == pytest.approx(-20.0, abs=0.1)
+    assert -3.0 < result["beta"][0] < -1.5
+
+
+def test_fits_recover_the_input_function():
+    rng = np.random.default_rng(3)
+    edges = np.arange(-22.5, -17.99, 0.5)
+    truth = DoublePowerLaw(m_star=-20.5, alpha=-2.2, beta=-4.0, phi_star=3e-4)
+    v_eff = np.full(len(edges) - 1, 3e6)
+    grid = np.linspace(edges[0], edges[-1], 2000)
+    expected = [np.trapezoid(truth(grid[(grid >= lo) & (grid <= hi)]), grid[(grid >= lo) & (grid <= hi)])
+                for lo, hi in zip(edges[:-1], edges[1:])]  # fmt: skip
+    counts = rng.poisson(np.array(expected) * v_eff)
+    centres = np.repeat(0.5 * (edges[1:] + edges[:-1]), counts)
+    binned = binned_luminosity_function(centres * u.mag, muv_edges=edges, v_eff=v_eff * u.Mpc**3)
+    fit = fit_luminosity_function(binned, fixed={"beta": -4.0}, n_steps=1500, burn=500)
+    values, summary = fit.values(), fit.summary()
+    for name, true_value in (("m_star", -20.5), ("alpha", -2.2), ("log_phi_star", np.log10(3e-4))):
+        row = summary[list(summary["parameter"]).index(name)]
+        assert abs(values[name] - true_value) < 3 * max(row["minus"], row["plus"]), (name, values[name])
+    assert values["beta"] == -4.0
+    low, high = fit.band(np.array([-21.0, -19.0]))
+    assert np.all(low < high)
+    schechter = fit_luminosity_function(binned, model="schechter", n_steps=600, burn=200)
+    assert isinstance(schechter.function(), Schechter)
+    again = fit_luminosity_function(binned, model="schechter", n_steps=600, burn=200)
+    np.testing.assert_array_equal(schechter.samples, again.samples)  # seeded: the same chain every run
+    with pytest.raises(ConfigError, match="no parameters"):
+        fit_luminosity_function(binned, model="schechter", fixed={"beta": -4.0})
+
+
+def test_literature_table():
+    table = literature_luminosity_functions()
+    references = {"Harikane et al. 2023", "Donnan et al. 2024", "Finkelstein et al. 2024"}
+    assert references <= set(table["reference"])
+    assert np.all(table["phi"].value > 0) and np.all((table["z"] >= 9) & (table["z"] <= 16))
+    measured = table[~table["upper_limit"]]
+    assert np.all(measured["phi_err_lo"] <= measured["phi"])
+    at_z9 = literature_luminosity_functions(z_range=(8.5, 9.5))
+    assert set(at_z9["z"]) == {9.0}
+    # the published z ~ 9 points lie within a factor of a few of the Whitler et al. (2025) fit
+    bright = at_z9[~at_z9["upper_limit"] & (at_z9["M_UV"].value < -19)]
+    ratio = bright["phi"].value / WHITLER25(bright["M_UV"].value)
+    assert np.all((ratio > 0.1) & (ratio < 10))
