@@ -25,6 +25,7 @@ from astropy.table import QTable
 from .config import TrainConfig
 from .errors import ConfigError
 from .stack import Stack
+from .training import TrainResult, train
 
 __all__ = [
     "MODE_ENV",
@@ -117,23 +118,29 @@ def chapter_field(
     return stacks, {b: SourceRenderer.for_stack(s) for b, s in stacks.items()}, None
 
 
-def chapter_model(stack: Stack, mode: str, *, name: str) -> Path:
-    """A model trained self-supervised on ``stack`` with the mode's preset, kept for later chapters.
+def chapter_run(stack: Stack, mode: str, *, name: str) -> TrainResult:
+    """A model trained self-supervised on ``stack`` with the mode's preset, shared between chapters.
 
-    Trained into ``<data folder>/book_runs/<name>-<mode>`` the first time
-    (resuming an interrupted run from its last checkpoint); later calls, from
-    this chapter or another, return the saved ``model.pt``. Training is
-    seeded, so a rerun from scratch gives the same model.
+    The run lives in ``<data folder>/book_runs/<name>-<mode>-<key>``, the key
+    a hash of the training configuration and of the stack's pixels. The first
+    call trains it (resuming an interrupted run from its last checkpoint);
+    later calls, from any chapter, return the finished run (its model and
+    history) without training again. Training is seeded, so either way the
+    model is the same.
     """
-    from .datasets import data_dir
-    from .training import train
+    import hashlib
+    import json
 
-    run_dir = Path(data_dir()) / "book_runs" / f"{name}-{book_mode(mode)}"
-    if not (run_dir / "model.pt").exists():
-        resume = (run_dir / "checkpoint_last.pt").exists()
-        train(stack, run_dir=run_dir, config=training_preset(mode), resume=resume, overwrite=not resume,
-              progress=False)  # fmt: skip
-    return run_dir / "model.pt"
+    from .datasets import data_dir
+
+    config = training_preset(mode)
+    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
+    digest.update(
+        np.ascontiguousarray(stack.data if isinstance(stack, Stack) else np.asarray(stack)).tobytes()
+    )
+    run_dir = Path(data_dir()) / "book_runs" / f"{name}-{book_mode(mode)}-{digest.hexdigest()[:10]}"
+    resume = (run_dir / "checkpoint_last.pt").exists()
+    return train(stack, run_dir=run_dir, config=config, resume=resume, overwrite=not resume, progress=False)
 
 
 def training_preset(mode: str) -> TrainConfig:

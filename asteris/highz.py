@@ -90,11 +90,34 @@ def match_to_truth(found: QTable, truth: QTable, *, radius: float = 2.0) -> np.n
     return match_positions(found["x"], found["y"], truth["x"], truth["y"], radius)
 
 
-def with_truth(found: QTable, truth: QTable, *, radius: float = 2.0) -> QTable:
-    """``found`` with ``true_type`` ("spurious" when nothing matches), ``true_z`` and ``true_M_UV``."""
-    index = match_to_truth(found, truth, radius=radius)
+def with_truth(
+    found: QTable, truth: QTable, *, radius: float = 2.0, brightest: str = "mag_jwst_f356w"
+) -> QTable:
+    """``found`` with ``true_type`` ("spurious" when nothing matches), ``true_z`` and ``true_M_UV``.
+
+    Each detection is matched to the brightest truth object (smallest
+    ``brightest`` magnitude, when ``truth`` has that column; else the
+    closest) within ``radius`` pixels: a faint neighbour that happens to lie
+    closer is not what was detected.
+    """
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(np.column_stack([np.asarray(truth["x"], float), np.asarray(truth["y"], float)]))
+    positions = np.column_stack([np.asarray(found["x"], float), np.asarray(found["y"], float)])
+    rank = None
+    if brightest in truth.colnames:  # AB magnitudes are a logarithmic unit: take the plain values
+        rank = np.asarray(getattr(truth[brightest], "value", truth[brightest]), float)
+    index = np.full(len(found), -1)
+    for i, near in enumerate(tree.query_ball_point(positions, r=radius)):
+        if near:
+            near = np.asarray(near)
+            if rank is None:
+                index[i] = near[np.argmin(np.hypot(*(positions[i] - tree.data[near]).T))]
+            else:
+                index[i] = near[np.argmin(np.nan_to_num(rank[near], nan=np.inf))]
     hit, row = index >= 0, np.maximum(index, 0)
     out = found.copy()
+    out["true_index"] = index
     out["true_type"] = np.where(hit, np.asarray(truth["type"])[row], "spurious")
     out["true_z"] = np.where(hit, np.asarray(truth["z"], float)[row], np.nan)
     out["true_M_UV"] = np.where(hit, u.Quantity(truth["M_UV"], u.mag).value[row], np.nan) * u.mag
@@ -204,17 +227,22 @@ def high_z_recovery(
     detection_bands: Sequence[str] | None = None,
     criteria: HighZCriteria | None = None,
     match_radius: float = 2.0,
+    avoid_sources: bool = False,
     seed: int = 0,
     progress: bool = True,
 ) -> QTable:
     """Inject mock z > 8.5 galaxies into every band and run the whole chain with each method.
+
+    Galaxies are placed at random wherever every band has data (``avoid_sources``:
+    also away from the field's own sources), so that the completeness includes
+    the losses to blending that the field's own galaxies suffer.
 
     Returns one row per injected galaxy: ``realization``, ``M_UV`` and ``z``
     (intrinsic), and per method ``<method>_detected``, ``<method>_selected``,
     ``<method>_z_phot`` and ``<method>_M_UV`` (NaN when not detected).
     """
     _check_bands(stacks, renderers, filters)
-    avoid = _occupied(stacks, renderers, methods, detection_bands)
+    avoid = _occupied(stacks, renderers, methods, detection_bands) if avoid_sources else _no_data(stacks)
     rng = np.random.default_rng(seed)
     tables = []
     for realization in tqdm(range(realizations), desc="high-z injections", disable=not progress):
@@ -247,6 +275,12 @@ def _check_bands(stacks, renderers, filters) -> None:
     missing = [b for b in filters if b not in stacks or b not in renderers]
     if missing:
         raise ConfigError(f"bands {missing} have a filter but no stack or renderer")
+
+
+def _no_data(stacks) -> np.ndarray:
+    """Pixels where some band has no exposure with data."""
+    covered = [np.any(np.isfinite(s.data) & (s.data != 0), axis=0) for s in stacks.values()]
+    return ~np.logical_and.reduce(covered)
 
 
 def _occupied(stacks, renderers, methods, detection_bands) -> np.ndarray:

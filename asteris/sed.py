@@ -8,7 +8,8 @@ of the grid metallicities. Stars younger than 10 Myr ionise their surroundings:
 their light blueward of 912 A is absorbed and re-emitted as the nebular
 continuum and lines of the grid at ``log_u``. Dust follows Calzetti et al.
 (2000); the intergalactic medium follows Inoue et al. (2014) as implemented in
-``eazy.igm``. Fluxes are integrated through the filter curves of
+``eazy.igm``, and scatters Lyman-alpha emission like the continuum just
+blueward of the line. Fluxes are integrated through the filter curves of
 ``astro-sedpy`` (photon-counting AB convention).
 
 Examples

@@ -41,17 +41,14 @@ from asteris import TrainConfig, train
 from asteris.datasets import high_z_field
 from asteris.highz import high_z_recovery, photoz_accuracy, search_high_z, selection_against_truth, with_truth
 from asteris.injection import SourceRenderer
+from asteris.population import PopulationConfig
 from asteris.recovery import asteris_method, coadd_method
-from asteris.uvlf import (
-    binned_luminosity_function,
-    completeness_grid,
-    effective_volume,
-    fit_luminosity_function,
-)
+from asteris.uvlf import bin_averages, completeness_curves, effective_volume, measure_luminosity_function
 
 RESULTS = Path(__file__).parent / "results" / "photoz_uvlf.json"
 DETECTION_BANDS = ("F277W", "F356W", "F444W")
 MUV_EDGES = np.arange(-22.5, -18.49, 0.5)
+MUV_GRID = np.linspace(-22.5, -18.5, 161)
 Z_EDGES = np.array([8.5, 9.5, 10.5, 11.5, 13.0, 16.0])
 SNR_BINS = (5.0, 10.0, 20.0, np.inf)
 
@@ -69,63 +66,30 @@ def photoz_figures(matched) -> dict:
     return {**rows[0], "by_snr": by_snr}
 
 
-def luminosity_function(found, recovery, method: str, field, boost: float) -> dict:
+def luminosity_function(found, recovery, method: str, area, boost: float) -> dict:
     """Binned phi of the candidates against the input, from V_eff of the injections; DPL fit."""
-    from asteris.population import PopulationConfig
-
-    completeness, injected = completeness_grid(
-        recovery["M_UV"].value,
-        recovery["z"],
-        recovery[f"{method}_selected"],
-        muv_edges=MUV_EDGES,
-        z_edges=Z_EDGES,
-    )
-    shape = field.bands["F200W"].stack.data.shape[1:]
-    area = shape[0] * shape[1] * (0.04 * u.arcsec) ** 2
-    v_eff = effective_volume(completeness, z_edges=Z_EDGES, area=area) * boost
-    candidates = found[np.asarray(found["selected"])]
-    binned = binned_luminosity_function(candidates["M_UV"], muv_edges=MUV_EDGES, v_eff=v_eff)
     lf = PopulationConfig().high_z_lf
-    grid = np.linspace(MUV_EDGES[0], MUV_EDGES[-1], 400)
-    truth_phi = np.array(
-        [
-            lf(grid[(grid >= lo) & (grid < hi)]).mean()
-            for lo, hi in zip(binned["muv_lo"].value, binned["muv_hi"].value)
-        ]
-    )
+    curves = completeness_curves(recovery["M_UV"].value, recovery["z"], recovery[f"{method}_selected"],
+                                 muv_grid=MUV_GRID, z_edges=Z_EDGES)  # fmt: skip
+    v_eff = effective_volume(curves, z_edges=Z_EDGES, area=area) * boost
+    candidates = found[np.asarray(found["selected"])]
+    binned, fit = measure_luminosity_function(candidates["M_UV"], muv_edges=MUV_EDGES, muv_grid=MUV_GRID,
+                                              v_eff_grid=v_eff, fixed={"beta": lf.beta})  # fmt: skip
+    truth_phi = bin_averages(lf, binned["muv_lo"], binned["muv_hi"])
     tested = np.asarray(binned["n"]) >= 5
     within = (truth_phi >= binned["phi_lo"].value) & (truth_phi <= binned["phi_hi"].value)
-    fit = fit_luminosity_function(
-        binned, model="double_power_law", fixed={"beta": lf.beta}, n_steps=2000, burn=500
-    )
     reached = np.asarray(binned["n"]) > 0
+    rows = zip(binned["M_UV"].value, binned["n"], binned["v_eff"].value / boost, binned["phi"].value,
+               binned["phi_lo"].value, binned["phi_hi"].value, truth_phi)  # fmt: skip
+    keys = ("M_UV", "n", "v_eff_mpc3", "phi", "phi_lo", "phi_hi", "phi_input")
     return {
-        "bins": [
-            {
-                "M_UV": float(m),
-                "n": int(n),
-                "v_eff_mpc3": float(v),
-                "phi": float(p),
-                "phi_lo": float(lo),
-                "phi_hi": float(hi),
-                "phi_input": float(t),
-            }  # fmt: skip
-            for m, n, v, p, lo, hi, t in zip(
-                binned["M_UV"].value,
-                binned["n"],
-                binned["v_eff"].value / boost,
-                binned["phi"].value,
-                binned["phi_lo"].value,
-                binned["phi_hi"].value,
-                truth_phi,
-            )  # fmt: skip
-        ],
+        "bins": [{k: (int(v) if k == "n" else float(v)) for k, v in zip(keys, row)} for row in rows],
         "uvlf_bins_tested": int(tested.sum()),
         "uvlf_bins_within_errors": int(np.sum(tested & within)),
         "faintest_muv": float(binned["M_UV"].value[reached].max()) if reached.any() else None,
         "dpl_fit": {k: float(v) for k, v in fit.values().items()},
         "dpl_fit_errors": {r["parameter"]: [float(r["minus"]), float(r["plus"])] for r in fit.summary()},
-        "injected_per_cell_min": int(injected.min()),
+        "injected_selected_fraction": float(np.mean(recovery[f"{method}_selected"])),
     }
 
 
@@ -157,6 +121,7 @@ def main() -> None:
     print(f"field and models ready in {time.perf_counter() - start:.0f} s; boost {boost:g}")
     truth = field.catalog
     shape = stacks["F200W"].data.shape[1:]
+    area = shape[0] * shape[1] * (renderers["F200W"].pixel_scale * u.arcsec) ** 2
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or "cpu"
     result = {"device": device, "boost": boost, "methods": {}}
     found_by = {}
@@ -175,7 +140,7 @@ def main() -> None:
                                z_range=(Z_EDGES[0], Z_EDGES[-1]), detection_bands=DETECTION_BANDS,
                                progress=False)  # fmt: skip
     for name in methods:
-        figures = luminosity_function(found_by[name], recovery, name, field, boost)
+        figures = luminosity_function(found_by[name], recovery, name, area, boost)
         result["methods"][name].update(figures)
         _print_lf(name, figures)
     result.update(

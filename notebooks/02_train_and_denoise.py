@@ -53,13 +53,11 @@ if "google.colab" in sys.modules:
 MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
 
 # %%
-import tempfile
-
 import numpy as np
 from astropy.stats import sigma_clipped_stats
 
-from asteris import coadd, denoise, train
-from asteris.book import book_mode, chapter_stack, training_preset
+from asteris import coadd, denoise
+from asteris.book import book_mode, chapter_run, chapter_stack, training_preset
 from asteris.plotting import plot_panels, plot_training_history
 from asteris.recovery import truth_errors
 
@@ -74,11 +72,13 @@ print(f"mode {mode}: {stack.exposures} exposures of {stack.data.shape[1]} x {sta
 # network and scores its prediction of a held-out exposure; a tenth of the
 # patches are kept aside to measure the validation loss. The run folder holds
 # the configuration, the metrics log and the checkpoints, so an interrupted
-# run resumes exactly where it stopped.
+# run resumes exactly where it stopped. The run is kept in the data folder
+# (`asteris.book.chapter_run`): chapters 3-6 use this same model instead of
+# training it again.
 
 # %%
 config = training_preset(mode)
-run = train(stack, run_dir=tempfile.mkdtemp(prefix="asteris-chapter2-"), config=config, progress=False)
+run = chapter_run(stack, mode, name="nircam-f200w")
 print(f"{run.step} steps of {config.batch_size} patches of {config.patch_size} px; f_maps {config.f_maps}")
 fig = plot_training_history(run.history)
 

@@ -70,7 +70,7 @@ import numpy as np
 from astropy.stats import sigma_clipped_stats
 
 from asteris import coadd, denoise, train
-from asteris.book import book_mode, chapter_stack, training_preset
+from asteris.book import book_mode, chapter_run, chapter_stack, training_preset
 from asteris.plotting import plot_panels
 from asteris.recovery import truth_errors
 
@@ -83,7 +83,7 @@ print(f"mode {mode}: HSC-like stack {hsc.data.shape}, NIRCam-like stack {nircam.
 # %% [markdown]
 # ## Three models
 #
-# The NIRCam model is trained exactly as in chapter 2. The fine-tuned model
+# The NIRCam model is chapter 2's, reused from the data folder. The fine-tuned model
 # starts from its weights (`init_from`) and trains on the HSC-like stack for a
 # quarter of the schedule; the retrained one starts from scratch with the full
 # schedule. (Each validation loss is measured on the model's own training
@@ -91,7 +91,7 @@ print(f"mode {mode}: HSC-like stack {hsc.data.shape}, NIRCam-like stack {nircam.
 
 # %%
 config = training_preset(mode)
-nircam_run = train(nircam, run_dir=runs / "nircam", config=config, progress=False)
+nircam_run = chapter_run(nircam, mode, name="nircam-f200w")  # chapter 2's model
 finetune_config = config.replace(epochs=max(1, config.epochs // 4))
 finetuned_run = train(hsc, run_dir=runs / "finetuned", config=finetune_config,
                       init_from=nircam_run.model_path, progress=False)  # fmt: skip

@@ -27,3 +27,12 @@ def tiny_net():
 @pytest.fixture
 def noise_stack():
     return np.random.default_rng(1).normal(5.0, 1.0, (16, 40, 48)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def module_data_dir(tmp_path_factory):
+    """A data folder of the test module's own (cached EAZY grids, mock fields) for its whole run."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("data")
+        patch.setenv("ASTERIS_DATA_DIR", str(folder))
+        yield folder

@@ -32,3 +32,26 @@ def test_full_mode_offline_stops_at_once_and_says_what_to_do(monkeypatch, tmp_pa
     with pytest.raises(ArchiveUnreachableError, match="cannot be reached"):
         book.chapter_field("full")
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # nothing half-downloaded
+
+
+def test_chapter_runs_are_trained_once_and_shared(monkeypatch, tmp_path):
+    import numpy as np
+    import torch
+
+    from asteris.config import TrainConfig
+
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path))
+    quick = TrainConfig.preset("tiny", epochs=1, max_steps_per_epoch=3, patch_size=16, checkpoint_every=1)
+    monkeypatch.setattr(book, "training_preset", lambda mode: quick)
+    stack = np.random.default_rng(0).normal(0, 1, (16, 48, 48)).astype(np.float32)
+    first = book.chapter_run(stack, "ci", name="test")
+    assert first.model_path.exists() and first.step == 3
+    stamp = (first.run_dir / "checkpoint_last.pt").stat().st_mtime_ns
+    again = book.chapter_run(stack, "ci", name="test")
+    assert again.run_dir == first.run_dir and again.step == 3
+    assert (first.run_dir / "checkpoint_last.pt").stat().st_mtime_ns == stamp  # not trained again
+    assert [r for r in again.history if "val_loss" in r] == [r for r in first.history if "val_loss" in r]
+    for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(a, b)
+    other = book.chapter_run(stack[::-1].copy(), "ci", name="test")
+    assert other.run_dir != first.run_dir  # another stack, another run

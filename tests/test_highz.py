@@ -7,17 +7,12 @@ from asteris.instruments import NIRCAM
 from asteris.recovery import coadd_method
 from asteris.stack import read_stack
 
+pytestmark = pytest.mark.usefixtures("module_data_dir")  # EAZY grids cached per module
+
 BANDS = ("F090W", "F115W", "F150W", "F200W", "F277W", "F356W", "F444W")
 FILTERS = {b: f"jwst_{b.lower()}" for b in BANDS}
 SHAPE = (112, 112)
 LONG_BANDS = ["F277W", "F356W", "F444W"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _grid_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ASTERIS_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +91,20 @@ def test_truth_matching_and_figures():
     assert figures["n_true_high_z_in_field"] == 1  # the one at x = 200 lies outside the image
     assert figures["highz_completeness"] == 1.0 and figures["highz_contamination"] == 0.5
     assert figures["contaminant_types"] == ["spurious"]
+
+
+def test_truth_matching_prefers_the_brightest_neighbour():
+    import astropy.units as u
+    from astropy.table import QTable
+
+    from asteris.highz import with_truth
+
+    truth = QTable({"x": [10.0, 11.5], "y": [10.0, 10.0], "type": ["galaxy", "high_z"], "z": [2.0, 9.5]})
+    truth["M_UV"] = [-15.0, -20.0] * u.mag
+    truth["mag_jwst_f356w"] = [31.0, 27.0] * u.ABmag
+    found = QTable({"x": [10.2], "y": [10.0]})
+    assert (
+        with_truth(found, truth)["true_type"][0] == "high_z"
+    )  # the faint dwarf is closer, not what was seen
+    truth.remove_column("mag_jwst_f356w")
+    assert with_truth(found, truth)["true_type"][0] == "galaxy"  # without magnitudes: the closest

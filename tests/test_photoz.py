@@ -8,6 +8,8 @@ from asteris.errors import ConfigError
 from asteris.photoz import Template, default_templates, photometric_redshifts
 from asteris.sed import Passbands, StellarPopulation, rest_frame_spectrum
 
+pytestmark = pytest.mark.usefixtures("module_data_dir")  # EAZY grids cached per module
+
 FILTERS = {b: f"jwst_{b.lower()}" for b in ("F090W", "F115W", "F150W", "F200W", "F277W", "F356W", "F444W")}
 POPULATION = StellarPopulation(age_gyr=0.3, tau_gyr=1.0, metallicity=0.2, av=0.2, nebular=False)
 
@@ -21,14 +23,6 @@ def _catalog(redshifts, *, snr=100.0) -> QTable:
         rows.append((i, *flux, *error))
     names = ["id", *(f"f_{b}" for b in FILTERS), *(f"e_{b}" for b in FILTERS)]
     return QTable(rows=rows, names=names)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _grid_cache(tmp_path_factory):
-    """Integrated template grids go to a folder of this module's own."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ASTERIS_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -124,3 +124,43 @@ def test_literature_table():
     bright = at_z9[~at_z9["upper_limit"] & (at_z9["M_UV"].value < -19)]
     ratio = bright["phi"].value / WHITLER25(bright["M_UV"].value)
     assert np.all((ratio > 0.1) & (ratio < 10))
+
+
+def test_completeness_curves_follow_the_fall_within_a_bin():
+    from asteris.uvlf import completeness_curves
+
+    rng = np.random.default_rng(4)
+    muv, z = rng.uniform(-22, -18, 3000), rng.uniform(8.5, 12, 3000)
+    truth = 0.9 / (1 + np.exp((muv + 19.5) / 0.25))
+    selected = rng.uniform(size=muv.size) < truth
+    grid = np.linspace(-22, -18, 41)
+    curves = completeness_curves(muv, z, selected, muv_grid=grid, z_edges=np.array([8.5, 10.0, 12.0, 13.0]))
+    expected = 0.9 / (1 + np.exp((grid + 19.5) / 0.25))
+    np.testing.assert_allclose(curves[:, 0], expected, atol=0.06)
+    np.testing.assert_allclose(curves[:, 1], expected, atol=0.06)
+    assert np.all(np.isnan(curves[:, 2]))  # nothing injected at z > 12
+
+
+def test_weighted_bin_volumes_recover_a_steep_function():
+    from asteris.uvlf import bin_volumes, measure_luminosity_function
+
+    rng = np.random.default_rng(6)
+    truth = DoublePowerLaw(m_star=-20.5, alpha=-2.4, beta=-4.0, phi_star=3e-4)
+    grid = np.linspace(-22.5, -18.5, 401)
+    v_eff = 4e6 / (1 + np.exp((grid + 19.3) / 0.2)) * u.Mpc**3  # completeness falls inside the faintest bin
+    step = grid[1] - grid[0]
+    counts = rng.poisson(truth(grid) * v_eff.value * step)
+    muv = np.repeat(grid, counts) + rng.uniform(-step / 2, step / 2, counts.sum())
+    edges = np.arange(-22.5, -18.49, 1.0)
+    binned, fit = measure_luminosity_function(muv * u.mag, muv_edges=edges, muv_grid=grid, v_eff_grid=v_eff,
+                                              fixed={"beta": -4.0})  # fmt: skip
+    expected = np.array(
+        [np.mean(truth(grid[(grid >= a) & (grid <= b)])) for a, b in zip(edges[:-1], edges[1:])]
+    )
+    tested = np.asarray(binned["n"]) >= 5
+    phi = binned["phi"].value
+    within = (expected >= binned["phi_lo"].value / 1.1) & (expected <= binned["phi_hi"].value * 1.1)
+    assert tested.sum() >= 3 and np.all(within[tested]), (phi, expected, binned["n"])
+    flat = bin_volumes(grid, v_eff, edges)  # even weighting overstates the faint bin's volume
+    assert flat[-1] > 1.3 * binned["v_eff"][-1]
+    assert abs(fit.values()["alpha"] + 2.4) < 0.3

@@ -1,0 +1,177 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The z > 8.5 UV luminosity function
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/asteris-project/asteris/blob/main/notebooks/06_uv_luminosity_function.ipynb)
+#
+# ## Overview
+#
+# The paper's science result is the rest-frame UV luminosity function at
+# z > 9 pushed about one magnitude fainter. A luminosity function is counts
+# divided by the volume in which each galaxy could have been found:
+# phi(M_UV) = N / (V_eff dM), with V_eff(M_UV) = Omega * integral of
+# C(M_UV, z) dV/dz dz. The completeness C is the crux: it must describe the
+# whole chain (detection, photometry, photo-z and selection) on the images
+# actually used, so it is measured by injecting mock z > 8.5 galaxies, with
+# full SEDs, into every exposure of every band and running the chain of
+# chapter 5 on each method's images. On the mock field the input luminosity
+# function is known, so the recovered one can be checked bin by bin.
+#
+# **Data and figures.** `ci` mode: the z > 8.5 mock field and the `tiny`
+# model of chapters 2-5 (reused from the data folder, or trained here),
+# 2 x 30 injected galaxies; every number is computed in this notebook. The
+# literature points are the binned JWST measurements kept in
+# `asteris/data/uvlf_literature.ecsv` (Harikane et al. 2023; Donnan et al.
+# 2024; Finkelstein et al. 2024). The larger runs are
+# `benchmarks/photoz_uvlf.py` (`benchmarks/results/photoz_uvlf.json`).
+# `full` mode: the seven bands of `data_manifests/jades_1210_nircam.yaml`
+# and the published-size model.
+#
+# ## Prerequisites
+#
+# Chapter 5 (photometric redshifts and candidates). `ci` mode: no network,
+# no GPU, about seven minutes on 2 CPU cores.
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    repository = "git+https://github.com/asteris-project/asteris"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"asteris @ {repository}"], check=True)
+
+# %% tags=["parameters"]
+MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
+
+# %%
+import astropy.units as u
+import numpy as np
+
+from asteris.book import book_mode, chapter_field, chapter_run, chapter_stack
+from asteris.highz import high_z_recovery, search_high_z
+from asteris.plotting import plot_completeness_map, plot_luminosity_function
+from asteris.population import WHITLER25
+from asteris.recovery import asteris_method, coadd_method
+from asteris.uvlf import (
+    bin_averages,
+    completeness_curves,
+    effective_volume,
+    literature_luminosity_functions,
+    measure_luminosity_function,
+)
+
+mode = book_mode(MODE)
+stacks, renderers, truth = chapter_field(mode)
+filters = {band: f"jwst_{band.lower()}" for band in stacks}
+training_stack = chapter_stack(mode)[0] if mode == "ci" else stacks["F200W"]  # as in chapter 5
+run = chapter_run(training_stack, mode, name="nircam-f200w" if mode == "ci" else "jades-f200w")
+methods = {"coadd": coadd_method("ivar"), "ASTERIS": asteris_method(run.model)}
+detection = ["F277W", "F356W", "F444W"]
+found = {name: search_high_z({b: method(s) for b, s in stacks.items()}, renderers, filters, detection_bands=detection)
+         for name, method in methods.items()}  # fmt: skip
+shape = stacks["F200W"].data.shape[1:]
+area = shape[0] * shape[1] * (renderers["F200W"].pixel_scale * u.arcsec) ** 2
+boost = truth.meta["HIZBOOST"] if truth is not None else 1.0  # the mock's density boost
+print(f"{mode} mode: {area.to(u.arcmin**2):.4f}; candidates "
+      + ", ".join(f"{n} {int(np.sum(t['selected']))}" for n, t in found.items()))  # fmt: skip
+
+# %% [markdown]
+# ## Completeness through the whole chain
+#
+# Mock z > 8.5 galaxies, uniform in M_UV (-22.5 to -18.5) and z (8.5 to 16),
+# are added to every exposure of every band at random positions (on top of
+# the field's own sources too, so that blending costs them what it costs the
+# real ones); each injected set of stacks is coadded and denoised, and the
+# chain runs again. Per redshift bin, a logistic in M_UV fitted to the
+# selected flags gives C(M_UV, z) on a fine grid, and V_eff(M_UV) follows.
+
+# %%
+realizations, per = (2, 30) if mode == "ci" else (10, 60)
+muv_edges, z_edges = np.arange(-22.5, -18.49, 1.0), np.array([8.5, 10.0, 12.0, 16.0])
+muv_grid = np.linspace(-22.5, -18.5, 161)
+recovery = high_z_recovery(stacks, renderers, methods, filters, n_per_realization=per, realizations=realizations,
+                           muv_range=(-22.5, -18.5), z_range=(8.5, 16.0), detection_bands=detection, seed=2,
+                           progress=False)  # fmt: skip
+curves = {name: completeness_curves(recovery["M_UV"].value, recovery["z"], recovery[f"{name}_selected"],
+                                    muv_grid=muv_grid, z_edges=z_edges) for name in methods}  # fmt: skip
+for name in methods:
+    print(f"{name:8s} detected {np.mean(recovery[f'{name}_detected']):.2f}, "
+          f"selected {np.mean(recovery[f'{name}_selected']):.2f} of {len(recovery)} injected")  # fmt: skip
+
+# %%
+step = muv_grid[1] - muv_grid[0]
+grid_edges = np.append(muv_grid - step / 2, muv_grid[-1] + step / 2)
+fig = plot_completeness_map(curves["ASTERIS"], grid_edges, z_edges, title="ASTERIS: selection completeness")
+
+# %% [markdown]
+# ## The luminosity function
+#
+# A double power law is fitted by forward modelling: each M_UV bin's
+# expected count is the integral of phi * V_eff over the bin, and the
+# likelihood is Poisson (empty bins count too), sampled with emcee; the
+# bright-end slope is fixed at the input's (the field holds too few bright
+# galaxies to constrain it). The binned phi then divides each bin's count by
+# its V_eff averaged with the fitted function as the weight: with a steep
+# function most of a faint bin's galaxies sit near its faint edge, where
+# fewer are found. On the mock the counts are divided by the field's density
+# boost, so the result compares directly with the input function (Whitler et
+# al. 2025 at z ~ 9.8) and the literature. Intervals are Poisson (Gehrels 1986).
+
+# %%
+binned, fits = {}, {}
+for name, table in found.items():
+    v_eff = effective_volume(curves[name], z_edges=z_edges, area=area) * boost
+    candidates = table[np.asarray(table["selected"])]
+    binned[name], fits[name] = measure_luminosity_function(candidates["M_UV"], muv_edges=muv_edges,
+                                                           muv_grid=muv_grid, v_eff_grid=v_eff,
+                                                           fixed={"beta": WHITLER25.beta})  # fmt: skip
+    binned[name]["phi_input"] = bin_averages(WHITLER25, binned[name]["muv_lo"], binned[name]["muv_hi"])
+    binned[name]["v_eff"] = binned[name]["v_eff"] / boost
+    for column in ("phi", "phi_lo", "phi_hi", "phi_input"):
+        binned[name][column].info.format = ".3g"
+    binned[name]["v_eff"].info.format = ".0f"
+    print(f"--- {name}: " + ", ".join(f"{r['parameter']} {r['median']:.2f} -{r['minus']:.2f} +{r['plus']:.2f}"
+                                      for r in fits[name].summary()))  # fmt: skip
+    binned[name]["M_UV", "n", "v_eff", "phi", "phi_lo", "phi_hi", "phi_input"].pprint(max_width=140)
+
+# %% [markdown]
+# The shaded bands are the 16-84% range of the fits' posteriors; grey points
+# are published JWST measurements at z ~ 9-12.
+
+# %%
+fig = plot_luminosity_function(binned, literature=literature_luminosity_functions(z_range=(8.5, 12.5)),
+                               input_function=WHITLER25, fits=fits)  # fmt: skip
+
+# %% [markdown]
+# ## Summary
+#
+# The luminosity function is only as good as its completeness, which is
+# why it is measured through the whole chain and why its fall within a bin
+# is followed. On this field both methods recover the input function within
+# the Poisson intervals in the bright bins (M_UV = -21 and -20 for the
+# coadd, -21 for ASTERIS). In the faintest bin (M_UV = -19) the coadd has 2
+# candidates and comes out five times below the input, while ASTERIS has 9
+# and lands within its interval; ASTERIS falls below the input at -20. The
+# double-power-law faint-end slopes, -2.1 +- 0.6 (coadd) and -2.8 +1.0 -0.5
+# (ASTERIS) against an input of -2.6, are too loose to tell the two apart.
+# ASTERIS's extra faint candidates are not all real: 4 of its 14 are not
+# z > 8.5 galaxies (chapter 5), so part of its faint-bin count is
+# contamination, which this estimate does not subtract. The benchmark
+# (`benchmarks/photoz_uvlf.py`) repeats this with more injections and half-
+# magnitude bins; a contamination correction measured the same way, and the
+# published-size model, are what a depth claim for the luminosity function
+# needs next.
