@@ -11,7 +11,7 @@ from .checkpoint import load_model, save_checkpoint  # noqa: E402
 from .coadd import coadd  # noqa: E402
 from .config import TrainConfig  # noqa: E402
 from .denoise import DenoiseResult, denoise  # noqa: E402
-from .network import build_network  # noqa: E402
+from .network import build_network, compile_network  # noqa: E402
 from .stack import Stack, read_stack, stack_info  # noqa: E402
 from .survey import denoise_many  # noqa: E402
 from .training import TrainResult, train  # noqa: E402
@@ -19,6 +19,7 @@ from .training import TrainResult, train  # noqa: E402
 __all__ = [
     "__version__",
     "build_network",
+    "compile_network",
     "load_model",
     "save_checkpoint",
     "TrainConfig",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import os
 import re
@@ -18,7 +19,7 @@ from tqdm.auto import tqdm
 from . import __version__
 from .checkpoint import load_model
 from .fileio import atomic_path, check_writable
-from .network import Asteris
+from .network import Asteris, compile_network
 from .preprocess import data_mean, prepare_stack, restore_image
 from .preprocess_torch import (
     data_mean_torch,
@@ -82,7 +83,7 @@ class _NetworkOnTiles:
     """Callable for `apply_tiled`: per-tile offset, the network on a batch, offset back."""
 
     def __init__(self, model: Asteris, device: torch.device, bf16: bool, compile: bool = False) -> None:
-        self.model = torch.compile(model, dynamic=False) if compile else model
+        self.model = compile_network(copy.deepcopy(model)) if compile else model
         self.device = device
         self.bf16 = bf16
 

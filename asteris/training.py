@@ -25,7 +25,7 @@ from .distributed import World
 from .errors import ConfigError, OutputExistsError
 from .fileio import atomic_write
 from .losses import asteris_loss
-from .network import Asteris
+from .network import Asteris, compile_network
 from .sampling import SampleIndex, epoch_samples, make_sample, patch_positions, prepare_training_stack
 from .stack import Stack, read_stack, require_exposures
 
@@ -300,9 +300,7 @@ class _Run:
             scheduler.load_state_dict(state["scheduler_state_dict"])
             run.step = int(state["step"])
         run.history = _read_metrics(run_dir / "metrics.jsonl", run.step)
-        run.net = world.wrap(model.train())
-        if cfg.compile:
-            run.net = torch.compile(run.net)
+        run.net = world.wrap(compile_network(model.train()) if cfg.compile else model.train())
         return run
 
     def train_step(self, inp: torch.Tensor, tgt: torch.Tensor, device: torch.device) -> dict:

@@ -30,6 +30,7 @@ Usage: ``python benchmarks/gpu.py --stack MOCK_BAND.fits [--out DIR] [--quick]``
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import time
@@ -114,17 +115,17 @@ def _modes(device: torch.device, section: str = "") -> list[tuple[str, bool, boo
 
 
 def inference(device: torch.device, quick: bool, flops: float, ceil: dict) -> list[dict]:
-    from asteris import build_network
+    from asteris import build_network, compile_network
 
     torch.manual_seed(0)
     net = build_network(8).to(device).eval()
     sizes = [(128, 1)] if quick else [(128, 1), (128, 16), (512, 1), (1024, 1)]
     rows = []
     for name, bf16, compiled in _modes(device):
-        forward = torch.compile(net, dynamic=False) if compiled else net
+        forward = compile_network(copy.deepcopy(net)) if compiled else net
         for size, batch in sizes:
-            if compiled and size != 1024:
-                continue  # each new shape compiles anew: only the default GPU tile
+            if compiled and size < 512:
+                continue  # each new shape compiles anew: only the large tiles
             x = torch.randn(batch, 1, 8, size, size, device=device)
             _reset_peak()
 

@@ -5,7 +5,8 @@ Gathers what the measuring scripts wrote (it measures nothing itself):
 - ``throughput.json`` (`throughput.py`): CPU inference and training, against the eager baseline;
 - ``streaming.json`` (`streaming_memory.py`): peak memory of streamed denoising, 2k-8k squares;
 - ``gpu.json`` (`gpu.py`, run on a GPU): device ceilings, inference, training, end to end;
-- ``bf16_accuracy_cpu.json`` (`gpu.py --sections bf16_accuracy` on a CPU): what bf16 changes.
+- ``bf16_accuracy_cpu.json`` (`gpu.py --sections bf16_accuracy` on a CPU): what bf16 changes;
+- ``compile_time.json`` (`compile_time.py`): compile time, whole graph against block by block.
 
 Usage: ``python benchmarks/speed.py``
 """
@@ -16,7 +17,7 @@ import json
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-SOURCES = ["throughput", "streaming", "gpu", "bf16_accuracy_cpu"]
+SOURCES = ["throughput", "streaming", "gpu", "bf16_accuracy_cpu", "compile_time"]
 
 
 def _load() -> dict:
@@ -87,6 +88,19 @@ def _accuracy_lines(name: str, a: dict) -> list[str]:
     ]
 
 
+def _compile_lines(c: dict) -> list[str]:
+    lines = [
+        f"torch.compile on {c['device']}, {c['network']}, tile {c['tile']} (eager {c['eager_seconds']:.3f} s)"
+    ]
+    for r in c["rows"]:
+        lines.append(
+            f"  {r['way']}: first call {r['first_call_s']:.1f} s, "
+            f"second copy {r['second_model_first_call_s']:.1f} s, "
+            f"{r['seconds']:.3f} s per pass ({r['speedup_vs_eager']:.2f}x eager)"
+        )
+    return lines
+
+
 def main() -> None:
     found = _load()
     lines: list[str] = []
@@ -100,6 +114,8 @@ def main() -> None:
     if "bf16_accuracy_cpu" in found:
         lines += ["bf16 autocast on a CPU (same number format, another machine)"]
         lines += _accuracy_lines("CPU", found["bf16_accuracy_cpu"].get("bf16_accuracy", {}))
+    if "compile_time" in found:
+        lines += _compile_lines(found["compile_time"])
     print("\n".join(lines))
     (RESULTS / "speed.json").write_text(json.dumps(found, indent=2) + "\n")
     print(f"wrote {RESULTS / 'speed.json'} from {', '.join(found)}")

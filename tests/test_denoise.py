@@ -158,6 +158,7 @@ def test_compiled_network_gives_the_same_image(tiny_net):
     eager = denoise(stack, model=tiny_net, progress=False, device="cpu")
     compiled = denoise(stack, model=tiny_net, progress=False, device="cpu", compile=True)
     assert np.abs(compiled.image - eager.image).max() < 1e-5 * np.abs(eager.image).max()
+    assert all(m._compiled_call_impl is None for m in tiny_net.modules()), "the caller's model was compiled"
 
 
 @pytest.mark.parametrize("exposures", [1, 4, 7, 8])

@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from asteris import build_network, load_model
-from asteris.network import NetworkConfig, _PixelShuffle3d, _PixelUnshuffle3d
+from asteris import build_network, compile_network, load_model
+from asteris.network import (
+    NetworkConfig,
+    TemporalOutputHead,
+    TransformerBlock,
+    _PixelShuffle3d,
+    _PixelUnshuffle3d,
+)
 
 
 @pytest.mark.parametrize("layout", [None, torch.contiguous_format])  # device default, the GPU layout
@@ -129,3 +135,14 @@ def test_contiguous_layout_gives_the_channels_last_output(frames):
     assert len(grads[torch.contiguous_format]) > 10
     for a, b in zip(*grads.values()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_compile_network_compiles_blocks_in_place_and_keeps_the_state_dict():
+    net = build_network(frames=4, f_maps=8, num_blocks=[1, 1, 1], num_refinement_blocks=1)
+    keys = list(net.state_dict())
+    assert compile_network(net) is net
+    compiled = [m for m in net.modules() if m._compiled_call_impl is not None]
+    assert compiled and all(isinstance(m, (TransformerBlock, TemporalOutputHead)) for m in compiled)
+    assert len(compiled) == sum(isinstance(m, (TransformerBlock, TemporalOutputHead)) for m in net.modules())
+    assert list(net.state_dict()) == keys
+    assert torch._dynamo.config.recompile_limit >= 64
