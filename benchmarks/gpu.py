@@ -9,7 +9,8 @@ or to ``--out``):
 - ``flops``: floating-point operations per voxel of one forward pass, counted
   by `torch.utils.flop_counter` (matrix products and convolutions).
 - ``inference``: voxels/s on 8-frame tiles of 128-1024 px in float32 (PyTorch
-  defaults), bf16 autocast, and bf16 autocast with `torch.compile`; the
+  defaults), bf16 autocast, and bf16 autocast compiled block by block
+  (`asteris.compile_network`, 512 and 1024 px tiles only); the
   fraction of the bf16 matrix rate and of the copy bandwidth each reaches.
 - ``training``: steps/s of `asteris.train` with the ``paper`` preset (batch
   3 x 8 x 128 x 128) on a mock F200W stack, float32 / bf16 / bf16 + compile,
