@@ -132,5 +132,5 @@ if truth is not None:
 # bright sources are worse than the coadd's. Whether any of this makes the
 # image deeper, without inventing sources or biasing fluxes, is the subject of
 # chapter 3: `benchmarks/depth.py` measures it for this same `tiny` model, and
-# the README reports it (a gain of 0.15 mag at 90% completeness, with fluxes
+# the README reports it (a gain of 0.12 mag at 90% completeness, with fluxes
 # 0.6 mag too faint at S/N 10).
