@@ -31,26 +31,16 @@ import argparse  # noqa: E402
 import copy  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
+from _timing import median_seconds, seconds_of  # noqa: E402
 
 import asteris  # noqa: E402
 from asteris import build_network, compile_network  # noqa: E402
+from asteris.fileio import atomic_write  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def _timed(fn) -> float:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    fn()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0
 
 
 def _measure(net: torch.nn.Module, x: torch.Tensor, repeats: int) -> tuple[float, float, torch.Tensor]:
@@ -61,8 +51,8 @@ def _measure(net: torch.nn.Module, x: torch.Tensor, repeats: int) -> tuple[float
         with torch.inference_mode():
             out[:] = [net(x)]
 
-    first = _timed(forward)
-    return first, statistics.median(_timed(forward) for _ in range(repeats)), out[0]
+    first = seconds_of(forward)
+    return first, median_seconds(forward, warmup=0, repeats=repeats), out[0]
 
 
 def _whole(net: torch.nn.Module) -> torch.nn.Module:
@@ -124,9 +114,7 @@ def main() -> None:
             f"first call, whole graph / block by block: {result['first_call_ratio_whole_over_blocks']:.1f}x"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(args.out)
+    atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(result, indent=1)), overwrite=True)
     print(f"wrote {args.out}")
 
 

@@ -39,27 +39,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import median_seconds, seconds_of, sync
 
 RESULTS = Path(__file__).parent / "results" / "gpu.json"
-
-
-def _sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def _median_seconds(fn, *, warmup: int = 2, repeats: int = 5, budget_s: float = 30.0) -> float:
-    for _ in range(warmup):
-        fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < repeats and (len(times) < 2 or time.perf_counter() - start < budget_s):
-        _sync()
-        t0 = time.perf_counter()
-        fn()
-        _sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _reset_peak() -> None:
@@ -75,14 +57,14 @@ def ceilings(device: torch.device, quick: bool) -> dict:
     n_bytes = (1 << 22) if quick else (1 << 30)
     src = torch.randn(n_bytes // 4, device=device)
     dst = torch.empty_like(src)
-    copy_s = _median_seconds(lambda: dst.copy_(src), repeats=20)
+    copy_s = median_seconds(lambda: dst.copy_(src), repeats=20)
     n = 512 if quick else 8192
     out = {"copy_bytes": 2 * n_bytes, "copy_tb_per_s": 2 * n_bytes / copy_s / 1e12}
     for name, dtype, tf32 in [("fp32", torch.float32, False), ("tf32", torch.float32, True),
                               ("bf16", torch.bfloat16, False)]:  # fmt: skip
         torch.backends.cuda.matmul.allow_tf32 = tf32
         a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
-        seconds = _median_seconds(lambda a=a, b=b: a @ b, repeats=10)
+        seconds = median_seconds(lambda a=a, b=b: a @ b, repeats=10)
         out[f"matmul_{name}_tflop_per_s"] = 2 * n**3 / seconds / 1e12
     torch.backends.cuda.matmul.allow_tf32 = False
     return out
@@ -134,10 +116,8 @@ def inference(device: torch.device, quick: bool, flops: float, ceil: dict) -> li
                 with torch.inference_mode(), torch.autocast("cuda", torch.bfloat16, enabled=bf16):
                     forward(x)
 
-            t0 = time.perf_counter()
-            run()  # the first call compiles
-            first = time.perf_counter() - t0
-            seconds = _median_seconds(run, warmup=1)
+            first = seconds_of(run)  # the first call compiles
+            seconds = median_seconds(run, warmup=1)
             rate = x.numel() / seconds
             rows.append(
                 {
@@ -310,7 +290,7 @@ def end_to_end(
             row["restore_gpu_s"] = time.perf_counter() - t3
         if compiled:
             row["network_first_call_s"] = t1 - t0
-        _sync()
+        sync()
         t4 = time.perf_counter()
         denoise(big, model=model, **options)
         row["denoise_call_s"] = time.perf_counter() - t4
