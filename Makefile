@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := demo
 
-.PHONY: install browser demo test lint bench book clean
+.PHONY: install browser demo test lint core-check bench book clean
 
 install: $(STAMP)
 
@@ -14,7 +14,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[all,test]"
 	touch $(STAMP)
 
 demo: install
@@ -33,11 +33,18 @@ browser:
 lint: install
 	$(BIN)/ruff check asteris tests benchmarks book
 
-# The suite, then every chapter re-executed and compared with its committed outputs (nbval).
+# A fresh .venv-core with the core alone (no extra): asteris info, train and denoise on a small stack,
+# and each optional subpackage naming its extra.
+core-check:
+	bash tests/core_only/check_install.sh $(PYTHON) .venv-core
+
+# The suite, the core-only install, then every chapter re-executed and compared with its
+# committed outputs (nbval).
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 test: lint browser
 	$(PY) -m pytest
+	$(MAKE) core-check
 	$(PY) -m pytest $(NBVAL) notebooks/*.ipynb
 
 # Executes every chapter (ci mode) and builds the HTML in _build/html; a failing cell or any
@@ -52,4 +59,4 @@ bench: install
 	$(PY) benchmarks/throughput.py
 
 clean:
-	rm -rf $(DEMO) .pytest_cache build *.egg-info
+	rm -rf $(DEMO) .pytest_cache build *.egg-info .venv-core

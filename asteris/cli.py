@@ -78,8 +78,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 def _cmd_denoise(args: argparse.Namespace) -> None:
     from .denoise import denoise
+    from .extras import require_extra
     from .fileio import check_writable
-    from .plotting import plot_before_after
 
     if args.scheduler:
         _denoise_survey(args)
@@ -88,6 +88,7 @@ def _cmd_denoise(args: argparse.Namespace) -> None:
         _denoise_streamed(args)
         return
     if args.png:
+        require_extra("plot", feature="--png")
         check_writable(args.png, overwrite=args.overwrite)
     result = denoise(
         _source(args.stack),
@@ -102,6 +103,8 @@ def _cmd_denoise(args: argparse.Namespace) -> None:
         f"{result.mask.mean():.1%} valid)"
     )
     if args.png:
+        from .plotting import plot_before_after
+
         plot_before_after(result.coadd, result.image, args.png, overwrite=args.overwrite)
         print(f"wrote {args.png}")
 
@@ -170,7 +173,7 @@ def _denoise_survey(args: argparse.Namespace) -> None:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> None:
-    from .data import fetch, hsc_preview, load_manifest
+    from .archive import fetch, hsc_preview, load_manifest
 
     manifest = load_manifest(args.manifest)
     dest = args.dest or f"data/{manifest.name}"
@@ -187,7 +190,7 @@ def _cmd_fetch(args: argparse.Namespace) -> None:
 
 
 def _cmd_align(args: argparse.Namespace) -> None:
-    from .data import align, stack_warps
+    from .archive import align, stack_warps
     from .fileio import check_writable
     from .stack import write_stack
 
@@ -209,8 +212,8 @@ def _cmd_align(args: argparse.Namespace) -> None:
 
 
 def _cmd_synthetic(args: argparse.Namespace) -> None:
+    from .mock.synthetic import synthetic_stack
     from .stack import write_stack
-    from .synthetic import synthetic_stack
 
     stack, _, _ = synthetic_stack(
         exposures=args.exposures, shape=(args.size, args.size), seed=args.seed, n_sources=args.sources
@@ -220,10 +223,10 @@ def _cmd_synthetic(args: argparse.Namespace) -> None:
 
 
 def _cmd_mock(args: argparse.Namespace) -> None:
-    from .datasets import default_parameters
-    from .noise import NoiseConfig
-    from .plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
-    from .simulate import component_power_spectra, simulate_field
+    from .mock.datasets import default_parameters
+    from .mock.noise import NoiseConfig
+    from .mock.plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
+    from .mock.simulate import component_power_spectra, simulate_field
 
     noise = NoiseConfig.white_only() if args.white_noise else NoiseConfig()
     params = default_parameters(args.instrument)

@@ -11,6 +11,7 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "OutputExistsError",
+    "MissingExtraError",
 ]
 
 
@@ -44,3 +45,7 @@ class ConfigError(AsterisError, ValueError):
 
 class OutputExistsError(AsterisError, FileExistsError):
     """An output path exists and overwriting was not asked for."""
+
+
+class MissingExtraError(AsterisError, ImportError):
+    """An optional part of asteris was used without the packages of its extra installed."""

@@ -1,4 +1,4 @@
-"""Safe file output: atomic writes that refuse to overwrite unless asked."""
+"""Safe file output: atomic writes that refuse to overwrite unless asked, and the data folder."""
 
 from __future__ import annotations
 
@@ -11,7 +11,17 @@ from pathlib import Path
 
 from .errors import OutputExistsError
 
-__all__ = ["check_writable", "atomic_path", "atomic_write", "sha256sum"]
+__all__ = ["check_writable", "atomic_path", "atomic_write", "sha256sum", "data_dir", "DATA_DIR_ENV"]
+
+DATA_DIR_ENV = "ASTERIS_DATA_DIR"
+
+
+def data_dir() -> Path:
+    """The cache of downloads, mock fields and trained runs.
+
+    ``$ASTERIS_DATA_DIR`` when set, else ``~/.cache/asteris``.
+    """
+    return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "asteris").expanduser()
 
 
 def check_writable(path: str | os.PathLike, *, overwrite: bool = False) -> Path:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from astropy.table import QTable
 
+from .extras import require_extra
+
 __all__ = ["denoise_many", "output_paths"]
 
 #: Models loaded in this (worker) process, by checkpoint path and modification time.
@@ -54,6 +56,7 @@ def _denoise_one(source: str, output: str, model_path: str, options: dict) -> tu
 
 
 def _client(scheduler, n_workers: int):
+    require_extra("survey", feature="denoise_many (Dask)")
     from distributed import Client, LocalCluster
 
     if scheduler is not None and not isinstance(scheduler, str):

@@ -28,17 +28,17 @@ import numpy as np
 import torch
 
 from asteris import TrainConfig, train
-from asteris.datasets import mock_field
-from asteris.injection import SourceRenderer
-from asteris.noise import NoiseConfig
-from asteris.plotting import (
+from asteris.mock.datasets import mock_field
+from asteris.mock.noise import NoiseConfig
+from asteris.mock.population import PopulationConfig
+from asteris.science.injection import SourceRenderer
+from asteris.science.plotting import (
     plot_completeness_purity,
     plot_injection_cutouts,
     plot_magnitude_bias,
     plot_point_source_profiles,
 )
-from asteris.population import PopulationConfig
-from asteris.recovery import (
+from asteris.science.recovery import (
     asteris_method,
     coadd_method,
     injection_recovery,

@@ -1,6 +1,6 @@
 """Photometric redshifts, z > 8.5 candidates and the UV luminosity function on the mock: coadd vs ASTERIS.
 
-On the z > 8.5 mock field (`asteris.datasets.high_z_field`: eight NIRCam
+On the z > 8.5 mock field (`asteris.mock.datasets.high_z_field`: eight NIRCam
 bands, a known input luminosity function boosted in density), for the
 inverse-variance coadd and for ASTERIS (the ``tiny`` model trained
 self-supervised on the F200W stack, and the published-size model when a CUDA
@@ -38,12 +38,23 @@ import numpy as np
 import torch
 
 from asteris import TrainConfig, train
-from asteris.datasets import high_z_field
-from asteris.highz import high_z_recovery, photoz_accuracy, search_high_z, selection_against_truth, with_truth
-from asteris.injection import SourceRenderer
-from asteris.population import PopulationConfig
-from asteris.recovery import asteris_method, coadd_method
-from asteris.uvlf import bin_averages, completeness_curves, effective_volume, measure_luminosity_function
+from asteris.mock.datasets import high_z_field
+from asteris.mock.population import PopulationConfig
+from asteris.science.highz import (
+    high_z_recovery,
+    photoz_accuracy,
+    search_high_z,
+    selection_against_truth,
+    with_truth,
+)
+from asteris.science.injection import SourceRenderer
+from asteris.science.recovery import asteris_method, coadd_method
+from asteris.science.uvlf import (
+    bin_averages,
+    completeness_curves,
+    effective_volume,
+    measure_luminosity_function,
+)
 
 RESULTS = Path(__file__).parent / "results" / "photoz_uvlf.json"
 DETECTION_BANDS = ("F277W", "F356W", "F444W")

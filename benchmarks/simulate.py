@@ -31,8 +31,8 @@ def run_case(case: str, size: int, workdir: Path) -> dict:
     import numpy as np
     from astropy.io import fits
 
-    from asteris.datasets import default_parameters
-    from asteris.simulate import simulate_field
+    from asteris.mock.datasets import default_parameters
+    from asteris.mock.simulate import simulate_field
 
     start = time.perf_counter()
     if case == "default":

@@ -56,7 +56,7 @@ def make_cube(path: Path, size: int) -> None:
     import numpy as np
     from astropy.io import fits
 
-    from asteris.synthetic import synthetic_wcs
+    from asteris.mock.synthetic import synthetic_wcs
 
     header = fits.PrimaryHDU(np.empty((EXPOSURES, size, size), np.float32)).header
     header.update(synthetic_wcs((size, size)).to_header())

@@ -51,10 +51,10 @@ if "google.colab" in sys.modules:
 # %%
 import numpy as np
 
-from asteris.datasets import mock_field
-from asteris.noise import COMPONENTS
-from asteris.plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
-from asteris.simulate import component_power_spectra
+from asteris.mock.datasets import mock_field
+from asteris.mock.noise import COMPONENTS
+from asteris.mock.plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
+from asteris.mock.simulate import component_power_spectra
 
 field = mock_field("nircam", progress=False)
 print("bands:", ", ".join(field.bands), "| exposures:", field.params["exposures"], "| grid:", field.params["shape"])
@@ -114,12 +114,12 @@ fig = plot_power_spectra(spectra)
 # %% [markdown]
 # ## Summary
 #
-# - `asteris.datasets.mock_field()` gives the embedded default field: 8
+# - `asteris.mock.datasets.mock_field()` gives the embedded default field: 8
 #   NIRCam-like bands of 16 exposures on a 768 x 768 grid at 0.04 arcsec/px,
 #   the noiseless truth and the truth catalogue; `mock_field("hsc")` the
 #   HSC-like one.
 # - Every noise component is named, documented and switchable
-#   (`asteris.noise.NoiseConfig`), so that later chapters can measure what
+#   (`asteris.mock.noise.NoiseConfig`), so that later chapters can measure what
 #   each one does to the denoiser.
 # - The next chapters train ASTERIS on these stacks and measure its depth
 #   gain, purity and photometry against the coadd.

@@ -59,7 +59,7 @@ from astropy.stats import sigma_clipped_stats
 from asteris import coadd, denoise
 from asteris.book import book_mode, chapter_run, chapter_stack, training_preset
 from asteris.plotting import plot_panels, plot_training_history
-from asteris.recovery import truth_errors
+from asteris.science.recovery import truth_errors
 
 mode = book_mode(MODE)
 stack, truth = chapter_stack(mode)
@@ -73,7 +73,7 @@ print(f"mode {mode}: {stack.exposures} exposures of {stack.data.shape[1]} x {sta
 # patches are kept aside to measure the validation loss. The run folder holds
 # the configuration, the metrics log and the checkpoints, so an interrupted
 # run resumes exactly where it stopped. The run is kept in the data folder
-# (`asteris.book.chapter_run`): chapters 3-6 use this same model instead of
+# (`asteris.book.chapters.chapter_run`): chapters 3-6 use this same model instead of
 # training it again.
 
 # %%

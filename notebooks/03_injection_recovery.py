@@ -60,14 +60,9 @@ MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
 
 # %%
 from asteris.book import book_mode, chapter_run, chapter_stack
-from asteris.injection import SourceRenderer
-from asteris.plotting import (
-    plot_completeness_purity,
-    plot_injection_cutouts,
-    plot_magnitude_bias,
-    plot_point_source_profiles,
-)
-from asteris.recovery import asteris_method, coadd_method, injection_recovery, limiting_magnitude
+from asteris.science.injection import SourceRenderer
+from asteris.science.plotting import plot_completeness_purity, plot_injection_cutouts, plot_magnitude_bias, plot_point_source_profiles
+from asteris.science.recovery import asteris_method, coadd_method, injection_recovery, limiting_magnitude
 
 mode = book_mode(MODE)
 stack, truth = chapter_stack(mode)

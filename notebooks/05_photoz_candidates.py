@@ -35,7 +35,7 @@
 # which candidates are real.
 #
 # **Data and figures.** `ci` mode: the z > 8.5 mock field
-# (`asteris.datasets.high_z_field`: seven NIRCam broad bands, 16 exposures
+# (`asteris.mock.datasets.high_z_field`: seven NIRCam broad bands, 16 exposures
 # each, a known input luminosity function boosted 250x in density), the
 # inverse-variance coadd and the `tiny` ASTERIS model of chapter 2 (trained
 # on the F200W stack of the default mock field) applied to every band; every
@@ -67,9 +67,9 @@ MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
 import numpy as np
 
 from asteris.book import book_mode, chapter_field, chapter_run, chapter_stack
-from asteris.highz import photoz_accuracy, search_high_z, selection_against_truth, with_truth
-from asteris.plotting import plot_candidates, plot_photoz
-from asteris.recovery import asteris_method, coadd_method
+from asteris.science.highz import photoz_accuracy, search_high_z, selection_against_truth, with_truth
+from asteris.science.plotting import plot_candidates, plot_photoz
+from asteris.science.recovery import asteris_method, coadd_method
 
 mode = book_mode(MODE)
 stacks, renderers, truth = chapter_field(mode)

@@ -35,7 +35,7 @@
 # model of chapters 2-5 (reused from the data folder, or trained here),
 # 2 x 30 injected galaxies; every number is computed in this notebook. The
 # literature points are the binned JWST measurements kept in
-# `asteris/data/uvlf_literature.ecsv` (Harikane et al. 2023; Donnan et al.
+# `asteris/science/data/uvlf_literature.ecsv` (Harikane et al. 2023; Donnan et al.
 # 2024; Finkelstein et al. 2024). The larger runs are
 # `benchmarks/photoz_uvlf.py` (`benchmarks/results/photoz_uvlf.json`).
 # `full` mode: the seven bands of `data_manifests/jades_1210_nircam.yaml`
@@ -62,11 +62,11 @@ import astropy.units as u
 import numpy as np
 
 from asteris.book import book_mode, chapter_field, chapter_run, chapter_stack
-from asteris.highz import high_z_recovery, search_high_z
-from asteris.plotting import plot_completeness_map, plot_luminosity_function
-from asteris.population import WHITLER25
-from asteris.recovery import asteris_method, coadd_method
-from asteris.uvlf import (
+from asteris.science.highz import high_z_recovery, search_high_z
+from asteris.science.plotting import plot_completeness_map, plot_luminosity_function
+from asteris.mock.population import WHITLER25
+from asteris.science.recovery import asteris_method, coadd_method
+from asteris.science.uvlf import (
     bin_averages,
     completeness_curves,
     effective_volume,

@@ -20,7 +20,7 @@ import requests
 from astropy.io import fits
 from requests.structures import CaseInsensitiveDict
 
-from asteris.archive import HIPS_HOST, HSC_HOST, MAST_HOST
+from asteris.archive.download import HIPS_HOST, HSC_HOST, MAST_HOST
 
 RECORDED = Path(__file__).parent / "data" / "mast"
 
@@ -106,5 +106,5 @@ def install(monkeypatch) -> ArchiveReplay:
     """Route every requests session through a new `ArchiveReplay`, and let the hosts 'answer'."""
     replay = ArchiveReplay()
     monkeypatch.setattr(requests.Session, "get_adapter", lambda self, url: replay)
-    monkeypatch.setattr("asteris.archive.check_online", lambda host, **kw: None)
+    monkeypatch.setattr("asteris.archive.download.check_online", lambda host, **kw: None)
     return replay

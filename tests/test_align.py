@@ -3,8 +3,8 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from asteris import data, read_stack
-from asteris.align import DO_NOT_USE
+from asteris import archive, read_stack
+from asteris.archive.align import DO_NOT_USE
 from asteris.errors import StackMismatchError
 
 RA0, DEC0, SCALE = 110.8375, -73.4391, 0.04  # a source at the SMACS 0723 pointing, 0.04"/px
@@ -59,7 +59,7 @@ def _centroid(image, x, y, r=8):
 
 
 def test_point_source_lands_on_one_pixel_and_flux_is_conserved(tmp_path, exposures):
-    stack, weights = data.align(exposures, output=tmp_path / "stack.fits")
+    stack, weights = archive.align(exposures, output=tmp_path / "stack.fits")
     x, y = stack.wcs.world_to_pixel_values(RA0 + 0.3 / 3600, DEC0 - 0.2 / 3600)
     for frame in stack.data:
         cx, cy, flux = _centroid(frame, x, y)
@@ -76,7 +76,7 @@ def test_point_source_lands_on_one_pixel_and_flux_is_conserved(tmp_path, exposur
 def test_align_refuses_mixed_filters_and_non_cal_files(tmp_path, exposures):
     other = cal_exposure(tmp_path / "f200w_cal.fits", filt="F200W")
     with pytest.raises(StackMismatchError, match="several filters"):
-        data.align([*exposures, other])
+        archive.align([*exposures, other])
     fits.PrimaryHDU(np.zeros((4, 4))).writeto(tmp_path / "plain.fits")
     with pytest.raises(Exception, match="SCI extension"):
-        data.align([tmp_path / "plain.fits"])
+        archive.align([tmp_path / "plain.fits"])

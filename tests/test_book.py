@@ -1,7 +1,7 @@
 import pytest
 
 from asteris import book
-from asteris.archive import ArchiveUnreachableError
+from asteris.archive.download import ArchiveUnreachableError
 from asteris.errors import ConfigError
 
 
@@ -26,7 +26,7 @@ def test_full_mode_offline_stops_at_once_and_says_what_to_do(monkeypatch, tmp_pa
     def offline(host, **kwargs):
         raise ArchiveUnreachableError(f"{host} cannot be reached; run where the archive is reachable")
 
-    monkeypatch.setattr("asteris.archive.check_online", offline)
+    monkeypatch.setattr("asteris.archive.download.check_online", offline)
     with pytest.raises(ArchiveUnreachableError, match="cannot be reached"):
         book.chapter_stack("full")
     with pytest.raises(ArchiveUnreachableError, match="cannot be reached"):
@@ -42,7 +42,7 @@ def test_chapter_runs_are_trained_once_and_shared(monkeypatch, tmp_path):
 
     monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path))
     quick = TrainConfig.preset("tiny", epochs=1, max_steps_per_epoch=3, patch_size=16, checkpoint_every=1)
-    monkeypatch.setattr(book, "training_preset", lambda mode: quick)
+    monkeypatch.setattr(book.chapters, "training_preset", lambda mode: quick)
     stack = np.random.default_rng(0).normal(0, 1, (16, 48, 48)).astype(np.float32)
     first = book.chapter_run(stack, "ci", name="test")
     assert first.model_path.exists() and first.step == 3

@@ -2,10 +2,10 @@ import astropy.units as u
 import numpy as np
 import pytest
 
-from asteris.catalog import aperture_correction, combined_detection_image, multiband_catalog
 from asteris.errors import ConfigError
-from asteris.injection import SourceRenderer, injection_catalog
-from asteris.recovery import match_positions
+from asteris.science.catalog import aperture_correction, combined_detection_image, multiband_catalog
+from asteris.science.injection import SourceRenderer, injection_catalog
+from asteris.science.recovery import match_positions
 
 SHAPE = (200, 200)
 RENDERERS = {  # a sharp and a twice broader PSF, 0.04 arcsec/px, AB zero point 28

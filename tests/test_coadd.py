@@ -4,8 +4,8 @@ from astropy.io import fits
 
 from asteris.coadd import COADD_METHODS, coadd, exposure_variances
 from asteris.errors import ConfigError, OutputExistsError
+from asteris.mock.synthetic import synthetic_wcs
 from asteris.stack import Stack
-from asteris.synthetic import synthetic_wcs
 
 
 @pytest.fixture

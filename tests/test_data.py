@@ -11,8 +11,8 @@ from archive_replay import install
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from asteris import data
-from asteris.archive import (
+from asteris import archive
+from asteris.archive.download import (
     ArchiveUnreachableError,
     DownloadError,
     fetch_hsc_warps,
@@ -20,8 +20,8 @@ from asteris.archive import (
     hsc_cutout_request,
     resolve_mast,
 )
+from asteris.archive.manifests import lock_path
 from asteris.errors import AsterisError, ConfigError
-from asteris.manifests import lock_path
 
 
 def write_manifest(tmp_path, doc, name="field"):
@@ -34,7 +34,7 @@ def write_manifest(tmp_path, doc, name="field"):
 
 
 def test_shipped_manifests_load():
-    names = data.shipped_manifests()
+    names = archive.shipped_manifests()
     assert {
         "smacs0723_nircam",
         "jades_1210_nircam",
@@ -43,7 +43,7 @@ def test_shipped_manifests_load():
         "program_3293_nircam",
         "hsc_cosmos_i_warps",
     } <= set(names)
-    smacs = data.load_manifest("smacs0723_nircam")
+    smacs = archive.load_manifest("smacs0723_nircam")
     assert len(smacs.products) == 3 * 8 * 9 + 3 * 2 * 9
     for filt in smacs.query["filters"]:
         for det in smacs.query["detectors"]:
@@ -53,17 +53,17 @@ def test_shipped_manifests_load():
     assert not names_f200w  # F200W is a short-wavelength filter
     assert "jw02736001001_02105_00009_nrcblong_cal.fits" in {p.filename for p in smacs.products}
     for name in ("jades_1210_nircam", "jof_3215_nircam", "jems_1963_nircam", "program_3293_nircam"):
-        manifest = data.load_manifest(name)
+        manifest = archive.load_manifest(name)
         assert not manifest.resolved and manifest.query["min_exposures"] >= 16
 
 
 def test_manifest_rejects_unknown_keys_and_archives(tmp_path):
     with pytest.raises(ConfigError, match="unknown manifest key"):
-        data.load_manifest(write_manifest(tmp_path, {"archive": "mast", "qeury": {}}))
+        archive.load_manifest(write_manifest(tmp_path, {"archive": "mast", "qeury": {}}))
     with pytest.raises(ConfigError, match="archive must be"):
-        data.load_manifest(write_manifest(tmp_path, {"archive": "ftp"}))
+        archive.load_manifest(write_manifest(tmp_path, {"archive": "ftp"}))
     with pytest.raises(FileNotFoundError, match="no manifest"):
-        data.load_manifest(tmp_path / "missing.yaml")
+        archive.load_manifest(tmp_path / "missing.yaml")
 
 
 # ------------------------------------------------------------------ MAST, replayed
@@ -83,7 +83,7 @@ QUERY = {
 
 def test_resolve_mast_from_recorded_responses(tmp_path, monkeypatch):
     replay = install(monkeypatch)
-    manifest = data.load_manifest(write_manifest(tmp_path, {"archive": "mast", "query": QUERY}))
+    manifest = archive.load_manifest(write_manifest(tmp_path, {"archive": "mast", "query": QUERY}))
     products = resolve_mast(manifest)
     names = [p.filename for p in products]
     assert len(names) == len(set(names)) == 18  # 9 dithers x (nrca1 F200W + nrcalong F444W)
@@ -111,7 +111,7 @@ def _small_manifest(tmp_path, replay, n=3, sha=False):
         if sha:
             entry["sha256"] = hashlib.sha256(payload).hexdigest()
         products.append(entry)
-    return data.load_manifest(
+    return archive.load_manifest(
         write_manifest(tmp_path, {"archive": "mast", "query": QUERY, "products": products})
     )
 
@@ -123,7 +123,7 @@ def test_fetch_verifies_writes_lock_and_skips_present_files(tmp_path, monkeypatc
     assert list(summary["status"]) == ["fetched"] * 3
     for p in manifest.products:
         assert (tmp_path / "dl" / p.filename).read_bytes() == replay.files[p.uri]
-    locked = data.load_manifest(manifest.path)
+    locked = archive.load_manifest(manifest.path)
     assert lock_path(manifest.path).exists()
     assert all(p.sha256 == hashlib.sha256(replay.files[p.uri]).hexdigest() for p in locked.products)
     replay.log.clear()
@@ -208,7 +208,7 @@ def _warps_tar(visits) -> bytes:
 def test_hsc_warps_download_and_stack(tmp_path, monkeypatch):
     replay = install(monkeypatch)
     replay.hsc_tar = _warps_tar([1228, 1230, 1232])
-    manifest = data.load_manifest("hsc_cosmos_i_warps")
+    manifest = archive.load_manifest("hsc_cosmos_i_warps")
     manifest.path = tmp_path / "hsc.yaml"
     monkeypatch.setenv("HSC_SSP_USER", "astro")
     monkeypatch.setenv("HSC_SSP_PASSWORD", "s3cret")
@@ -216,14 +216,14 @@ def test_hsc_warps_download_and_stack(tmp_path, monkeypatch):
     assert list(summary["visit"]) == ["1228", "1230", "1232"]
     body = [h for m, u, h in replay.log if m == "POST"]
     assert body and "s3cret" not in lock_path(manifest.path).read_text()
-    stack = data.stack_warps(sorted((tmp_path / "warps").glob("warp-*.fits")))
+    stack = archive.stack_warps(sorted((tmp_path / "warps").glob("warp-*.fits")))
     assert stack.data.shape == (3, 40, 50) and (stack.data[:, 5, 5] == 0).all()
     assert stack.wcs is not None
 
 
 def test_hsc_credentials(tmp_path, monkeypatch):
     replay = install(monkeypatch)
-    manifest = data.load_manifest("hsc_cosmos_i_warps")
+    manifest = archive.load_manifest("hsc_cosmos_i_warps")
     manifest.path = tmp_path / "hsc.yaml"
     monkeypatch.delenv("HSC_SSP_USER", raising=False)
     monkeypatch.delenv("HSC_SSP_PASSWORD", raising=False)
@@ -235,7 +235,7 @@ def test_hsc_credentials(tmp_path, monkeypatch):
 
 
 def test_hsc_request_is_a_one_line_coordinate_list():
-    query = data.load_manifest("hsc_cosmos_i_warps").query
+    query = archive.load_manifest("hsc_cosmos_i_warps").query
     body = hsc_cutout_request(query).decode()
     lines = body.split("\r\n\r\n", 1)[1].splitlines()
     assert lines[0] == "#? rerun type filter tract ra dec sw sh image mask variance"
@@ -245,14 +245,14 @@ def test_hsc_request_is_a_one_line_coordinate_list():
 
 def test_hsc_preview_from_hips2fits(tmp_path, monkeypatch):
     replay = install(monkeypatch)
-    manifest = data.load_manifest("hsc_cosmos_i_warps")
-    out = data.hsc_preview(manifest, tmp_path / "preview.fits", pixels=64)
+    manifest = archive.load_manifest("hsc_cosmos_i_warps")
+    out = archive.hsc_preview(manifest, tmp_path / "preview.fits", pixels=64)
     header = fits.getheader(out)
     assert fits.getdata(out).shape == (64, 64) and header["HIPSID"] == manifest.query["hips"]
     assert abs(header["CRVAL1"] - manifest.query["ra"]) < 1e-9
     assert any("hips2fits" in u for _, u, _ in replay.log)
     with pytest.raises(FileExistsError):
-        data.hsc_preview(manifest, out, pixels=64)
+        archive.hsc_preview(manifest, out, pixels=64)
 
 
 # ------------------------------------------------------------------ offline
@@ -272,18 +272,18 @@ def test_offline_fails_fast_with_advice(tmp_path, no_network, monkeypatch, name)
     monkeypatch.setenv("HSC_SSP_PASSWORD", "p")
     start = time.perf_counter()
     with pytest.raises(ArchiveUnreachableError, match="cannot be reached.*synthetic"):
-        data.fetch(data.load_manifest(name), tmp_path)
+        archive.fetch(archive.load_manifest(name), tmp_path)
     assert time.perf_counter() - start < 5
 
 
 def test_offline_preview_fails_fast(tmp_path, no_network):
     with pytest.raises(ArchiveUnreachableError):
-        data.hsc_preview(data.load_manifest("hsc_cosmos_i_warps"), tmp_path / "p.fits")
+        archive.hsc_preview(archive.load_manifest("hsc_cosmos_i_warps"), tmp_path / "p.fits")
 
 
 @pytest.mark.remote_data
 def test_resolve_smacs_online(tmp_path):
-    manifest = data.load_manifest("jades_1210_nircam")
+    manifest = archive.load_manifest("jades_1210_nircam")
     manifest.path = tmp_path / "jades.yaml"
     products = resolve_mast(manifest)
     assert products and all(p.filename.endswith("_cal.fits") for p in products)

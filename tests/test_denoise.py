@@ -15,9 +15,9 @@ from asteris.errors import (
     StackMismatchError,
     TooFewExposuresError,
 )
+from asteris.mock.synthetic import synthetic_stack, synthetic_wcs
 from asteris.preprocess import prepare_stack
 from asteris.stack import write_stack
-from asteris.synthetic import synthetic_stack, synthetic_wcs
 
 
 def _untiled(frames, net):

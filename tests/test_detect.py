@@ -2,7 +2,9 @@ import astropy.units as u
 import numpy as np
 import pytest
 
-from asteris.detect import (
+from asteris.errors import ConfigError
+from asteris.mock.synthetic import synthetic_wcs
+from asteris.science.detect import (
     DETECT_COLUMNS,
     detect,
     detection_image,
@@ -11,8 +13,6 @@ from asteris.detect import (
     matched_kernel,
     njy_per_unit,
 )
-from asteris.errors import ConfigError
-from asteris.synthetic import synthetic_wcs
 
 
 def gaussian_image(sources, shape=(128, 128), sigma_px=1.5, noise=1.0, seed=0):

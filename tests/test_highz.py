@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from asteris.highz import high_z_injection_catalog, high_z_recovery, inject_high_z, search_high_z
-from asteris.injection import SourceRenderer
-from asteris.instruments import NIRCAM
-from asteris.recovery import coadd_method
+from asteris.mock.instruments import NIRCAM
+from asteris.science.highz import high_z_injection_catalog, high_z_recovery, inject_high_z, search_high_z
+from asteris.science.injection import SourceRenderer
+from asteris.science.recovery import coadd_method
 from asteris.stack import read_stack
 
 pytestmark = pytest.mark.usefixtures("module_data_dir")  # EAZY grids cached per module
@@ -74,7 +74,7 @@ def test_injected_stacks_keep_the_noise_and_add_flux(field):
 def test_truth_matching_and_figures():
     from astropy.table import QTable
 
-    from asteris.highz import photoz_accuracy, selection_against_truth, with_truth
+    from asteris.science.highz import photoz_accuracy, selection_against_truth, with_truth
 
     truth = QTable({"x": [10.0, 50.0, 90.0, 200.0], "y": [10.0, 50.0, 90.0, 5.0]})
     truth["type"], truth["z"] = ["high_z", "galaxy", "star", "high_z"], [9.5, 2.0, 0.0, 10.0]
@@ -97,7 +97,7 @@ def test_truth_matching_prefers_the_brightest_neighbour():
     import astropy.units as u
     from astropy.table import QTable
 
-    from asteris.highz import with_truth
+    from asteris.science.highz import with_truth
 
     truth = QTable({"x": [10.0, 11.5], "y": [10.0, 10.0], "type": ["galaxy", "high_z"], "z": [2.0, 9.5]})
     truth["M_UV"] = [-15.0, -20.0] * u.mag

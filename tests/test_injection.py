@@ -2,11 +2,11 @@ import astropy.units as u
 import numpy as np
 import pytest
 
-from asteris.detect import detect
 from asteris.errors import ConfigError
-from asteris.injection import SourceRenderer, inject, injection_catalog, source_mask
-from asteris.noise import NoiseConfig
-from asteris.simulate import simulate_field
+from asteris.mock.noise import NoiseConfig
+from asteris.mock.simulate import simulate_field
+from asteris.science.detect import detect
+from asteris.science.injection import SourceRenderer, inject, injection_catalog, source_mask
 from asteris.stack import Stack
 
 RENDERER = SourceRenderer(pixel_scale=0.04, zero_point=27.46, psf_profile="airy", psf_fwhm=0.145)
@@ -81,7 +81,7 @@ def test_injected_fluxes_come_back_unbiased_on_a_noiseless_image():
     cat = injection_catalog(np.zeros(shape, bool), n=12, mags=(22, 24), min_separation=48, edge=24, seed=4)
     image = RENDERER.image(cat, shape) + np.random.default_rng(1).normal(0, 1e-6, shape)
     table = detect(image, fwhm=RENDERER.fwhm_px, threshold=5, aperture_diameters=[46] * u.pix, box_size=64)
-    from asteris.recovery import match_positions
+    from asteris.science.recovery import match_positions
 
     hit = match_positions(cat["x"], cat["y"], table["x"].value, table["y"].value, 1.0)
     assert (hit >= 0).all()

@@ -5,8 +5,8 @@ import pytest
 from astropy.table import QTable
 
 from asteris.errors import ConfigError
-from asteris.photoz import Template, default_templates, photometric_redshifts
-from asteris.sed import Passbands, StellarPopulation, rest_frame_spectrum
+from asteris.mock.sed import Passbands, StellarPopulation, rest_frame_spectrum
+from asteris.science.photoz import Template, default_templates, photometric_redshifts
 
 pytestmark = pytest.mark.usefixtures("module_data_dir")  # EAZY grids cached per module
 
@@ -95,7 +95,7 @@ def test_the_integrated_template_grid_is_cached_and_reused(tmp_path, monkeypatch
 
 
 def test_binned_templates_keep_the_line_and_continuum_flux():
-    from asteris.photoz import _binned_template
+    from asteris.science.photoz import _binned_template
 
     wave = np.linspace(1000.0, 9000.0, 80001)
     continuum = np.full(wave.size, 2.0)

@@ -3,6 +3,7 @@ import pytest
 from scipy import stats
 
 from asteris.errors import EmptyStackError
+from asteris.mock.synthetic import synthetic_wcs
 from asteris.preprocess import (
     bin_frames,
     clip_global,
@@ -17,7 +18,6 @@ from asteris.preprocess import (
     restore_image,
     temporal_nanmedian,
 )
-from asteris.synthetic import synthetic_wcs
 
 
 def test_crop_valid_updates_wcs():

@@ -6,6 +6,7 @@ import torch
 from scipy import stats
 
 from asteris.errors import EmptyStackError
+from asteris.mock.synthetic import synthetic_wcs
 from asteris.preprocess import prepare_stack, restore_image
 from asteris.preprocess_torch import (
     nanmedian_all,
@@ -14,7 +15,6 @@ from asteris.preprocess_torch import (
     restore_image_torch,
     sigma_clip_bounds,
 )
-from asteris.synthetic import synthetic_wcs
 
 DEVICES = [
     "cpu",

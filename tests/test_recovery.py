@@ -5,16 +5,17 @@ import torch
 from astropy.table import QTable
 
 from asteris.errors import ConfigError
-from asteris.injection import SourceRenderer
-from asteris.noise import NoiseConfig
-from asteris.plotting import (
+from asteris.mock.noise import NoiseConfig
+from asteris.mock.population import PopulationConfig
+from asteris.mock.simulate import simulate_field
+from asteris.science.injection import SourceRenderer
+from asteris.science.plotting import (
     plot_completeness_purity,
     plot_injection_cutouts,
     plot_magnitude_bias,
     plot_point_source_profiles,
 )
-from asteris.population import PopulationConfig
-from asteris.recovery import (
+from asteris.science.recovery import (
     RecoveryResult,
     binned_fraction,
     coadd_method,
@@ -26,7 +27,6 @@ from asteris.recovery import (
     spurious_rate,
     stacked_profile,
 )
-from asteris.simulate import simulate_field
 
 # --- metric functions on hand-built inputs -------------------------------------------------------
 
@@ -152,7 +152,7 @@ def white_result(white_field):
 
 def expected_m90(result: RecoveryResult, renderer: SourceRenderer, threshold: float) -> float:
     """m90 of a matched filter on white noise: the filtered peak must clear the threshold plus 1.28 sigma."""
-    from asteris.detect import detection_image
+    from asteris.science.detect import detection_image
 
     det = detection_image(result.images["ivar"], fwhm=renderer.fwhm_px)
     sigma = np.median(det.filtered_rms[~det.mask])
@@ -220,7 +220,7 @@ def test_a_hallucinating_method_is_caught(white_field):
 
 def test_retrained_method_trains_a_model_per_stack(tmp_path):
     from asteris import TrainConfig
-    from asteris.recovery import retrained_asteris_method
+    from asteris.science.recovery import retrained_asteris_method
 
     config = TrainConfig.preset("tiny", epochs=1, max_steps_per_epoch=2, checkpoint_every=2)
     method = retrained_asteris_method(config, tmp_path)

@@ -3,7 +3,7 @@ import pytest
 from astropy.table import QTable
 
 from asteris.errors import ConfigError
-from asteris.select import HighZCriteria, band_edges, select_high_z
+from asteris.science.select import HighZCriteria, band_edges, select_high_z
 
 FILTERS = {b: f"jwst_{b.lower()}" for b in ("F090W", "F115W", "F150W", "F200W", "F277W", "F356W", "F444W")}
 GRID = np.exp(np.arange(np.log(1.05), np.log(17.0), 0.01)) - 1

@@ -8,11 +8,11 @@ from astropy.table import QTable
 
 from asteris.errors import ConfigError
 from asteris.fileio import sha256sum
-from asteris.instruments import HSC, NIRCAM, get_instrument, psf_kernel
-from asteris.noise import NoiseConfig, persistence_ghost, resample_to_sky
-from asteris.population import WHITLER25, PopulationConfig, high_z_galaxies
-from asteris.sed import Passbands, StellarPopulation
-from asteris.simulate import read_mock_field, simulate_field
+from asteris.mock.instruments import HSC, NIRCAM, get_instrument, psf_kernel
+from asteris.mock.noise import NoiseConfig, persistence_ghost, resample_to_sky
+from asteris.mock.population import WHITLER25, PopulationConfig, high_z_galaxies
+from asteris.mock.sed import Passbands, StellarPopulation
+from asteris.mock.simulate import read_mock_field, simulate_field
 
 photutils = pytest.importorskip("photutils.aperture")
 
@@ -199,9 +199,9 @@ def test_bad_configuration_is_refused():
 
 
 def test_mock_field_is_built_once_and_cached(tmp_path, monkeypatch):
-    from asteris import datasets
+    from asteris.mock import datasets
 
-    monkeypatch.setenv(datasets.DATA_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path))
     first = datasets.mock_field(
         "hsc", shape=(48, 48), exposures=2, bands=["i"], population=SPARSE, progress=False
     )
@@ -219,8 +219,8 @@ def test_mock_field_is_built_once_and_cached(tmp_path, monkeypatch):
 
 
 def test_figures_are_written(tmp_path):
-    from asteris.plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
-    from asteris.simulate import SPECTRUM_COMPONENTS, component_power_spectra
+    from asteris.mock.plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
+    from asteris.mock.simulate import SPECTRUM_COMPONENTS, component_power_spectra
 
     field = _field(NoiseConfig(), PopulationConfig(), shape=(64, 64), exposures=2)
     assert len(field.catalog) > 0

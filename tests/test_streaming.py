@@ -6,9 +6,9 @@ from scipy import stats
 from asteris import denoise
 from asteris.cli import main
 from asteris.errors import OutputExistsError
+from asteris.mock.synthetic import synthetic_stack
 from asteris.stack import write_stack
 from asteris.streaming import denoise_large, streamed_median, streamed_sigmaclip
-from asteris.synthetic import synthetic_stack
 
 
 def _blocks(values, size):

@@ -7,9 +7,9 @@ from scipy.integrate import quad
 from scipy.special import gamma
 
 from asteris.errors import ConfigError
-from asteris.population import WHITLER25, DoublePowerLaw
-from asteris.sed import Passbands, StellarPopulation
-from asteris.uvlf import (
+from asteris.mock.population import WHITLER25, DoublePowerLaw
+from asteris.mock.sed import Passbands, StellarPopulation
+from asteris.science.uvlf import (
     Schechter,
     absolute_uv_magnitude,
     binned_luminosity_function,
@@ -127,7 +127,7 @@ def test_literature_table():
 
 
 def test_completeness_curves_follow_the_fall_within_a_bin():
-    from asteris.uvlf import completeness_curves
+    from asteris.science.uvlf import completeness_curves
 
     rng = np.random.default_rng(4)
     muv, z = rng.uniform(-22, -18, 3000), rng.uniform(8.5, 12, 3000)
@@ -142,7 +142,7 @@ def test_completeness_curves_follow_the_fall_within_a_bin():
 
 
 def test_weighted_bin_volumes_recover_a_steep_function():
-    from asteris.uvlf import bin_volumes, measure_luminosity_function
+    from asteris.science.uvlf import bin_volumes, measure_luminosity_function
 
     rng = np.random.default_rng(6)
     truth = DoublePowerLaw(m_star=-20.5, alpha=-2.4, beta=-4.0, phi_star=3e-4)

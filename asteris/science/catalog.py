@@ -21,6 +21,8 @@ from astropy.table import QTable
 from astropy.wcs import WCS
 from photutils.aperture import CircularAperture, aperture_photometry
 
+from ..errors import ConfigError
+from ..mock.instruments import psf_kernel
 from .detect import (
     DetectionImage,
     detect,
@@ -29,9 +31,7 @@ from .detect import (
     njy_per_unit,
     segment_sources,
 )
-from .errors import ConfigError
 from .injection import SourceRenderer
-from .instruments import psf_kernel
 
 __all__ = ["aperture_correction", "combined_detection_image", "multiband_catalog"]
 
@@ -104,12 +104,12 @@ def multiband_catalog(
     ----------
     images : dict of band -> 2D array
         Coadded or denoised images of the bands on one pixel grid (NaN or 0 = no data).
-    renderers : dict of band -> `~asteris.injection.SourceRenderer`
+    renderers : dict of band -> `~asteris.science.injection.SourceRenderer`
         Pixel scale, AB zero point and PSF of each band.
     detection_bands : sequence of str, optional
         Bands whose inverse-variance combination is searched (default: all).
     threshold, n_pixels, deblend
-        As in `asteris.detect.detect`, on the combined image (matched to the
+        As in `asteris.science.detect.detect`, on the combined image (matched to the
         broadest PSF of the detection bands).
     aperture_diameter : Quantity, optional
         Angular diameter of the photometry apertures; default twice the

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from astropy.table import QTable
 
-from .config import TrainConfig
-from .errors import ConfigError
-from .stack import Stack
-from .training import TrainResult, train
+from ..config import TrainConfig
+from ..errors import ConfigError
+from ..stack import Stack
+from ..training import TrainResult, train
 
 __all__ = [
     "MODE_ENV",
@@ -34,6 +34,7 @@ __all__ = [
     "book_mode",
     "chapter_stack",
     "chapter_field",
+    "chapter_run",
     "training_preset",
 ]
 
@@ -63,14 +64,15 @@ def chapter_stack(
     ``full``: the manifest's exposures (of ``band`` and ``detectors`` for MAST
     manifests) fetched from the archive (resumable, checksum-verified, cached in
     the data folder) and resampled onto one grid; no truth. Offline,
-    `~asteris.archive.ArchiveUnreachableError` says what to do.
+    `~asteris.archive.download.ArchiveUnreachableError` says what to do.
     """
-    from .datasets import data_dir, mock_field
+    from ..fileio import data_dir
+    from ..mock.datasets import mock_field
 
     if book_mode(mode) == "ci":
         field = mock_field(instrument, progress=False)
         return field.bands[band].stack, field.bands[band].truth
-    from .data import align, fetch, load_manifest
+    from ..archive import align, fetch, load_manifest
 
     dest = Path(data_dir()) / manifest
     products = load_manifest(manifest)
@@ -93,21 +95,22 @@ def chapter_field(
 ) -> tuple[dict[str, Stack], dict, QTable | None]:
     """Stacks of several bands on one grid, each band's renderer, and the truth catalogue.
 
-    ``ci``: the z > 8.5 mock field (`asteris.datasets.high_z_field`) with its
+    ``ci``: the z > 8.5 mock field (`asteris.mock.datasets.high_z_field`) with its
     truth catalogue. ``full``: every band of the manifest fetched (resumable,
     checksum-verified) and drizzled onto one grid covering all their
-    exposures; no truth. Offline, `~asteris.archive.ArchiveUnreachableError`
+    exposures; no truth. Offline, `~asteris.archive.download.ArchiveUnreachableError`
     says what to do.
     """
-    from .datasets import data_dir, high_z_field
-    from .injection import SourceRenderer
+    from ..fileio import data_dir
+    from ..mock.datasets import high_z_field
+    from ..science.injection import SourceRenderer
 
     if book_mode(mode) == "ci":
         field = high_z_field(progress=False)
         stacks = {b: field.bands[b].stack for b in bands}
         return stacks, {b: SourceRenderer.for_mock(field, b) for b in bands}, field.catalog
-    from .align import common_grid, read_cal_exposure
-    from .data import align, fetch, load_manifest
+    from ..archive import align, fetch, load_manifest
+    from ..archive.align import common_grid, read_cal_exposure
 
     dest = Path(data_dir()) / manifest
     table = fetch(load_manifest(manifest), dest, filters=list(bands), detectors=detectors)
@@ -131,7 +134,7 @@ def chapter_run(stack: Stack, mode: str, *, name: str) -> TrainResult:
     import hashlib
     import json
 
-    from .datasets import data_dir
+    from ..fileio import data_dir
 
     config = training_preset(mode)
     digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())

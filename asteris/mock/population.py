@@ -1,6 +1,6 @@
 """The mock sky: galaxies, stars, z > 8.5 galaxies and red interlopers, with SEDs.
 
-Every object gets a spectral energy distribution from `asteris.sed`, so its
+Every object gets a spectral energy distribution from `asteris.mock.sed`, so its
 fluxes in all bands (JWST NIRCam, HST ACS, Subaru HSC) are consistent. The
 populations and their default parameters:
 
@@ -19,7 +19,7 @@ populations and their default parameters:
 
 Examples
 --------
->>> from asteris.population import PopulationConfig, sky_catalog
+>>> from asteris.mock.population import PopulationConfig, sky_catalog
 >>> cat = sky_catalog((10.0, 10.0), bands=["jwst_f200w"], seed=1)
 >>> "galaxy" in set(cat["type"]) and bool((cat["mag_jwst_f200w"].value < 31.5).all())
 True
@@ -36,7 +36,7 @@ from astropy.cosmology import Planck18
 from astropy.table import QTable, vstack
 from scipy.integrate import trapezoid
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .sed import NJY_AB_ZP, Passbands, StellarPopulation
 
 __all__ = [

@@ -1,10 +1,10 @@
 """The z > 8.5 search as one chain, and mock high-z galaxies injected through all of it.
 
 `search_high_z` runs the chain on one set of images (a coadd or denoised
-images of every band): multi-band catalogue (`asteris.catalog`), photometric
-redshifts (`asteris.photoz`), selection (`asteris.select`) and M_UV
-(`asteris.uvlf`). `high_z_recovery` measures what that chain finds: it adds
-mock z > 8.5 galaxies with full SEDs (`asteris.population.high_z_sources`)
+images of every band): multi-band catalogue (`asteris.science.catalog`), photometric
+redshifts (`asteris.science.photoz`), selection (`asteris.science.select`) and M_UV
+(`asteris.science.uvlf`). `high_z_recovery` measures what that chain finds: it adds
+mock z > 8.5 galaxies with full SEDs (`asteris.mock.population.high_z_sources`)
 to every exposure of every band, turns each band's injected stack into an
 image with each method, runs the chain and records, per injected galaxy and
 method, whether it was detected and selected, and its photometric redshift
@@ -21,15 +21,15 @@ import numpy as np
 from astropy.table import QTable, vstack
 from tqdm import tqdm
 
+from ..errors import ConfigError
+from ..mock.population import high_z_sources
+from ..mock.sed import NJY_AB_ZP, Passbands
+from ..stack import Stack
 from .catalog import combined_detection_image, multiband_catalog
-from .errors import ConfigError
 from .injection import SourceRenderer, inject, injection_catalog, source_mask
 from .photoz import photometric_redshifts
-from .population import high_z_sources
 from .recovery import match_positions
-from .sed import NJY_AB_ZP, Passbands
 from .select import HighZCriteria, select_high_z
-from .stack import Stack
 from .uvlf import absolute_uv_magnitude
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
 
 OUTLIER = 0.15  #: |dz| / (1 + z) beyond which a photometric redshift is an outlier
 
-#: A method turns a stack into one image on the stack's grid (see `asteris.recovery`).
+#: A method turns a stack into one image on the stack's grid (see `asteris.science.recovery`).
 Method = Callable[[Stack], np.ndarray]
 
 
@@ -62,10 +62,10 @@ def search_high_z(
 ) -> QTable:
     """Catalogue, photo-z, z > 8.5 selection and M_UV for one set of band images.
 
-    Returns the catalogue of `~asteris.catalog.multiband_catalog` with, per
+    Returns the catalogue of `~asteris.science.catalog.multiband_catalog` with, per
     object, ``z_phot``, ``z_16``, ``z_84``, ``chi2_min``, ``p_z`` (grid in
     ``meta["z_grid"]``), the best-fit model fluxes ``model_<band>``, the selection columns of
-    `~asteris.select.select_high_z` (``selected``, ``reasons``, ...), and
+    `~asteris.science.select.select_high_z` (``selected``, ``reasons``, ...), and
     ``M_UV`` and ``beta`` at ``z_phot``.
     """
     catalog = multiband_catalog(

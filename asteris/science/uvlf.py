@@ -1,7 +1,7 @@
 """The rest-frame UV luminosity function: M_UV, effective volumes, binned phi and model fits.
 
 * `absolute_uv_magnitude`: M_UV at rest-frame 1500 A (the mean L_nu over
-  1450-1550 A, as `asteris.sed` defines it) from the bands redward of
+  1450-1550 A, as `asteris.mock.sed` defines it) from the bands redward of
   Lyman-alpha, through a power law ``f_nu ~ lambda^(beta + 2)`` fitted to them;
 * `completeness_grid` and `effective_volume`: the fraction C(M_UV, z) of
   injected galaxies that come out of the whole chain as candidates, and
@@ -11,7 +11,7 @@
 * `fit_luminosity_function`: a double power law or a Schechter function fitted
   to the binned counts with emcee (Poisson likelihood of the counts);
 * `literature_luminosity_functions`: published JWST measurements at z ~ 9-16,
-  kept with their references in ``asteris/data/uvlf_literature.ecsv``.
+  kept with their references in ``asteris/science/data/uvlf_literature.ecsv``.
 
 Examples
 --------
@@ -31,9 +31,9 @@ import numpy as np
 from astropy.cosmology import Planck18
 from astropy.table import QTable
 
-from .errors import ConfigError
-from .population import DoublePowerLaw
-from .sed import NJY_AB_ZP
+from ..errors import ConfigError
+from ..mock.population import DoublePowerLaw
+from ..mock.sed import NJY_AB_ZP
 from .select import LYMAN_ALPHA, band_edges
 
 __all__ = [
@@ -169,7 +169,7 @@ def completeness_curves(muv, z, selected, *, muv_grid: np.ndarray, z_edges: np.n
     Binned completeness assumes galaxies spread evenly over a bin; with a
     steep luminosity function most of a faint bin's galaxies sit at its faint
     edge, where fewer are found. The maximum-likelihood logistic of
-    `asteris.recovery.fit_completeness` (plateau bounded to [0.5, 1]) follows
+    `asteris.science.recovery.fit_completeness` (plateau bounded to [0.5, 1]) follows
     the fall within a bin. A z bin with every galaxy selected gets 1, one with
     none 0, one with nothing injected NaN. Returns (len(muv_grid), len(z_edges) - 1).
     """
@@ -373,13 +373,13 @@ def _starting_point(log_probability, free, rng, n_walkers: int) -> np.ndarray:
 
 
 def literature_luminosity_functions(z_range: tuple[float, float] | None = None) -> QTable:
-    """Published binned JWST UV luminosity functions at z ~ 9-16 (``asteris/data/uvlf_literature.ecsv``).
+    """Published binned JWST UV luminosity functions at z ~ 9-16 (``science/data/uvlf_literature.ecsv``).
 
     Columns: ``reference``, ``bibcode``, ``z``, ``M_UV``, ``phi``, ``phi_err_lo``,
     ``phi_err_hi`` (Mpc^-3 mag^-1) and ``upper_limit``. ``z_range`` keeps the
     rows whose redshift lies within it.
     """
-    path = resources.files("asteris") / "data" / "uvlf_literature.ecsv"
+    path = resources.files("asteris.science") / "data" / "uvlf_literature.ecsv"
     with resources.as_file(path) as file:
         table = QTable.read(file, format="ascii.ecsv")
     if z_range is not None:

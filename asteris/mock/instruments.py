@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import j1
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = [
     "BandSpec",

@@ -16,7 +16,7 @@ Kron fluxes, FWHM and ellipticity.
 Examples
 --------
 >>> import numpy as np
->>> from asteris.detect import detect
+>>> from asteris.science.detect import detect
 >>> rng = np.random.default_rng(1)
 >>> yy, xx = np.mgrid[:96, :96]
 >>> image = rng.normal(0, 1, (96, 96)) + 40 * np.exp(-((xx - 40) ** 2 + (yy - 50) ** 2) / 8)
@@ -41,8 +41,8 @@ from photutils.utils import NoDetectionsWarning
 from scipy import ndimage
 from scipy.signal import oaconvolve
 
-from .errors import ConfigError
-from .sed import NJY_AB_ZP
+from ..errors import ConfigError
+from ..mock.sed import NJY_AB_ZP
 
 __all__ = [
     "DetectionImage",

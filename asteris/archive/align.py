@@ -17,10 +17,10 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
-from . import __version__
-from .errors import NotFITSError, StackMismatchError
-from .fileio import atomic_path
-from .stack import Stack
+from .. import __version__
+from ..errors import NotFITSError, StackMismatchError
+from ..fileio import atomic_path
+from ..stack import Stack
 
 __all__ = ["DO_NOT_USE", "read_cal_exposure", "common_grid", "align", "stack_warps", "write_aligned"]
 

@@ -29,10 +29,10 @@ import numpy as np
 from astropy.table import QTable
 from scipy import ndimage
 
+from ..errors import ConfigError
+from ..mock.instruments import NIRCAM, get_instrument, mjy_sr_zero_point
+from ..stack import Stack, read_stack
 from .detect import detection_image, segment_sources, wcs_pixel_scale
-from .errors import ConfigError
-from .instruments import NIRCAM, get_instrument, mjy_sr_zero_point
-from .stack import Stack, read_stack
 
 __all__ = ["SourceRenderer", "injection_catalog", "inject", "source_mask", "INJECTION_KINDS"]
 
@@ -58,7 +58,7 @@ class SourceRenderer:
 
     @classmethod
     def for_mock(cls, field, band: str) -> SourceRenderer:
-        """The renderer of one band of a `~asteris.simulate.MockField`."""
+        """The renderer of one band of a `~asteris.mock.simulate.MockField`."""
         inst = get_instrument(field.instrument)
         spec, mock_band = inst.band(band), field.bands[inst.band(band).name]
         fwhms = tuple(float(f) for f in mock_band.exposures["psf_fwhm"].to_value(u.arcsec))
@@ -94,7 +94,9 @@ class SourceRenderer:
 
     def image(self, catalog: QTable, shape: tuple[int, int], fwhm: float | None = None) -> np.ndarray:
         """Noiseless image of ``catalog`` (columns of `injection_catalog`) with PSF FWHM ``fwhm`` arcsec."""
-        from .simulate import render_sources  # the simulator imports the instruments; keep imports light
+        from ..mock.simulate import (
+            render_sources,  # the simulator imports the instruments; keep imports light
+        )
 
         return render_sources(
             catalog,
@@ -196,5 +198,5 @@ def inject(data, catalog: QTable, renderer: SourceRenderer) -> tuple[Stack, np.n
     model = images.get(renderer.psf_fwhm)
     if model is None:
         model = renderer.image(catalog, shape)
-    sources = [*stack.sources, f"asteris.injection: {len(catalog)} artificial sources"]
+    sources = [*stack.sources, f"asteris.science.injection: {len(catalog)} artificial sources"]
     return Stack(out, stack.header.copy(), stack.wcs, sources), model.astype(np.float32)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from .config import reject_unknown_keys
-from .errors import ConfigError
-from .fileio import atomic_write
+from ..config import reject_unknown_keys
+from ..errors import ConfigError
+from ..fileio import atomic_write
 
 __all__ = [
     "MANIFEST_SCHEMA",
@@ -83,7 +83,7 @@ class Manifest:
 
 def manifest_dir() -> Path:
     """The folder of the manifests that ship with the project."""
-    return Path(__file__).resolve().parents[1] / "data_manifests"
+    return Path(__file__).resolve().parents[2] / "data_manifests"
 
 
 def lock_path(path: str | os.PathLike) -> Path:

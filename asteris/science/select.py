@@ -25,8 +25,8 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
-from .config import reject_unknown_keys
-from .errors import ConfigError
+from ..config import reject_unknown_keys
+from ..errors import ConfigError
 
 __all__ = ["HighZCriteria", "LYMAN_ALPHA", "band_edges", "select_high_z"]
 
@@ -143,9 +143,9 @@ def select_high_z(
     Parameters
     ----------
     catalog : QTable
-        ``id`` and ``f_<band>``/``e_<band>`` per band (`asteris.catalog.multiband_catalog`).
+        ``id`` and ``f_<band>``/``e_<band>`` per band (`asteris.science.catalog.multiband_catalog`).
     photoz : QTable
-        The result of `asteris.photoz.photometric_redshifts` for the same rows.
+        The result of `asteris.science.photoz.photometric_redshifts` for the same rows.
     filters : dict of band -> sedpy filter name
         The bands to test for the break.
     criteria : HighZCriteria, optional

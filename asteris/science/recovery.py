@@ -1,9 +1,9 @@
 """Injection-recovery: completeness, purity, photometry and PSF fidelity of each method, and the depth gain.
 
 `injection_recovery` injects artificial sources into every exposure of a
-stack (`asteris.injection`), turns each injected stack into an image with
+stack (`asteris.science.injection`), turns each injected stack into an image with
 every method (standard coadds, ASTERIS models), detects on each image at a
-ladder of thresholds (`asteris.detect`) and matches the detections to the
+ladder of thresholds (`asteris.science.detect`) and matches the detections to the
 injected positions. `RecoveryResult` then gives, per method and threshold,
 completeness and purity against magnitude, the 90% completeness magnitude
 m90 at the lowest threshold whose purity is at least 90%, photometric bias
@@ -36,11 +36,11 @@ from scipy.signal import oaconvolve
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
-from .coadd import coadd
+from ..coadd import coadd
+from ..errors import ConfigError
+from ..stack import Stack, read_stack
 from .detect import DetectionImage, detect, detection_image, empty_aperture_noise, segment_sources
-from .errors import ConfigError
 from .injection import INJECTION_KINDS, SourceRenderer, inject, injection_catalog, source_mask
-from .stack import Stack, read_stack
 
 __all__ = [
     "Method",
@@ -86,7 +86,7 @@ def coadd_method(method: str = "ivar", **options) -> Method:
 
 def asteris_method(model, **options) -> Method:
     """A method that denoises the stack with ``model`` (a network or checkpoint), loaded once."""
-    from .denoise import _resolve_model, denoise
+    from ..denoise import _resolve_model, denoise
 
     net = _resolve_model(model, options.pop("frames", None))
     options.setdefault("progress", False)
@@ -103,8 +103,8 @@ def retrained_asteris_method(config, run_root, *, init_from=None, **options) -> 
     """
     from pathlib import Path
 
-    from .denoise import denoise
-    from .training import train
+    from ..denoise import denoise
+    from ..training import train
 
     root, calls = Path(run_root), iter(range(1_000_000))
     options.setdefault("progress", False)
@@ -544,14 +544,14 @@ def injection_recovery(
         The exposures without injections.
     methods : dict
         Name to `Method` (`coadd_method`, `asteris_method` or any callable).
-    renderer : `~asteris.injection.SourceRenderer`
+    renderer : `~asteris.science.injection.SourceRenderer`
         Pixel scale, zero point and PSF of the stack.
     mags : (bright, faint)
         Range of injected AB magnitudes; reach below the coadd's 5-sigma limit.
     n_per_realization, realizations : int
         Sources per injected stack and the number of injected stacks.
     kinds : tuple of str
-        ``"point"`` and/or ``"sersic"`` (see `~asteris.injection.injection_catalog`).
+        ``"point"`` and/or ``"sersic"`` (see `~asteris.science.injection.injection_catalog`).
     thresholds : tuple of float
         Detection thresholds scanned (filtered-image sigma).
     n_pixels : int

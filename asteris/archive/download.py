@@ -20,8 +20,8 @@ from urllib.parse import quote
 from astropy.table import QTable
 from tqdm.auto import tqdm
 
-from .errors import AsterisError
-from .fileio import atomic_path, sha256sum
+from ..errors import AsterisError
+from ..fileio import atomic_path, sha256sum
 from .manifests import Manifest, Product, write_lock
 
 __all__ = [

@@ -16,14 +16,13 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+from ..fileio import data_dir
 from .instruments import get_instrument
 from .noise import NoiseConfig
 from .population import PopulationConfig
 from .simulate import MockField, read_mock_field, simulate_field
 
-__all__ = ["mock_field", "high_z_field", "data_dir", "default_parameters", "DATA_DIR_ENV", "HIGH_Z_FIELD"]
-
-DATA_DIR_ENV = "ASTERIS_DATA_DIR"
+__all__ = ["mock_field", "high_z_field", "default_parameters", "HIGH_Z_FIELD"]
 
 #: The default fields: 2 CPU cores build either in well under two minutes.
 _DEFAULTS = {
@@ -32,10 +31,6 @@ _DEFAULTS = {
     "hsc": {"shape": (384, 384), "exposures": 16, "population": PopulationConfig(galaxy_mags=(18.0, 28.5))},
 }
 
-
-def data_dir() -> Path:
-    """Where datasets are cached: ``$ASTERIS_DATA_DIR`` or ``~/.cache/asteris``."""
-    return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "asteris").expanduser()
 
 
 def default_parameters(instrument: str = "nircam") -> dict:
@@ -67,7 +62,7 @@ def mock_field(
 ) -> MockField:
     """The mock field of ``instrument`` (the embedded default when only that is given).
 
-    Built with `asteris.simulate.simulate_field` the first time, then read
+    Built with `asteris.mock.simulate.simulate_field` the first time, then read
     from the cache. Every band file, the truth catalogue and ``params.json``
     are in `MockField.params` ``["path"]``.
     """

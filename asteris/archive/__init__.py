@@ -1,14 +1,20 @@
-"""Real data in one place: manifests, archive downloads and alignment into stacks.
+"""Real data: manifests, archive downloads (MAST, HSC) and alignment into stacks (drizzle).
 
->>> from asteris import data
->>> sorted(data.shipped_manifests())[:2]
+Needs the ``archive`` extra: ``pip install 'asteris[archive]'``.
+
+>>> from asteris import archive
+>>> sorted(archive.shipped_manifests())[:2]
 ['hsc_cosmos_i_warps', 'jades_1210_nircam']
 """
 
 from __future__ import annotations
 
-from .align import align, read_cal_exposure, stack_warps, write_aligned
-from .archive import ArchiveUnreachableError, DownloadError, check_online, fetch, hsc_preview, resolve_mast
+from ..extras import require_extra
+
+require_extra("archive", feature="asteris.archive")
+
+from .align import align, common_grid, read_cal_exposure, stack_warps, write_aligned
+from .download import ArchiveUnreachableError, DownloadError, check_online, fetch, hsc_preview, resolve_mast
 from .manifests import Manifest, Product, load_manifest, manifest_dir, write_lock
 
 __all__ = [
@@ -24,6 +30,7 @@ __all__ = [
     "ArchiveUnreachableError",
     "DownloadError",
     "align",
+    "common_grid",
     "read_cal_exposure",
     "stack_warps",
     "write_aligned",

@@ -1,0 +1,98 @@
+"""Science on the images: detection, injection-recovery, photometric redshifts, the z > 8.5
+selection and the UV luminosity function.
+
+- `detect`, `catalog`: matched-filter detection and multi-band forced photometry (photutils);
+- `injection`, `recovery`: sources injected into every exposure, completeness, purity,
+  photometric bias, PSF fidelity, limiting magnitudes and false detections per method;
+- `photoz`, `select`, `highz`: EAZY photometric redshifts, the z > 8.5 criteria and the whole
+  chain with its injection-recovery;
+- `uvlf`: M_UV, effective volumes, the binned luminosity function and its fits.
+
+The comparison baselines themselves (`asteris.coadd`) belong to the core. The
+injected sources are rendered like the mock's, so this package builds on
+`asteris.mock`. Needs the ``science`` extra: ``pip install 'asteris[science]'``.
+
+>>> from asteris.science import HighZCriteria
+>>> HighZCriteria().min_p_high_z
+0.7
+"""
+
+from __future__ import annotations
+
+from ..extras import require_extra
+
+require_extra("science", feature="asteris.science")
+
+from .catalog import aperture_correction, combined_detection_image, multiband_catalog
+from .detect import DetectionImage, detect, detection_image, empty_aperture_noise, segment_sources
+from .highz import (
+    high_z_recovery,
+    inject_high_z,
+    photoz_accuracy,
+    search_high_z,
+    selection_against_truth,
+    with_truth,
+)
+from .injection import SourceRenderer, inject, injection_catalog, source_mask
+from .photoz import Template, default_templates, photometric_redshifts
+from .recovery import (
+    RecoveryResult,
+    asteris_method,
+    coadd_method,
+    injection_recovery,
+    limiting_magnitude,
+    match_positions,
+    retrained_asteris_method,
+    spurious_rate,
+    truth_errors,
+)
+from .select import HighZCriteria, select_high_z
+from .uvlf import (
+    absolute_uv_magnitude,
+    completeness_curves,
+    effective_volume,
+    fit_luminosity_function,
+    literature_luminosity_functions,
+    measure_luminosity_function,
+)
+
+__all__ = [
+    "DetectionImage",
+    "detection_image",
+    "detect",
+    "segment_sources",
+    "empty_aperture_noise",
+    "combined_detection_image",
+    "multiband_catalog",
+    "aperture_correction",
+    "SourceRenderer",
+    "injection_catalog",
+    "inject",
+    "source_mask",
+    "coadd_method",
+    "asteris_method",
+    "retrained_asteris_method",
+    "injection_recovery",
+    "RecoveryResult",
+    "limiting_magnitude",
+    "match_positions",
+    "spurious_rate",
+    "truth_errors",
+    "Template",
+    "default_templates",
+    "photometric_redshifts",
+    "HighZCriteria",
+    "select_high_z",
+    "search_high_z",
+    "inject_high_z",
+    "high_z_recovery",
+    "with_truth",
+    "photoz_accuracy",
+    "selection_against_truth",
+    "absolute_uv_magnitude",
+    "completeness_curves",
+    "effective_volume",
+    "measure_luminosity_function",
+    "fit_luminosity_function",
+    "literature_luminosity_functions",
+]
