@@ -18,6 +18,7 @@ from . import __version__
 from .errors import CheckpointError
 from .fileio import atomic_path, sha256sum
 from .network import Asteris, NetworkConfig
+from .weights import resolve_weights
 
 __all__ = ["infer_network_config", "load_model", "save_checkpoint", "read_checkpoint"]
 
@@ -65,8 +66,10 @@ def load_model(path: str | os.PathLike, *, frames: int | None = None) -> Asteris
 
     Parameters
     ----------
-    path : path
-        A ``.pth``/``.pt`` file with ``model_state_dict`` (or a bare state dict).
+    path : path or str
+        A ``.pth``/``.pt`` file with ``model_state_dict`` (or a bare state dict),
+        or the name of published weights (``"ASTERIS8_nrclong"``, see
+        `asteris.weights`), downloaded on first use.
     frames : int, optional
         The variant the caller needs (8 or 4); a checkpoint of the other variant
         raises `CheckpointError`.
@@ -76,13 +79,14 @@ def load_model(path: str | os.PathLike, *, frames: int | None = None) -> Asteris
     Asteris
         With ``model.provenance`` holding the checkpoint's name and SHA-256.
     """
+    path = resolve_weights(path)
     ckpt = read_checkpoint(path)
     state = ckpt["model_state_dict"]
     config = infer_network_config(state)
     if frames is not None and frames != config.frames:
         raise CheckpointError(
             f"{Path(path).name} is a {config.frames}-frame model but {frames} frames were asked "
-            f"for; use a {frames}-frame checkpoint or frames={config.frames}"
+            f"for; use a checkpoint of the {frames}-frame network or frames={config.frames}"
         )
     model = Asteris(config)
     try:

@@ -1,4 +1,5 @@
-"""The ``asteris`` command line: ``info``, ``train``, ``denoise``, ``mock`` and ``synthetic``.
+"""The ``asteris`` command line: ``info``, ``train``, ``denoise``, ``coadd``, ``fetch``, ``align``,
+``weights``, ``mock`` and ``synthetic``.
 
 Problems with the input end in one sentence naming the problem and the fix,
 never in a traceback.
@@ -24,7 +25,8 @@ EXAMPLES = """examples:
   asteris denoise field*.fits --model model.pt --out denoised/ --scheduler local
   asteris fetch smacs0723_nircam --filter F444W --detector nrcalong
   asteris align data/smacs0723_nircam/*_02105_*_nrcalong_cal.fits --out f444w_stack.fits
-  asteris denoise f444w_stack.fits --model ASTERIS8_nrclong.pth --out f444w_denoised.fits
+  asteris weights list
+  asteris denoise f444w_stack.fits --model ASTERIS8_nrclong --out f444w_denoised.fits
 """
 
 
@@ -211,6 +213,19 @@ def _cmd_align(args: argparse.Namespace) -> None:
     print(f"wrote {args.out} ({t} exposures on a {h}x{w} px grid)")
 
 
+def _cmd_weights(args: argparse.Namespace) -> None:
+    from .weights import download_weights, list_weights
+
+    if args.action == "list":
+        for w in list_weights(refresh=args.refresh):
+            here = "downloaded" if w.path.exists() and w.path.stat().st_size == w.size else "not downloaded"
+            print(f"{w.name:<24} {w.size / 1e6:8.1f} MB  md5 {w.md5}  {here}")
+        return
+    if not args.name:
+        raise ConfigError("name the weights: asteris weights download NAME (the names: asteris weights list)")
+    print(f"{args.name}: {download_weights(args.name, progress=not args.quiet)}")
+
+
 def _cmd_synthetic(args: argparse.Namespace) -> None:
     from .mock.synthetic import synthetic_stack
     from .stack import write_stack
@@ -223,11 +238,13 @@ def _cmd_synthetic(args: argparse.Namespace) -> None:
 
 
 def _cmd_mock(args: argparse.Namespace) -> None:
+    from .fileio import check_writable, writable_folder
     from .mock.datasets import default_parameters
     from .mock.noise import NoiseConfig
     from .mock.plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
     from .mock.simulate import component_power_spectra, simulate_field
 
+    check_writable(writable_folder(args.out) / "params.json", overwrite=args.overwrite)  # before the work
     noise = NoiseConfig.white_only() if args.white_noise else NoiseConfig()
     params = default_parameters(args.instrument)
     if args.size:
@@ -349,6 +366,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_mock)
+
+    p = sub.add_parser("weights", help="the published weights by name: list them, or download one")
+    p.add_argument("action", choices=["list", "download"])
+    p.add_argument("name", nargs="?", help="with download: e.g. ASTERIS8_nrclong (`asteris weights list`)")
+    p.add_argument("--refresh", action="store_true", help="with list: ask Zenodo again, not the cached list")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_weights)
 
     p = sub.add_parser("synthetic", help="write a small synthetic stack (quick tests)")
     p.add_argument("--out", required=True, help="output FITS cube")

@@ -11,7 +11,10 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "OutputExistsError",
+    "OutputPathError",
     "MissingExtraError",
+    "ArchiveUnreachableError",
+    "DownloadError",
 ]
 
 
@@ -45,6 +48,18 @@ class ConfigError(AsterisError, ValueError):
 
 class OutputExistsError(AsterisError, FileExistsError):
     """An output path exists and overwriting was not asked for."""
+
+
+class OutputPathError(AsterisError, OSError):
+    """An output cannot be written where it was asked for: a missing or read-only folder."""
+
+
+class ArchiveUnreachableError(AsterisError, ConnectionError):
+    """An archive cannot be reached (no network, DNS failure, service down)."""
+
+
+class DownloadError(AsterisError, OSError):
+    """A file could not be downloaded completely and intact."""
 
 
 class MissingExtraError(AsterisError, ImportError):

@@ -9,9 +9,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import OutputExistsError
+from .errors import OutputExistsError, OutputPathError
 
-__all__ = ["check_writable", "atomic_path", "atomic_write", "sha256sum", "data_dir", "DATA_DIR_ENV"]
+__all__ = [
+    "check_writable",
+    "writable_folder",
+    "atomic_path",
+    "atomic_write",
+    "sha256sum",
+    "data_dir",
+    "DATA_DIR_ENV",
+]
 
 DATA_DIR_ENV = "ASTERIS_DATA_DIR"
 
@@ -24,12 +32,53 @@ def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "asteris").expanduser()
 
 
-def check_writable(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Raise `OutputExistsError` if ``path`` exists and ``overwrite`` is false."""
-    path = Path(path)
+def check_writable(path: str | os.PathLike, *, overwrite: bool = False, create_folder: bool = False) -> Path:
+    """Check that a file can be written at ``path`` before any work is done.
+
+    Raises `OutputExistsError` if ``path`` exists and ``overwrite`` is false, and
+    `OutputPathError` if it is a folder, or if its folder is missing (unless
+    ``create_folder``) or cannot be written in.
+    """
+    path = _refuse_existing(Path(path), overwrite)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise OutputPathError(f"{path.parent} is a file, not a folder; choose another output path")
+    if not path.parent.is_dir() and not create_folder:
+        raise OutputPathError(
+            f"the folder {path.parent} does not exist; create it first or choose another output path"
+        )
+    writable_folder(path.parent)
+    return path
+
+
+def writable_folder(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` (and its parents) if needed and check that files can be written in it.
+
+    Raises `OutputPathError` naming the folder and the reason otherwise.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".asteris-write-test.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _cannot_write(folder, exc) from None
+    return folder
+
+
+def _refuse_existing(path: Path, overwrite: bool) -> Path:
+    if path.is_dir():
+        raise OutputPathError(f"{path} is a folder; give the path of the file to write")
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")
     return path
+
+
+def _cannot_write(folder: Path, exc: OSError) -> OutputPathError:
+    if isinstance(exc, FileExistsError):
+        return OutputPathError(f"{folder} exists and is not a folder; choose another output folder")
+    reason = exc.strerror or exc
+    return OutputPathError(f"cannot write in {folder} ({reason}); choose a folder you can write to")
 
 
 @contextmanager
@@ -38,9 +87,12 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator
 
     A crash or an exception leaves ``path`` as it was and removes the temporary file.
     """
-    path = check_writable(path, overwrite=overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    path = _refuse_existing(Path(path), overwrite)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _cannot_write(path.parent, exc) from None
     os.close(fd)
     try:
         yield Path(tmp)

@@ -9,18 +9,28 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
 from .errors import EmptyStackError, NotFITSError, StackMismatchError, TooFewExposuresError
 from .fileio import atomic_path
 
-__all__ = ["Stack", "read_stack", "write_stack", "require_exposures", "stack_info", "MIN_EXPOSURES"]
+__all__ = [
+    "Stack",
+    "read_stack",
+    "write_stack",
+    "open_fits",
+    "require_exposures",
+    "stack_info",
+    "MIN_EXPOSURES",
+]
 
 #: Exposures needed per network frame count: to denoise, and to train.
 MIN_EXPOSURES = {"denoise": {8: 8, 4: 4}, "train": {8: 16, 4: 8}}
@@ -52,14 +62,45 @@ class Stack:
         return self.data.shape[0]
 
 
-def _open_image(path: Path) -> tuple[np.ndarray, fits.Header]:
+@contextmanager
+def open_fits(path: str | os.PathLike, *, what: str = "FITS images or cubes") -> Iterator[fits.HDUList]:
+    """Open a FITS file whose data are read at once, refusing a missing, empty or truncated one.
+
+    Every such problem raises `NotFITSError` (or `FileNotFoundError`) with one
+    sentence that names the file and the fix; ``what`` says what was expected.
+    """
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
-    try:
-        hdul = fits.open(path, memmap=False)
-    except OSError as exc:
-        raise NotFITSError(f"{path} is not a FITS file ({exc}); give FITS images or cubes") from None
+    if path.is_dir():
+        raise NotFITSError(f"{path} is a folder; give {what}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AstropyUserWarning)
+        try:
+            hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
+            for hdu in hdul:
+                hdu.data  # noqa: B018 (read now: a truncated file fails here, not later)
+        except (OSError, ValueError, TypeError) as exc:
+            if _truncated(caught):
+                raise _truncated_error(path) from None
+            raise NotFITSError(f"{path} is not a FITS file, or is damaged ({exc}); give {what}") from None
+    if _truncated(caught):
+        hdul.close()
+        raise _truncated_error(path)
     with hdul:
+        yield hdul
+
+
+def _truncated(caught: list[warnings.WarningMessage]) -> bool:
+    return any("truncated" in str(w.message) for w in caught)
+
+
+def _truncated_error(path: Path) -> NotFITSError:
+    return NotFITSError(f"{path} is truncated (shorter than its header says); download or write it again")
+
+
+def _open_image(path: Path) -> tuple[np.ndarray, fits.Header]:
+    with open_fits(path) as hdul:
         names = [h.name for h in hdul]
         hdus = [hdul["SCI"]] if "SCI" in names else [h for h in hdul if h.data is not None]
         if not hdus or hdus[0].data is None or hdus[0].data.ndim not in (2, 3):
@@ -101,6 +142,10 @@ def _read_files(paths: Sequence[str | os.PathLike]) -> Stack:
     if len(paths) == 1 and images[0].ndim == 3:
         cube, header = images[0], headers[0]
         return Stack(cube, header, _celestial_wcs(header), [str(paths[0])])
+    if len(paths) == 1:
+        raise TooFewExposuresError(
+            f"{paths[0]} holds one 2D image, not a stack; give a (T, H, W) cube or several aligned exposures"
+        )
     shapes = {im.shape for im in images}
     if len(shapes) > 1 or images[0].ndim != 2:
         detail = ", ".join(f"{p.name}: {im.shape}" for p, im in zip(paths, images))

@@ -23,7 +23,7 @@ from .config import TrainConfig
 from .denoise import bf16_autocast, select_device, warn_bf16_off_cuda
 from .distributed import World
 from .errors import ConfigError, OutputExistsError
-from .fileio import atomic_write
+from .fileio import atomic_write, writable_folder
 from .losses import asteris_loss
 from .network import Asteris, compile_network
 from .sampling import SampleIndex, epoch_samples, make_sample, patch_positions, prepare_training_stack
@@ -130,7 +130,7 @@ def _prepare_run_dir(run_dir: Path, cfg: TrainConfig, *, resume: bool, overwrite
         return
     if (run_dir / LAST).exists() and not overwrite:
         raise OutputExistsError(f"{run_dir} holds a training run; resume it (--resume) or pass --overwrite")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    writable_folder(run_dir)
     for name in (LAST, FINAL, "metrics.jsonl"):
         (run_dir / name).unlink(missing_ok=True)
     atomic_write(config_path, lambda p: p.write_text(json.dumps(cfg.to_dict(), indent=2)), overwrite=True)
@@ -226,6 +226,7 @@ def train(
     stacks = _as_stacks(data)
     for s in stacks:
         require_exposures(s.exposures, cfg.frames, "train")
+    model = _build_model(cfg, init_from)  # a bad --init-from is refused before the run folder is made
     if world.is_main:
         _prepare_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
     world.barrier()
@@ -233,7 +234,7 @@ def train(
     dev = world.device(select_device(device))
     if cfg.bf16:
         warn_bf16_off_cuda(dev)
-    run = _Run.start(cfg, run_dir, _build_model(cfg, init_from).to(dev), world, prepared, resume=resume)
+    run = _Run.start(cfg, run_dir, model.to(dev), world, prepared, resume=resume)
     end = run.total if stop_after is None else min(run.total, run.step + stop_after)
     validation = prepared.validation_batches()
     with tqdm(

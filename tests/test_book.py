@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from asteris import book
@@ -55,3 +56,17 @@ def test_chapter_runs_are_trained_once_and_shared(monkeypatch, tmp_path):
         assert torch.equal(a, b)
     other = book.chapter_run(stack[::-1].copy(), "ci", name="test")
     assert other.run_dir != first.run_dir  # another stack, another run
+
+
+def test_full_mode_fine_tunes_the_published_weights_of_the_detector_class():
+    from astropy.io import fits
+
+    from asteris import Stack
+
+    cube = np.ones((16, 8, 8), np.float32)
+    short = Stack(cube, fits.Header({"FILTER": "F200W"}))
+    long = Stack(cube, fits.Header({"FILTER": "F444W"}))
+    assert book.published_weights_for(short) == "ASTERIS8_nrcshort"
+    assert book.published_weights_for(long) == "ASTERIS8_nrclong"
+    full = book.training_preset("full")
+    assert full.epochs == 1 and full.max_steps_per_epoch == book.FINE_TUNE_STEPS and full.lr < 1e-4

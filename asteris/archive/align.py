@@ -20,7 +20,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from .. import __version__
 from ..errors import NotFITSError, StackMismatchError
 from ..fileio import atomic_path
-from ..stack import Stack
+from ..stack import Stack, open_fits
 
 __all__ = ["DO_NOT_USE", "read_cal_exposure", "common_grid", "align", "stack_warps", "write_aligned"]
 
@@ -38,16 +38,15 @@ def _wcs(header: fits.Header) -> WCS:
 
 def read_cal_exposure(path: str | os.PathLike) -> tuple[np.ndarray, WCS, fits.Header]:
     """SCI of a JWST ``_cal`` file with DO_NOT_USE and non-finite pixels set to 0, its WCS and header."""
-    try:
-        with fits.open(path) as hdul:
-            sci = hdul["SCI"].data.astype(np.float32)
-            header = hdul["SCI"].header.copy()
-            primary = hdul[0].header.copy()
-            bad = ~np.isfinite(sci)
-            if "DQ" in hdul:
-                bad |= (hdul["DQ"].data & DO_NOT_USE) != 0
-    except (OSError, KeyError) as exc:
-        raise NotFITSError(f"{path} is not a JWST _cal file with a SCI extension ({exc})") from None
+    with open_fits(path, what="JWST stage-2 _cal files") as hdul:
+        if "SCI" not in hdul:
+            raise NotFITSError(f"{path} is not a JWST _cal file (no SCI extension); give stage-2 _cal files")
+        sci = hdul["SCI"].data.astype(np.float32)
+        header = hdul["SCI"].header.copy()
+        primary = hdul[0].header.copy()
+        bad = ~np.isfinite(sci)
+        if "DQ" in hdul:
+            bad |= (hdul["DQ"].data & DO_NOT_USE) != 0
     sci[bad] = 0
     for key in ("FILTER", "DETECTOR", "TELESCOP", "INSTRUME", "PROGRAM", "EXPSTART", "EFFEXPTM"):
         if key in primary:

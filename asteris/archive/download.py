@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import socket
 import tarfile
 from pathlib import Path
 from urllib.parse import quote
@@ -20,8 +19,9 @@ from urllib.parse import quote
 from astropy.table import QTable
 from tqdm.auto import tqdm
 
-from ..errors import AsterisError
-from ..fileio import atomic_path, sha256sum
+from .. import remote
+from ..errors import ArchiveUnreachableError, AsterisError, DownloadError
+from ..fileio import atomic_path, sha256sum, writable_folder
 from .manifests import Manifest, Product, write_lock
 
 __all__ = [
@@ -52,20 +52,9 @@ OFFLINE_HINT = (
 )
 
 
-class ArchiveUnreachableError(AsterisError, ConnectionError):
-    """The archive cannot be reached (no network, DNS failure, service down)."""
-
-
-class DownloadError(AsterisError, OSError):
-    """A product could not be downloaded completely and intact."""
-
-
 def check_online(host: str, *, port: int = 443, timeout: float = 5.0) -> None:
     """Raise `ArchiveUnreachableError` unless a TCP connection to ``host`` opens within ``timeout``."""
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except OSError as exc:
-        raise ArchiveUnreachableError(f"{host} cannot be reached ({exc}); {OFFLINE_HINT}") from None
+    remote.check_online(host, port=port, timeout=timeout, advice=OFFLINE_HINT)
 
 
 # --------------------------------------------------------------------------- MAST
@@ -184,7 +173,7 @@ def fetch_mast(
         manifest.products = resolve_mast(manifest)
         write_lock(manifest)
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    writable_folder(dest)
     rows = []
     with requests.Session() as session:
         for product in tqdm(
@@ -289,7 +278,7 @@ def fetch_hsc_warps(
     user, password = _hsc_credentials(user, password)
     check_online(HSC_HOST)
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    writable_folder(dest)
     response = requests.post(
         HSC_CUTOUT_URL.format(release=q.get("release", "pdr3")),
         data=hsc_cutout_request(q),

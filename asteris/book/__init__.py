@@ -6,6 +6,7 @@ the training preset (see `asteris.book.chapters`). Uses the archive, mock and sc
 from __future__ import annotations
 
 from .chapters import (
+    FINE_TUNE_STEPS,
     HIGH_Z_BANDS,
     MODE_ENV,
     MODES,
@@ -13,6 +14,7 @@ from .chapters import (
     chapter_field,
     chapter_run,
     chapter_stack,
+    published_weights_for,
     training_preset,
 )
 
@@ -24,5 +26,7 @@ __all__ = [
     "chapter_stack",
     "chapter_field",
     "chapter_run",
+    "published_weights_for",
+    "FINE_TUNE_STEPS",
     "training_preset",
 ]

@@ -26,6 +26,7 @@ from ..config import TrainConfig
 from ..errors import ConfigError
 from ..stack import Stack
 from ..training import TrainResult, train
+from ..weights import download_weights
 
 __all__ = [
     "MODE_ENV",
@@ -35,6 +36,8 @@ __all__ = [
     "chapter_stack",
     "chapter_field",
     "chapter_run",
+    "published_weights_for",
+    "FINE_TUNE_STEPS",
     "training_preset",
 ]
 
@@ -122,14 +125,20 @@ def chapter_field(
 
 
 def chapter_run(stack: Stack, mode: str, *, name: str) -> TrainResult:
-    """A model trained self-supervised on ``stack`` with the mode's preset, shared between chapters.
+    """A model for ``stack`` with the mode's preset, shared between chapters.
+
+    ``ci``: trained self-supervised from scratch with the ``tiny`` preset.
+    ``full``: the published weights of the stack's detector class
+    (`published_weights_for`, downloaded once by name) fine-tuned on the stack
+    for at most `FINE_TUNE_STEPS` steps, the paper's pretrain-then-apply
+    workflow.
 
     The run lives in ``<data folder>/book_runs/<name>-<mode>-<key>``, the key
-    a hash of the training configuration and of the stack's pixels. The first
-    call trains it (resuming an interrupted run from its last checkpoint);
-    later calls, from any chapter, return the finished run (its model and
-    history) without training again. Training is seeded, so either way the
-    model is the same.
+    a hash of the training configuration, the starting weights and the
+    stack's pixels. The first call trains it (resuming an interrupted run from
+    its last checkpoint); later calls, from any chapter, return the finished
+    run (its model and history) without training again. Training is seeded,
+    so either way the model is the same.
     """
     import hashlib
     import json
@@ -137,17 +146,33 @@ def chapter_run(stack: Stack, mode: str, *, name: str) -> TrainResult:
     from ..fileio import data_dir
 
     config = training_preset(mode)
-    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
+    init_from = None if book_mode(mode) == "ci" else published_weights_for(stack)
+    digest = hashlib.sha256(json.dumps([config.to_dict(), init_from], sort_keys=True).encode())
     digest.update(
         np.ascontiguousarray(stack.data if isinstance(stack, Stack) else np.asarray(stack)).tobytes()
     )
     run_dir = Path(data_dir()) / "book_runs" / f"{name}-{book_mode(mode)}-{digest.hexdigest()[:10]}"
     resume = (run_dir / "checkpoint_last.pt").exists()
-    return train(stack, run_dir=run_dir, config=config, resume=resume, overwrite=not resume, progress=False)
+    return train(stack, run_dir=run_dir, config=config, resume=resume, overwrite=not resume, progress=False,
+                 init_from=None if init_from is None else download_weights(init_from))  # fmt: skip
+
+
+#: Fine-tuning the published weights on a chapter's stack (``full`` mode) stops after this many steps.
+FINE_TUNE_STEPS = 300
+
+
+def published_weights_for(stack: Stack) -> str:
+    """``ASTERIS8_nrclong`` for a long-wave NIRCam stack (F250M and redder), else ``ASTERIS8_nrcshort``."""
+    header = stack.header if isinstance(stack, Stack) else {}
+    band = str(header.get("FILTER", "")).upper()
+    wavelength = int(band[1:4]) if band[:1] == "F" and band[1:4].isdigit() else 0
+    return "ASTERIS8_nrclong" if wavelength >= 250 else "ASTERIS8_nrcshort"
 
 
 def training_preset(mode: str) -> TrainConfig:
-    """``tiny`` in ``ci`` mode; the published sizes in ``full`` mode (bf16 autocast on a CUDA GPU)."""
+    """``tiny`` in ``ci`` mode; in ``full`` mode the published sizes, fine-tuned for at most
+    `FINE_TUNE_STEPS` steps at a tenth of the paper's learning rate (bf16 autocast on a CUDA GPU)."""
     if book_mode(mode) == "ci":
         return TrainConfig.preset("tiny")
-    return TrainConfig.preset("paper", bf16=torch.cuda.is_available())
+    fine_tune = dict(epochs=1, max_steps_per_epoch=FINE_TUNE_STEPS, lr=1e-5, lr_min=1e-6)
+    return TrainConfig.preset("paper", bf16=torch.cuda.is_available(), **fine_tune)

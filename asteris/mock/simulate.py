@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..errors import ConfigError
-from ..fileio import atomic_path, check_writable
+from ..fileio import atomic_path, check_writable, writable_folder
 from ..stack import Stack, read_stack
 from . import noise as nz
 from .instruments import BandSpec, Instrument, get_instrument, psf_kernel
@@ -78,7 +78,7 @@ class MockField:
 
     def write(self, directory: str | Path, *, overwrite: bool = False) -> Path:
         """Write ``<band>.fits`` per band, ``catalog.ecsv`` and ``params.json`` into ``directory``."""
-        directory = Path(directory)
+        directory = writable_folder(directory)
         names = [f"{b.lower()}.fits" for b in self.bands] + ["catalog.ecsv", "params.json"]
         for name in names:
             check_writable(directory / name, overwrite=overwrite)
