@@ -32,7 +32,8 @@
 # (chapter 1; its `params.json` rebuilds it) and the `tiny` model trained on the
 # CPU; every number below is computed in this notebook. In `full` mode, the
 # F200W exposures of the manifest `data_manifests/jades_1210_nircam.yaml` and
-# the published-size model on a GPU. Training and denoising speeds are in
+# the published `ASTERIS8_nrcshort` weights (downloaded by name, `asteris.weights`)
+# fine-tuned on them for at most 300 steps on a GPU. Training and denoising speeds are in
 # `benchmarks/results/speed.json` (`benchmarks/throughput.py`, `benchmarks/gpu.py`).
 #
 # ## Prerequisites
@@ -47,7 +48,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "git+https://github.com/asteris-project/asteris"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"asteris @ {repository}"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"asteris[all] @ {repository}"], check=True)
 
 # %% tags=["parameters"]
 MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"

@@ -57,7 +57,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "git+https://github.com/asteris-project/asteris"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"asteris @ {repository}"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"asteris[all] @ {repository}"], check=True)
 
 # %% tags=["parameters"]
 MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
