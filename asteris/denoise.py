@@ -30,10 +30,14 @@ from .preprocess_torch import (
 )
 from .stack import Stack, read_stack, require_exposures
 from .tiling import apply_tiled, pad_to_multiple, tile_grid
+from .tuning import choose_memory_format
 
 __all__ = ["DenoiseResult", "select_device", "denoise_frames", "denoise", "image_header"]
 
 DEFAULT_TILE = 512  #: px on every device: on an H100, 1024 px tiles ran 3-10 times slower per voxel
+#: Side of the tiles on which the CPU layout trial runs (`asteris.tuning`): bounded so that the
+#: trial costs seconds even for the published network; its result is cached per machine.
+TUNING_SIDE = 128
 _WCS_KEY = re.compile(
     r"^(WCSAXES|CTYPE|CRVAL|CRPIX|CDELT|CUNIT|CD\d_\d|PC\d_\d|PV\d_\d|PS\d_\d|CROTA|LONPOLE|LATPOLE"
     r"|RADESYS|EQUINOX|A_|B_|AP_|BP_)"
@@ -123,6 +127,9 @@ def denoise_frames(
         warn_bf16_off_cuda(dev)
     model = model.to(dev).eval()
     multiple = model.config.multiple
+    if dev.type == "cpu" and model.memory_format is None:
+        trial = max(multiple, min(tile_size or DEFAULT_TILE, TUNING_SIDE) // multiple * multiple)
+        choose_memory_format(model, (batch_size, 1, model.config.frames, trial, trial))
     # On a GPU the frames go there once: offsets, tiles and stitching are all computed there.
     work = dev if dev.type == "cuda" else torch.device("cpu")
     data = torch.as_tensor(np.asarray(frames, dtype=np.float32), device=work)

@@ -39,6 +39,7 @@ from _timing import median_seconds, seconds_of  # noqa: E402
 import asteris  # noqa: E402
 from asteris import build_network, compile_network  # noqa: E402
 from asteris.fileio import atomic_write  # noqa: E402
+from asteris.tuning import machine_description  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -82,6 +83,7 @@ def main() -> None:
         "asteris": asteris.__version__,
         "network": f"{args.frames} frames, f_maps {args.f_maps}, {parameters} parameters",
         "tile": f"1x{args.frames}x{args.size}x{args.size}",
+        "machine": machine_description(),
         "rows": [],
     }
     _, eager_s, reference = _measure(net, x, args.repeats)

@@ -7,10 +7,14 @@ the published-size model when a CUDA GPU is present), injects point
 sources and small Sersic galaxies into every exposure, and measures for the
 mean, median, sigma-clipped and inverse-variance coadds and for each ASTERIS
 model: m90 at the lowest threshold with 90% purity (bootstrap error), the
-purity there, the photometric bias at S/N 10, the FWHM ratio of bright
-point sources, and the spurious-detection rate on a source-free stack with
-the same noise; and dm90 of each ASTERIS model over the ivar coadd with a
-paired-bootstrap error. Prints the table, writes
+purity there, the photometric bias at S/N 10 measured on the method's own
+image and in dual-image mode (detected there, measured on the ivar coadd in
+the same aperture), the random-aperture noise over the per-pixel prediction
+(1 for white noise), the FWHM ratio of bright point sources, and the
+spurious-detection rate on a source-free stack with the same noise; and dm90
+of each ASTERIS model over the ivar coadd with a paired-bootstrap error, at
+its 90%-purity threshold and at the lowest threshold that holds it to the
+coadd's spurious rate. Prints the table, writes
 ``results/depth.json`` and the figures in ``results/depth/``.
 
 Usage: ``python benchmarks/depth.py [--realizations 4] [--per 200] [--quick] [--work DIR]``
@@ -31,7 +35,8 @@ from asteris import TrainConfig, train
 from asteris.mock.datasets import mock_field
 from asteris.mock.noise import NoiseConfig
 from asteris.mock.population import PopulationConfig
-from asteris.science.injection import SourceRenderer
+from asteris.science.detect import detection_image, random_aperture_noise_ratio
+from asteris.science.injection import SourceRenderer, source_mask
 from asteris.science.plotting import (
     plot_completeness_purity,
     plot_injection_cutouts,
@@ -41,10 +46,12 @@ from asteris.science.plotting import (
 from asteris.science.recovery import (
     asteris_method,
     coadd_method,
+    equal_spurious_threshold,
     injection_recovery,
     limiting_magnitude,
     spurious_rate,
 )
+from asteris.tuning import machine_description
 
 RESULTS = Path(__file__).parent / "results"
 BASELINE = "ivar"
@@ -87,6 +94,7 @@ def measure_field(name: str, noise: NoiseConfig, args, work: Path) -> dict:
     spurious = spurious_rate(empty.bands[band].stack, methods, fwhm=renderer.fwhm_px,
                              pixel_scale=renderer.pixel_scale, thresholds=result.thresholds)  # fmt: skip
     out = {"band": band, "m5_coadd": m5, "injected": len(result.injected), "methods": {}}
+    avoid = source_mask(result.images[BASELINE], fwhm=renderer.fwhm_px)
     for method in result.methods:
         summary = result.summary(method, n_boot=args.bootstrap)
         row = spurious[spurious["method"] == method][0]
@@ -97,8 +105,22 @@ def measure_field(name: str, noise: NoiseConfig, args, work: Path) -> dict:
         summary["spurious_per_arcmin2_by_threshold"] = {
             f"{t:g}": float(row[f"rate_{t:g}"]) for t in result.thresholds
         }
+        summary["mag_bias_sn10_direct"] = summary["mag_bias_sn10"]
+        det = detection_image(result.images[method], fwhm=renderer.fwhm_px)
+        summary["random_aperture_noise_ratio"] = random_aperture_noise_ratio(
+            det, result.aperture_diameter, avoid=avoid
+        )
         if method.startswith("asteris_"):
             summary["dm90"], summary["dm90_err"] = result.depth_gain(method, BASELINE, n_boot=args.bootstrap)
+            base = out["methods"][BASELINE]["threshold"]  # the baseline comes first in `methods`
+            equal = float("nan")
+            if np.isfinite(base):
+                equal = equal_spurious_threshold(spurious, method, BASELINE, base)
+            summary["threshold_equal_spurious"] = equal
+            if np.isfinite(equal):
+                summary["dm90_equal_spurious"], summary["dm90_equal_spurious_err"] = result.depth_gain(
+                    method, BASELINE, threshold=equal, n_boot=args.bootstrap
+                )
         out["methods"][method] = summary
     figures = RESULTS / "depth"
     figures.mkdir(parents=True, exist_ok=True)
@@ -121,13 +143,16 @@ def no_nan(value):
 def print_table(name: str, figures: dict) -> None:
     print(f"\n{name} ({figures['band']}, {figures['injected']} injected sources, "
           f"coadd 5-sigma {figures['m5_coadd']:.2f})")  # fmt: skip
-    print(f"{'method':<15}{'thr':>5}{'m90':>8}{'err':>6}{'purity':>8}{'dmag@S/N10':>12}{'FWHM ratio':>12}"
-          f"{'spurious/arcmin2':>18}{'dm90':>14}")  # fmt: skip
+    print(f"{'method':<15}{'thr':>5}{'m90':>8}{'err':>6}{'purity':>8}{'dmag@S/N10':>12}{'dual':>8}{'ranap':>7}"
+          f"{'FWHM ratio':>12}{'spurious/arcmin2':>18}{'dm90':>14}{'dm90 eq.spur.':>15}")  # fmt: skip
     for method, s in figures["methods"].items():
         dm90 = f"{s['dm90']:+.2f}+-{s['dm90_err']:.2f}" if "dm90" in s else ""
+        equal = s.get("dm90_equal_spurious")
+        equal = f"{equal:+.2f}@{s['threshold_equal_spurious']:g}" if equal is not None else ""
         spurious = f"{s['spurious_per_arcmin2']:.1f}" if s["spurious_per_arcmin2"] is not None else "n/a"
         print(f"{method:<15}{s['threshold']:>5.1f}{s['m90']:>8.2f}{s['m90_err']:>6.2f}{s['purity']:>8.3f}"
-              f"{s['mag_bias_sn10']:>+12.3f}{s['fwhm_ratio']:>12.3f}{spurious:>18}{dm90:>14}")  # fmt: skip
+              f"{s['mag_bias_sn10']:>+12.3f}{s['mag_bias_sn10_dual']:>+8.3f}{s['random_aperture_noise_ratio']:>7.2f}"
+              f"{s['fwhm_ratio']:>12.3f}{spurious:>18}{dm90:>14}{equal:>15}")  # fmt: skip
 
 
 def main() -> None:
@@ -147,7 +172,8 @@ def main() -> None:
         if torch.cuda.is_available()
         else f"CPU ({platform.processor() or 'x86_64'})"
     )
-    results = {"device": device, "torch": torch.__version__, "baseline": BASELINE, "fields": {}}
+    results = {"device": device, "torch": torch.__version__, "machine": machine_description(),
+               "baseline": BASELINE, "fields": {}}  # fmt: skip
     for name, noise in FIELDS.items():
         print(f"{name}:")
         results["fields"][name] = measure_field(name, noise, args, Path(args.work))

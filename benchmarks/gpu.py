@@ -41,6 +41,8 @@ import numpy as np
 import torch
 from _timing import median_seconds, seconds_of, sync
 
+from asteris.tuning import machine_description
+
 RESULTS = Path(__file__).parent / "results" / "gpu.json"
 
 
@@ -336,6 +338,7 @@ def main() -> None:
         "torch": torch.__version__,
         "asteris": asteris.__version__,
         "network": "ASTERIS8, f_maps 24, blocks [4, 6, 6, 8], 4 refinement",
+        "machine": machine_description(),
     }
     if args.model:
         cfg = asteris.load_model(args.model).config

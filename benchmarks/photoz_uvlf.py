@@ -55,6 +55,7 @@ from asteris.science.uvlf import (
     effective_volume,
     measure_luminosity_function,
 )
+from asteris.tuning import machine_description
 
 RESULTS = Path(__file__).parent / "results" / "photoz_uvlf.json"
 DETECTION_BANDS = ("F277W", "F356W", "F444W")
@@ -134,7 +135,7 @@ def main() -> None:
     shape = stacks["F200W"].data.shape[1:]
     area = shape[0] * shape[1] * (renderers["F200W"].pixel_scale * u.arcsec) ** 2
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or "cpu"
-    result = {"device": device, "boost": boost, "methods": {}}
+    result = {"device": device, "machine": machine_description(), "boost": boost, "methods": {}}
     found_by = {}
     for name, method in methods.items():
         images = {b: method(stacks[b]) for b in bands}

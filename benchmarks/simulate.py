@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -22,6 +20,8 @@ import time
 from pathlib import Path
 
 from _memory import status_mb
+
+from asteris.tuning import machine_description
 
 RESULTS = Path(__file__).parent / "results" / "simulate.json"
 
@@ -82,7 +82,7 @@ def main() -> None:
     ratio = by["big"]["seconds"] / by["baseline"]["seconds"]
     print(f"big band / white-noise baseline of the same cube: {ratio:.1f}x the time")
     report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "machine": machine_description(),
         "results": results,
         "big_over_baseline_time": ratio,
     }

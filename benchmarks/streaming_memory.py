@@ -23,6 +23,8 @@ from pathlib import Path
 
 from _memory import status_mb
 
+from asteris.tuning import machine_description
+
 RESULTS = Path(__file__).parent / "results" / "streaming.json"
 EXPOSURES = 16
 
@@ -142,7 +144,11 @@ def main() -> None:
             cube.unlink()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
-        json.dumps({"network": "identity (pipeline memory only)", "results": rows}, indent=2) + "\n"
+        json.dumps(
+            {"network": "identity (pipeline memory only)", "machine": machine_description(), "results": rows},
+            indent=2,
+        )
+        + "\n"
     )
     print(f"wrote {RESULTS}")
 
