@@ -60,6 +60,7 @@ __all__ = [
     "injection_recovery",
     "RecoveryResult",
     "spurious_rate",
+    "equal_spurious_threshold",
     "DEFAULT_THRESHOLDS",
 ]
 
@@ -345,6 +346,9 @@ class RecoveryResult:
     area_arcmin2: float
     bin_width: float = 0.25
     images: dict[str, np.ndarray] = field(default_factory=dict)  #: last realization, per method and more
+    #: per method (thresholds, injected): flux in the same aperture on the reference image at the position
+    #: detected on the method's image (dual-image mode), NaN if missed
+    measured_flux_dual: dict[str, np.ndarray] | None = None
 
     @property
     def mag_bins(self) -> np.ndarray:
@@ -406,26 +410,48 @@ class RecoveryResult:
         return _finite_std([self.m90(method, rows=rows) for rows in self._bootstrap_rows(n_boot, seed)])
 
     def depth_gain(
-        self, method: str, baseline: str, *, n_boot: int = 200, seed: int = 0
+        self,
+        method: str,
+        baseline: str,
+        *,
+        threshold: float | None = None,
+        n_boot: int = 200,
+        seed: int = 0,
     ) -> tuple[float, float]:
-        """dm90 = m90(method) - m90(baseline) and its paired-bootstrap error."""
-        gain = self.m90(method) - self.m90(baseline)
+        """dm90 = m90(method) - m90(baseline) and its paired-bootstrap error.
+
+        Each at its `best_threshold`, unless ``threshold`` fixes the method's
+        (for example `equal_spurious_threshold`).
+        """
+        at = self.best_threshold(method) if threshold is None else threshold
+        base = self.best_threshold(baseline)
+        gain = self.m90(method, at) - self.m90(baseline, base)
         samples = [
-            self.m90(method, rows=r) - self.m90(baseline, rows=r) for r in self._bootstrap_rows(n_boot, seed)
+            self.m90(method, at, rows=r) - self.m90(baseline, base, rows=r)
+            for r in self._bootstrap_rows(n_boot, seed)
         ]
         return float(gain), _finite_std(samples)
 
-    def magnitude_offsets(self, method: str, threshold: float | None = None) -> np.ndarray:
-        """Measured minus injected aperture magnitude of each injected source (NaN if not recovered)."""
+    def magnitude_offsets(
+        self, method: str, threshold: float | None = None, *, dual: bool = False
+    ) -> np.ndarray:
+        """Measured minus injected aperture magnitude of each injected source (NaN if not recovered).
+
+        ``dual``: the flux measured on the reference image (the coadd) at the
+        position detected on ``method``'s image, in the same aperture.
+        """
         threshold = self.best_threshold(method) if threshold is None else threshold
         if not np.isfinite(threshold):
             return np.full(len(self.injected), np.nan)
-        measured = _flux_to_mag(self.measured_flux[method][self._t(threshold)], self.zero_point)
+        fluxes = self.measured_flux_dual if dual else self.measured_flux
+        if fluxes is None:
+            raise ConfigError("this result has no dual-image fluxes; run injection_recovery again")
+        measured = _flux_to_mag(fluxes[method][self._t(threshold)], self.zero_point)
         return measured - _flux_to_mag(self.injected["model_flux"], self.zero_point)
 
-    def photometry(self, method: str, threshold: float | None = None):
+    def photometry(self, method: str, threshold: float | None = None, *, dual: bool = False):
         """Per magnitude bin: centres, median and NMAD of measured minus injected magnitude."""
-        dmag = self.magnitude_offsets(method, threshold)
+        dmag = self.magnitude_offsets(method, threshold, dual=dual)
         mags = self.injected["mag"].value
         bins = self.mag_bins
         idx = np.digitize(mags, bins) - 1
@@ -434,10 +460,10 @@ class RecoveryResult:
         scatter = np.array([_nmad(dmag[idx == i]) for i in range(len(bins) - 1)])
         return 0.5 * (bins[1:] + bins[:-1]), median, scatter
 
-    def mag_bias_at_snr(self, method: str, snr: float = 10.0) -> float:
+    def mag_bias_at_snr(self, method: str, snr: float = 10.0, *, dual: bool = False) -> float:
         """Median measured-minus-injected magnitude at ``snr`` (within 25%) in the reference coadd."""
         near = np.abs(np.log(self.injected["ref_snr"] / snr)) < np.log(1.25)
-        dmag = self.magnitude_offsets(method)[near]
+        dmag = self.magnitude_offsets(method, dual=dual)[near]
         return float(np.nanmedian(dmag)) if np.isfinite(dmag).any() else float("nan")
 
     def _bright_points(self, min_snr: float = 20.0) -> np.ndarray:
@@ -464,6 +490,9 @@ class RecoveryResult:
             "m90_err": self.m90_error(method, n_boot=n_boot),
             "purity": self.purity(method, threshold) if np.isfinite(threshold) else float("nan"),
             "mag_bias_sn10": self.mag_bias_at_snr(method, 10.0),
+            "mag_bias_sn10_dual": (
+                self.mag_bias_at_snr(method, 10.0, dual=True) if self.measured_flux_dual else float("nan")
+            ),
             "fwhm_ratio": self.fwhm_ratio(method),
             "ellipticity_change": self.ellipticity_change(method),
         }
@@ -492,8 +521,18 @@ def _count_sources(det: DetectionImage, threshold: float, n_pixels: int, *, debl
     return 0 if segm is None else segm.n_labels
 
 
-def _measure(image, det_options, catalog, model, truth, setup) -> dict:
-    """Detect on one method's image at every threshold and match to the injected sources."""
+def _at_hits(values: np.ndarray, hit: np.ndarray) -> np.ndarray:
+    """``values`` of the detection matched to each injected source, NaN where none was."""
+    return np.where(hit >= 0, values[np.maximum(hit, 0)] if len(values) else np.nan, np.nan)
+
+
+def _measure(image, det_options, catalog, model, truth, setup, dual_image) -> dict:
+    """Detect on one method's image at every threshold and match to the injected sources.
+
+    Fluxes come from the method's image and, in the same apertures at the same
+    positions, from ``dual_image``, the background-subtracted reference image
+    (dual-image mode: detect here, measure there).
+    """
     det = detection_image(image, **det_options)
     peaks, negated = None, None
     if truth is not None:
@@ -501,14 +540,16 @@ def _measure(image, det_options, catalog, model, truth, setup) -> dict:
         peaks = _truth_peaks(truth_filtered, det, setup["truth_snr"])
     else:
         negated = detection_image(image, negate=True, **det_options)
-    out = {"recovered": [], "flux": [], "detections": [], "negatives": []}
+    out = {"recovered": [], "flux": [], "flux_dual": [], "detections": [], "negatives": []}
     for threshold in setup["thresholds"]:
         table = detect(det, threshold=threshold, n_pixels=setup["n_pixels"],
                        aperture_diameters=[setup["diameter"]])  # fmt: skip
         hit = match_positions(catalog["x"], catalog["y"], table["x"].value, table["y"].value, setup["radius"])
         flux = np.asarray(table["flux_aper_0"].value, float)
+        dual = aperture_fluxes(dual_image, table["x"].value, table["y"].value, setup["diameter"])
         out["recovered"].append(hit >= 0)
-        out["flux"].append(np.where(hit >= 0, flux[np.maximum(hit, 0)] if len(flux) else np.nan, np.nan))
+        out["flux"].append(_at_hits(flux, hit))
+        out["flux_dual"].append(_at_hits(dual, hit))
         injected_hit = np.isin(np.arange(len(table)), hit[hit >= 0])
         real = _is_real(table, peaks, injected_hit, setup["radius"])
         out["detections"].append((_flux_to_mag(flux, setup["zero_point"]), real))
@@ -602,10 +643,10 @@ def injection_recovery(
         catalog["fwhm_true"], catalog["ell_true"] = moment_shape(model, catalog["x"], catalog["y"],
                                                                  radius=setup["shape_radius"])  # fmt: skip
         rows.append(catalog)
-        for name, method in methods.items():
-            image = method(injected)
-            per_method[name].append(_measure(image, det_options, catalog, model, truth, setup))
-            images[name] = image
+        images.update({name: method(injected) for name, method in methods.items()})
+        dual = detection_image(images[reference], **det_options).data  # background-subtracted coadd
+        for name in methods:
+            per_method[name].append(_measure(images[name], det_options, catalog, model, truth, setup, dual))
     images.update(exposure=injected.data[0], injected_model=model)
     if truth is not None:
         images["truth"] = truth + model
@@ -625,7 +666,7 @@ def _assemble(
             name: np.concatenate([np.stack(run[key]) for run in runs], axis=1)
             for name, runs in per_method.items()
         }
-        for key in ("recovered", "flux")
+        for key in ("recovered", "flux", "flux_dual")
     }
     detections = {
         name: [
@@ -643,11 +684,29 @@ def _assemble(
               for name, runs in per_method.items()}  # fmt: skip
     return RecoveryResult(
         methods=list(per_method), thresholds=setup["thresholds"], injected=injected,
-        recovered=joined["recovered"], measured_flux=joined["flux"], shapes=shapes, detections=detections,
+        recovered=joined["recovered"], measured_flux=joined["flux"], measured_flux_dual=joined["flux_dual"],
+        shapes=shapes, detections=detections,
         negatives=negatives, zero_point=renderer.zero_point, aperture_diameter=setup["diameter"],
         sigma_aperture=sigma_aperture, reference=reference, area_arcmin2=float(valid.sum() * pixel_area),
         images=images,
     )  # fmt: skip
+
+
+def equal_spurious_threshold(rates: QTable, method: str, baseline: str, baseline_threshold: float) -> float:
+    """The lowest scanned threshold at which ``method`` makes no more false detections than ``baseline``.
+
+    ``rates`` is a `spurious_rate` table; the baseline's rate is taken at
+    ``baseline_threshold``. NaN when no scanned threshold is low enough in rate.
+
+    >>> rates = QTable(rows=[{"method": "coadd", "rate_3": 9.0, "rate_4": 2.0, "rate_5": 0.5},
+    ...                      {"method": "asteris", "rate_3": 50.0, "rate_4": 6.0, "rate_5": 1.5}])
+    >>> equal_spurious_threshold(rates, "asteris", "coadd", 4.0)
+    5.0
+    """
+    row = {r["method"]: r for r in rates}
+    limit = float(row[baseline][f"rate_{baseline_threshold:g}"])
+    thresholds = sorted(float(c[len("rate_") :]) for c in rates.colnames if c.startswith("rate_"))
+    return next((t for t in thresholds if float(row[method][f"rate_{t:g}"]) <= limit), float("nan"))
 
 
 def spurious_rate(
