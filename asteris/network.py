@@ -318,7 +318,10 @@ class Downsample(nn.Module):
         self.body = nn.Sequential(nn.Conv3d(n, n // 4, 3, padding=1, bias=False), _PixelUnshuffle3d())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        conv, unshuffle = self.body
+        # The narrow conv output can come back in the standard layout; left so, every later block
+        # would run off the channels-last path (40 of the 44 blocks did, on CPUs).
+        return unshuffle(_like(conv(x), x))
 
 
 class Upsample(nn.Module):
@@ -329,7 +332,8 @@ class Upsample(nn.Module):
         self.body = nn.Sequential(nn.Conv3d(n, 4 * n, 3, padding=1, bias=False), _PixelShuffle3d())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        conv, shuffle = self.body
+        return shuffle(_like(conv(x), x))  # keep the layout of the input (see `Downsample`)
 
 
 class TemporalOutputHead(nn.Module):
@@ -410,16 +414,20 @@ class Asteris(nn.Module):
         _check_input(x, self.config)
         # One layout throughout keeps depthwise convs, norms and attention on copy-free paths.
         fmt = self.memory_format or activation_layout(x.device)
-        e1 = self.encoder_level1(self.patch_embed.proj(x).contiguous(memory_format=fmt))
-        e2 = self.encoder_level2(self.down1_2(e1))
+
+        def laid(t: torch.Tensor) -> torch.Tensor:  # every stage's input in the one layout (free if it is)
+            return t.contiguous(memory_format=fmt)
+
+        e1 = self.encoder_level1(laid(self.patch_embed.proj(x)))
+        e2 = self.encoder_level2(laid(self.down1_2(e1)))
         if self.config.frames == 8:
-            e3 = self.encoder_level3(self.down2_3(e2))
-            lat = self.latent(self.down3_4(e3))
-            d3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(lat), e3], 1)))
+            e3 = self.encoder_level3(laid(self.down2_3(e2)))
+            lat = self.latent(laid(self.down3_4(e3)))
+            d3 = self.decoder_level3(laid(self.reduce_chan_level3(torch.cat([self.up4_3(lat), e3], 1))))
         else:
-            d3 = self.latent(self.down2_3(e2))
-        d2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(d3), e2], 1)))
-        d1 = self.decoder_level1(torch.cat([self.up2_1(d2), e1], 1))
+            d3 = self.latent(laid(self.down2_3(e2)))
+        d2 = self.decoder_level2(laid(self.reduce_chan_level2(torch.cat([self.up3_2(d3), e2], 1))))
+        d1 = self.decoder_level1(laid(torch.cat([self.up2_1(d2), e1], 1)))
         return self.output(self.refinement(d1)) + x
 
 
