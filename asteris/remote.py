@@ -90,8 +90,6 @@ def download(
             return path
         if part.stat().st_size >= size:
             part.unlink()  # complete but corrupt, or too long: start again; a short file resumes
-    if part.exists() and part.stat().st_size >= size:
-        part.unlink()
     raise DownloadError(f"{path.name} could not be fetched intact from {url} ({problem}); run it again")
 
 

@@ -10,8 +10,8 @@ that path. `asteris.denoise`, `asteris.load_model` and ``--init-from`` accept
 the names. Offline, a name that is not downloaded yet fails at once and says
 how to get the file by hand.
 
->>> is_weights_name("ASTERIS8_nrclong"), is_weights_name("runs/field1/model.pt")
-(True, False)
+>>> is_weights_name("ASTERIS8_nrclong"), is_weights_name("runs/field1/model.pt"), is_weights_name("a.pth")
+(True, False, False)
 """
 
 from __future__ import annotations
@@ -65,13 +65,9 @@ def weights_dir() -> Path:
 
 
 def is_weights_name(model) -> bool:
-    """True for a bare name such as ``ASTERIS8_nrclong`` that is not an existing file."""
-    return (
-        isinstance(model, str)
-        and re.fullmatch(r"[A-Za-z0-9][\w.-]*", model) is not None
-        and not model.endswith(WEIGHT_SUFFIXES)
-        and not Path(model).exists()
-    )
+    """True for a bare name such as ``ASTERIS8_nrclong`` (no folder, no suffix) that is not a file."""
+    bare = isinstance(model, str) and re.fullmatch(r"[A-Za-z][\w-]*", model) is not None
+    return bare and not Path(model).exists()
 
 
 def _record_url() -> str:

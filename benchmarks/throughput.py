@@ -73,11 +73,13 @@ IMPLEMENTATIONS = ("asteris", "asteris:channels_last", "asteris:contiguous", "ea
 
 def _forward(impl: str, net, shape: tuple[int, ...]):
     """The forward function of ``impl``; sets the network's layout (measured, or forced) first."""
+    from asteris.denoise import TUNING_SIDE
     from asteris.tuning import LAYOUTS, choose_memory_format
 
     if impl == "asteris":
-        if next(net.parameters()).device.type == "cpu":
-            choose_memory_format(net, shape)
+        if next(net.parameters()).device.type == "cpu":  # the trial `denoise` makes, on at most 128 px
+            side = min(shape[-1], TUNING_SIDE)
+            choose_memory_format(net, (*shape[:-2], side, side))
         return lambda net, x: net(x)
     if impl.startswith("asteris:"):
         net.memory_format = LAYOUTS[impl.split(":")[1]]

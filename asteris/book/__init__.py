@@ -5,28 +5,7 @@ the training preset (see `asteris.book.chapters`). Uses the archive, mock and sc
 
 from __future__ import annotations
 
-from .chapters import (
-    FINE_TUNE_STEPS,
-    HIGH_Z_BANDS,
-    MODE_ENV,
-    MODES,
-    book_mode,
-    chapter_field,
-    chapter_run,
-    chapter_stack,
-    published_weights_for,
-    training_preset,
-)
+from . import chapters
+from .chapters import *  # noqa: F403 (the public names, listed once in chapters.__all__)
 
-__all__ = [
-    "MODE_ENV",
-    "MODES",
-    "HIGH_Z_BANDS",
-    "book_mode",
-    "chapter_stack",
-    "chapter_field",
-    "chapter_run",
-    "published_weights_for",
-    "FINE_TUNE_STEPS",
-    "training_preset",
-]
+__all__ = chapters.__all__
