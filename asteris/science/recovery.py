@@ -526,14 +526,13 @@ def _at_hits(values: np.ndarray, hit: np.ndarray) -> np.ndarray:
     return np.where(hit >= 0, values[np.maximum(hit, 0)] if len(values) else np.nan, np.nan)
 
 
-def _measure(image, det_options, catalog, model, truth, setup, dual_image) -> dict:
-    """Detect on one method's image at every threshold and match to the injected sources.
+def _measure(image, det, det_options, catalog, model, truth, setup, dual_image) -> dict:
+    """Detect on one method's image (``det``, its detection image) at every threshold and match.
 
     Fluxes come from the method's image and, in the same apertures at the same
     positions, from ``dual_image``, the background-subtracted reference image
     (dual-image mode: detect here, measure there).
     """
-    det = detection_image(image, **det_options)
     peaks, negated = None, None
     if truth is not None:
         truth_filtered = oaconvolve(truth + model, det.kernel, mode="same")
@@ -644,9 +643,12 @@ def injection_recovery(
                                                                  radius=setup["shape_radius"])  # fmt: skip
         rows.append(catalog)
         images.update({name: method(injected) for name, method in methods.items()})
-        dual = detection_image(images[reference], **det_options).data  # background-subtracted coadd
+        dets = {name: detection_image(images[name], **det_options) for name in methods}
+        dual = dets[reference].data  # the background-subtracted reference coadd
         for name in methods:
-            per_method[name].append(_measure(images[name], det_options, catalog, model, truth, setup, dual))
+            per_method[name].append(
+                _measure(images[name], dets[name], det_options, catalog, model, truth, setup, dual)
+            )
     images.update(exposure=injected.data[0], injected_model=model)
     if truth is not None:
         images["truth"] = truth + model
