@@ -218,7 +218,7 @@ def _cmd_weights(args: argparse.Namespace) -> None:
 
     if args.action == "list":
         for w in list_weights(refresh=args.refresh):
-            here = "downloaded" if w.path.exists() and w.path.stat().st_size == w.size else "not downloaded"
+            here = "downloaded" if w.downloaded else "not downloaded"
             print(f"{w.name:<24} {w.size / 1e6:8.1f} MB  md5 {w.md5}  {here}")
         return
     if not args.name:

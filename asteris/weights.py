@@ -58,6 +58,11 @@ class PublishedWeights:
     def path(self) -> Path:
         return weights_dir() / self.filename
 
+    @property
+    def downloaded(self) -> bool:
+        """The file is in place: verified when it was downloaded, and renamed into place only then."""
+        return self.path.exists() and self.path.stat().st_size == self.size
+
 
 def weights_dir() -> Path:
     """Where published weights are kept: ``<data folder>/weights``."""
@@ -133,8 +138,8 @@ def _lookup(name: str) -> PublishedWeights:
 def download_weights(name: str, *, progress: bool = True) -> Path:
     """The local path of the published weights ``name``, downloaded and verified on first use."""
     entry = _lookup(name)
-    if entry.path.exists() and entry.path.stat().st_size == entry.size:
-        return entry.path  # verified when it was downloaded, and renamed into place only then
+    if entry.downloaded:
+        return entry.path
     remote.check_url_online(entry.url, advice=_offline_advice())
     writable_folder(weights_dir())
     return remote.download(entry.url, entry.path, size=entry.size, md5=entry.md5, progress=progress)
