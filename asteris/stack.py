@@ -77,14 +77,12 @@ def open_fits(path: str | os.PathLike, *, what: str = "FITS images or cubes") ->
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AstropyUserWarning)
         try:
-            hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
-            for hdu in hdul:
-                hdu.data  # noqa: B018 (read now: a truncated file fails here, not later)
+            hdul = fits.open(path, memmap=False, lazy_load_hdus=False)  # every header, no data yet
         except (OSError, ValueError, TypeError) as exc:
             if _truncated(caught):
                 raise _truncated_error(path) from None
             raise NotFITSError(f"{path} is not a FITS file, or is damaged ({exc}); give {what}") from None
-    if _truncated(caught):
+    if _truncated(caught) or _shorter_than_declared(hdul, path):
         hdul.close()
         raise _truncated_error(path)
     with hdul:
@@ -93,6 +91,12 @@ def open_fits(path: str | os.PathLike, *, what: str = "FITS images or cubes") ->
 
 def _truncated(caught: list[warnings.WarningMessage]) -> bool:
     return any("truncated" in str(w.message) for w in caught)
+
+
+def _shorter_than_declared(hdul: fits.HDUList, path: Path) -> bool:
+    """The file ends before the data its last header declares: checked without reading any data."""
+    last = len(hdul) - 1
+    return path.stat().st_size < hdul.fileinfo(last)["datLoc"] + hdul[last].size
 
 
 def _truncated_error(path: Path) -> NotFITSError:
