@@ -45,7 +45,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cf
 test: lint browser
 	$(PY) -m pytest
 	$(MAKE) core-check
-	$(PY) -m pytest $(NBVAL) notebooks/*.ipynb
+	ASTERIS_LAYOUT=channels_last $(PY) -m pytest $(NBVAL) notebooks/*.ipynb
 
 # Executes every chapter (ci mode) and builds the HTML in _build/html; a failing cell or any
 # Sphinx warning fails it. Then every page is rendered in headless Chromium and checked.

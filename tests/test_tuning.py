@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from asteris import denoise, tuning
+from asteris.errors import ConfigError
 
 
 @pytest.fixture
@@ -67,3 +68,13 @@ def test_the_machine_description_names_cpu_threads_and_torch():
     assert machine["cpu_model"] and machine["torch"] == torch.__version__
     assert machine["torch_threads"] == torch.get_num_threads() and machine["logical_cores"] >= 1
     assert isinstance(machine["vector_extensions"], list)
+
+
+def test_a_pinned_layout_skips_the_trial(tiny_net, data_folder, monkeypatch):
+    calls = fake_timings(monkeypatch, {"channels_last": 1.0, "contiguous": 0.1})
+    monkeypatch.setenv(tuning.LAYOUT_ENV, "channels_last")
+    assert tuning.choose_memory_format(tiny_net, (1, 1, 8, 32, 32)) == torch.channels_last_3d
+    assert calls == [] and not (data_folder / tuning.TUNING_FILE).exists()
+    monkeypatch.setenv(tuning.LAYOUT_ENV, "fastest")
+    with pytest.raises(ConfigError, match="ASTERIS_LAYOUT"):
+        tuning.choose_memory_format(tiny_net, (1, 1, 8, 32, 32))
