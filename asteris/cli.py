@@ -245,14 +245,15 @@ def _cmd_mock(args: argparse.Namespace) -> None:
     from .mock.simulate import component_power_spectra, simulate_field
 
     check_writable(writable_folder(args.out) / "params.json", overwrite=args.overwrite)  # before the work
-    noise = NoiseConfig.white_only() if args.white_noise else NoiseConfig()
+    scale = 0.0 if args.white_noise else args.structured_scale
+    noise = NoiseConfig(structured_scale=scale)
     params = default_parameters(args.instrument)
     if args.size:
         params["shape"] = (args.size, args.size)
     if args.exposures:
         params["exposures"] = args.exposures
     field = simulate_field(args.instrument, bands=args.band, noise=noise, seed=args.seed,
-                           progress=not args.quiet, **params)  # fmt: skip
+                           exposures_dir=args.exposures_dir, progress=not args.quiet, **params)  # fmt: skip
     out = field.write(args.out, overwrite=args.overwrite)
     print(f"wrote {len(field.bands)} bands and {len(field.catalog)} catalogue objects to {out}")
     if args.figures:
@@ -362,6 +363,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--exposures", type=int, help="exposures per band (default 16)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--white-noise", action="store_true", help="sky and read noise only, no artefacts")
+    p.add_argument(
+        "--structured-scale",
+        type=float,
+        default=1.0,
+        help="multiply every structured noise component (0: white noise only; default 1)",
+    )
+    p.add_argument("--exposures-dir", help="keep the exposure files here (_cal-like for NIRCam, HSC warps)")
     p.add_argument("--figures", action="store_true", help="also write PNG figures of the field")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--overwrite", action="store_true")

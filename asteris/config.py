@@ -75,6 +75,10 @@ class TrainConfig:
     weight_decay: float = 1e-4
     smooth_l1_weight: float = 0.125e6
     mean_mse_weight: float = 1e6
+    # stop when the validation loss has not improved by plateau_min_delta (relative) over the last
+    # plateau_patience validations (one per epoch); None trains for every epoch
+    plateau_patience: int | None = None
+    plateau_min_delta: float = 0.002
     # execution (results change only by round-off)
     bf16: bool = False
     compile: bool = False
@@ -104,6 +108,8 @@ class TrainConfig:
             (self.batch_size >= 1 and self.epochs >= 1, "batch_size and epochs must be >= 1"),
             (0 < self.lr_min <= self.lr, "need 0 < lr_min <= lr"),
             (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
+            (self.plateau_patience is None or self.plateau_patience >= 1, "plateau_patience must be >= 1"),
+            (self.plateau_min_delta >= 0, "plateau_min_delta must be >= 0"),
             (
                 self.max_steps_per_epoch is None or self.max_steps_per_epoch >= 1,
                 "max_steps_per_epoch must be >= 1",
@@ -119,7 +125,7 @@ class TrainConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides) -> TrainConfig:
-        """A named preset (``tiny`` or ``paper``), with fields overridden."""
+        """A named preset (``tiny``, ``small`` or ``paper``), with fields overridden."""
         if name not in PRESETS:
             raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
         return cls.from_dict({**PRESETS[name], **overrides})
@@ -164,6 +170,22 @@ PRESETS: dict[str, dict] = {
         lr=1e-3,
         lr_min=1e-5,
         checkpoint_every=25,
+    ),
+    # Between the two, trainable to a plateau on a CPU: twice the width and depth of tiny, 64 px patches;
+    # stops when the validation loss flattens (benchmarks/train_reference.py trains the reference models).
+    "small": dict(
+        frames=8,
+        f_maps=16,
+        num_blocks=(2, 2, 2, 2),
+        num_refinement_blocks=2,
+        patch_size=64,
+        batch_size=2,
+        epochs=60,
+        max_steps_per_epoch=50,
+        lr=5e-4,
+        lr_min=1e-5,
+        checkpoint_every=50,
+        plateau_patience=6,
     ),
     # The published sizes (f_maps 24, blocks [4, 6, 6, 8], 128 px patches, batch 3).
     "paper": dict(frames=8, f_maps=24, patch_size=128, batch_size=3, epochs=10, lr=1e-4),

@@ -23,10 +23,12 @@ from .errors import MissingExtraError
 __all__ = ["EXTRA_MODULES", "require_extra"]
 
 #: The importable modules each extra brings (pyproject.toml lists the distributions).
+_ARCHIVE = ("astroquery", "requests", "drizzle", "yaml")
+_MOCK = (*_ARCHIVE, "bagpipes", "sedpy", "eazy", "matplotlib")  # the mock aligns with the archive's drizzle
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "archive": ("astroquery", "requests", "drizzle", "yaml"),
-    "mock": ("bagpipes", "sedpy", "eazy", "matplotlib"),
-    "science": ("bagpipes", "sedpy", "eazy", "matplotlib", "photutils", "skimage", "emcee"),
+    "archive": _ARCHIVE,
+    "mock": _MOCK,
+    "science": (*_MOCK, "photutils", "skimage", "emcee"),
     "survey": ("distributed",),
     "plot": ("matplotlib",),
 }

@@ -29,7 +29,7 @@ from .network import Asteris, compile_network
 from .sampling import SampleIndex, epoch_samples, make_sample, patch_positions, prepare_training_stack
 from .stack import Stack, read_stack, require_exposures
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["TrainResult", "train", "plateaued"]
 
 LAST = "checkpoint_last.pt"
 FINAL = "model.pt"
@@ -235,6 +235,8 @@ def train(
     if cfg.bf16:
         warn_bf16_off_cuda(dev)
     run = _Run.start(cfg, run_dir, model.to(dev), world, prepared, resume=resume)
+    if plateaued(run.history, cfg):  # a resumed run that had already stopped on its plateau
+        run.total = run.step
     end = run.total if stop_after is None else min(run.total, run.step + stop_after)
     validation = prepared.validation_batches()
     with tqdm(
@@ -252,6 +254,8 @@ def train(
                 if run.step % prepared.steps_per_epoch == 0 or run.step == run.total:
                     val = _validate(run.model, validation, cfg, dev)
                     run.history.append({"step": run.step, "epoch": row["epoch"], "val_loss": val})
+                    if plateaued(run.history, cfg):
+                        run.total = end = run.step  # the run is complete: model.pt is written below
                 if run.step % cfg.checkpoint_every == 0 or run.step == end:
                     run.save()
         except KeyboardInterrupt:
@@ -262,6 +266,25 @@ def train(
     world.barrier()
     world.close()
     return TrainResult(run.model.eval(), run_dir, run.step, run.history)
+
+
+def plateaued(history: list[dict], cfg: TrainConfig) -> bool:
+    """Whether the validation loss has stopped improving: no value in the last ``plateau_patience``
+    validations beats the best before them by more than ``plateau_min_delta`` (relative).
+
+    >>> cfg = TrainConfig.preset("tiny", plateau_patience=2)
+    >>> plateaued([{"val_loss": v} for v in (5.0, 3.0, 2.0, 2.0, 2.0)], cfg)
+    True
+    >>> plateaued([{"val_loss": v} for v in (5.0, 3.0, 2.0, 1.5, 2.0)], cfg)
+    False
+    """
+    if not cfg.plateau_patience:
+        return False
+    losses = [row["val_loss"] for row in history if row.get("val_loss") is not None]
+    if len(losses) <= cfg.plateau_patience:
+        return False
+    best_before = min(losses[: -cfg.plateau_patience])
+    return min(losses[-cfg.plateau_patience :]) > best_before * (1 - cfg.plateau_min_delta)
 
 
 def _as_config(config: TrainConfig | str | dict) -> TrainConfig:

@@ -17,7 +17,13 @@ its 90%-purity threshold and at the lowest threshold that holds it to the
 coadd's spurious rate. Prints the table, writes
 ``results/depth.json`` and the figures in ``results/depth/``.
 
-Usage: ``python benchmarks/depth.py [--realizations 4] [--per 200] [--quick] [--work DIR]``
+With ``--sweep`` it runs instead the strength sweep of the structured
+noise (`asteris.mock.noise.NoiseConfig.structured_scale` 0, 0.5, 1, 2, 4)
+and writes ``results/depth_sweep.json``: the coadd's m90, the headroom
+(m90 at scale 0, white noise only, less m90 at that scale) and each
+method's dm90.
+
+Usage: ``python benchmarks/depth.py [--realizations 4] [--per 200] [--quick] [--sweep] [--work DIR]``
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ import numpy as np
 import torch
 
 from asteris import TrainConfig, train
-from asteris.mock.datasets import mock_field
+from asteris.fileio import sha256sum
+from asteris.mock.datasets import MOCK_VERSION, mock_field
 from asteris.mock.noise import NoiseConfig
 from asteris.mock.population import PopulationConfig
 from asteris.science.detect import detection_image, random_aperture_noise_ratio
@@ -44,8 +51,10 @@ from asteris.science.plotting import (
     plot_point_source_profiles,
 )
 from asteris.science.recovery import (
+    PROTOCOLS,
     asteris_method,
     coadd_method,
+    compare_protocols,
     equal_spurious_threshold,
     injection_recovery,
     limiting_magnitude,
@@ -75,60 +84,161 @@ def trained_models(stack, work: Path, quick: bool) -> dict[str, Path]:
     return models
 
 
-def measure_field(name: str, noise: NoiseConfig, args, work: Path) -> dict:
+#: Each protocol's baseline: the optimal detector against the inverse-variance coadd, the paper-style
+#: one against the plain mean of the frames (what the authors' code compares with).
+BASELINES = {"optimal": "ivar", "paper": "mean"}
+
+
+def _protocol_table(result, spurious, baseline: str, args) -> dict:
+    """Per method under one protocol: m90, its error, purity, spurious rate, dm90 against ``baseline``."""
+    out = {}
+    for method in result.methods:
+        threshold = result.best_threshold(method)
+        row = spurious[spurious["method"] == method][0]
+        entry = {
+            "threshold": threshold,
+            "m90": result.m90(method),
+            "m90_err": result.m90_error(method, n_boot=args.bootstrap),
+            "purity": result.purity(method, threshold) if np.isfinite(threshold) else None,
+            "spurious_per_arcmin2": float(row[f"rate_{threshold:g}"]) if np.isfinite(threshold) else None,
+        }
+        if method != baseline:
+            entry["dm90"], entry["dm90_err"] = result.depth_gain(method, baseline, n_boot=args.bootstrap)
+        out[method] = entry
+    return out
+
+
+def oracle_m90(noise: NoiseConfig, args, mags: tuple[float, float]) -> float:
+    """m90 of the ivar coadd (optimal protocol) on the field's oracle twin: same sources and exposures,
+    white noise only (structured_scale 0), the physical limit of any method."""
+    band = args.band
+    twin = mock_field(bands=[band], noise=NoiseConfig(structured_scale=0.0), progress=False)
+    renderer = SourceRenderer.for_mock(twin, band)
+    result = injection_recovery(twin.bands[band].stack, {BASELINE: coadd_method(BASELINE)}, renderer,
+                                mags=mags, truth=twin.bands[band].truth, n_per_realization=args.per,
+                                realizations=args.realizations, seed=1, progress=False)  # fmt: skip
+    return result.m90(BASELINE)
+
+
+def _add_headroom(out: dict, noise: NoiseConfig, scale: float, args, mags) -> None:
+    """``oracle_m90``, ``headroom`` and each method's dm90 as a fraction of it (optimal protocol)."""
+    optimal = out["protocols"]["optimal"]
+    out["oracle_m90"] = oracle_m90(noise, args, mags) if scale else optimal[BASELINE]["m90"]
+    out["headroom"] = out["oracle_m90"] - optimal[BASELINE]["m90"]
+    for entry in optimal.values():
+        if "dm90" in entry and out["headroom"] > 0:
+            entry["fraction_of_headroom"] = entry["dm90"] / out["headroom"]
+
+
+def _optimal_summary(result, method: str, spurious, models: dict, avoid, args, baseline_threshold) -> dict:
+    """The optimal protocol's full figures of one method (photometry, noise, PSF, equal-spurious dm90)."""
+    summary = result.summary(method, n_boot=args.bootstrap)
+    row = spurious[spurious["method"] == method][0]
+    threshold = summary["threshold"]
+    summary["spurious_per_arcmin2"] = float(row[f"rate_{threshold:g}"]) if np.isfinite(threshold) else None
+    summary["spurious_per_arcmin2_by_threshold"] = {
+        f"{t:g}": float(row[f"rate_{t:g}"]) for t in result.thresholds
+    }
+    summary["mag_bias_sn10_direct"] = summary["mag_bias_sn10"]
+    det = detection_image(result.images[method], fwhm=result.aperture_diameter / 2.0)
+    summary["random_aperture_noise_ratio"] = random_aperture_noise_ratio(
+        det, result.aperture_diameter, avoid=avoid
+    )
+    if not method.startswith("asteris_"):
+        return summary
+    summary["dm90"], summary["dm90_err"] = result.depth_gain(method, BASELINE, n_boot=args.bootstrap)
+    equal = float("nan")
+    if np.isfinite(baseline_threshold):
+        equal = equal_spurious_threshold(spurious, method, BASELINE, baseline_threshold)
+    summary["threshold_equal_spurious"] = equal
+    if np.isfinite(equal):
+        summary["dm90_equal_spurious"], summary["dm90_equal_spurious_err"] = result.depth_gain(
+            method, BASELINE, threshold=equal, n_boot=args.bootstrap
+        )
+    model = models[method[len("asteris_") :]]
+    summary["reference_model"] = {"file": str(model), "sha256": sha256sum(model)}
+    return summary
+
+
+def measure_field(name: str, noise: NoiseConfig, args, work: Path, *, figures: bool = True) -> dict:
+    """Both protocols on the same injections into the field with ``noise``; the oracle with ``figures``."""
     band = args.band
     field = mock_field(bands=[band], noise=noise, progress=False)
     empty = mock_field(bands=[band], noise=noise, population=PopulationConfig.empty(), progress=False)
     stack, truth = field.bands[band].stack, field.bands[band].truth
     renderer = SourceRenderer.for_mock(field, band)
-    models = trained_models(stack, work / name, args.quick)
+    scale = 0.0 if noise.effective() == NoiseConfig.white_only() else noise.structured_scale
+    models = trained_models(stack, work / f"scale_{scale:g}", args.quick)
     methods = {m: coadd_method(m) for m in ("mean", "median", "sigma_clip", "ivar")}
     methods |= {f"asteris_{m}": asteris_method(path) for m, path in models.items()}
     m5 = limiting_magnitude(methods[BASELINE](stack), renderer)
     print(f"  {BASELINE} coadd 5-sigma limit (2-FWHM aperture): {m5:.2f} AB")
-    start = time.perf_counter()
-    result = injection_recovery(stack, methods, renderer, mags=(m5 - 3.5, m5 + 1.0), truth=truth,
-                                n_per_realization=args.per, realizations=args.realizations,
-                                reference=BASELINE, seed=1, progress=True)  # fmt: skip
+    start, mags = time.perf_counter(), (m5 - 3.5, m5 + 1.0)
+    results = compare_protocols(stack, methods, renderer, mags=mags, truth=truth, n_per_realization=args.per,
+                                realizations=args.realizations, reference=BASELINE, seed=1,
+                                progress=True)  # fmt: skip
     print(f"  injection-recovery: {time.perf_counter() - start:.0f} s")
-    spurious = spurious_rate(empty.bands[band].stack, methods, fwhm=renderer.fwhm_px,
-                             pixel_scale=renderer.pixel_scale, thresholds=result.thresholds)  # fmt: skip
-    out = {"band": band, "m5_coadd": m5, "injected": len(result.injected), "methods": {}}
+    source_free = empty.bands[band].stack
+    spurious = {}
+    for p in PROTOCOLS:
+        spurious[p] = spurious_rate(source_free, methods, fwhm=renderer.fwhm_px,
+                                    pixel_scale=renderer.pixel_scale, protocol=p)  # fmt: skip
+    result = results["optimal"]
+    out = {"band": band, "m5_coadd": m5, "injected": len(result.injected), "structured_scale": scale}
+    out["protocols"] = {p: _protocol_table(results[p], spurious[p], BASELINES[p], args) for p in PROTOCOLS}
     avoid = source_mask(result.images[BASELINE], fwhm=renderer.fwhm_px)
-    for method in result.methods:
-        summary = result.summary(method, n_boot=args.bootstrap)
-        row = spurious[spurious["method"] == method][0]
-        threshold = summary["threshold"]
-        summary["spurious_per_arcmin2"] = (
-            float(row[f"rate_{threshold:g}"]) if np.isfinite(threshold) else None
-        )
-        summary["spurious_per_arcmin2_by_threshold"] = {
-            f"{t:g}": float(row[f"rate_{t:g}"]) for t in result.thresholds
-        }
-        summary["mag_bias_sn10_direct"] = summary["mag_bias_sn10"]
-        det = detection_image(result.images[method], fwhm=renderer.fwhm_px)
-        summary["random_aperture_noise_ratio"] = random_aperture_noise_ratio(
-            det, result.aperture_diameter, avoid=avoid
-        )
-        if method.startswith("asteris_"):
-            summary["dm90"], summary["dm90_err"] = result.depth_gain(method, BASELINE, n_boot=args.bootstrap)
-            base = out["methods"][BASELINE]["threshold"]  # the baseline comes first in `methods`
-            equal = float("nan")
-            if np.isfinite(base):
-                equal = equal_spurious_threshold(spurious, method, BASELINE, base)
-            summary["threshold_equal_spurious"] = equal
-            if np.isfinite(equal):
-                summary["dm90_equal_spurious"], summary["dm90_equal_spurious_err"] = result.depth_gain(
-                    method, BASELINE, threshold=equal, n_boot=args.bootstrap
-                )
-        out["methods"][method] = summary
-    figures = RESULTS / "depth"
-    figures.mkdir(parents=True, exist_ok=True)
+    base = result.best_threshold(BASELINE)
+    out["methods"] = {m: _optimal_summary(result, m, spurious["optimal"], models, avoid, args, base)
+                      for m in result.methods}  # fmt: skip
+    if figures:
+        _add_headroom(out, noise, scale, args, mags)
+        _write_figures(name, results)
+    return out
+
+
+def _write_figures(name: str, results: dict) -> None:
+    folder = RESULTS / "depth"
+    folder.mkdir(parents=True, exist_ok=True)
     plots = {"completeness_purity": plot_completeness_purity, "magnitude_bias": plot_magnitude_bias,
              "cutouts": plot_injection_cutouts, "psf_profiles": plot_point_source_profiles}  # fmt: skip
     for stem, plot in plots.items():
-        plot(result, figures / f"{name}_{stem}.png", overwrite=True)
-    return out
+        plot(results["optimal"], folder / f"{name}_{stem}.png", overwrite=True)
+    plot_completeness_purity(
+        results["paper"], folder / f"{name}_completeness_purity_paper.png", overwrite=True
+    )
+
+
+#: Strengths of the structured noise the sweep visits (0: white noise only, the physical limit).
+SWEEP_SCALES = (0.0, 0.5, 1.0, 2.0, 4.0)
+
+
+def sweep(args) -> dict:
+    """Injection-recovery at each `SWEEP_SCALES` strength: coadd m90, headroom, each method's dm90.
+
+    Models are trained once per strength in the same work folder as the main
+    run (scale 0 is its white-noise field, scale 1 its all-noise field).
+    """
+    fields = {}
+    for scale in SWEEP_SCALES:
+        print(f"structured_scale {scale:g}:")
+        fields[f"{scale:g}"] = measure_field(f"scale_{scale:g}", NoiseConfig(structured_scale=scale), args,
+                                             Path(args.work), figures=False)  # fmt: skip
+    limit = fields["0"]["protocols"]["optimal"][BASELINE]["m90"]
+    table = []
+    for scale, figures in fields.items():
+        optimal, paper = figures["protocols"]["optimal"], figures["protocols"]["paper"]
+        table.append({"scale": float(scale), "coadd_m90": optimal[BASELINE]["m90"],
+                      "headroom": limit - optimal[BASELINE]["m90"],
+                      "dm90": {m: e.get("dm90") for m, e in optimal.items() if m != BASELINE},
+                      "dm90_err": {m: e.get("dm90_err") for m, e in optimal.items() if m != BASELINE},
+                      "dm90_paper": {m: e.get("dm90") for m, e in paper.items() if m != BASELINES["paper"]},
+                      "purity_paper": {m: e["purity"] for m, e in paper.items()}})  # fmt: skip
+    print(f"\n{'scale':>6}{'coadd m90':>11}{'headroom':>10}  dm90 (optimal vs ivar | paper vs mean)")
+    for row in table:
+        gains = "  ".join(f"{m} {v:+.2f}" for m, v in row["dm90"].items() if v is not None)
+        paper = "  ".join(f"{m} {v:+.2f}" for m, v in row["dm90_paper"].items() if v is not None)
+        print(f"{row['scale']:>6g}{row['coadd_m90']:>11.2f}{row['headroom']:>+10.2f}  {gains} | {paper}")
+    return {"scales": list(SWEEP_SCALES), "rows": table, "fields": fields}
 
 
 def no_nan(value):
@@ -155,6 +265,22 @@ def print_table(name: str, figures: dict) -> None:
               f"{s['fwhm_ratio']:>12.3f}{spurious:>18}{dm90:>14}{equal:>15}")  # fmt: skip
 
 
+def print_protocols(figures: dict) -> None:
+    """Both protocols side by side, and the headroom when the oracle was measured."""
+    if "oracle_m90" in figures:
+        oracle, headroom = figures["oracle_m90"], figures["headroom"]
+        print(f"oracle (white noise only) m90 {oracle:.2f}, headroom {headroom:+.2f} mag")
+    for protocol, table in figures["protocols"].items():
+        print(f"  {protocol} protocol (baseline {BASELINES[protocol]}):")
+        for method, e in table.items():
+            dm90 = f"{e['dm90']:+.2f}+-{e['dm90_err']:.2f}" if e.get("dm90") is not None else ""
+            share = f"{e['fraction_of_headroom']:.2f} of headroom" if "fraction_of_headroom" in e else ""
+            purity = f"{e['purity']:.3f}" if e["purity"] is not None else "n/a"
+            rate = f"{e['spurious_per_arcmin2']:.1f}" if e["spurious_per_arcmin2"] is not None else "n/a"
+            print(f"    {method:<15} thr {e['threshold']:>4g}  m90 {e['m90']:6.2f}+-{e['m90_err']:.2f}  "
+                  f"purity {purity}  spurious {rate:>7}/arcmin2  {dm90} {share}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--band", default="F200W")
@@ -163,8 +289,18 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="one realization, no GPU model, no JSON")
     parser.add_argument("--work", default="depth_runs", help="folder for the trained models")
-    parser.add_argument("--out", default=str(RESULTS / "depth.json"))
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="JSON to write (default results/depth.json, or results/depth_sweep.json with --sweep)",
+    )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help=f"injection-recovery at structured_scale {', '.join(map(str, SWEEP_SCALES))}",
+    )
     args = parser.parse_args()
+    args.out = args.out or str(RESULTS / ("depth_sweep.json" if args.sweep else "depth.json"))
     if args.quick:
         args.realizations, args.bootstrap = 1, 50
     device = (
@@ -174,11 +310,19 @@ def main() -> None:
     )
     results = {"device": device, "torch": torch.__version__, "machine": machine_description(),
                "baseline": BASELINE, "fields": {}}  # fmt: skip
+    if args.sweep:
+        results |= {"command": "python benchmarks/depth.py --sweep " + " ".join(
+            f"--{k} {getattr(args, k)}" for k in ("band", "realizations", "per", "bootstrap")),
+            "mock_version": MOCK_VERSION, "sweep": sweep(args)}  # fmt: skip
+        Path(args.out).write_text(json.dumps(no_nan(results), indent=2) + "\n")
+        print(f"\nwrote {args.out}")
+        return
     for name, noise in FIELDS.items():
         print(f"{name}:")
         results["fields"][name] = measure_field(name, noise, args, Path(args.work))
     for name, figures in results["fields"].items():
         print_table(name, figures)
+        print_protocols(figures)
     if not args.quick:
         Path(args.out).write_text(json.dumps(no_nan(results), indent=2) + "\n")
         print(f"\nwrote {args.out}")

@@ -25,12 +25,18 @@
 # the PSF and photometry preserved, is a claim about what a detection
 # pipeline recovers. This chapter measures it the standard way: artificial
 # point sources and small galaxies are added to every exposure, the injected
-# stack is turned into an image by the standard coadd and by ASTERIS, sources
-# are detected on both with the same matched filter and the same threshold in
-# units of each image's own filtered noise, and the detections are matched to
-# what was injected. Completeness, purity, photometric bias and PSF width are
-# measured side by side (the false-detection rate on a source-free stack is
-# in the benchmark below).
+# stack is turned into an image by the standard coadds and by ASTERIS, and
+# sources are detected under two protocols on the same images. The *optimal*
+# one filters with the PSF and puts every threshold in units of each image's
+# own filtered noise, so all methods are held to the same false-detection
+# rate, against the inverse-variance coadd. The *paper-style* one follows the
+# SExtractor convention of deep-field catalogues (a 3x3 filter, one fixed
+# threshold of 1.5 times the per-pixel background RMS, 5 connected pixels),
+# against the plain mean of the frames the authors compare with; it counts
+# the smoothing a method does as depth, and its purity says what that costs.
+# Completeness, purity, photometric bias (measured on each image, and on the
+# coadd at the detected positions) and PSF width are measured side by side
+# (the false-detection rate on a source-free stack is in the benchmark below).
 #
 # **Data and figures.** `ci` mode: the F200W stack of the embedded mock field
 # and its noiseless truth (chapter 1), the `tiny` model of chapter 2 (reused
@@ -62,13 +68,13 @@ MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
 from asteris.book import book_mode, chapter_run, chapter_stack
 from asteris.science.injection import SourceRenderer
 from asteris.science.plotting import plot_completeness_purity, plot_injection_cutouts, plot_magnitude_bias, plot_point_source_profiles
-from asteris.science.recovery import asteris_method, coadd_method, injection_recovery, limiting_magnitude
+from asteris.science.recovery import asteris_method, coadd_method, compare_protocols, limiting_magnitude
 
 mode = book_mode(MODE)
 stack, truth = chapter_stack(mode)
 renderer = SourceRenderer.for_stack(stack)  # pixel scale, AB zero point and PSF from the header
 run = chapter_run(stack, mode, name="nircam-f200w")  # chapter 2's model
-methods = {"ivar coadd": coadd_method("ivar"), "ASTERIS": asteris_method(run.model)}
+methods = {"ivar coadd": coadd_method("ivar"), "mean": coadd_method("mean"), "ASTERIS": asteris_method(run.model)}
 m5 = limiting_magnitude(methods["ivar coadd"](stack), renderer)
 print(f"{mode} mode: model trained for {run.step} steps; coadd 5-sigma limit {m5:.2f} AB (2-FWHM aperture)")
 
@@ -83,16 +89,20 @@ print(f"{mode} mode: model trained for {run.step} steps; coadd 5-sigma limit {m5
 
 # %%
 realizations, per_stack = (2, 150) if mode == "ci" else (4, 200)
-result = injection_recovery(stack, methods, renderer, mags=(m5 - 3.5, m5 + 1.0), truth=truth,
+results = compare_protocols(stack, methods, renderer, mags=(m5 - 3.5, m5 + 1.0), truth=truth,
                             n_per_realization=per_stack, realizations=realizations, reference="ivar coadd",
                             seed=1, progress=False)  # fmt: skip
-for method in result.methods:
-    s = result.summary(method, n_boot=100)
-    print(f"{method:10s} threshold {s['threshold']:.1f} sigma: m90 {s['m90']:.2f} +- {s['m90_err']:.2f}, "
-          f"purity {s['purity']:.2f}, bias at S/N 10 {s['mag_bias_sn10']:+.2f} mag, "
-          f"FWHM ratio {s['fwhm_ratio']:.2f}")  # fmt: skip
-gain, error = result.depth_gain("ASTERIS", "ivar coadd", n_boot=100)
-print(f"depth gain dm90 = {gain:+.2f} +- {error:.2f} mag")
+baselines = {"optimal": "ivar coadd", "paper": "mean"}
+for protocol, result in results.items():
+    print(f"{protocol} protocol (baseline: {baselines[protocol]})")
+    for method in result.methods:
+        s = result.summary(method, n_boot=100)
+        print(f"  {method:10s} threshold {s['threshold']:.1f}: m90 {s['m90']:.2f} +- {s['m90_err']:.2f}, "
+              f"purity {s['purity']:.2f}, bias at S/N 10 {s['mag_bias_sn10']:+.2f} mag "
+              f"(dual-image {s['mag_bias_sn10_dual']:+.2f}), FWHM ratio {s['fwhm_ratio']:.2f}")  # fmt: skip
+    gain, error = result.depth_gain("ASTERIS", baselines[protocol], n_boot=100)
+    print(f"  depth gain dm90 = {gain:+.2f} +- {error:.2f} mag")
+result = results["optimal"]
 
 # %% [markdown]
 # Completeness against injected magnitude (top) and purity against detected
@@ -101,6 +111,13 @@ print(f"depth gain dm90 = {gain:+.2f} +- {error:.2f} mag")
 
 # %%
 fig = plot_completeness_purity(result)
+
+# %% [markdown]
+# The same injections under the paper-style protocol: every method at the
+# fixed 1.5-sigma per-pixel threshold, whatever purity that gives.
+
+# %%
+fig = plot_completeness_purity(results["paper"])
 
 # %% [markdown]
 # ## Photometry and the PSF

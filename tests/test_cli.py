@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -147,3 +148,17 @@ def test_mock_writes_a_field_that_info_reads(tmp_path, capsys):
     assert code == 0 and "exposures: 2" in text
     code, _, err = run(args, capsys)
     assert code == 2 and "already exists" in err
+
+
+def test_mock_keeps_its_cal_files_and_scales_the_structured_noise(tmp_path, capsys):
+    out, cal = tmp_path / "mock", tmp_path / "cal"
+    args = ["mock", "--out", str(out), "--size", "48", "--exposures", "2", "--band", "F444W", "--quiet",
+            "--structured-scale", "2", "--exposures-dir", str(cal)]  # fmt: skip
+    code, _, _ = run(args, capsys)
+    assert code == 0 and sorted(p.name for p in cal.iterdir()) == ["mock_f444w_000_cal.fits",
+                                                                   "mock_f444w_001_cal.fits"]  # fmt: skip
+    params = json.loads((out / "params.json").read_text())
+    assert params["noise"]["one_over_f"] == pytest.approx(0.6) and params["noise"]["structured_scale"] == 1.0
+    code, text, _ = run(["align", str(cal / "mock_f444w_000_cal.fits"), str(cal / "mock_f444w_001_cal.fits"),
+                         "--out", str(tmp_path / "aligned.fits")], capsys)  # fmt: skip
+    assert code == 0, text

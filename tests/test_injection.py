@@ -12,18 +12,24 @@ from asteris.stack import Stack
 RENDERER = SourceRenderer(pixel_scale=0.04, zero_point=27.46, psf_profile="airy", psf_fwhm=0.145)
 
 
-def test_render_sources_reproduces_the_mock_truth():
-    field = simulate_field("nircam", shape=(96, 96), exposures=2, bands=["F444W"],
-                           noise=NoiseConfig.white_only(), seed=2, progress=False)  # fmt: skip
+@pytest.mark.parametrize("drizzled", [False, True])
+def test_render_sources_reproduces_the_mock_truth(drizzled):
+    white = ("sky_poisson", "read_noise")
+    noise = NoiseConfig.only(*white, "resampling") if drizzled else NoiseConfig.white_only()
+    field = simulate_field("nircam", shape=(96, 96), exposures=2, bands=["F444W"], noise=noise, seed=2,
+                           progress=False)  # fmt: skip
     band = field.bands["F444W"]
     renderer = SourceRenderer.for_mock(field, "F444W")
     catalog = field.catalog.copy()
     catalog["mag"] = (31.4 - 2.5 * np.log10(catalog["flux_jwst_f444w"].to_value(u.nJy))) * u.mag
     image = renderer.image(catalog[np.isfinite(catalog["mag"])], band.truth.shape)
-    inner = (slice(20, -20), slice(20, -20))  # sources beyond the footprint spill into the truth's edges
+    inner = (slice(30, -30), slice(30, -30))  # sources beyond the footprint (profiles, PSF) spill in
     scale = np.abs(band.truth[inner]).max()
     assert np.abs(image[inner] - band.truth[inner]).max() < 1e-4 * scale
     assert renderer.exposure_fwhm == (0.145, 0.145)
+    # drizzled: the native 0.063" pixel and a drop of the same size widen the PSF
+    assert renderer.pixel_widths == ((0.063, 0.063) if drizzled else ())
+    assert renderer.fwhm_px > 0.145 / 0.04 + (0.25 if drizzled else -1e-9)
 
 
 def test_catalog_keeps_clear_of_sources_edges_and_itself():

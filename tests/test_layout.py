@@ -1,5 +1,5 @@
 """The package's layers: the core imports none of the optional parts, each part names its extra
-when missing, and the imports run one way (core <- archive, core <- mock <- science <- book)."""
+when missing, and the imports run one way (core <- archive <- mock <- science <- book)."""
 
 import ast
 import json
@@ -16,8 +16,8 @@ RUN_CORE = Path(__file__).resolve().parent / "core_only" / "run_core.py"
 ALLOWED = {
     "core": {"core"},
     "archive": {"core"},
-    "mock": {"core"},
-    "science": {"core", "mock"},
+    "mock": {"core", "archive"},
+    "science": {"core", "archive", "mock"},
     "book": {"core", "archive", "mock", "science"},
     # the command line is the front door: each command imports its part inside the command's function,
     # so that `asteris info/train/denoise` run on the core alone (test_the_core_runs_... shows it)

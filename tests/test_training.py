@@ -192,3 +192,18 @@ def test_bf16_training_warns_off_cuda(tmp_path, train_stack):
     cfg = small_config(epochs=1, max_steps_per_epoch=1, bf16=True)
     with pytest.warns(UserWarning, match="pays on CUDA"):
         train(train_stack, run_dir=tmp_path / "b", config=cfg, progress=False, device="cpu")
+
+
+def test_training_stops_on_a_validation_plateau_and_stays_stopped(tmp_path, train_stack, monkeypatch):
+    losses = iter([5.0, 4.0, 4.0, 4.0, 3.0, 3.0])  # no gain after the second validation
+    monkeypatch.setattr(training, "_validate", lambda *args: next(losses))
+    cfg = small_config(epochs=6, max_steps_per_epoch=2, plateau_patience=2)
+    result = train(train_stack, run_dir=tmp_path / "p", config=cfg, progress=False)
+    assert result.step == 8 and result.model_path.exists()  # 4 epochs of 2 steps, then the plateau
+    assert [r["val_loss"] for r in result.history if "val_loss" in r] == [5.0, 4.0, 4.0, 4.0]
+    again = train(train_stack, run_dir=tmp_path / "p", config=cfg, resume=True, progress=False)
+    assert again.step == 8
+    small = TrainConfig.preset("small")
+    assert small.f_maps == 16 and small.num_blocks == (2, 2, 2, 2) and small.plateau_patience == 6
+    with pytest.raises(ConfigError, match="plateau_patience"):
+        small_config(plateau_patience=0)

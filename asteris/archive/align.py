@@ -22,7 +22,15 @@ from ..errors import NotFITSError, StackMismatchError
 from ..fileio import atomic_path
 from ..stack import Stack, open_fits
 
-__all__ = ["DO_NOT_USE", "read_cal_exposure", "common_grid", "align", "stack_warps", "write_aligned"]
+__all__ = [
+    "DO_NOT_USE",
+    "read_cal_exposure",
+    "common_grid",
+    "align",
+    "align_variance",
+    "stack_warps",
+    "write_aligned",
+]
 
 #: JWST DQ bit 0: the pixel must not be used.
 DO_NOT_USE = 1
@@ -147,6 +155,31 @@ def align(
     if output is not None:
         write_aligned(stack, weights, output, overwrite=overwrite)
     return stack, weights
+
+
+def align_variance(
+    files: Sequence[str | os.PathLike],
+    *,
+    grid: tuple[WCS, tuple[int, int]],
+    pixfrac: float = 1.0,
+    kernel: str = "square",
+) -> np.ndarray:
+    """``(T, H, W)``: each ``_cal`` file's ERR squared, drizzled onto ``grid`` like its SCI.
+
+    This is how a per-pixel variance is carried to the output grid when the
+    correlations drizzling makes are ignored (the JWST resample step treats
+    its variance planes the same way), so a noise predicted from it misses
+    the correlated-noise factor that random apertures measure.
+    """
+    out = []
+    for path in files:
+        sci, wcs, _ = read_cal_exposure(path)
+        with open_fits(path, what="JWST stage-2 _cal files") as hdul:
+            if "ERR" not in hdul:
+                raise NotFITSError(f"{path} has no ERR extension to propagate")
+            variance = np.where(sci != 0, hdul["ERR"].data.astype(np.float32) ** 2, 0.0)
+        out.append(_drizzle_one(variance, wcs, grid[0], grid[1], pixfrac=pixfrac, kernel=kernel)[0])
+    return np.stack(out)
 
 
 def stack_warps(files: Sequence[str | os.PathLike], *, bad_bits: int = HSC_BAD_BITS) -> Stack:

@@ -5,7 +5,9 @@ Every chapter runs in one of two modes, chosen by its ``MODE`` parameter
 variable:
 
 - ``ci`` (the default): the embedded mock field, ``tiny`` models, CPU, a few
-  minutes per chapter, the same outputs every run (CI compares them);
+  minutes per chapter, the same outputs every run (CI compares them). Its
+  exposures are detector-frame ``_cal``-like files drizzled by the same
+  `asteris.archive.align` call as ``full`` mode's archive files;
 - ``full``: archive data from the chapter's manifest, published-size models,
   a GPU when there is one. Without network it stops at once and says so.
 
@@ -63,7 +65,8 @@ def chapter_stack(
 ) -> tuple[Stack, np.ndarray | None]:
     """The stack a chapter works on, and its noiseless truth where there is one.
 
-    ``ci``: the band of the embedded mock field of ``instrument`` (with its truth).
+    ``ci``: the band of the embedded mock field of ``instrument`` (with its truth),
+    its exposures aligned by `asteris.archive.align` (NIRCam) or stacked as warps (HSC).
     ``full``: the manifest's exposures (of ``band`` and ``detectors`` for MAST
     manifests) fetched from the archive (resumable, checksum-verified, cached in
     the data folder) and resampled onto one grid; no truth. Offline,

@@ -32,15 +32,16 @@ _DEFAULTS = {
 }
 
 
-
 def default_parameters(instrument: str = "nircam") -> dict:
     """Shape, exposures and population of the default field of ``instrument``."""
     return dict(_DEFAULTS[get_instrument(instrument).name])
 
 
 #: Raised whenever the simulator renders the same parameters differently, so that cached
-#: fields of an older simulator are not reused (2: Lyman-alpha emission scattered by the IGM).
-MOCK_VERSION = 2
+#: fields of an older simulator are not reused (2: Lyman-alpha emission scattered by the IGM;
+#: 3: NIRCam exposures on native detector pixels, written as _cal files and drizzled by asteris.archive.align,
+#: HSC exposures as warps stacked by its warp path).
+MOCK_VERSION = 3
 
 
 def _key(params: dict) -> str:
@@ -69,7 +70,8 @@ def mock_field(
     params = default_parameters(instrument)
     params.update({k: v for k, v in {"shape": shape, "exposures": exposures, "population": population}.items()
                    if v is not None})  # fmt: skip
-    params.update(bands=bands, noise=noise or NoiseConfig(), seed=seed)
+    # keyed by the amplitudes in effect, so that NoiseConfig.white_only() and structured_scale 0 share a field
+    params.update(bands=bands, noise=(noise or NoiseConfig()).effective(), seed=seed)
     name = get_instrument(instrument).name
     folder = Path(cache_dir or data_dir()) / f"mock_{name}_{_key(params)}"
     if not (folder / "params.json").exists():

@@ -21,7 +21,7 @@ seeing from Aihara et al. 2018 (PASJ 70, S4 and S8: median i-band seeing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import j1
@@ -37,6 +37,8 @@ __all__ = [
     "get_instrument",
     "psf_kernel",
     "mjy_sr_zero_point",
+    "pixel_response",
+    "box_profile",
 ]
 
 
@@ -51,11 +53,23 @@ class BandSpec:
     gain: float
     read_noise: float
     wisp: float = 0.0  #: relative wisp strength in this band (1 where wisps are strongest)
+    detector_scale: float | None = None  #: arcsec per native detector pixel (None: the output grid's)
+    detector: str = ""  #: DETECTOR keyword of the band's exposures
 
     @property
     def white_sigma(self) -> float:
-        """Per-pixel noise of one exposure from sky and read noise, in image units."""
+        """Per-pixel noise of one exposure from sky and read noise, in image units, on the output grid
+        (what it would be with detector pixels of the output grid's size)."""
         return float(np.sqrt(self.sky * self.gain + self.read_noise**2) / self.gain)
+
+    def on_detector(self, output_scale: float, detector_scale: float | None = None) -> BandSpec:
+        """The band seen by pixels of ``detector_scale`` arcsec (default: its own detector's).
+
+        Electrons per arcsec^2 stay the same, so the gain (electrons per image unit
+        per pixel) scales with the pixel area; the sky, a surface brightness, does not.
+        """
+        scale = detector_scale or self.detector_scale or output_scale
+        return replace(self, gain=self.gain * (scale / output_scale) ** 2, detector_scale=scale)
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,9 @@ class Instrument:
     dither_max: int = 8  #: largest integer dither offset, pixels
     has_snowballs: bool = False
     has_persistence: bool = False
+    roll_max: float = 0.0  #: largest roll of an exposure about the field centre, degrees
+    pixfrac: float = 1.0  #: drizzle pixfrac of the alignment
+    warps: bool = False  #: exposures are delivered as warps on the output grid (HSC), not detector frames
 
     @property
     def zero_point(self) -> float:
@@ -95,8 +112,16 @@ def mjy_sr_zero_point(pixel_scale: float) -> float:
     return float(-2.5 * np.log10(1e6 * pixel_sr / 3631.0))
 
 
+#: NIRCam's native pixels: short-wave (0.6-2.3 um) and long-wave (2.4-5 um) channels (JDox, "NIRCam Detector
+#: Overview").
+NIRCAM_SW_SCALE, NIRCAM_LW_SCALE = 0.031, 0.063
+
+
 def _nircam_band(name: str, fwhm: float, sky: float, wisp: float = 0.0) -> BandSpec:
-    return BandSpec(name, f"jwst_{name.lower()}", fwhm, sky, gain=700.0, read_noise=8.0, wisp=wisp)
+    long_wave = int(name[1:4]) >= 250
+    return BandSpec(name, f"jwst_{name.lower()}", fwhm, sky, gain=700.0, read_noise=8.0, wisp=wisp,
+                    detector_scale=NIRCAM_LW_SCALE if long_wave else NIRCAM_SW_SCALE,
+                    detector="NRCALONG" if long_wave else "NRCA1")  # fmt: skip
 
 
 NIRCAM = Instrument(
@@ -119,6 +144,7 @@ NIRCAM = Instrument(
     dither_max=8,
     has_snowballs=True,
     has_persistence=True,
+    roll_max=0.3,
 )
 
 
@@ -142,6 +168,7 @@ HSC = Instrument(
     seeing_range=(0.5, 1.0),
     gap_width=8,
     dither_max=6,
+    warps=True,
 )
 
 INSTRUMENTS = {"nircam": NIRCAM, "hsc": HSC}
@@ -183,3 +210,34 @@ def psf_kernel(profile: str, fwhm_px: float, *, radius_fwhm: float = 6.0) -> np.
     image = image.mean(axis=(2, 3))
     image[np.hypot(xx, yy) > half] = 0
     return image / image.sum()
+
+
+def box_profile(width: float) -> np.ndarray:
+    """A 1D box of ``width`` pixels (any real width) centred on the middle tap, unit sum.
+
+    The end taps hold the fraction of a pixel the box covers.
+
+    >>> box_profile(3.0).tolist()
+    [0.0, 0.3333333333333333, 0.3333333333333333, 0.3333333333333333, 0.0]
+    """
+    half = width / 2
+    taps = np.arange(-int(np.ceil(half)), int(np.ceil(half)) + 1)
+    overlap = np.clip(np.minimum(taps + 0.5, half) - np.maximum(taps - 0.5, -half), 0, None)
+    return overlap / overlap.sum()
+
+
+def pixel_response(kernel: np.ndarray, widths: tuple[float, ...]) -> np.ndarray:
+    """``kernel`` convolved with square boxes of ``widths`` pixels (a detector pixel, a drizzle drop).
+
+    >>> k = pixel_response(psf_kernel("airy", 4.0), (3.1,))
+    >>> k.shape[0] % 2, round(float(k.sum()), 6)
+    (1, 1.0)
+    """
+    from scipy.signal import fftconvolve
+
+    out = kernel
+    for width in widths:
+        box = box_profile(width)
+        out = fftconvolve(out, np.outer(box, box), mode="full")
+    out = np.clip(out, 0, None)
+    return out / out.sum()

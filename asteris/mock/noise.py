@@ -23,6 +23,7 @@ from ..errors import ConfigError
 __all__ = [
     "NoiseConfig",
     "COMPONENTS",
+    "STRUCTURED",
     "sky_and_read_noise",
     "one_over_f_stripes",
     "cosmic_ray_residuals",
@@ -47,29 +48,47 @@ COMPONENTS: dict[str, tuple[object, str, str]] = {
                    "Rieke et al. 2023, PASP 135, 028001; Miyazaki et al. 2018, PASJ 70, S1"),
     "one_over_f": (0.3, "rms of per-row offsets, new each exposure and each 512-column amplifier, with a 1/f "
                    "spectrum along the read direction", "Schlawin et al. 2020, AJ 160, 231 (1/f noise in "
-                   "NIRCam detectors); Rieke et al. 2023"),
-    "resampling": (True, "sub-pixel dithers resampled onto the output grid by bilinear interpolation, "
-                   "which correlates neighbouring pixels", "Casertano et al. 2000, AJ 120, 2747; Fruchter & "
-                   "Hook 2002, PASP 114, 144 (noise correlation of resampled images)"),
+                   "NIRCam detectors); Rieke et al. 2023. No published per-row amplitude in stage-2 images: "
+                   "0.3 sigma leaves stripes visible in one exposure, as in uncorrected _cal files"),
+    "resampling": (True, "exposures on native pixels (NIRCam 0.031/0.063 arcsec) with sub-pixel dithers and "
+                   "a roll, drizzled onto the 0.04 arcsec grid (pixfrac 1); HSC warps resampled bilinearly; "
+                   "either correlates neighbouring pixels. Off: output-sized pixels and integer dithers",
+                   "Casertano et al. 2000, AJ 120, 2747; Fruchter & Hook 2002, PASP 114, 144 (noise "
+                   "correlation of drizzled images)"),
     "cosmic_rays": (30.0, "residual cosmic-ray hits per megapixel per exposure, 3-30 sigma, 1-3 px tracks",
-                    "jump-detection residuals; cosmic-ray rates in Rigby et al. 2023"),
+                    "no published rate of residuals after jump detection; chosen so that a few dozen "
+                    "survive per exposure of 1000 s (Rigby et al. 2023 describe the raw rate)"),
     "snowballs": (2.0, "residual snowball halos per megapixel per exposure (NIRCam), 1-5 sigma, "
                   "radius 3-8 px",
-                  "Rigby et al. 2023 (snowballs); Bagley et al. 2023, ApJL 946, L12 (CEERS reduction)"),
+                  "Rigby et al. 2023 (snowballs); Bagley et al. 2023, ApJL 946, L12 (CEERS reduction). No "
+                  "published rate of halos left after correction; the value is a choice"),
     "hot_pixels": (2e-4, "fraction of hot pixels, 5-200 sigma, fixed in detector coordinates",
-                   "Rieke et al. 2023 (hot and warm pixels)"),
+                   "Rieke et al. 2023 (hot and warm pixels). Those above 50 sigma are flagged in DQ (the "
+                   "bad-pixel mask), fainter ones are not; the unflagged fraction is a choice"),
     "flat_residual": (0.002, "rms of the multiplicative flat-field error left on the sky after background "
                       "subtraction, detector coordinates",
-                      "flat-field accuracy of about 1% quoted by Rigby et al. 2023"),
+                      "flat-field accuracy of about 1% quoted by Rigby et al. 2023; the residual after "
+                      "background subtraction is smaller and no figure for it is published"),
     "wisp": (1.0, "peak of a diffuse wisp in detector coordinates, in sigma, scaled per band (strongest in "
-             "F150W/F200W)", "Rieke et al. 2023 and Bagley et al. 2023 (wisp templates)"),
+             "F150W/F200W)", "Rieke et al. 2023 and Bagley et al. 2023 (wisp templates); no published "
+             "residual level after template subtraction, the value is a choice"),
     "gradient": (1.0, "peak-to-peak of a smooth background gradient, new each exposure, in sigma",
-                 "scattered light and background variation, Rigby et al. 2023"),
+                 "scattered light and background variation, Rigby et al. 2023; no published residual "
+                 "after background subtraction, the value is a choice"),
     "persistence": (0.002, "fraction of a bright star's signal left at its previous detector position",
-                    "Rieke et al. 2023 (persistence after bright sources)"),
-    "gaps": (True, "a 12 px (NIRCam) or 8 px (HSC) detector gap and dither edges set to zero",
+                    "Rieke et al. 2023 (persistence after bright sources); no published fraction for "
+                    "imaging sequences, the value is a choice"),
+    "gaps": (True, "a 12 px (NIRCam, flagged DO_NOT_USE in DQ) or 8 px (HSC, NO_DATA in the warp mask) "
+             "detector gap; the dither edges no exposure covers are zero in the stack",
              "detector layout of NIRCam and HSC"),
 }  # fmt: skip
+
+
+_SCALE = "structured_scale"
+#: The components ``structured_scale`` multiplies (sky Poisson and read noise are white; resampling and
+#: gaps are on or off).
+STRUCTURED = ("one_over_f", "cosmic_rays", "snowballs", "hot_pixels", "flat_residual", "wisp", "gradient",
+              "persistence")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,7 @@ class NoiseConfig:
     gradient: float = 1.0
     persistence: float = 0.002
     gaps: bool = True
+    structured_scale: float = 1.0
 
     @classmethod
     def white_only(cls) -> NoiseConfig:
@@ -100,18 +120,39 @@ class NoiseConfig:
         unknown = set(names) - set(COMPONENTS)
         if unknown:
             raise ConfigError(f"unknown noise components {sorted(unknown)}; known: {sorted(COMPONENTS)}")
-        off = {f.name: type(f.default)(0) for f in dataclasses.fields(cls) if f.name not in names}
+        off = {f.name: type(f.default)(0) for f in dataclasses.fields(cls) if f.name not in (*names, _SCALE)}
         return cls(**off)
 
     @classmethod
     def from_dict(cls, values: dict) -> NoiseConfig:
-        unknown = set(values) - set(COMPONENTS)
+        unknown = set(values) - set(COMPONENTS) - {_SCALE}
         if unknown:
             raise ConfigError(f"unknown noise components {sorted(unknown)}; known: {sorted(COMPONENTS)}")
         return cls(**values)
 
     def enabled(self) -> list[str]:
-        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name)]
+        return [f.name for f in dataclasses.fields(self) if f.name != _SCALE and getattr(self, f.name)]
+
+    def effective(self) -> NoiseConfig:
+        """The amplitudes after ``structured_scale``, with the scale reset to 1.
+
+        Every structured amplitude is multiplied by the scale; sky Poisson and
+        read noise stay. At 0 the field is white noise only: resampling and
+        gaps go too, the physical limit a denoiser can approach.
+
+        >>> NoiseConfig(structured_scale=2.0).effective().one_over_f
+        0.6
+        >>> NoiseConfig(structured_scale=0.0).effective() == NoiseConfig.white_only()
+        True
+        """
+        if self.structured_scale < 0:
+            raise ConfigError(f"structured_scale must be >= 0, got {self.structured_scale}")
+        if self.structured_scale == 0:
+            return NoiseConfig.only(*[n for n in ("sky_poisson", "read_noise") if getattr(self, n)])
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name in STRUCTURED:
+            values[name] = values[name] * self.structured_scale
+        return NoiseConfig(**{**values, _SCALE: 1.0})
 
 
 def sky_and_read_noise(signal, sky: float, gain: float, read_noise: float, rng, *, poisson=True, read=True):

@@ -22,6 +22,9 @@ Examples
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,6 +32,7 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 from astropy.table import QTable
+from scipy.ndimage import map_coordinates, spline_filter
 from scipy.signal import oaconvolve
 from tqdm import tqdm
 
@@ -37,7 +41,16 @@ from ..errors import ConfigError
 from ..fileio import atomic_path, check_writable, writable_folder
 from ..stack import Stack, read_stack
 from . import noise as nz
-from .instruments import BandSpec, Instrument, get_instrument, psf_kernel
+from .detector import (
+    DQ_DO_NOT_USE,
+    DQ_HOT,
+    HSC_NO_DATA,
+    detector_sky_coords,
+    exposure_wcs,
+    write_cal,
+    write_warp,
+)
+from .instruments import BandSpec, Instrument, get_instrument, pixel_response, psf_kernel
 from .population import ALL_BANDS, PopulationConfig, sky_catalog
 from .sed import NJY_AB_ZP, SPECTRAL_GRIDS
 from .synthetic import synthetic_wcs
@@ -55,6 +68,10 @@ __all__ = [
 
 _STRIPE_ROWS = 256  # output rows rendered at a time: bounds the canvas memory on big fields
 _PERSISTENCE_THRESHOLD = 100.0  # in units of the white noise: where a previous exposure leaves a ghost
+_SPLINE_PAD = 16  # canvas rows beyond a stripe for the spline prefilter: its edge error falls 0.27x a row
+_HOT_FLAGGED = 50.0  # hot pixels above this many sigma are in the bad-pixel mask (DQ), fainter ones are not
+_GROUP_BYTES = 3 << 30  # bound on the pixel coordinates and images of exposures rendered together
+_EXPOSURE_TIME = 1000.0  # seconds: EFFEXPTM of a mock exposure, the time the artefact rates assume
 
 
 @dataclass
@@ -189,27 +206,63 @@ def _render_stamps(catalog: QTable, geom: _Geometry, pixel_scale: float) -> list
     return stamps
 
 
+def _convolved_rows(stamps, tops, bottoms, fluxes, kernel, width: int, start: int, stop: int) -> np.ndarray:
+    """Canvas rows ``[start, stop)`` of the sky convolved with ``kernel`` (canvas ``width`` columns wide)."""
+    halo = kernel.shape[0] // 2
+    c0, c1 = start - halo, stop + halo
+    canvas = np.zeros((c1 - c0, width))
+    for i in np.flatnonzero((bottoms > c0) & (tops < c1) & (fluxes != 0)):
+        y0, x0, patch = stamps[i]
+        nz.add_patch(canvas, y0 - c0, x0, fluxes[i] * patch)
+    return oaconvolve(canvas, kernel, mode="same")[halo : halo + stop - start]
+
+
+def _stamp_rows(stamps) -> tuple[np.ndarray, np.ndarray]:
+    tops = np.array([s[0] for s in stamps], dtype=int)
+    return tops, tops + np.array([s[2].shape[0] for s in stamps], dtype=int)
+
+
 def _sky_images(
     stamps: list, fluxes: np.ndarray, kernel: np.ndarray, geom: _Geometry, phases: set[tuple[int, int]]
 ) -> dict[tuple[int, int], np.ndarray]:
     """PSF-convolved sky binned to pixels at each sub-pixel phase (py, px), on the padded grid less one."""
     os_, (hp, wp) = geom.oversample, geom.padded
-    halo = kernel.shape[0] // 2
     out = {p: np.zeros((hp - 1, wp - 1), dtype=np.float32) for p in phases}
-    tops = np.array([s[0] for s in stamps])
-    bottoms = tops + np.array([s[2].shape[0] for s in stamps])
+    tops, bottoms = _stamp_rows(stamps)
     for r0 in range(0, hp - 1, _STRIPE_ROWS):
         r1 = min(r0 + _STRIPE_ROWS, hp - 1)
-        c0, c1 = r0 * os_ - halo, (r1 + 1) * os_ + halo
-        canvas = np.zeros((c1 - c0, wp * os_))
-        for i in np.flatnonzero((bottoms > c0) & (tops < c1) & (fluxes != 0)):
-            y0, x0, patch = stamps[i]
-            nz.add_patch(canvas, y0 - c0, x0, fluxes[i] * patch)
-        sharp = oaconvolve(canvas, kernel, mode="same")[halo : halo + (r1 - r0 + 1) * os_]
+        sharp = _convolved_rows(stamps, tops, bottoms, fluxes, kernel, wp * os_, r0 * os_, (r1 + 1) * os_)
         for py, px in phases:
             block = sharp[py : py + (r1 - r0) * os_, px : px + (wp - 1) * os_]
             out[py, px][r0:r1] = block.reshape(r1 - r0, os_, wp - 1, os_).sum(axis=(1, 3))
     return out
+
+
+def _sample_on_detectors(
+    stamps: list, fluxes: np.ndarray, kernel: np.ndarray, geom: _Geometry, coords: list
+) -> list[np.ndarray]:
+    """The sky convolved with ``kernel`` (PSF and detector pixel) at each detector pixel centre.
+
+    ``coords`` holds per exposure the output-grid (x, y) of its pixel centres.
+    The convolved canvas is built a stripe of rows at a time (bounded memory)
+    and interpolated with cubic splines; values are surface brightness in
+    image units (a canvas pixel holds 1/oversample^2 of an output pixel).
+    """
+    os_, (hp, wp) = geom.oversample, geom.padded
+    total, step = hp * os_, _STRIPE_ROWS * os_
+    tops, bottoms = _stamp_rows(stamps)
+    canvas_yx = [(geom.canvas_coord(y), geom.canvas_coord(x)) for x, y in coords]
+    out = [np.zeros(x.shape) for x, _ in coords]
+    for start in range(0, total, step):
+        stop = min(start + step, total)
+        lo, hi = max(start - _SPLINE_PAD, 0), min(stop + _SPLINE_PAD, total)
+        rows = _convolved_rows(stamps, tops, bottoms, fluxes, kernel, wp * os_, lo, hi)
+        rows = spline_filter(rows, order=3, mode="mirror")
+        for image, (cy, cx) in zip(out, canvas_yx):
+            inside = (cy >= start - 0.5) & (cy < stop - 0.5)
+            image[inside] = map_coordinates(rows, [cy[inside] - lo, cx[inside]], order=3, prefilter=False,
+                                            mode="mirror")  # fmt: skip
+    return [image * os_**2 for image in out]
 
 
 def render_sources(
@@ -220,6 +273,7 @@ def render_sources(
     pixel_scale: float,
     psf_profile: str,
     psf_fwhm: float,
+    pixel_widths: tuple[float, ...] = (),
     oversample: int = 4,
 ) -> np.ndarray:
     """Noiseless image of ``catalog`` on an ``(H, W)`` grid, rendered exactly as the mock's truth images.
@@ -227,10 +281,11 @@ def render_sources(
     ``catalog`` needs ``x``, ``y`` (zero-based pixels), ``r_e`` (angle; 0 for
     a point source), ``sersic_n``, ``axis_ratio`` and ``theta``; ``fluxes``
     are the total fluxes in image units; the PSF is ``psf_profile`` with FWHM
-    ``psf_fwhm`` arcsec. Sources up to a PSF radius outside the grid still
-    spill in.
+    ``psf_fwhm`` arcsec, convolved with square boxes of ``pixel_widths``
+    arcsec (the native detector pixel and drizzle drop of a drizzled image).
+    Sources up to a PSF radius outside the grid still spill in.
     """
-    kernel = psf_kernel(psf_profile, psf_fwhm / pixel_scale * oversample)
+    kernel = _kernel(psf_profile, psf_fwhm, pixel_scale, oversample, pixel_widths)
     margin = int(np.ceil(kernel.shape[0] / (2 * oversample))) + 2
     geom = _Geometry(tuple(shape), margin, oversample)
     stamps = _render_stamps(catalog, geom, pixel_scale)
@@ -238,20 +293,45 @@ def render_sources(
     return image[margin : margin + shape[0], margin : margin + shape[1]]
 
 
-def _dithers(exposures: int, instrument: Instrument, geom: _Geometry, resampling: bool, rng) -> np.ndarray:
-    """(T, 4): integer and phase offsets (ny, nx, py, px); phases cycle through a shuffled pattern."""
-    os_ = geom.oversample
-    phases = [(py, px) for py in range(os_) for px in range(os_)] if resampling else [(0, 0)]
-    order = rng.permutation(len(phases))
-    integer = rng.integers(-instrument.dither_max, instrument.dither_max + 1, size=(exposures, 2))
-    phase = np.array([phases[order[t % len(phases)]] for t in range(exposures)])
-    return np.hstack([integer, phase])
+def _kernel(profile: str, fwhm: float, pixel_scale: float, oversample: int, widths=()) -> np.ndarray:
+    """The PSF on the canvas (``oversample`` x the output grid), convolved with boxes of ``widths`` arcsec."""
+    canvas_scale = pixel_scale / oversample
+    kernel = psf_kernel(profile, fwhm / canvas_scale)
+    return pixel_response(kernel, tuple(w / canvas_scale for w in widths)) if widths else kernel
+
+
+@dataclass(frozen=True)
+class _Pointing:
+    dx: float  #: offset of the exposure's centre from the field's, output pixels
+    dy: float
+    roll: float  #: degrees
+
+    def phase(self, oversample: int) -> tuple[int, int, int, int]:
+        """(ny, nx, py, px): integer pixels and sub-pixel phase in 1/oversample (warps only)."""
+        ny, nx = int(np.floor(self.dy)), int(np.floor(self.dx))
+        return ny, nx, round((self.dy - ny) * oversample), round((self.dx - nx) * oversample)
+
+
+def _pointings(exposures: int, instrument: Instrument, oversample: int, resampling: bool, rng) -> list:
+    """Dither offsets and rolls: detector frames get any offset and a roll; warps quarter-pixel phases."""
+    limit = instrument.dither_max
+    integer = rng.integers(-limit, limit + 1, size=(exposures, 2)).astype(float)
+    if not resampling:
+        return [_Pointing(dx, dy, 0.0) for dy, dx in integer]
+    if instrument.warps:
+        phases = [(py, px) for py in range(oversample) for px in range(oversample)]
+        order = rng.permutation(len(phases))
+        fraction = np.array([phases[order[t % len(phases)]] for t in range(exposures)]) / oversample
+        return [_Pointing(dx, dy, 0.0) for dy, dx in integer + fraction]
+    offsets = rng.uniform(-limit, limit, size=(exposures, 2))
+    rolls = rng.uniform(-instrument.roll_max, instrument.roll_max, exposures)
+    return [_Pointing(dx, dy, roll) for (dy, dx), roll in zip(offsets, rolls)]
 
 
 def _fixed_patterns(spec: BandSpec, instrument: Instrument, shape, noise: nz.NoiseConfig, rng) -> dict:
     sigma = spec.white_sigma
     return {
-        "hot": nz.hot_pixel_map(shape, noise.hot_pixels, sigma, rng) if noise.hot_pixels else 0.0,
+        "hot": nz.hot_pixel_map(shape, noise.hot_pixels, sigma, rng) if noise.hot_pixels else np.zeros(shape),
         "flat": nz.flat_residual_map(shape, noise.flat_residual, rng) if noise.flat_residual else 0.0,
         "wisp": nz.wisp_map(shape, noise.wisp * spec.wisp * sigma, rng) if noise.wisp * spec.wisp else 0.0,
         "valid": nz.gap_mask(shape, instrument.gap_width if noise.gaps else 0),
@@ -280,46 +360,153 @@ def _expose(
     return np.where(fixed["valid"], frame, 0.0)
 
 
+def _error(signal: np.ndarray, spec: BandSpec) -> np.ndarray:
+    """The ERR a ramp fit reports: Poisson noise of sky and source, and read noise, in image units."""
+    return np.sqrt(np.clip(signal + spec.sky, 0, None) * spec.gain + spec.read_noise**2) / spec.gain
+
+
 def _band_fwhms(spec: BandSpec, instrument: Instrument, exposures: int, rng) -> np.ndarray:
     if instrument.seeing_range is None:
         return np.full(exposures, spec.psf_fwhm)
     return np.round(rng.uniform(*instrument.seeing_range, exposures), 3)
 
 
-def _simulate_band(spec, instrument, geom, stamps, catalog, dithers, noise, rng, progress):
-    """``(cube, truth, exposures)`` of one band: aligned exposures, noiseless image, exposure table."""
+@dataclass
+class _Scene:
+    """What every band of a field shares: the grid, the sources and the pointings."""
+
+    instrument: Instrument
+    geom: _Geometry
+    wcs: object
+    stamps: list
+    catalog: QTable
+    pointings: list
+    noise: nz.NoiseConfig
+    seed: int
+
+    def fluxes(self, spec: BandSpec) -> np.ndarray:
+        """Total fluxes in output-grid image units (per output pixel) of every source."""
+        scale = 10 ** (-0.4 * (NJY_AB_ZP - self.instrument.zero_point))  # image units per nJy per pixel
+        return np.asarray(self.catalog[f"flux_{spec.filter}"].to_value(u.nJy)) * scale
+
+
+def _signals(scene: _Scene, fluxes: np.ndarray, kernel: np.ndarray, wcses: list, shape: tuple[int, int]):
+    """Yield (noiseless detector image, WCS) per exposure, rendered a few exposures at a time.
+
+    Each group shares one pass over the sky canvas; its size keeps the pixel
+    coordinates and images of a group within `_GROUP_BYTES`.
+    """
+    per_exposure = 24 * shape[0] * shape[1]  # x, y and the image, float64
+    size = max(1, _GROUP_BYTES // per_exposure)
+    for start in range(0, len(wcses), size):
+        group = wcses[start : start + size]
+        coords = [detector_sky_coords(w, scene.wcs, shape) for w in group]
+        yield from zip(_sample_on_detectors(scene.stamps, fluxes, kernel, scene.geom, coords), group)
+
+
+def _detector_frames(scene: _Scene, spec: BandSpec, folder: Path, rng, progress: bool) -> tuple[list, QTable]:
+    """Render, expose and write one band's detector-frame ``_cal`` files; their paths and exposure table."""
+    inst, geom = scene.instrument, scene.geom
+    resampled = scene.noise.resampling
+    native = spec.on_detector(inst.pixel_scale, None if resampled else inst.pixel_scale)
+    ratio = inst.pixel_scale / native.detector_scale
+    shape = tuple(int(np.ceil(n * ratio)) for n in geom.shape)
+    wcses = [exposure_wcs(scene.wcs, geom.shape, offset=(p.dx, p.dy), roll_deg=p.roll,
+                          scale=native.detector_scale, shape=shape) for p in scene.pointings]  # fmt: skip
+    pixel = (native.detector_scale,)
+    kernel = _kernel(inst.psf_profile, spec.psf_fwhm, inst.pixel_scale, geom.oversample, pixel)
+    fixed = _fixed_patterns(native, inst, shape, scene.noise, rng)
+    hot = fixed["hot"] > _HOT_FLAGGED * native.white_sigma
+    files, previous = [], None
+    signals = _signals(scene, scene.fluxes(spec), kernel, wcses, shape)
+    for t, (signal, wcs) in enumerate(tqdm(signals, total=len(wcses),
+                                           desc=f"expose {spec.name}", disable=not progress,
+                                           leave=False)):  # fmt: skip
+        frame = _expose(signal, previous, native, inst, fixed, scene.noise, rng)
+        dq = np.where(fixed["valid"], 0, DQ_DO_NOT_USE) | np.where(hot, DQ_DO_NOT_USE | DQ_HOT, 0)
+        keywords = {"INSTRUME": "NIRCAM", "DETECTOR": spec.detector, "FILTER": spec.name,
+                    "PROGRAM": "mock", "EXPSTART": 60000.0 + t / 24, "EFFEXPTM": _EXPOSURE_TIME,
+                    "SEED": scene.seed}  # fmt: skip
+        path = folder / f"mock_{spec.name.lower()}_{t:03d}_cal.fits"
+        files.append(write_cal(path, frame, _error(signal, native), dq, wcs, keywords=keywords))
+        previous = signal
+    table = _exposure_table(scene.pointings, np.full(len(files), spec.psf_fwhm), native)
+    table["detector_scale"] = np.full(len(files), native.detector_scale) * u.arcsec
+    return files, table
+
+
+def _warp_frames(scene: _Scene, spec: BandSpec, folder: Path, rng, progress: bool) -> tuple[list, QTable]:
+    """Render, expose, warp (bilinear) and write one band's warps on the output grid (HSC-like)."""
+    inst, geom = scene.instrument, scene.geom
     h, w = geom.shape
     m, os_ = geom.margin, geom.oversample
-    scale = 10 ** (-0.4 * (NJY_AB_ZP - instrument.zero_point))  # image units per nJy per pixel
-    fluxes = np.asarray(catalog[f"flux_{spec.filter}"].to_value(u.nJy)) * scale
-    fwhms = _band_fwhms(spec, instrument, len(dithers), rng)
-    kernel = lambda fwhm: psf_kernel(instrument.psf_profile, fwhm / instrument.pixel_scale * os_)  # noqa: E731
-    fixed = _fixed_patterns(spec, instrument, geom.shape, noise, rng)
-    cube = np.zeros((len(dithers), h, w), dtype=np.float32)
-    valid_fraction = np.zeros(len(dithers))
-    images, previous = {}, None
-    for fwhm in tqdm(np.unique(np.append(fwhms, spec.psf_fwhm)), desc=f"render {spec.name}",
-                     disable=not progress, leave=False):  # fmt: skip
-        phases = {tuple(d[2:]) for d, f in zip(dithers, fwhms) if f == fwhm}
-        images[fwhm] = _sky_images(stamps, fluxes, kernel(fwhm), geom, phases | {(0, 0)})
-    truth = images[spec.psf_fwhm][0, 0][m : m + h, m : m + w]
-    for t, (ny, nx, py, px) in enumerate(dithers):
+    fwhms = _band_fwhms(spec, inst, len(scene.pointings), rng)
+    phases = [p.phase(os_) for p in scene.pointings]
+    images = {}
+    for fwhm in np.unique(fwhms):
+        wanted = {ph[2:] for ph, f in zip(phases, fwhms) if f == fwhm}
+        kernel = _kernel(inst.psf_profile, fwhm, inst.pixel_scale, os_)
+        images[fwhm] = _sky_images(scene.stamps, scene.fluxes(spec), kernel, geom, wanted)
+    fixed = _fixed_patterns(spec, inst, geom.shape, scene.noise, rng)
+    files, previous = [], None
+    for t, (ny, nx, py, px) in enumerate(tqdm(phases, desc=f"expose {spec.name}", disable=not progress,
+                                              leave=False)):  # fmt: skip
         signal = images[fwhms[t]][py, px][ny + m : ny + m + h, nx + m : nx + m + w].astype(np.float64)
-        frame = _expose(signal, previous, spec, instrument, fixed, noise, rng)
-        aligned, ok = nz.resample_to_sky(frame, fixed["valid"], nx + px / os_, ny + py / os_)
-        cube[t], valid_fraction[t], previous = aligned, ok.mean(), signal
-    exposures = QTable(
+        frame = _expose(signal, previous, spec, inst, fixed, scene.noise, rng)
+        shift = (nx + px / os_, ny + py / os_)
+        warp, ok = nz.resample_to_sky(frame, fixed["valid"], *shift)
+        variance, _ = nz.resample_to_sky(_error(signal, spec) ** 2, fixed["valid"], *shift)
+        path = folder / f"mock_warp_{spec.name.lower()}_{t:03d}.fits"
+        keywords = {"INSTRUME": "HSC", "FILTER": spec.name, "SEEING": fwhms[t], "SEED": scene.seed}
+        files.append(write_warp(path, warp, np.where(ok, 0, HSC_NO_DATA), variance, scene.wcs,
+                                keywords=keywords))  # fmt: skip
+        previous = signal
+    return files, _exposure_table(scene.pointings, fwhms, spec)
+
+
+def _exposure_table(pointings: list, fwhms: np.ndarray, spec: BandSpec) -> QTable:
+    table = QTable(
         {
-            "dx": (dithers[:, 1] + dithers[:, 3] / os_) * u.pix,
-            "dy": (dithers[:, 0] + dithers[:, 2] / os_) * u.pix,
-            "psf_fwhm": fwhms * u.arcsec,
-            "sky": np.full(len(dithers), spec.sky),
-            "weight": np.full(len(dithers), 1 / spec.white_sigma**2),
-            "valid_fraction": valid_fraction,
+            "dx": np.array([p.dx for p in pointings]) * u.pix,
+            "dy": np.array([p.dy for p in pointings]) * u.pix,
+            "roll": np.array([p.roll for p in pointings]) * u.deg,
+            "psf_fwhm": np.asarray(fwhms, dtype=float) * u.arcsec,
+            "sky": np.full(len(pointings), spec.sky),
+            "weight": np.full(len(pointings), 1 / spec.white_sigma**2),
         }
     )
-    exposures.meta["EXTNAME"] = "EXPOSURES"
-    return cube, truth.astype(np.float32), exposures
+    table.meta["EXTNAME"] = "EXPOSURES"
+    return table
+
+
+def _simulate_band(scene: _Scene, spec: BandSpec, rng, folder: Path, progress: bool) -> MockBand:
+    """One band: exposures written to ``folder`` and aligned by the archive's own path, truth, table."""
+    from ..archive.align import align, stack_warps
+
+    inst, geom = scene.instrument, scene.geom
+    h, w, m = *geom.shape, geom.margin
+    if inst.warps:
+        files, table = _warp_frames(scene, spec, folder, rng, progress)
+        stack, widths = stack_warps(files), ()
+        weights = (stack.data != 0).astype(np.float32)
+    else:
+        files, table = _detector_frames(scene, spec, folder, rng, progress)
+        stack, weights = align(files, grid=(scene.wcs, geom.shape), pixfrac=inst.pixfrac)
+        native = table["detector_scale"][0].to_value(u.arcsec)
+        widths = (native, inst.pixfrac * native) if scene.noise.resampling else ()
+    table["valid_fraction"] = (weights > 0).mean(axis=(1, 2))
+    table["file"] = [Path(f).name for f in files]
+    kernel = _kernel(inst.psf_profile, spec.psf_fwhm, inst.pixel_scale, geom.oversample, widths)
+    truth = _sky_images(scene.stamps, scene.fluxes(spec), kernel, geom, {(0, 0)})[0, 0][m : m + h, m : m + w]
+    header = _header(spec, inst, scene.wcs, scene.seed)
+    header["PIXRESP"] = (",".join(f"{v:g}" for v in widths) or "none",
+                         "[arcsec] boxes the truth PSF is convolved with")  # fmt: skip
+    for key in ("PIXFRAC", "DRIZKERN", "ALIGNPIX"):
+        if key in stack.header:
+            header[key] = stack.header[key]
+    provenance = [f"asteris.mock.simulate seed {scene.seed}"] + [Path(f).name for f in files]
+    cube = Stack(np.asarray(stack.data, dtype=np.float32), header, scene.wcs, provenance)
+    return MockBand(spec.name, cube, truth.astype(np.float32), table)
 
 
 def _header(spec: BandSpec, instrument: Instrument, wcs, seed: int) -> fits.Header:
@@ -364,6 +551,7 @@ def simulate_field(
     ra: float = 53.16,
     dec: float = -27.78,
     oversample: int = 4,
+    exposures_dir: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> MockField:
     """Simulate a dithered multi-band field; see the module docstring.
@@ -376,29 +564,29 @@ def simulate_field(
     bands : band names (default: all of the instrument's).
     noise, population : component amplitudes and sky content (defaults: all on, see `asteris.mock.noise`).
     seed : everything random follows from it; the same seed gives the same bytes.
+    exposures_dir : folder to keep the exposure files in (``_cal``-like files for NIRCam,
+        warps for HSC); by default they are written to a temporary folder, aligned and removed.
     """
     inst = get_instrument(instrument)
-    noise, population = noise or nz.NoiseConfig(), population or PopulationConfig()
+    noise, population = (noise or nz.NoiseConfig()).effective(), population or PopulationConfig()
     if exposures < 1 or min(shape) < 16:
         raise ConfigError(f"need at least one exposure and a 16x16 field, got {exposures} and {shape}")
     specs = [inst.band(b) for b in bands] if bands else list(inst.bands)
-    geom = _Geometry(tuple(shape), inst.dither_max + 2, oversample)
+    roll_reach = np.hypot(*shape) / 2 * np.sin(np.radians(inst.roll_max))
+    geom = _Geometry(tuple(shape), inst.dither_max + 4 + int(np.ceil(roll_reach)), oversample)
     seeds = np.random.SeedSequence(seed).spawn(2 + len(specs))
     extent = (geom.padded[1] * inst.pixel_scale, geom.padded[0] * inst.pixel_scale)
     catalog = sky_catalog(extent, bands=ALL_BANDS, config=population, seed=int(seeds[0].generate_state(1)[0]))
     catalog["x"] = catalog["x_arcsec"].to_value(u.arcsec) / inst.pixel_scale - geom.margin - 0.5
     catalog["y"] = catalog["y_arcsec"].to_value(u.arcsec) / inst.pixel_scale - geom.margin - 0.5
-    stamps = _render_stamps(catalog, geom, inst.pixel_scale)
-    dithers = _dithers(exposures, inst, geom, noise.resampling, np.random.default_rng(seeds[1]))
     wcs = synthetic_wcs(geom.shape, ra=ra, dec=dec, scale_arcsec=inst.pixel_scale)
+    pointings = _pointings(exposures, inst, oversample, noise.resampling, np.random.default_rng(seeds[1]))
+    scene = _Scene(inst, geom, wcs, _render_stamps(catalog, geom, inst.pixel_scale), catalog, pointings,
+                   noise, seed)  # fmt: skip
     out = {}
-    for spec, band_seed in zip(tqdm(specs, desc=f"mock {inst.name}", disable=not progress), seeds[2:]):
-        rng = np.random.default_rng(band_seed)
-        cube, truth, exposure_table = _simulate_band(
-            spec, inst, geom, stamps, catalog, dithers, noise, rng, progress
-        )
-        stack = Stack(cube, _header(spec, inst, wcs, seed), wcs, [f"asteris.mock.simulate seed {seed}"])
-        out[spec.name] = MockBand(spec.name, stack, truth, exposure_table)
+    with _exposure_folder(exposures_dir) as folder:
+        for spec, band_seed in zip(tqdm(specs, desc=f"mock {inst.name}", disable=not progress), seeds[2:]):
+            out[spec.name] = _simulate_band(scene, spec, np.random.default_rng(band_seed), folder, progress)
     params = {
         "instrument": inst.name, "shape": list(shape), "exposures": exposures,
         "bands": [s.name for s in specs], "seed": seed, "ra": ra, "dec": dec, "oversample": oversample,
@@ -406,6 +594,15 @@ def simulate_field(
         "population": asdict(population), "spectral_grids": SPECTRAL_GRIDS, "asteris_version": __version__,
     }  # fmt: skip
     return MockField(inst.name, out, _finish_catalog(catalog, geom, wcs, inst.pixel_scale, seed), params)
+
+
+@contextmanager
+def _exposure_folder(path):
+    if path is not None:
+        yield writable_folder(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="asteris-mock-") as tmp:
+        yield Path(tmp)
 
 
 #: Components whose noise power spectra `component_power_spectra` measures (persistence needs
@@ -423,7 +620,7 @@ def component_power_spectra(
     averaged over exposures and divided by the mean white-noise power.
     """
     inst = get_instrument(instrument)
-    crop = inst.dither_max + 2
+    crop = inst.dither_max + 4  # beyond the dither and roll edges, which no exposure covers
     out = {}
     for name in ("white",) + SPECTRUM_COMPONENTS:
         extra = () if name == "white" else (name,)

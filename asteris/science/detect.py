@@ -47,6 +47,8 @@ from ..mock.sed import NJY_AB_ZP
 __all__ = [
     "DetectionImage",
     "detection_image",
+    "SEXTRACTOR_KERNEL",
+    "THRESHOLD_UNITS",
     "detect",
     "matched_kernel",
     "njy_per_unit",
@@ -94,7 +96,7 @@ class DetectionImage:
     data: np.ndarray  #: background-subtracted image, 0 where masked
     rms: np.ndarray  #: per-pixel noise of ``data``
     filtered: np.ndarray  #: ``data`` filtered with ``kernel``
-    filtered_rms: np.ndarray  #: noise of ``filtered``, measured on it
+    filtered_rms: np.ndarray  #: the unit of detection thresholds: noise of ``filtered`` (or per-pixel RMS)
     kernel: np.ndarray
     mask: np.ndarray  #: True where there is no data
     fwhm: float  #: FWHM of the kernel (pixels), from its second moments
@@ -120,6 +122,13 @@ def _background(image: np.ndarray, mask: np.ndarray, box_size: int) -> Backgroun
     )
 
 
+#: SExtractor's default detection filter (``default.conv``, a 3x3 pyramid), normalised.
+SEXTRACTOR_KERNEL = np.array([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16.0
+#: What a detection threshold is in units of: the filtered image's own noise (the optimal detector's
+#: convention) or the per-pixel background RMS of the unfiltered image (SExtractor's DETECT_THRESH).
+THRESHOLD_UNITS = ("filtered", "pixel")
+
+
 def detection_image(
     image: np.ndarray,
     *,
@@ -128,12 +137,19 @@ def detection_image(
     box_size: int = 64,
     mask: np.ndarray | None = None,
     negate: bool = False,
+    threshold_units: str = "filtered",
 ) -> DetectionImage:
     """Subtract the background, filter with the matched kernel and measure both noises.
 
     ``negate=True`` works on ``-image``: its detections are the false
-    positives a real image has at the same threshold.
+    positives a real image has at the same threshold. ``threshold_units``
+    (`THRESHOLD_UNITS`): ``"filtered"`` puts thresholds in units of the noise
+    measured on the filtered image; ``"pixel"`` in units of the unfiltered
+    per-pixel background RMS, as SExtractor does, which on an image with
+    correlated noise (drizzled, or denoised) is a different, lower bar.
     """
+    if threshold_units not in THRESHOLD_UNITS:
+        raise ConfigError(f"threshold_units must be one of {THRESHOLD_UNITS}, got {threshold_units!r}")
     image = np.asarray(image, dtype=float)
     if image.ndim != 2:
         raise ConfigError(f"detection needs a 2D image, got shape {image.shape}")
@@ -149,7 +165,10 @@ def detection_image(
     filtered = oaconvolve(data, kernel, mode="same")
     # edges of the data, where the kernel reaches into no-data, are left out of detection
     edge = ndimage.binary_dilation(no_data, structure=np.ones(kernel.shape, bool))
-    filtered_rms = _background(filtered, edge, box_size).background_rms
+    if threshold_units == "pixel":
+        filtered_rms = raw.background_rms
+    else:
+        filtered_rms = _background(filtered, edge, box_size).background_rms
     rms = np.where(no_data, np.inf, raw.background_rms)
     filtered_rms = np.where(edge, np.inf, filtered_rms)
     return DetectionImage(data, rms, filtered, filtered_rms, kernel, edge, kernel_fwhm(kernel))

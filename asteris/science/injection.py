@@ -55,14 +55,22 @@ class SourceRenderer:
     psf_profile: str
     psf_fwhm: float
     exposure_fwhm: tuple[float, ...] | None = None
+    #: arcsec: square boxes the PSF is convolved with (a drizzled image's native pixel and drop)
+    pixel_widths: tuple[float, ...] = ()
 
     @classmethod
     def for_mock(cls, field, band: str) -> SourceRenderer:
-        """The renderer of one band of a `~asteris.mock.simulate.MockField`."""
+        """The renderer of one band of a `~asteris.mock.simulate.MockField`.
+
+        Its sources look like the field's truth: for drizzled detector-frame
+        exposures the PSF carries the native pixel and drizzle drop (``PIXRESP``).
+        """
         inst = get_instrument(field.instrument)
         spec, mock_band = inst.band(band), field.bands[inst.band(band).name]
         fwhms = tuple(float(f) for f in mock_band.exposures["psf_fwhm"].to_value(u.arcsec))
-        return cls(inst.pixel_scale, inst.zero_point, inst.psf_profile, spec.psf_fwhm, fwhms)
+        response = str(mock_band.stack.header.get("PIXRESP", "none"))
+        widths = () if response == "none" else tuple(float(w) for w in response.split(","))
+        return cls(inst.pixel_scale, inst.zero_point, inst.psf_profile, spec.psf_fwhm, fwhms, widths)
 
     @classmethod
     def for_stack(cls, stack: Stack, *, psf_profile: str = "airy") -> SourceRenderer:
@@ -86,7 +94,10 @@ class SourceRenderer:
 
     @property
     def fwhm_px(self) -> float:
-        return self.psf_fwhm / self.pixel_scale
+        """FWHM of the sources on the grid, pixels: the PSF's, widened by the pixel boxes (each adds the
+        FWHM of a Gaussian of its variance, 0.68 of its width, in quadrature)."""
+        boxes = sum((0.68 * w) ** 2 for w in self.pixel_widths)
+        return float(np.sqrt(self.psf_fwhm**2 + boxes)) / self.pixel_scale
 
     def fluxes(self, mags) -> np.ndarray:
         """Total fluxes in image units of AB magnitudes ``mags``."""
@@ -105,6 +116,7 @@ class SourceRenderer:
             pixel_scale=self.pixel_scale,
             psf_profile=self.psf_profile,
             psf_fwhm=self.psf_fwhm if fwhm is None else fwhm,
+            pixel_widths=self.pixel_widths,
         )
 
 

@@ -51,6 +51,7 @@ def plot_completeness_purity(result, path: str | os.PathLike | None = None, *, o
         ax.set_ylim(-0.02, 1.05)
         ax.set_ylabel(label)
     top.legend(fontsize=8)
+    top.set_title(f"{getattr(result, 'protocol', 'optimal')} protocol", fontsize=10)
     bottom.set_xlabel("AB magnitude")
     return save_figure(fig, path, overwrite)
 

@@ -39,7 +39,14 @@ from tqdm import tqdm
 from ..coadd import coadd
 from ..errors import ConfigError
 from ..stack import Stack, read_stack
-from .detect import DetectionImage, detect, detection_image, empty_aperture_noise, segment_sources
+from .detect import (
+    SEXTRACTOR_KERNEL,
+    DetectionImage,
+    detect,
+    detection_image,
+    empty_aperture_noise,
+    segment_sources,
+)
 from .injection import INJECTION_KINDS, SourceRenderer, inject, injection_catalog, source_mask
 
 __all__ = [
@@ -58,6 +65,9 @@ __all__ = [
     "limiting_magnitude",
     "truth_errors",
     "injection_recovery",
+    "compare_protocols",
+    "PROTOCOLS",
+    "PAPER_THRESHOLDS",
     "RecoveryResult",
     "spurious_rate",
     "equal_spurious_threshold",
@@ -66,6 +76,21 @@ __all__ = [
 
 #: Detection thresholds scanned, in units of the filtered image's noise.
 DEFAULT_THRESHOLDS = (2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 7.0)
+#: Thresholds of the paper-style protocol, in units of the per-pixel background RMS (SExtractor's
+#: DETECT_THRESH; deep-field catalogues use about 1-2 with a minimum area of a few pixels).
+PAPER_THRESHOLDS = (0.8, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0)
+#: How each protocol detects. ``optimal``: the PSF-matched filter, thresholds in the filtered image's
+#: own noise, so that every method is held to the same false-detection rate (Zackay & Ofek 2017, ApJ
+#: 836, 187). ``paper``: the SExtractor convention of deep-field catalogues, a 3x3 filter, thresholds in
+#: the per-pixel RMS of the unfiltered image and a minimum connected area, which counts the smoothing a
+#: method does as depth; every method is held to the same fixed threshold (1.5 sigma), whatever its
+#: purity. Against the plain mean of the frames, it is the comparison of the paper.
+PROTOCOLS = {
+    "optimal": {"kernel": "matched", "threshold_units": "filtered", "thresholds": DEFAULT_THRESHOLDS,
+                "n_pixels": 5},
+    "paper": {"kernel": "sextractor", "threshold_units": "pixel", "thresholds": PAPER_THRESHOLDS,
+              "n_pixels": 5, "threshold": 1.5},
+}  # fmt: skip
 PURITY_GOAL = 0.9
 COMPLETENESS_LEVEL = 0.9
 
@@ -185,10 +210,15 @@ def fit_completeness(mags, recovered) -> tuple[float, float, float]:
         c = np.clip(p[2] / (1 + np.exp(np.clip((mags - p[0]) / p[1], -50, 50))), 1e-9, 1 - 1e-9)
         return -np.sum(np.where(hit, np.log(c), np.log1p(-c)))
 
-    start = [float(np.median(mags[hit]) if hit.sum() > hit.size / 2 else np.median(mags)), 0.3, 0.98]
     bounds = [(mags.min() - 2, mags.max() + 2), (0.02, 3.0), (0.5, 1.0)]
-    fit = minimize(nll, start, bounds=bounds, method="L-BFGS-B")
-    return float(fit.x[0]), float(fit.x[1]), float(fit.x[2])
+    # the likelihood has shallow side valleys (a low plateau with a wide roll-off): start from several
+    # places along the magnitude range, the last recovered magnitudes included, and keep the best
+    order = np.argsort(mags)
+    crossing = mags[order][np.flatnonzero(np.cumsum(~hit[order]) > np.cumsum(hit[order][::-1])[::-1])[:1]]
+    centres = [*np.quantile(mags, [0.2, 0.4, 0.6, 0.8]), *crossing, float(np.median(mags[hit]))]
+    fits = [minimize(nll, [m50, 0.3, 0.98], bounds=bounds, method="L-BFGS-B") for m50 in centres]
+    best = min(fits, key=lambda f: f.fun)
+    return float(best.x[0]), float(best.x[1]), float(best.x[2])
 
 
 def completeness_magnitude(
@@ -349,6 +379,7 @@ class RecoveryResult:
     #: per method (thresholds, injected): flux in the same aperture on the reference image at the position
     #: detected on the method's image (dual-image mode), NaN if missed
     measured_flux_dual: dict[str, np.ndarray] | None = None
+    protocol: str = "optimal"  #: the `PROTOCOLS` entry detection followed
 
     @property
     def mag_bins(self) -> np.ndarray:
@@ -382,7 +413,15 @@ class RecoveryResult:
         return binned_fraction(mags, real, self.mag_bins)
 
     def best_threshold(self, method: str) -> float:
-        """The lowest threshold whose purity reaches 90% (NaN if none does)."""
+        """The lowest threshold whose purity reaches 90% (NaN if none does).
+
+        Under the ``paper`` protocol, every method's threshold is the fixed
+        catalogue setting (``PROTOCOLS["paper"]["threshold"]``) whatever its purity,
+        as a deep-field catalogue does; purity is then reported beside it.
+        """
+        fixed = PROTOCOLS[self.protocol].get("threshold")
+        if fixed is not None:
+            return float(fixed)
         for threshold in self.thresholds:
             if self.purity(method, threshold) >= PURITY_GOAL:
                 return float(threshold)
@@ -564,19 +603,47 @@ def injection_recovery(
     renderer: SourceRenderer,
     *,
     mags: tuple[float, float],
+    protocol: str = "optimal",
+    **options,
+) -> RecoveryResult:
+    """Inject, process with every method, detect and match; see the module docstring.
+
+    One `PROTOCOLS` entry (``"optimal"`` or ``"paper"``); `compare_protocols`
+    takes the same options and runs several on the same injections.
+    """
+    return compare_protocols(data, methods, renderer, mags=mags, protocols=(protocol,), **options)[protocol]
+
+
+def _protocol_setup(protocol: str, fwhm_px: float, thresholds, n_pixels) -> tuple[dict, tuple, int]:
+    """Detection options, thresholds and minimum area of ``protocol``."""
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {protocol!r}; choose from {sorted(PROTOCOLS)}")
+    spec = PROTOCOLS[protocol]
+    options = {"fwhm": fwhm_px} if spec["kernel"] == "matched" else {"psf": SEXTRACTOR_KERNEL}
+    options["threshold_units"] = spec["threshold_units"]
+    return options, tuple(thresholds or spec["thresholds"]), int(n_pixels or spec["n_pixels"])
+
+
+def compare_protocols(
+    data,
+    methods: dict[str, Method],
+    renderer: SourceRenderer,
+    *,
+    mags: tuple[float, float],
+    protocols: tuple[str, ...] = ("optimal", "paper"),
     n_per_realization: int = 150,
     realizations: int = 4,
     kinds: tuple[str, ...] = INJECTION_KINDS,
-    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS,
-    n_pixels: int = 5,
+    thresholds: tuple[float, ...] | None = None,
+    n_pixels: int | None = None,
     radius: float | None = None,
     truth: np.ndarray | None = None,
     truth_snr: float = 1.0,
     reference: str | None = None,
     seed: int = 0,
     progress: bool = True,
-) -> RecoveryResult:
-    """Inject, process with every method, detect and match; see the module docstring.
+) -> dict[str, RecoveryResult]:
+    """`injection_recovery` under each of ``protocols``, on the same injected stacks and images.
 
     Parameters
     ----------
@@ -588,14 +655,18 @@ def injection_recovery(
         Pixel scale, zero point and PSF of the stack.
     mags : (bright, faint)
         Range of injected AB magnitudes; reach below the coadd's 5-sigma limit.
+    protocols : tuple of str
+        `PROTOCOLS` names: ``"optimal"`` (PSF-matched filter, thresholds in the
+        filtered image's noise) and/or ``"paper"`` (SExtractor's 3x3 filter,
+        thresholds in the per-pixel background RMS).
     n_per_realization, realizations : int
         Sources per injected stack and the number of injected stacks.
     kinds : tuple of str
         ``"point"`` and/or ``"sersic"`` (see `~asteris.science.injection.injection_catalog`).
-    thresholds : tuple of float
-        Detection thresholds scanned (filtered-image sigma).
-    n_pixels : int
-        Connected pixels for a detection.
+    thresholds : tuple of float, optional
+        Detection thresholds scanned (default: the protocol's).
+    n_pixels : int, optional
+        Connected pixels for a detection (default: the protocol's).
     radius : float
         Matching radius in pixels (default: the PSF FWHM, at least 2).
     truth : 2D array, optional
@@ -616,23 +687,25 @@ def injection_recovery(
         raise ConfigError(f"reference {reference!r} is not among the methods {list(methods)}")
     fwhm_px = renderer.fwhm_px
     diameter = 2.0 * fwhm_px
-    setup = {
-        "thresholds": tuple(thresholds), "n_pixels": n_pixels, "diameter": diameter,
-        "radius": radius or max(fwhm_px, 2.0), "truth_snr": truth_snr, "zero_point": renderer.zero_point,
-        "shape_radius": max(2.0 * fwhm_px, 3.0),
-    }  # fmt: skip
-    det_options = {"fwhm": fwhm_px}
+    setups = {}
+    for protocol in protocols:
+        det_options, scanned, area = _protocol_setup(protocol, fwhm_px, thresholds, n_pixels)
+        setups[protocol] = {
+            "thresholds": scanned, "n_pixels": area, "diameter": diameter, "det_options": det_options,
+            "radius": radius or max(fwhm_px, 2.0), "truth_snr": truth_snr, "zero_point": renderer.zero_point,
+            "shape_radius": max(2.0 * fwhm_px, 3.0),
+        }  # fmt: skip
     clean = {name: method(stack) for name, method in methods.items()}
     avoid = source_mask(clean[reference], fwhm=fwhm_px)
     no_data = np.any([~np.isfinite(image) for image in clean.values()], axis=0)
     avoid |= ndimage.binary_dilation(
         no_data, iterations=int(3 * fwhm_px) + 2
     )  # edges of every method's image
-    sigma_aperture = empty_aperture_noise(
-        detection_image(clean[reference], **det_options), diameter, avoid=avoid
-    )
+    reference_det = detection_image(clean[reference], fwhm=fwhm_px)
+    sigma_aperture = empty_aperture_noise(reference_det, diameter, avoid=avoid)
     rng = np.random.default_rng(seed)
-    rows, per_method, images = [], {name: [] for name in methods}, {}
+    rows, images = [], {}
+    per_method = {p: {name: [] for name in methods} for p in protocols}
     for r in tqdm(range(realizations), desc="injection-recovery", disable=not progress):
         catalog = injection_catalog(avoid, n=n_per_realization, mags=mags, kinds=kinds, seed=rng)
         injected, model = inject(stack, catalog, renderer)
@@ -640,25 +713,31 @@ def injection_recovery(
         catalog["model_flux"] = aperture_fluxes(model, catalog["x"], catalog["y"], diameter)
         catalog["ref_snr"] = catalog["model_flux"] / sigma_aperture
         catalog["fwhm_true"], catalog["ell_true"] = moment_shape(model, catalog["x"], catalog["y"],
-                                                                 radius=setup["shape_radius"])  # fmt: skip
+                                                                 radius=max(2.0 * fwhm_px, 3.0))  # fmt: skip
         rows.append(catalog)
         images.update({name: method(injected) for name, method in methods.items()})
-        dets = {name: detection_image(images[name], **det_options) for name in methods}
-        dual = dets[reference].data  # the background-subtracted reference coadd
-        for name in methods:
-            per_method[name].append(
-                _measure(images[name], dets[name], det_options, catalog, model, truth, setup, dual)
-            )
+        dets = {p: {name: detection_image(images[name], **setup["det_options"]) for name in methods}
+                for p, setup in setups.items()}  # fmt: skip
+        optimal = dets.get("optimal", {}).get(reference) or detection_image(images[reference], fwhm=fwhm_px)
+        dual = optimal.data  # the background-subtracted reference image
+        for protocol, setup in setups.items():
+            for name in methods:
+                per_method[protocol][name].append(_measure(images[name], dets[protocol][name],
+                                                           setup["det_options"], catalog, model, truth, setup,
+                                                           dual))  # fmt: skip
     images.update(exposure=injected.data[0], injected_model=model)
     if truth is not None:
         images["truth"] = truth + model
     from astropy.table import vstack
 
-    return _assemble(per_method, vstack(rows), images, renderer, setup, sigma_aperture, reference, stack)
+    injected_rows = vstack(rows)
+    shared = (injected_rows, images, renderer)
+    return {p: _assemble(per_method[p], *shared, setups[p], sigma_aperture, reference, stack, p)
+            for p in protocols}  # fmt: skip
 
 
 def _assemble(
-    per_method, injected, images, renderer, setup, sigma_aperture, reference, stack
+    per_method, injected, images, renderer, setup, sigma_aperture, reference, stack, protocol
 ) -> RecoveryResult:
     n_thr = len(setup["thresholds"])
     pixel_area = renderer.pixel_scale**2 / 3600.0
@@ -690,7 +769,7 @@ def _assemble(
         shapes=shapes, detections=detections,
         negatives=negatives, zero_point=renderer.zero_point, aperture_diameter=setup["diameter"],
         sigma_aperture=sigma_aperture, reference=reference, area_arcmin2=float(valid.sum() * pixel_area),
-        images=images,
+        images=images, protocol=protocol,
     )  # fmt: skip
 
 
@@ -717,18 +796,21 @@ def spurious_rate(
     *,
     fwhm: float,
     pixel_scale: float,
-    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS,
-    n_pixels: int = 5,
+    thresholds: tuple[float, ...] | None = None,
+    n_pixels: int | None = None,
+    protocol: str = "optimal",
 ) -> QTable:
     """Detections per arcmin^2 of each method on a source-free stack (noise and artefacts only).
 
     Every detection on such a stack is spurious. Returns one row per method
-    with a column ``rate_<threshold>`` per threshold.
+    with a column ``rate_<threshold>`` per threshold (default: those of ``protocol``,
+    a `PROTOCOLS` name, whose detection it follows).
     """
+    det_options, thresholds, n_pixels = _protocol_setup(protocol, fwhm, thresholds, n_pixels)
     stack = read_stack(data)
     rows = []
     for name, method in methods.items():
-        det = detection_image(method(stack), fwhm=fwhm)
+        det = detection_image(method(stack), **det_options)
         area = (~det.mask).sum() * pixel_scale**2 / 3600.0
         row = {"method": name, "area_arcmin2": area}
         for threshold in thresholds:
