@@ -179,9 +179,11 @@ def measure_field(name: str, noise: NoiseConfig, args, work: Path, *, figures: b
                                 progress=True)  # fmt: skip
     print(f"  injection-recovery: {time.perf_counter() - start:.0f} s")
     source_free = empty.bands[band].stack
+    images = {name: method(source_free) for name, method in methods.items()}  # once for both protocols
+    cached = {name: (lambda _stack, image=image: image) for name, image in images.items()}
     spurious = {}
     for p in PROTOCOLS:
-        spurious[p] = spurious_rate(source_free, methods, fwhm=renderer.fwhm_px,
+        spurious[p] = spurious_rate(source_free, cached, fwhm=renderer.fwhm_px,
                                     pixel_scale=renderer.pixel_scale, protocol=p)  # fmt: skip
     result = results["optimal"]
     out = {"band": band, "m5_coadd": m5, "injected": len(result.injected), "structured_scale": scale}

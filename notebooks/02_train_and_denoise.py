@@ -133,5 +133,6 @@ if truth is not None:
 # bright sources are worse than the coadd's. Whether any of this makes the
 # image deeper, without inventing sources or biasing fluxes, is the subject of
 # chapter 3: `benchmarks/depth.py` measures it for this same `tiny` model, and
-# the README reports it (a gain of 0.12 mag at 90% completeness, with fluxes
-# 0.6 mag too faint at S/N 10).
+# the README reports it (no gain at 90% completeness, -0.04 +- 0.06 mag, out
+# of a headroom of 0.65 mag; fluxes at S/N 10 0.6 mag too faint on its own
+# image, 0.06 mag when measured on the coadd at the positions it detects).

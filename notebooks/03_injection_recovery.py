@@ -141,6 +141,32 @@ fig = plot_point_source_profiles(result)
 fig = plot_injection_cutouts(result, n=5)
 
 # %% [markdown]
+# ## How much room there is: the strength of the structured noise
+#
+# No method can go deeper than the same field without structured noise: on
+# white noise the inverse-variance coadd is already close to optimal. How far
+# the coadd falls short of that limit, the *headroom*, depends on how strong
+# the mock's artefacts are, which published measurements fix only in part
+# (chapter 1's calibration table). `benchmarks/depth.py --sweep` scales every
+# structured component together (`NoiseConfig(structured_scale=s)`: 0 is white
+# noise, 1 the calibrated defaults) and repeats the injection-recovery at each
+# strength, with the `tiny` model trained on each stack. The figure reads its
+# committed result, `benchmarks/results/depth_sweep.json`.
+
+# %%
+import json
+from pathlib import Path
+
+from asteris.science.plotting import plot_depth_sweep
+
+sweep = json.loads(Path("../benchmarks/results/depth_sweep.json").read_text())
+print(sweep["command"], "| mock version", sweep["mock_version"])
+for row in sweep["sweep"]["rows"]:
+    gains = ", ".join(f"{m} {v:+.2f}" for m, v in row["dm90"].items() if v is not None)
+    print(f"scale {row['scale']:g}: coadd m90 {row['coadd_m90']:.2f}, headroom {row['headroom']:+.2f}; dm90 {gains}")
+fig = plot_depth_sweep(sweep["sweep"])
+
+# %% [markdown]
 # ## Summary
 #
 # The numbers above, not the pictures, carry the claim. In `ci` mode the

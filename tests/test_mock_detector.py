@@ -164,3 +164,37 @@ def test_rendering_exposures_in_groups_changes_nothing(monkeypatch):
     together = field().bands["F200W"].stack.data
     monkeypatch.setattr(simulate, "_GROUP_BYTES", 1)  # one exposure per pass over the sky
     np.testing.assert_array_equal(field().bands["F200W"].stack.data, together)
+
+
+def test_drizzled_err_planes_give_the_per_pixel_variance_of_each_exposure(tmp_path):
+    from asteris.archive.align import align_variance
+
+    field = simulate_field("nircam", shape=(96, 96), exposures=2, bands=["F444W"], population=EMPTY, seed=2,
+                           noise=NoiseConfig.only("sky_poisson", "read_noise", "resampling"),
+                           exposures_dir=tmp_path, progress=False)  # fmt: skip
+    stack = field.bands["F444W"].stack
+    variance = align_variance(sorted(tmp_path.glob("*_cal.fits")), grid=(stack.wcs, stack.data.shape[1:]))
+    covered = (stack.data != 0).all(axis=0)
+    native = NIRCAM.band("F444W").on_detector(NIRCAM.pixel_scale)
+    assert variance.shape == stack.data.shape
+    assert np.median(np.sqrt(variance[:, covered])) == pytest.approx(native.white_sigma, rel=0.02)
+
+
+def test_calibration_table_measures_every_structured_component():
+    import json
+
+    from asteris.mock.calibration import calibration_table
+    from asteris.mock.noise import STRUCTURED
+
+    rows = calibration_table(shape=(192, 192), exposures=3)
+    json.dumps(rows)  # the benchmark writes it as it is
+    by_name = {(row["component"], row.get("band", "F200W")): row for row in rows}
+    assert {name for name, _ in by_name} >= {*STRUCTURED, "resampling", "all"}
+    assert by_name["one_over_f", "F200W"]["measured"] == pytest.approx(0.3, abs=0.08)
+    assert by_name["one_over_f", "F200W"]["after_row_median"] < 0.05
+    assert by_name["flat_residual", "F200W"]["measured"] == pytest.approx(0.002, rel=0.2)
+    assert by_name["persistence", "F200W"]["measured"] == pytest.approx(0.002, rel=0.05)
+    for band in ("F200W", "F444W"):
+        row = by_name["resampling", band]
+        assert row["measured"] == pytest.approx(row["published"], rel=0.2)
+        assert by_name["all", band]["measured"] > 1.0  # structured noise only adds to what ERR predicts

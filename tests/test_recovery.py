@@ -290,3 +290,13 @@ def test_paper_protocol_counts_smoothing_as_depth_and_the_optimal_one_does_not(w
                           protocol="paper")  # fmt: skip
     by_method = {row["method"]: row for row in rates}
     assert by_method["blurred"]["rate_1.5"] > by_method["ivar"]["rate_1.5"]
+
+
+def test_depth_sweep_figure(tmp_path):
+    from asteris.science.plotting import plot_depth_sweep
+
+    rows = [{"scale": s, "coadd_m90": 29.3 - 0.4 * s, "headroom": 0.4 * s,
+             "dm90": {"asteris": 0.1 * s, "mean": None}, "dm90_err": {"asteris": 0.05, "mean": None}}
+            for s in (0.0, 0.5, 1.0, 2.0)]  # fmt: skip
+    plot_depth_sweep({"rows": rows}, tmp_path / "sweep.png")
+    assert (tmp_path / "sweep.png").stat().st_size > 10_000

@@ -32,6 +32,7 @@ from ..fileio import atomic_path
 __all__ = [
     "DQ_DO_NOT_USE",
     "DQ_HOT",
+    "EXPOSURE_TIME",
     "HSC_NO_DATA",
     "exposure_wcs",
     "detector_sky_coords",
@@ -44,6 +45,8 @@ __all__ = [
 DQ_DO_NOT_USE, DQ_HOT = 1, 2048
 #: HSC mask plane NO_DATA (bit 8).
 HSC_NO_DATA = 256
+#: seconds: EFFEXPTM of a mock NIRCam exposure, the time its artefact rates are per
+EXPOSURE_TIME = 1000.0
 _COORD_STEP = 16  # detector pixels between exact WCS evaluations; the map between them is smooth
 
 

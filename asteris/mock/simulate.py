@@ -44,6 +44,7 @@ from . import noise as nz
 from .detector import (
     DQ_DO_NOT_USE,
     DQ_HOT,
+    EXPOSURE_TIME,
     HSC_NO_DATA,
     detector_sky_coords,
     exposure_wcs,
@@ -71,7 +72,6 @@ _PERSISTENCE_THRESHOLD = 100.0  # in units of the white noise: where a previous 
 _SPLINE_PAD = 16  # canvas rows beyond a stripe for the spline prefilter: its edge error falls 0.27x a row
 _HOT_FLAGGED = 50.0  # hot pixels above this many sigma are in the bad-pixel mask (DQ), fainter ones are not
 _GROUP_BYTES = 3 << 30  # bound on the pixel coordinates and images of exposures rendered together
-_EXPOSURE_TIME = 1000.0  # seconds: EFFEXPTM of a mock exposure, the time the artefact rates assume
 
 
 @dataclass
@@ -425,7 +425,7 @@ def _detector_frames(scene: _Scene, spec: BandSpec, folder: Path, rng, progress:
         frame = _expose(signal, previous, native, inst, fixed, scene.noise, rng)
         dq = np.where(fixed["valid"], 0, DQ_DO_NOT_USE) | np.where(hot, DQ_DO_NOT_USE | DQ_HOT, 0)
         keywords = {"INSTRUME": "NIRCAM", "DETECTOR": spec.detector, "FILTER": spec.name,
-                    "PROGRAM": "mock", "EXPSTART": 60000.0 + t / 24, "EFFEXPTM": _EXPOSURE_TIME,
+                    "PROGRAM": "mock", "EXPSTART": 60000.0 + t / 24, "EFFEXPTM": EXPOSURE_TIME,
                     "SEED": scene.seed}  # fmt: skip
         path = folder / f"mock_{spec.name.lower()}_{t:03d}_cal.fits"
         files.append(write_cal(path, frame, _error(signal, native), dq, wcs, keywords=keywords))

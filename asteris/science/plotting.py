@@ -10,6 +10,7 @@ import numpy as np
 from ..plotting import pyplot, save_figure
 
 __all__ = [
+    "plot_depth_sweep",
     "plot_completeness_purity",
     "plot_magnitude_bias",
     "plot_injection_cutouts",
@@ -53,6 +54,38 @@ def plot_completeness_purity(result, path: str | os.PathLike | None = None, *, o
     top.legend(fontsize=8)
     top.set_title(f"{getattr(result, 'protocol', 'optimal')} protocol", fontsize=10)
     bottom.set_xlabel("AB magnitude")
+    return save_figure(fig, path, overwrite)
+
+
+def plot_depth_sweep(sweep: dict, path: str | os.PathLike | None = None, *, overwrite: bool = False):
+    """m90 against the strength of the structured noise (``benchmarks/depth.py --sweep``'s ``sweep``).
+
+    Top: the ivar coadd's m90 and each method's (optimal protocol), with the
+    white-noise limit; bottom: each method's dm90 against the headroom, the
+    most any method can gain at that strength.
+    """
+    plt = pyplot(path)
+    rows = sweep["rows"]
+    scales = np.array([row["scale"] for row in rows])
+    methods = [m for m in rows[0]["dm90"] if all(row["dm90"].get(m) is not None for row in rows)]
+    colours = _method_colours(["ivar", *methods])
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True, constrained_layout=True)
+    coadd = np.array([row["coadd_m90"] for row in rows])
+    top.plot(scales, coadd, "o-", color=colours["ivar"], label="ivar coadd")
+    top.axhline(coadd[0], color="0.5", ls="--", lw=1, label="white-noise limit")
+    headroom = np.array([row["headroom"] for row in rows])
+    bottom.plot(scales, headroom, "k--", label="headroom (limit - coadd)")
+    for method in methods:
+        gain = np.array([row["dm90"][method] for row in rows])
+        error = np.array([row["dm90_err"][method] or 0.0 for row in rows])
+        top.plot(scales, coadd + gain, "o-", color=colours[method], label=method)
+        bottom.errorbar(scales, gain, error, fmt="o-", color=colours[method], label=method, capsize=2)
+    bottom.axhline(0, color="0.5", lw=0.8)
+    top.set_ylabel("m90 (AB), optimal protocol")
+    bottom.set_ylabel("dm90 vs ivar coadd (mag)")
+    bottom.set_xlabel("structured_scale (0: white noise only, 1: calibrated defaults)")
+    top.legend(fontsize=8)
+    bottom.legend(fontsize=8)
     return save_figure(fig, path, overwrite)
 
 
