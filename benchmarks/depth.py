@@ -249,6 +249,8 @@ def no_nan(value):
         return None
     if isinstance(value, dict):
         return {k: no_nan(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [no_nan(v) for v in value]
     return value
 
 

@@ -1,8 +1,10 @@
 """The mock universe: NIRCam- and HSC-like exposure stacks with a truth image and catalogue.
 
 `simulate_field` draws a sky (`population`, with spectra from `sed`), renders
-it through each band's PSF (`instruments`) into every dithered exposure and
-adds the detector and sky noise of `noise`. `datasets` builds the embedded
+it through each band's PSF (`instruments`) into every dithered exposure on
+the detector's own pixels (`detector`: WCS and ``_cal``/warp files), adds the
+detector and sky noise of `noise`, and aligns the exposures with
+`asteris.archive.align`; `calibration` measures each noise component on them. `datasets` builds the embedded
 default fields once and caches them; `synthetic` makes small quick stacks for
 tests. Needs the ``mock`` extra (also part of ``science``):
 ``pip install 'asteris[mock]'``.
@@ -18,9 +20,11 @@ from ..extras import require_extra
 
 require_extra("mock", feature="asteris.mock")
 
-from .datasets import HIGH_Z_FIELD, default_parameters, high_z_field, mock_field
+from .calibration import calibration_table, casertano_r, correlated_noise_factor
+from .datasets import HIGH_Z_FIELD, MOCK_VERSION, default_parameters, high_z_field, mock_field
+from .detector import exposure_wcs, row_median_correction, write_cal, write_warp
 from .instruments import HSC, NIRCAM, BandSpec, Instrument, get_instrument, mjy_sr_zero_point, psf_kernel
-from .noise import COMPONENTS, NoiseConfig
+from .noise import COMPONENTS, STRUCTURED, NoiseConfig
 from .plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
 from .population import (
     WHITLER25,
@@ -52,8 +56,17 @@ __all__ = [
     "high_z_field",
     "default_parameters",
     "HIGH_Z_FIELD",
+    "MOCK_VERSION",
     "NoiseConfig",
     "COMPONENTS",
+    "STRUCTURED",
+    "calibration_table",
+    "casertano_r",
+    "correlated_noise_factor",
+    "exposure_wcs",
+    "write_cal",
+    "write_warp",
+    "row_median_correction",
     "PopulationConfig",
     "DoublePowerLaw",
     "WHITLER25",

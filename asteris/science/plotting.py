@@ -67,7 +67,7 @@ def plot_depth_sweep(sweep: dict, path: str | os.PathLike | None = None, *, over
     plt = pyplot(path)
     rows = sweep["rows"]
     scales = np.array([row["scale"] for row in rows])
-    methods = [m for m in rows[0]["dm90"] if all(row["dm90"].get(m) is not None for row in rows)]
+    methods = [m for m in rows[0]["dm90"] if any(row["dm90"].get(m) is not None for row in rows)]
     colours = _method_colours(["ivar", *methods])
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True, constrained_layout=True)
     coadd = np.array([row["coadd_m90"] for row in rows])
@@ -76,7 +76,8 @@ def plot_depth_sweep(sweep: dict, path: str | os.PathLike | None = None, *, over
     headroom = np.array([row["headroom"] for row in rows])
     bottom.plot(scales, headroom, "k--", label="headroom (limit - coadd)")
     for method in methods:
-        gain = np.array([row["dm90"][method] for row in rows])
+        # None where no threshold reaches 90% purity: a gap in the line
+        gain = np.array([np.nan if row["dm90"][method] is None else row["dm90"][method] for row in rows])
         error = np.array([row["dm90_err"][method] or 0.0 for row in rows])
         top.plot(scales, coadd + gain, "o-", color=colours[method], label=method)
         bottom.errorbar(scales, gain, error, fmt="o-", color=colours[method], label=method, capsize=2)
