@@ -22,9 +22,20 @@ from .fileio import check_writable
 from .preprocess import data_mean, mask_no_data, quiet_nan_warnings, temporal_nanmedian
 from .stack import Stack, read_stack
 
-__all__ = ["COADD_METHODS", "coadd", "exposure_variances"]
+__all__ = ["COADD_METHODS", "coadd", "exposure_variances", "nmad"]
 
 COADD_METHODS = ("mean", "median", "sigma_clip", "ivar")
+
+
+def nmad(values) -> float:
+    """Normalised median absolute deviation, 1.4826 median(|x - median(x)|): the standard deviation of
+    Gaussian values, robust to outliers; NaN for no values.
+
+    >>> round(nmad([1.0, 2.0, 3.0, 4.0, 100.0]), 4)
+    1.4826
+    """
+    values = np.asarray(values, dtype=float)
+    return float(1.4826 * np.median(np.abs(values - np.median(values)))) if values.size else float("nan")
 
 
 def exposure_variances(frames: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import numpy as np
 from astropy.io import fits
 from scipy import ndimage
 
+from ..coadd import nmad
 from .detector import DQ_HOT, EXPOSURE_TIME, row_median_correction
 from .instruments import NIRCAM
 from .noise import COMPONENTS, NoiseConfig
@@ -48,10 +49,6 @@ def casertano_r(scale_ratio: float, pixfrac: float) -> float:
     return (p / s) / (1 - s / (3 * p)) if s < p else 1 / (1 - p / (3 * s))
 
 
-def _robust_std(values: np.ndarray) -> float:
-    return float(1.4826 * np.median(np.abs(values - np.median(values))))
-
-
 def box_noise(image: np.ndarray, usable: np.ndarray, *, box: int = 16, n: int = 3000, seed: int = 0,
               background_box: int | None = None) -> float:  # fmt: skip
     """Robust (MAD) noise of sums over ``box`` x ``box`` pixels at random places wholly inside ``usable``.
@@ -71,12 +68,12 @@ def box_noise(image: np.ndarray, usable: np.ndarray, *, box: int = 16, n: int = 
     integral = np.pad(np.cumsum(np.cumsum(np.where(usable, image, 0.0), 0), 1), ((1, 0), (1, 0)))
     y, x = picks[:, 0], picks[:, 1]
     sums = integral[y + box, x + box] - integral[y, x + box] - integral[y + box, x] + integral[y, x]
-    return _robust_std(sums)
+    return nmad(sums)
 
 
 def correlated_noise_factor(image: np.ndarray, usable: np.ndarray, *, box: int = 16, **options) -> float:
     """`box_noise` over the per-pixel RMS times ``box``: 1 for white noise, Casertano's R when drizzled."""
-    return box_noise(image, usable, box=box, **options) / (_robust_std(image[usable]) * box)
+    return box_noise(image, usable, box=box, **options) / (nmad(image[usable]) * box)
 
 
 def read_exposures(folder: Path, band: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

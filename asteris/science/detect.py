@@ -41,6 +41,7 @@ from photutils.utils import NoDetectionsWarning
 from scipy import ndimage
 from scipy.signal import oaconvolve
 
+from ..coadd import nmad
 from ..errors import ConfigError
 from ..mock.sed import NJY_AB_ZP
 
@@ -379,8 +380,7 @@ def empty_aperture_noise(
         raise ConfigError("no empty sky left to place apertures on")
     yy, xx = np.unravel_index(rng.choice(free, size=min(n, free.size), replace=False), det.data.shape)
     sums = aperture_photometry(det.data, CircularAperture(np.column_stack([xx, yy]), r))["aperture_sum"]
-    sums = np.asarray(sums, dtype=float)
-    return float(1.4826 * np.median(np.abs(sums - np.median(sums))))
+    return nmad(sums)
 
 
 def random_aperture_noise_ratio(

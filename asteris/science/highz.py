@@ -21,6 +21,7 @@ import numpy as np
 from astropy.table import QTable, vstack
 from tqdm import tqdm
 
+from ..coadd import nmad
 from ..errors import ConfigError
 from ..mock.population import high_z_sources
 from ..mock.sed import NJY_AB_ZP, Passbands
@@ -138,8 +139,7 @@ def photoz_accuracy(matched: QTable, *, snr_bins: Sequence[float] = (5.0, 10.0, 
     rows = []
     for lo, hi in bins:
         d = dz[galaxy & (snr >= lo) & (snr < hi)]
-        nmad = 1.4826 * np.median(np.abs(d - np.median(d))) if d.size else np.nan
-        rows.append((lo, hi, d.size, nmad, np.mean(np.abs(d) > OUTLIER) if d.size else np.nan))
+        rows.append((lo, hi, d.size, nmad(d), np.mean(np.abs(d) > OUTLIER) if d.size else np.nan))
     return QTable(rows=rows, names=("snr_min", "snr_max", "n", "sigma_nmad", "outlier_fraction"))
 
 

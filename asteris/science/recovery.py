@@ -36,7 +36,7 @@ from scipy.signal import oaconvolve
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
-from ..coadd import coadd
+from ..coadd import coadd, nmad
 from ..errors import ConfigError
 from ..stack import Stack, read_stack
 from .detect import (
@@ -353,8 +353,7 @@ def _finite_std(samples) -> float:
 
 
 def _nmad(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    return float(1.4826 * np.median(np.abs(values - np.median(values)))) if values.size else float("nan")
+    return nmad(values[np.isfinite(values)])
 
 
 @dataclass
