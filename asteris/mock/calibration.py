@@ -22,7 +22,7 @@ from astropy.io import fits
 from scipy import ndimage
 
 from ..coadd import nmad
-from .detector import DQ_HOT, EXPOSURE_TIME, row_median_correction
+from .detector import DQ_HOT, EXPOSURE_TIME, detector_shape, row_median_correction
 from .instruments import NIRCAM
 from .noise import COMPONENTS, NoiseConfig
 from .population import PopulationConfig
@@ -105,6 +105,7 @@ def event_rate(frames: np.ndarray, usable: np.ndarray, threshold: float) -> floa
     return float(groups / (usable.sum() / 1e6))
 
 
+_BOX = 16  # px: side of the random boxes of the drizzle rows
 _BACKGROUND_BOX = 64  # px: the local background photometry subtracts before the random apertures
 #: Bright stars only: what persistence needs to show.
 _STARS = PopulationConfig(counts_log_norm=-np.inf, star_density=300.0, star_mags=(16.0, 18.0),
@@ -146,7 +147,7 @@ def _event_rows(native, shape, exposures: int, seed: int) -> list[dict]:
     stack can be built from)."""
     from . import noise as nz
 
-    detector = tuple(int(np.ceil(n * NIRCAM.pixel_scale / native.detector_scale)) for n in shape)
+    detector = detector_shape(shape, NIRCAM.pixel_scale, native.detector_scale)
     rng = np.random.default_rng(seed)
     sigma, rows = native.white_sigma, []
     for name, draw, threshold in (("cosmic_rays", nz.cosmic_ray_residuals, 5.0),
@@ -168,9 +169,9 @@ def _drizzle_rows(band: str, folder: Path, *, shape, exposures, seed) -> list[di
     field, _ = _simulate(white, band, folder / "white", shape=shape, exposures=exposures, seed=seed)
     data = field.bands[band].stack.data
     usable = (data != 0).all(axis=0)
-    measured = correlated_noise_factor(data.mean(axis=0), usable)
-    rows = [_row("resampling", measured, f"{band}: random-box (16 px) noise of the white-noise coadd over "
-                 "per-pixel RMS x 16", published=round(casertano_r(ratio, NIRCAM.pixfrac), 4),
+    measured = correlated_noise_factor(data.mean(axis=0), usable, box=_BOX)
+    quantity = f"{band}: random-box ({_BOX} px) noise of the white-noise coadd over per-pixel RMS x {_BOX}"
+    rows = [_row("resampling", measured, quantity, published=round(casertano_r(ratio, NIRCAM.pixfrac), 4),
                  band=band)]  # fmt: skip
     field, _ = _simulate(NoiseConfig(), band, folder / "all", shape=shape, exposures=exposures, seed=seed)
     data = field.bands[band].stack.data
@@ -178,15 +179,15 @@ def _drizzle_rows(band: str, folder: Path, *, shape, exposures, seed) -> list[di
     files = sorted((folder / "all").glob("*_cal.fits"))
     variance = align_variance(files, grid=(field.bands[band].stack.wcs, data.shape[1:]))
     coadd_err = np.sqrt(variance.sum(axis=0)) / len(files)
-    measured_noise = box_noise(data.mean(axis=0), usable, background_box=_BACKGROUND_BOX)
-    ratio_err = measured_noise / (16 * float(np.median(coadd_err[usable])))
+    measured_noise = box_noise(data.mean(axis=0), usable, box=_BOX, background_box=_BACKGROUND_BOX)
+    ratio_err = measured_noise / (_BOX * float(np.median(coadd_err[usable])))
     rows.append({"component": "all", "band": band, "default": "every component at its default",
-                 "what": "random-box (16 px) noise of the coadd over the noise its drizzled ERR planes "
+                 "what": f"random-box ({_BOX} px) noise of the coadd over the noise its drizzled ERR planes "
                  "predict",
                  "source": "JADES (Rieke et al. 2023, ApJS 269, 16) and CEERS (Finkelstein et al. 2023, ApJL "
                  "946, L13) rescale their ERR arrays by random-aperture measurements; the factor depends on "
                  "the reduction, so none is adopted and the mock's own is reported",
-                 "quantity": f"sigma_box / (median coadd ERR x 16), after subtracting the local mean in "
+                 "quantity": f"sigma_box / (median coadd ERR x {_BOX}), after subtracting the local mean in "
                              f"{_BACKGROUND_BOX} px boxes",
                  "measured": round(ratio_err, 4)})  # fmt: skip
     return rows

@@ -34,6 +34,7 @@ __all__ = [
     "DQ_HOT",
     "EXPOSURE_TIME",
     "HSC_NO_DATA",
+    "detector_shape",
     "exposure_wcs",
     "detector_sky_coords",
     "write_cal",
@@ -48,6 +49,15 @@ HSC_NO_DATA = 256
 #: seconds: EFFEXPTM of a mock NIRCam exposure, the time its artefact rates are per
 EXPOSURE_TIME = 1000.0
 _COORD_STEP = 16  # detector pixels between exact WCS evaluations; the map between them is smooth
+
+
+def detector_shape(shape: tuple[int, int], output_scale: float, detector_scale: float) -> tuple[int, int]:
+    """Pixels of a detector of ``detector_scale`` arcsec that spans an output grid of ``shape`` pixels.
+
+    >>> detector_shape((768, 768), 0.04, 0.031)
+    (991, 991)
+    """
+    return tuple(int(np.ceil(n * output_scale / detector_scale)) for n in shape)
 
 
 def exposure_wcs(

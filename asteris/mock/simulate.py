@@ -46,6 +46,7 @@ from .detector import (
     DQ_HOT,
     EXPOSURE_TIME,
     HSC_NO_DATA,
+    detector_shape,
     detector_sky_coords,
     exposure_wcs,
     write_cal,
@@ -409,8 +410,7 @@ def _detector_frames(scene: _Scene, spec: BandSpec, folder: Path, rng, progress:
     inst, geom = scene.instrument, scene.geom
     resampled = scene.noise.resampling
     native = spec.on_detector(inst.pixel_scale, None if resampled else inst.pixel_scale)
-    ratio = inst.pixel_scale / native.detector_scale
-    shape = tuple(int(np.ceil(n * ratio)) for n in geom.shape)
+    shape = detector_shape(geom.shape, inst.pixel_scale, native.detector_scale)
     wcses = [exposure_wcs(scene.wcs, geom.shape, offset=(p.dx, p.dy), roll_deg=p.roll,
                           scale=native.detector_scale, shape=shape) for p in scene.pointings]  # fmt: skip
     pixel = (native.detector_scale,)
@@ -442,11 +442,11 @@ def _warp_frames(scene: _Scene, spec: BandSpec, folder: Path, rng, progress: boo
     m, os_ = geom.margin, geom.oversample
     fwhms = _band_fwhms(spec, inst, len(scene.pointings), rng)
     phases = [p.phase(os_) for p in scene.pointings]
-    images = {}
+    images, fluxes = {}, scene.fluxes(spec)
     for fwhm in np.unique(fwhms):
         wanted = {ph[2:] for ph, f in zip(phases, fwhms) if f == fwhm}
         kernel = _kernel(inst.psf_profile, fwhm, inst.pixel_scale, os_)
-        images[fwhm] = _sky_images(scene.stamps, scene.fluxes(spec), kernel, geom, wanted)
+        images[fwhm] = _sky_images(scene.stamps, fluxes, kernel, geom, wanted)
     fixed = _fixed_patterns(spec, inst, geom.shape, scene.noise, rng)
     files, previous = [], None
     for t, (ny, nx, py, px) in enumerate(tqdm(phases, desc=f"expose {spec.name}", disable=not progress,

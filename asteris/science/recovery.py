@@ -566,7 +566,7 @@ def _at_hits(values: np.ndarray, hit: np.ndarray) -> np.ndarray:
     return np.where(hit >= 0, values[np.maximum(hit, 0)] if len(values) else np.nan, np.nan)
 
 
-def _measure(image, det, det_options, catalog, model, truth, setup, dual_image) -> dict:
+def _measure(image, det, catalog, model, truth, setup, dual_image) -> dict:
     """Detect on one method's image (``det``, its detection image) at every threshold and match.
 
     Fluxes come from the method's image and, in the same apertures at the same
@@ -578,7 +578,7 @@ def _measure(image, det, det_options, catalog, model, truth, setup, dual_image) 
         truth_filtered = oaconvolve(truth + model, det.kernel, mode="same")
         peaks = _truth_peaks(truth_filtered, det, setup["truth_snr"])
     else:
-        negated = detection_image(image, negate=True, **det_options)
+        negated = detection_image(image, negate=True, **setup["det_options"])
     out = {"recovered": [], "flux": [], "flux_dual": [], "detections": [], "negatives": []}
     for threshold in setup["thresholds"]:
         table = detect(det, threshold=threshold, n_pixels=setup["n_pixels"],
@@ -687,14 +687,14 @@ def compare_protocols(
     if reference not in methods:
         raise ConfigError(f"reference {reference!r} is not among the methods {list(methods)}")
     fwhm_px = renderer.fwhm_px
-    diameter = 2.0 * fwhm_px
+    diameter, shape_radius = 2.0 * fwhm_px, max(2.0 * fwhm_px, 3.0)
     setups = {}
     for protocol in protocols:
         det_options, scanned, area = _protocol_setup(protocol, fwhm_px, thresholds, n_pixels)
         setups[protocol] = {
             "thresholds": scanned, "n_pixels": area, "diameter": diameter, "det_options": det_options,
             "radius": radius or max(fwhm_px, 2.0), "truth_snr": truth_snr, "zero_point": renderer.zero_point,
-            "shape_radius": max(2.0 * fwhm_px, 3.0),
+            "shape_radius": shape_radius,
         }  # fmt: skip
     clean = {name: method(stack) for name, method in methods.items()}
     avoid = source_mask(clean[reference], fwhm=fwhm_px)
@@ -714,7 +714,7 @@ def compare_protocols(
         catalog["model_flux"] = aperture_fluxes(model, catalog["x"], catalog["y"], diameter)
         catalog["ref_snr"] = catalog["model_flux"] / sigma_aperture
         catalog["fwhm_true"], catalog["ell_true"] = moment_shape(model, catalog["x"], catalog["y"],
-                                                                 radius=max(2.0 * fwhm_px, 3.0))  # fmt: skip
+                                                                 radius=shape_radius)  # fmt: skip
         rows.append(catalog)
         images.update({name: method(injected) for name, method in methods.items()})
         dets = {p: {name: detection_image(images[name], **setup["det_options"]) for name in methods}
@@ -723,9 +723,8 @@ def compare_protocols(
         dual = optimal.data  # the background-subtracted reference image
         for protocol, setup in setups.items():
             for name in methods:
-                per_method[protocol][name].append(_measure(images[name], dets[protocol][name],
-                                                           setup["det_options"], catalog, model, truth, setup,
-                                                           dual))  # fmt: skip
+                per_method[protocol][name].append(_measure(images[name], dets[protocol][name], catalog,
+                                                           model, truth, setup, dual))  # fmt: skip
     images.update(exposure=injected.data[0], injected_model=model)
     if truth is not None:
         images["truth"] = truth + model
