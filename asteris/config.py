@@ -171,7 +171,8 @@ PRESETS: dict[str, dict] = {
         lr_min=1e-5,
         checkpoint_every=25,
     ),
-    # Between the two, trainable to a plateau on a CPU: twice the width and depth of tiny, 64 px patches;
+    # Between the two, trainable to a plateau on a CPU (1,200 steps at most, about 35 min on 2 cores):
+    # twice the width and depth of tiny, 64 px patches;
     # stops when the validation loss flattens (benchmarks/train_reference.py trains the reference models).
     "small": dict(
         frames=8,
@@ -180,7 +181,7 @@ PRESETS: dict[str, dict] = {
         num_refinement_blocks=2,
         patch_size=64,
         batch_size=2,
-        epochs=60,
+        epochs=24,
         max_steps_per_epoch=50,
         lr=5e-4,
         lr_min=1e-5,

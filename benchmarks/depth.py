@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from asteris import TrainConfig, train
+from asteris.book import reference_name, reference_weights, training_preset
 from asteris.fileio import sha256sum
 from asteris.mock.datasets import MOCK_VERSION, mock_field
 from asteris.mock.noise import NoiseConfig
@@ -46,6 +47,7 @@ from asteris.science.detect import detection_image, random_aperture_noise_ratio
 from asteris.science.injection import SourceRenderer, source_mask
 from asteris.science.plotting import (
     plot_completeness_purity,
+    plot_convergence,
     plot_injection_cutouts,
     plot_magnitude_bias,
     plot_point_source_profiles,
@@ -67,18 +69,24 @@ BASELINE = "ivar"
 FIELDS = {"all_noise": NoiseConfig(), "white_noise": NoiseConfig.white_only()}
 
 
-def trained_models(stack, work: Path, quick: bool) -> dict[str, Path]:
-    """Train (or reuse) the tiny model, and the paper-size one on a GPU, self-supervised on ``stack``."""
-    runs = {"tiny": TrainConfig.preset("tiny")}
+#: The committed reference models the benchmark evaluates (trained on mock fields 101-103, F200W).
+REFERENCE_PRESETS = ("tiny", "small")
+
+
+def reference_models(stack, work: Path, quick: bool) -> dict[str, Path]:
+    """The committed reference models, the tiny one also fine-tuned on ``stack`` as the chapters do
+    (``tiny_ft``), and on a CUDA GPU the published-size model trained self-supervised on ``stack``."""
+    models = {preset: reference_weights(preset, "F200W") for preset in REFERENCE_PRESETS}
+    runs = {"tiny_ft": (training_preset("ci"), models["tiny"])}
     if torch.cuda.is_available() and not quick:
-        runs["paper"] = TrainConfig.preset("paper", bf16=True)
-    models = {}
-    for name, cfg in runs.items():
+        runs["paper"] = (TrainConfig.preset("paper", bf16=True), None)
+    for name, (cfg, init_from) in runs.items():
         run_dir = work / name
         if not (run_dir / "model.pt").exists():
             start = time.perf_counter()
             resume = (run_dir / "checkpoint_last.pt").exists()
-            train(stack, run_dir=run_dir, config=cfg, resume=resume, overwrite=not resume, progress=False)
+            train(stack, run_dir=run_dir, config=cfg, resume=resume, overwrite=not resume, progress=False,
+                  init_from=init_from)  # fmt: skip
             print(f"  trained {name} in {time.perf_counter() - start:.0f} s")
         models[name] = run_dir / "model.pt"
     return models
@@ -140,6 +148,7 @@ def _optimal_summary(result, method: str, spurious, models: dict, avoid, args, b
         f"{t:g}": float(row[f"rate_{t:g}"]) for t in result.thresholds
     }
     summary["mag_bias_sn10_direct"] = summary["mag_bias_sn10"]
+    summary["m90_interpolated"] = result.m90_interpolated(method)
     det = detection_image(result.images[method], fwhm=result.aperture_diameter / 2.0)
     summary["random_aperture_noise_ratio"] = random_aperture_noise_ratio(
         det, result.aperture_diameter, avoid=avoid
@@ -147,6 +156,7 @@ def _optimal_summary(result, method: str, spurious, models: dict, avoid, args, b
     if not method.startswith("asteris_"):
         return summary
     summary["dm90"], summary["dm90_err"] = result.depth_gain(method, BASELINE, n_boot=args.bootstrap)
+    summary["dm90_interpolated"] = summary["m90_interpolated"] - result.m90_interpolated(BASELINE)
     equal = float("nan")
     if np.isfinite(baseline_threshold):
         equal = equal_spurious_threshold(spurious, method, BASELINE, baseline_threshold)
@@ -168,7 +178,7 @@ def measure_field(name: str, noise: NoiseConfig, args, work: Path, *, figures: b
     stack, truth = field.bands[band].stack, field.bands[band].truth
     renderer = SourceRenderer.for_mock(field, band)
     scale = 0.0 if noise.effective() == NoiseConfig.white_only() else noise.structured_scale
-    models = trained_models(stack, work / f"scale_{scale:g}", args.quick)
+    models = reference_models(stack, work / f"scale_{scale:g}", args.quick)
     methods = {m: coadd_method(m) for m in ("mean", "median", "sigma_clip", "ivar")}
     methods |= {f"asteris_{m}": asteris_method(path) for m, path in models.items()}
     m5 = limiting_magnitude(methods[BASELINE](stack), renderer)
@@ -243,6 +253,57 @@ def sweep(args) -> dict:
     return {"scales": list(SWEEP_SCALES), "rows": table, "fields": fields}
 
 
+#: Training steps at which the convergence study measures dm90 (and each run's last snapshot).
+CONVERGENCE_STEPS = (100, 200, 400, 800, 1600)
+
+
+def convergence(args) -> dict:
+    """dm90 (optimal protocol, all-noise field) against training steps for each reference preset.
+
+    Reads the weights ``benchmarks/train_reference.py`` keeps every 100 steps
+    in its work folder (``--convergence RUNS``), at `CONVERGENCE_STEPS` and the
+    last step, and measures all of them on the same injections with the ivar
+    coadd as baseline. Each row carries the run's validation loss at that step.
+    """
+    band = args.band
+    field = mock_field(bands=[band], progress=False)
+    stack, truth = field.bands[band].stack, field.bands[band].truth
+    renderer = SourceRenderer.for_mock(field, band)
+    methods, points = {BASELINE: coadd_method(BASELINE)}, {}
+    for preset in REFERENCE_PRESETS:
+        run = Path(args.convergence) / reference_name(preset, "F200W")
+        snapshots = {int(p.stem.split("_")[1]): p for p in (run / "snapshots").glob("step_*.pt")}
+        if not snapshots:
+            raise SystemExit(f"no snapshots in {run / 'snapshots'}: run benchmarks/train_reference.py there")
+        last = max(snapshots)
+        for step in sorted({s for s in CONVERGENCE_STEPS if s in snapshots} | {last}):
+            methods[f"{preset}@{step}"] = asteris_method(snapshots[step])
+            points[f"{preset}@{step}"] = (preset, step, run / "metrics.jsonl")
+    m5 = limiting_magnitude(methods[BASELINE](stack), renderer)
+    result = injection_recovery(stack, methods, renderer, mags=(m5 - 3.5, m5 + 1.0), truth=truth,
+                                n_per_realization=args.per, realizations=args.realizations, seed=1,
+                                progress=True)  # fmt: skip
+    rows = []
+    for name, (preset, step, metrics) in points.items():
+        gain, error = result.depth_gain(name, BASELINE, n_boot=args.bootstrap)
+        interpolated = result.m90_interpolated(name) - result.m90_interpolated(BASELINE)
+        rows.append({"preset": preset, "step": step, "m90": result.m90(name), "dm90": gain, "dm90_err": error,
+                     "dm90_interpolated": interpolated,
+                     "val_loss": _validation_loss(metrics, step)})  # fmt: skip
+        print(f"  {name:<12} m90 {rows[-1]['m90']:.2f}  dm90 {gain:+.2f} +- {error:.2f} "
+              f"(interpolated {interpolated:+.2f})")  # fmt: skip
+    return {"baseline_m90": result.m90(BASELINE), "rows": rows}
+
+
+def _validation_loss(metrics: Path, step: int) -> float | None:
+    """The validation loss a run logged at ``step`` (``metrics.jsonl``), or None."""
+    for line in metrics.read_text().splitlines():
+        row = json.loads(line)
+        if row.get("step") == step and row.get("val_loss") is not None:
+            return row["val_loss"]
+    return None
+
+
 def no_nan(value):
     """``value`` with NaN floats as None (null): JSON has no NaN."""
     if isinstance(value, float) and np.isnan(value):
@@ -258,15 +319,15 @@ def print_table(name: str, figures: dict) -> None:
     print(f"\n{name} ({figures['band']}, {figures['injected']} injected sources, "
           f"coadd 5-sigma {figures['m5_coadd']:.2f})")  # fmt: skip
     print(f"{'method':<15}{'thr':>5}{'m90':>8}{'err':>6}{'purity':>8}{'dmag@S/N10':>12}{'dual':>8}{'ranap':>7}"
-          f"{'FWHM ratio':>12}{'spurious/arcmin2':>18}{'dm90':>14}{'dm90 eq.spur.':>15}")  # fmt: skip
+          f"{'FWHM ratio':>12}{'spurious/amin2':>16}{'dm90 (interp.)':>22}{'dm90 eq.spur.':>15}")  # fmt: skip
     for method, s in figures["methods"].items():
-        dm90 = f"{s['dm90']:+.2f}+-{s['dm90_err']:.2f}" if "dm90" in s else ""
+        dm90 = f"{s['dm90']:+.2f}+-{s['dm90_err']:.2f} ({s['dm90_interpolated']:+.2f})" if "dm90" in s else ""
         equal = s.get("dm90_equal_spurious")
         equal = f"{equal:+.2f}@{s['threshold_equal_spurious']:g}" if equal is not None else ""
         spurious = f"{s['spurious_per_arcmin2']:.1f}" if s["spurious_per_arcmin2"] is not None else "n/a"
         print(f"{method:<15}{s['threshold']:>5.1f}{s['m90']:>8.2f}{s['m90_err']:>6.2f}{s['purity']:>8.3f}"
               f"{s['mag_bias_sn10']:>+12.3f}{s['mag_bias_sn10_dual']:>+8.3f}{s['random_aperture_noise_ratio']:>7.2f}"
-              f"{s['fwhm_ratio']:>12.3f}{spurious:>18}{dm90:>14}{equal:>15}")  # fmt: skip
+              f"{s['fwhm_ratio']:>12.3f}{spurious:>16}{dm90:>22}{equal:>15}")  # fmt: skip
 
 
 def print_protocols(figures: dict) -> None:
@@ -299,12 +360,18 @@ def main() -> None:
         help="JSON to write (default results/depth.json, or results/depth_sweep.json with --sweep)",
     )
     parser.add_argument(
+        "--convergence",
+        metavar="RUNS",
+        help="dm90 against training steps from the snapshots in train_reference.py's work folder RUNS",
+    )
+    parser.add_argument(
         "--sweep",
         action="store_true",
         help=f"injection-recovery at structured_scale {', '.join(map(str, SWEEP_SCALES))}",
     )
     args = parser.parse_args()
-    args.out = args.out or str(RESULTS / ("depth_sweep.json" if args.sweep else "depth.json"))
+    default = "depth_sweep.json" if args.sweep else "convergence.json" if args.convergence else "depth.json"
+    args.out = args.out or str(RESULTS / default)
     if args.quick:
         args.realizations, args.bootstrap = 1, 50
     device = (
@@ -314,6 +381,14 @@ def main() -> None:
     )
     results = {"device": device, "torch": torch.__version__, "machine": machine_description(),
                "baseline": BASELINE, "fields": {}}  # fmt: skip
+    if args.convergence:
+        results |= {"command": "python benchmarks/depth.py --convergence RUNS " + " ".join(
+            f"--{k} {getattr(args, k)}" for k in ("band", "realizations", "per", "bootstrap")),
+            "mock_version": MOCK_VERSION, "convergence": convergence(args)}  # fmt: skip
+        Path(args.out).write_text(json.dumps(no_nan(results), indent=2) + "\n")
+        plot_convergence(results["convergence"], RESULTS / "depth" / "convergence.png", overwrite=True)
+        print(f"\nwrote {args.out}")
+        return
     if args.sweep:
         results |= {"command": "python benchmarks/depth.py --sweep " + " ".join(
             f"--{k} {getattr(args, k)}" for k in ("band", "realizations", "per", "bootstrap")),

@@ -2,10 +2,12 @@
 
 On the z > 8.5 mock field (`asteris.mock.datasets.high_z_field`: eight NIRCam
 bands, a known input luminosity function boosted in density), for the
-inverse-variance coadd and for ASTERIS (the ``tiny`` model trained
-self-supervised on the F200W stack, and the published-size model when a CUDA
-GPU is present, applied to every band) this script runs the whole chain
-(catalogue, EAZY photo-z, selection, M_UV) and measures:
+inverse-variance coadd and for ASTERIS (the chapters' model: the committed
+``tiny`` reference model fine-tuned for 100 steps on the F200W stack; and the
+published-size model trained there when a CUDA GPU is present; each applied
+to every band) this script runs the whole chain
+(catalogue, EAZY photo-z, selection, M_UV; every method's fluxes measured on
+the coadds at the positions it detects, dual-image mode) and measures:
 
 * photo-z accuracy of every detected galaxy with a truth redshift:
   sigma_NMAD of dz / (1 + z) and the outlier fraction (|dz| / (1 + z) > 0.15),
@@ -38,7 +40,9 @@ import numpy as np
 import torch
 
 from asteris import TrainConfig, train
-from asteris.mock.datasets import high_z_field
+from asteris.book import CI_FINE_TUNE_STEPS, CI_REFERENCE, reference_weights, training_preset
+from asteris.fileio import sha256sum
+from asteris.mock.datasets import MOCK_VERSION, high_z_field
 from asteris.mock.population import PopulationConfig
 from asteris.science.highz import (
     high_z_recovery,
@@ -58,6 +62,8 @@ from asteris.science.uvlf import (
 from asteris.tuning import machine_description
 
 RESULTS = Path(__file__).parent / "results" / "photoz_uvlf.json"
+#: How every method's fluxes are measured (depth.py measures the bias of both ways; the coadd's is unbiased).
+PHOTOMETRY = "dual-image: detected on each method's images, fluxes measured on the ivar coadds"
 DETECTION_BANDS = ("F277W", "F356W", "F444W")
 MUV_EDGES = np.arange(-22.5, -18.49, 0.5)
 MUV_GRID = np.linspace(-22.5, -18.5, 161)
@@ -124,22 +130,33 @@ def main() -> None:
     stacks = {b: field.bands[b].stack for b in bands}
     boost = float(field.params["population"]["high_z_boost"])
     methods = {"coadd": coadd_method("ivar")}
-    configs = {"asteris_tiny": TrainConfig.preset("tiny")}
+    # the chapters' model: the committed tiny reference fine-tuned on the field's F200W stack
+    configs = {"asteris_tiny": (training_preset("ci"), reference_weights(*CI_REFERENCE))}
     if torch.cuda.is_available() and not args.quick:
-        configs["asteris_paper"] = TrainConfig.preset("paper", bf16=True)
-    for name, config in configs.items():
-        run = train(stacks["F200W"], run_dir=work / name, config=config, overwrite=True, progress=False)
+        configs["asteris_paper"] = (TrainConfig.preset("paper", bf16=True), None)
+    for name, (config, init_from) in configs.items():
+        run = train(stacks["F200W"], run_dir=work / name, config=config, overwrite=True, progress=False,
+                    init_from=init_from)  # fmt: skip
         methods[name] = asteris_method(run.model)
+    result_models = {name: str(path) for name, (_, path) in configs.items() if path is not None}
     print(f"field and models ready in {time.perf_counter() - start:.0f} s; boost {boost:g}")
     truth = field.catalog
     shape = stacks["F200W"].data.shape[1:]
     area = shape[0] * shape[1] * (renderers["F200W"].pixel_scale * u.arcsec) ** 2
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or "cpu"
-    result = {"device": device, "machine": machine_description(), "boost": boost, "methods": {}}
+    command = f"python benchmarks/photoz_uvlf.py --realizations {args.realizations} --per {args.per}"
+    result = {"device": device, "machine": machine_description(), "mock_version": MOCK_VERSION,
+              "command": command,
+              "reference_models": {name: {"file": Path(path).name, "sha256": sha256sum(path)}
+                                   for name, path in result_models.items()},
+              "fine_tune_steps": CI_FINE_TUNE_STEPS, "photometry": PHOTOMETRY, "boost": boost,
+              "methods": {}}  # fmt: skip
     found_by = {}
+    coadds = {b: methods["coadd"](stacks[b]) for b in bands}
     for name, method in methods.items():
         images = {b: method(stacks[b]) for b in bands}
-        found = search_high_z(images, renderers, filters, detection_bands=DETECTION_BANDS)
+        found = search_high_z(images, renderers, filters, detection_bands=DETECTION_BANDS,
+                              measure_images=coadds)  # fmt: skip
         matched = with_truth(found, truth)
         found_by[name] = found
         result["methods"][name] = {
@@ -150,7 +167,7 @@ def main() -> None:
     recovery = high_z_recovery(stacks, renderers, methods, filters, n_per_realization=args.per,
                                realizations=args.realizations, muv_range=(MUV_EDGES[0], MUV_EDGES[-1]),
                                z_range=(Z_EDGES[0], Z_EDGES[-1]), detection_bands=DETECTION_BANDS,
-                               progress=False)  # fmt: skip
+                               measure_with=methods["coadd"], progress=False)  # fmt: skip
     for name in methods:
         figures = luminosity_function(found_by[name], recovery, name, area, boost)
         result["methods"][name].update(figures)

@@ -23,14 +23,19 @@
 # ASTERIS needs no clean images: it learns from the exposures of the stack it
 # will denoise. The network sees a window of exposures and predicts a held-out
 # one; the noise of different exposures is independent, so the best it can do
-# is predict the sky. This chapter trains a model on one stack, denoises the
-# stack with it, and compares the result with the standard inverse-variance
-# coadd and, on the mock field, with the noiseless truth. It makes no claim of
-# depth: that needs injection-recovery (chapter 3, `benchmarks/depth.py`).
+# is predict the sky. As in the paper, a model is first trained on other
+# fields until it stops improving, then fine-tuned briefly on the stack at hand.
+# This chapter shows both steps, denoises the stack, and compares the result
+# with the standard inverse-variance coadd and, on the mock field, with the
+# noiseless truth. It makes no claim of depth: that needs injection-recovery
+# (chapter 3, `benchmarks/depth.py`).
 #
 # **Data and figures.** In `ci` mode, the F200W stack of the embedded mock field
-# (chapter 1; its `params.json` rebuilds it) and the `tiny` model trained on the
-# CPU; every number below is computed in this notebook. In `full` mode, the
+# (chapter 1; its `params.json` rebuilds it) and the committed `tiny` reference
+# model `benchmarks/reference/asteris_tiny_f200w.pt` (trained to a plateau on
+# three other mock fields by `benchmarks/train_reference.py`; its record
+# `asteris_tiny_f200w.json` holds the command, log and SHA-256), fine-tuned here
+# for 100 steps on the CPU; every other number below is computed in this notebook. In `full` mode, the
 # F200W exposures of the manifest `data_manifests/jades_1210_nircam.yaml` and
 # the published `ASTERIS8_nrcshort` weights (downloaded by name, `asteris.weights`)
 # fine-tuned on them for at most 300 steps on a GPU. Training and denoising speeds are in
@@ -58,7 +63,14 @@ import numpy as np
 from astropy.stats import sigma_clipped_stats
 
 from asteris import coadd, denoise
-from asteris.book import book_mode, chapter_run, chapter_stack, training_preset
+from asteris.book import (
+    CI_REFERENCE,
+    book_mode,
+    chapter_run,
+    chapter_stack,
+    reference_record,
+    training_preset,
+)
 from asteris.plotting import plot_panels, plot_training_history
 from asteris.science.recovery import truth_errors
 
@@ -69,18 +81,35 @@ print(f"mode {mode}: {stack.exposures} exposures of {stack.data.shape[1]} x {sta
 # %% [markdown]
 # ## Training
 #
-# Training draws patches of the stack, feeds each window of exposures to the
+# Training draws patches of the stacks, feeds each window of exposures to the
 # network and scores its prediction of a held-out exposure; a tenth of the
 # patches are kept aside to measure the validation loss. The run folder holds
 # the configuration, the metrics log and the checkpoints, so an interrupted
-# run resumes exactly where it stopped. The run is kept in the data folder
-# (`asteris.book.chapters.chapter_run`): chapters 3-6 use this same model instead of
-# training it again.
+# run resumes exactly where it stopped.
+#
+# The reference model (`ci` mode) was trained this way on three mock fields
+# that no chapter or benchmark evaluates on, until its validation loss
+# stopped improving for six checks in a row; its record holds that curve.
+
+# %%
+if mode == "ci":
+    record = reference_record(*CI_REFERENCE)
+    machine = record["machine"]
+    print(f"reference {record['name']}: {record['steps']} steps on mock fields {record['fields']['seeds']}, "
+          f"{record['train_seconds'] / 60:.0f} min on {machine['cpu_model']} ({machine['logical_cores']} cores)")  # fmt: skip
+    fig = plot_training_history([{"step": s, "val_loss": v} for s, v in record["validation"]])
+
+# %% [markdown]
+# Fine-tuning then continues on this chapter's stack for a bounded number of
+# steps at a tenth of the learning rate. The run is kept in the data folder
+# (`asteris.book.chapters.chapter_run`): chapters 3-6 use this same model
+# instead of training it again.
 
 # %%
 config = training_preset(mode)
 run = chapter_run(stack, mode, name="nircam-f200w")
-print(f"{run.step} steps of {config.batch_size} patches of {config.patch_size} px; f_maps {config.f_maps}")
+print(f"fine-tuned for {run.step} steps of {config.batch_size} patches of {config.patch_size} px; "
+      f"f_maps {config.f_maps}")  # fmt: skip
 fig = plot_training_history(run.history)
 
 # %% [markdown]

@@ -87,10 +87,15 @@ print(f"{mode} mode: {len(stacks)} bands of {stacks['F200W'].data.shape} exposur
 # The same chain on both sets of images: detection at 5 sigma on the
 # inverse-variance sum of F277W, F356W and F444W, photometry in 0.29-arcsec
 # apertures corrected band by band for the PSF, EAZY with the package's
-# offline template set, and the selection.
+# offline template set, and the selection. ASTERIS sources are measured in
+# dual-image mode: detected on the denoised images, their fluxes measured on
+# the coadds at the same positions and in the same apertures. Chapter 3 and
+# `benchmarks/depth.py` show why: on its own image the model returns faint
+# point sources too faint, on the coadd their fluxes are unbiased.
 
 # %%
-found = {name: search_high_z(band_images, renderers, filters, detection_bands=["F277W", "F356W", "F444W"])
+found = {name: search_high_z(band_images, renderers, filters, detection_bands=["F277W", "F356W", "F444W"],
+                             measure_images=images["coadd"])
          for name, band_images in images.items()}  # fmt: skip
 for name, table in found.items():
     print(f"{name:8s} {len(table):4d} sources, {int(np.sum(table['selected'])):3d} z > 8.5 candidates")
@@ -134,10 +139,15 @@ for name, table in found.items():
 if truth is not None:
     shape = stacks["F200W"].data.shape[1:]
     for name, table in matched.items():
-        print(f"--- {name}: " + ", ".join(f"{k} {v}" for k, v in selection_against_truth(table, truth, shape=shape).items()))
+        print(
+            f"--- {name}: "
+            + ", ".join(f"{k} {v}" for k, v in selection_against_truth(table, truth, shape=shape).items())
+        )
         missed = (table["true_type"] == "high_z") & ~table["selected"]
         for row in table[missed]:
-            print(f"  missed: z_true {row['true_z']:5.2f} M_UV {row['true_M_UV'].value:6.2f}: {row['reasons']}")
+            print(
+                f"  missed: z_true {row['true_z']:5.2f} M_UV {row['true_M_UV'].value:6.2f}: {row['reasons']}"
+            )
 
 # %% [markdown]
 # The brightest ASTERIS candidates: a cutout in every band (title: the

@@ -81,8 +81,11 @@ training_stack = chapter_stack(mode)[0] if mode == "ci" else stacks["F200W"]  # 
 run = chapter_run(training_stack, mode, name="nircam-f200w" if mode == "ci" else "jades-f200w")
 methods = {"coadd": coadd_method("ivar"), "ASTERIS": asteris_method(run.model)}
 detection = ["F277W", "F356W", "F444W"]
-found = {name: search_high_z({b: method(s) for b, s in stacks.items()}, renderers, filters, detection_bands=detection)
-         for name, method in methods.items()}  # fmt: skip
+images = {name: {b: method(s) for b, s in stacks.items()} for name, method in methods.items()}
+# dual-image photometry, as in chapter 5: detected on each method's images, measured on the coadds
+found = {name: search_high_z(band_images, renderers, filters, detection_bands=detection,
+                             measure_images=images["coadd"])
+         for name, band_images in images.items()}  # fmt: skip
 shape = stacks["F200W"].data.shape[1:]
 area = shape[0] * shape[1] * (renderers["F200W"].pixel_scale * u.arcsec) ** 2
 boost = truth.meta["HIZBOOST"] if truth is not None else 1.0  # the mock's density boost
@@ -104,8 +107,8 @@ realizations, per = (2, 30) if mode == "ci" else (10, 60)
 muv_edges, z_edges = np.arange(-22.5, -18.49, 1.0), np.array([8.5, 10.0, 12.0, 16.0])
 muv_grid = np.linspace(-22.5, -18.5, 161)
 recovery = high_z_recovery(stacks, renderers, methods, filters, n_per_realization=per, realizations=realizations,
-                           muv_range=(-22.5, -18.5), z_range=(8.5, 16.0), detection_bands=detection, seed=2,
-                           progress=False)  # fmt: skip
+                           muv_range=(-22.5, -18.5), z_range=(8.5, 16.0), detection_bands=detection,
+                           measure_with=methods["coadd"], seed=2, progress=False)  # fmt: skip
 curves = {name: completeness_curves(recovery["M_UV"].value, recovery["z"], recovery[f"{name}_selected"],
                                     muv_grid=muv_grid, z_edges=z_edges) for name in methods}  # fmt: skip
 for name in methods:

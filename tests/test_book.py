@@ -3,6 +3,7 @@ import pytest
 
 from asteris import book
 from asteris.archive.download import ArchiveUnreachableError
+from asteris.config import TrainConfig
 from asteris.errors import ConfigError
 
 
@@ -16,9 +17,29 @@ def test_mode_comes_from_the_argument_then_the_environment(monkeypatch):
 
 
 def test_presets_of_each_mode():
-    assert book.training_preset("ci").f_maps == 8
+    ci = book.training_preset("ci")
+    assert ci.f_maps == 8 and ci.epochs * ci.max_steps_per_epoch == book.CI_FINE_TUNE_STEPS
+    assert book.training_preset("ci", from_scratch=True) == TrainConfig.preset("tiny")
     paper = book.training_preset("full")
     assert paper.f_maps == 24 and paper.patch_size == 128
+    assert book.training_preset("full", from_scratch=True).epochs == TrainConfig.preset("paper").epochs
+
+
+def test_ci_chapters_start_from_the_committed_reference_model(monkeypatch, tmp_path):
+    import torch
+
+    from asteris import load_model
+
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path))
+    # a step of at most 1e-30 leaves float32 weights unchanged: the run keeps its starting weights
+    frozen = TrainConfig.preset("tiny", epochs=1, max_steps_per_epoch=2, patch_size=16, lr=1e-30,
+                                lr_min=1e-30, weight_decay=0.0)  # fmt: skip
+    monkeypatch.setattr(book.chapters, "training_preset", lambda mode: frozen)
+    stack = np.random.default_rng(0).normal(0, 1, (16, 48, 48)).astype(np.float32)
+    run = book.chapter_run(stack, "ci", name="test")
+    reference = load_model(book.reference_weights(*book.CI_REFERENCE)).state_dict()
+    for name, value in run.model.state_dict().items():
+        assert torch.equal(value, reference[name]), name
 
 
 def test_full_mode_offline_stops_at_once_and_says_what_to_do(monkeypatch, tmp_path):
@@ -36,10 +57,7 @@ def test_full_mode_offline_stops_at_once_and_says_what_to_do(monkeypatch, tmp_pa
 
 
 def test_chapter_runs_are_trained_once_and_shared(monkeypatch, tmp_path):
-    import numpy as np
     import torch
-
-    from asteris.config import TrainConfig
 
     monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path))
     quick = TrainConfig.preset("tiny", epochs=1, max_steps_per_epoch=3, patch_size=16, checkpoint_every=1)

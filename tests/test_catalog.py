@@ -68,3 +68,25 @@ def test_bad_inputs_are_refused(two_bands):
         multiband_catalog({"blue": images["blue"], "red": images["red"][:100]}, RENDERERS)
     with pytest.raises(ConfigError, match="detection bands"):
         multiband_catalog(images, RENDERERS, detection_bands=["green"])
+
+
+def test_dual_image_mode_detects_on_one_image_and_measures_on_another(two_bands):
+    images, _ = two_bands
+    direct = multiband_catalog(images, RENDERERS)
+    # a "denoised" image: less noise, and every source at 60% of its flux (what shrinkage does)
+    rng = np.random.default_rng(1)
+    shrunk = {
+        band: 0.3 + 0.6 * (image - 0.3) + rng.normal(0.0, NOISE / 4, SHAPE) for band, image in images.items()
+    }
+    on_shrunk = multiband_catalog(shrunk, RENDERERS)
+    dual = multiband_catalog(shrunk, RENDERERS, measure_images=images)
+    np.testing.assert_allclose(dual["x"].value, on_shrunk["x"].value)  # detected on the denoised image
+    for band in RENDERERS:
+        both = match_positions(dual["x"].value, dual["y"].value, direct["x"].value, direct["y"].value, 1.0)
+        ok = both >= 0
+        measured, reference = dual[f"f_{band}"][ok], direct[f"f_{band}"][both[ok]]
+        assert np.median((measured / reference).value) == pytest.approx(1.0, abs=0.02), band
+        assert np.median((on_shrunk[f"f_{band}"][ok] / reference).value) == pytest.approx(0.6, abs=0.05)
+        np.testing.assert_allclose(dual[f"e_{band}"].value, direct[f"e_{band}"].value[0], rtol=0.05)
+    with pytest.raises(ValueError, match="lacks bands"):
+        multiband_catalog(shrunk, RENDERERS, measure_images={"blue": images["blue"]})

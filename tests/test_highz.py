@@ -48,10 +48,13 @@ def test_pure_noise_yields_no_candidates(field):
 
 def test_bright_high_z_galaxies_come_through_the_whole_chain(field):
     stacks, renderers = field
-    methods = {"coadd": coadd_method("ivar")}
+    coadd = coadd_method("ivar")
+    # "halved": every flux 0.75 mag too faint on its own image; measured on the coadd (dual-image), it is not
+    methods = {"coadd": coadd, "halved": lambda stack: 0.5 * coadd(stack)}
     recovery = high_z_recovery(stacks, renderers, methods, FILTERS, n_per_realization=6, realizations=1,
                                muv_range=(-21.8, -21.0), z_range=(9.5, 11.0), detection_bands=LONG_BANDS,
-                               seed=3, progress=False)  # fmt: skip
+                               measure_with=coadd, seed=3, progress=False)  # fmt: skip
+    np.testing.assert_allclose(recovery["halved_M_UV"].value, recovery["coadd_M_UV"].value, atol=1e-6)
     assert len(recovery) == 6
     assert recovery["coadd_detected"].all()
     assert recovery["coadd_selected"].sum() >= 5

@@ -111,6 +111,9 @@ def test_result_metrics_on_a_hand_built_experiment():
     # step functions: the fit puts m90 at the step
     assert result.m90("shallow") == pytest.approx(26.0, abs=0.05)
     assert result.m90("deep") == pytest.approx(27.5, abs=0.05)
+    # shallow crosses 90% purity halfway between its rungs (0.8 at 2, 1.0 at 4): m90 halfway, 26.5 -> 26.0
+    assert result.m90_interpolated("shallow") == pytest.approx(26.25, abs=0.05)
+    assert result.m90_interpolated("deep") == result.m90("deep")  # already pure on the lowest rung
     gain, err = result.depth_gain("deep", "shallow", n_boot=30)
     assert gain == pytest.approx(1.5, abs=0.07) and err < 0.1
     assert result.mag_bias_at_snr("shallow") == pytest.approx(0.0, abs=1e-9)
@@ -300,3 +303,14 @@ def test_depth_sweep_figure(tmp_path):
             for s in (0.0, 0.5, 1.0, 2.0)]  # fmt: skip
     plot_depth_sweep({"rows": rows}, tmp_path / "sweep.png")
     assert (tmp_path / "sweep.png").stat().st_size > 10_000
+
+
+def test_convergence_figure(tmp_path):
+    from asteris.science.plotting import plot_convergence
+
+    rows = [{"preset": preset, "step": step, "dm90": None if step == 100 else 0.01 * step ** 0.5,
+             "dm90_err": 0.05, "val_loss": 1e4 / step ** 0.1}
+            for preset in ("tiny", "small") for step in (100, 200, 400, 800)]  # fmt: skip
+    fig = plot_convergence({"rows": rows}, tmp_path / "convergence.png")
+    assert (tmp_path / "convergence.png").stat().st_size > 10_000
+    assert len(fig.axes) == 2

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from asteris import load_model
+from asteris.book import reference_name
 from asteris.errors import OutputExistsError
 from asteris.fileio import sha256sum
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from train_reference import reference_name, train_reference  # noqa: E402
+from train_reference import train_reference  # noqa: E402
 
 
 def test_reference_training_writes_weights_record_and_log_and_refuses_to_overwrite(tmp_path, monkeypatch):
@@ -23,7 +24,8 @@ def test_reference_training_writes_weights_record_and_log_and_refuses_to_overwri
     record = train_reference("tiny", "F200W", 2, tmp_path / "work", out, **quick)
     name = reference_name("tiny", "F200W")
     assert record["fields"]["seeds"] == [101, 102] and record["steps"] == 4
-    assert record["sha256"] == sha256sum(out / f"{name}.pt")
+    assert record["sha256"] == sha256sum(out / f"{name}.pt") and record["check"]["shape"] == [64, 64]
+    assert sorted(p.name for p in (tmp_path / "work" / name / "snapshots").iterdir()) == ["step_00004.pt"]
     assert load_model(out / f"{name}.pt").config.f_maps == 8
     written = json.loads((out / f"{name}.json").read_text())
     assert written["validation"] == [list(v) for v in record["validation"]]

@@ -4,7 +4,8 @@ Every chapter runs in one of two modes, chosen by its ``MODE`` parameter
 (a papermill ``parameters`` cell) or the ``ASTERIS_BOOK_MODE`` environment
 variable:
 
-- ``ci`` (the default): the embedded mock field, ``tiny`` models, CPU, a few
+- ``ci`` (the default): the embedded mock field, the committed ``tiny``
+  reference model fine-tuned briefly on the chapter's stack, CPU, a few
   minutes per chapter, the same outputs every run (CI compares them). Its
   exposures are detector-frame ``_cal``-like files drizzled by the same
   `asteris.archive.align` call as ``full`` mode's archive files;
@@ -29,6 +30,7 @@ from ..errors import ConfigError
 from ..stack import Stack
 from ..training import TrainResult, train
 from ..weights import download_weights
+from .reference import reference_weights
 
 __all__ = [
     "MODE_ENV",
@@ -40,6 +42,8 @@ __all__ = [
     "chapter_run",
     "published_weights_for",
     "FINE_TUNE_STEPS",
+    "CI_FINE_TUNE_STEPS",
+    "CI_REFERENCE",
     "training_preset",
 ]
 
@@ -130,11 +134,13 @@ def chapter_field(
 def chapter_run(stack: Stack, mode: str, *, name: str) -> TrainResult:
     """A model for ``stack`` with the mode's preset, shared between chapters.
 
-    ``ci``: trained self-supervised from scratch with the ``tiny`` preset.
-    ``full``: the published weights of the stack's detector class
-    (`published_weights_for`, downloaded once by name) fine-tuned on the stack
-    for at most `FINE_TUNE_STEPS` steps, the paper's pretrain-then-apply
-    workflow.
+    Both modes follow the paper's pretrain-then-apply workflow: trained
+    weights fine-tuned on the stack for a bounded number of steps.
+    ``ci``: the committed reference model `CI_REFERENCE` (`reference_weights`,
+    trained to a plateau on mock fields no chapter uses) for
+    `CI_FINE_TUNE_STEPS` steps. ``full``: the published weights of the stack's
+    detector class (`published_weights_for`, downloaded once by name) for at
+    most `FINE_TUNE_STEPS` steps.
 
     The run lives in ``<data folder>/book_runs/<name>-<mode>-<key>``, the key
     a hash of the training configuration, the starting weights and the
@@ -146,19 +152,29 @@ def chapter_run(stack: Stack, mode: str, *, name: str) -> TrainResult:
     import hashlib
     import json
 
-    from ..fileio import data_dir
+    from ..fileio import data_dir, sha256sum
 
     config = training_preset(mode)
-    init_from = None if book_mode(mode) == "ci" else published_weights_for(stack)
-    digest = hashlib.sha256(json.dumps([config.to_dict(), init_from], sort_keys=True).encode())
+    if book_mode(mode) == "ci":
+        init_from = reference_weights(*CI_REFERENCE)
+        start = sha256sum(init_from)
+    else:
+        start = published_weights_for(stack)
+        init_from = download_weights(start)
+    digest = hashlib.sha256(json.dumps([config.to_dict(), start], sort_keys=True).encode())
     digest.update(
         np.ascontiguousarray(stack.data if isinstance(stack, Stack) else np.asarray(stack)).tobytes()
     )
     run_dir = Path(data_dir()) / "book_runs" / f"{name}-{book_mode(mode)}-{digest.hexdigest()[:10]}"
     resume = (run_dir / "checkpoint_last.pt").exists()
     return train(stack, run_dir=run_dir, config=config, resume=resume, overwrite=not resume, progress=False,
-                 init_from=None if init_from is None else download_weights(init_from))  # fmt: skip
+                 init_from=init_from)  # fmt: skip
 
+
+#: The reference model ``ci`` mode starts from: (preset, band).
+CI_REFERENCE = ("tiny", "F200W")
+#: Fine-tuning the reference model on a chapter's stack (``ci`` mode) stops after this many steps.
+CI_FINE_TUNE_STEPS = 100
 
 #: Fine-tuning the published weights on a chapter's stack (``full`` mode) stops after this many steps.
 FINE_TUNE_STEPS = 300
@@ -172,10 +188,16 @@ def published_weights_for(stack: Stack) -> str:
     return "ASTERIS8_nrclong" if wavelength >= 250 else "ASTERIS8_nrcshort"
 
 
-def training_preset(mode: str) -> TrainConfig:
-    """``tiny`` in ``ci`` mode; in ``full`` mode the published sizes, fine-tuned for at most
-    `FINE_TUNE_STEPS` steps at a tenth of the paper's learning rate (bf16 autocast on a CUDA GPU)."""
-    if book_mode(mode) == "ci":
-        return TrainConfig.preset("tiny")
-    fine_tune = dict(epochs=1, max_steps_per_epoch=FINE_TUNE_STEPS, lr=1e-5, lr_min=1e-6)
-    return TrainConfig.preset("paper", bf16=torch.cuda.is_available(), **fine_tune)
+def training_preset(mode: str, *, from_scratch: bool = False) -> TrainConfig:
+    """The fine-tuning configuration of each mode: in ``ci`` mode the ``tiny`` sizes for
+    `CI_FINE_TUNE_STEPS` steps at a tenth of the preset's learning rate; in ``full`` mode the
+    published sizes, for at most `FINE_TUNE_STEPS` steps at a tenth of the paper's learning
+    rate (bf16 autocast on a CUDA GPU). ``from_scratch``: the whole preset instead (``tiny``,
+    or ``paper``), for a model trained from random weights."""
+    ci = book_mode(mode) == "ci"
+    preset = TrainConfig.preset("tiny") if ci else TrainConfig.preset("paper", bf16=torch.cuda.is_available())
+    if from_scratch:
+        return preset
+    if ci:
+        return preset.replace(epochs=1, max_steps_per_epoch=CI_FINE_TUNE_STEPS, lr=1e-4, lr_min=1e-5)
+    return preset.replace(epochs=1, max_steps_per_epoch=FINE_TUNE_STEPS, lr=1e-5, lr_min=1e-6)

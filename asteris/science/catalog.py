@@ -97,6 +97,7 @@ def multiband_catalog(
     aperture_diameter: u.Quantity | None = None,
     wcs: WCS | None = None,
     deblend: bool = True,
+    measure_images: Mapping[str, np.ndarray] | None = None,
 ) -> QTable:
     """Detect on the combined detection bands and measure every band in matched apertures.
 
@@ -116,6 +117,10 @@ def multiband_catalog(
         broadest PSF FWHM of all bands.
     wcs : `~astropy.wcs.WCS`, optional
         Adds ``ra`` and ``dec``.
+    measure_images : dict of band -> 2D array, optional
+        Dual-image mode: detect on ``images``, measure the fluxes and their
+        errors on these (for example the coadds, when ``images`` are denoised)
+        at the same positions and in the same apertures. Default: ``images``.
 
     Returns
     -------
@@ -144,11 +149,26 @@ def multiband_catalog(
     if wcs is not None:
         table["ra"], table["dec"] = sources["ra"], sources["dec"]
     table.meta["aperture_diameter"] = diameter
-    for band, det in dets.items():
+    measured = (
+        dets if measure_images is None else _band_images(_same_bands(measure_images, images), renderers)
+    )
+    for band, det in measured.items():
         flux, error, correction = _forced_photometry(det, renderers[band], table, diameter_px)
         table[f"f_{band}"], table[f"e_{band}"] = flux, error
         table.meta[f"apcorr_{band}"] = correction
     return table
+
+
+def _same_bands(measure_images: Mapping[str, np.ndarray], images: Mapping[str, np.ndarray]) -> dict:
+    """``measure_images`` in the bands and order of ``images``, checked to match them in shape."""
+    missing = [b for b in images if b not in measure_images]
+    if missing:
+        raise ValueError(f"measure_images lacks bands {missing}")
+    for band, image in images.items():
+        if np.shape(measure_images[band]) != np.shape(image):
+            raise ValueError(f"measure_images[{band!r}] has shape {np.shape(measure_images[band])}, "
+                             f"the detection image {np.shape(image)}")  # fmt: skip
+    return {band: measure_images[band] for band in images}
 
 
 #: Largest Kron-to-aperture flux ratio credited to a source (beyond it the Kron flux is noise).

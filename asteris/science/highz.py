@@ -60,8 +60,12 @@ def search_high_z(
     criteria: HighZCriteria | None = None,
     wcs=None,
     photoz_options: Mapping | None = None,
+    measure_images: Mapping[str, np.ndarray] | None = None,
 ) -> QTable:
     """Catalogue, photo-z, z > 8.5 selection and M_UV for one set of band images.
+
+    ``measure_images``: dual-image mode, as in `~asteris.science.catalog.multiband_catalog`
+    (detect on ``images``, measure the fluxes that photo-z and M_UV use on these).
 
     Returns the catalogue of `~asteris.science.catalog.multiband_catalog` with, per
     object, ``z_phot``, ``z_16``, ``z_84``, ``chi2_min``, ``p_z`` (grid in
@@ -69,9 +73,8 @@ def search_high_z(
     `~asteris.science.select.select_high_z` (``selected``, ``reasons``, ...), and
     ``M_UV`` and ``beta`` at ``z_phot``.
     """
-    catalog = multiband_catalog(
-        images, renderers, detection_bands=detection_bands, threshold=threshold, wcs=wcs
-    )
+    catalog = multiband_catalog(images, renderers, detection_bands=detection_bands, threshold=threshold,
+                                wcs=wcs, measure_images=measure_images)  # fmt: skip
     photoz = photometric_redshifts(catalog, filters, **dict(photoz_options or {}))
     selection = select_high_z(catalog, photoz, filters, criteria=criteria)
     out = catalog.copy()
@@ -228,10 +231,15 @@ def high_z_recovery(
     criteria: HighZCriteria | None = None,
     match_radius: float = 2.0,
     avoid_sources: bool = False,
+    measure_with: Method | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> QTable:
     """Inject mock z > 8.5 galaxies into every band and run the whole chain with each method.
+
+    ``measure_with``: dual-image mode: every method detects on its own images
+    and measures fluxes on this method's images of the same injected stacks
+    (for example the ivar coadd), as `search_high_z` with ``measure_images``.
 
     Galaxies are placed at random wherever every band has data (``avoid_sources``:
     also away from the field's own sources), so that the completeness includes
@@ -251,11 +259,11 @@ def high_z_recovery(
         injected = inject_high_z(stacks, injected_catalog, renderers)
         row = QTable({"realization": np.full(n_per_realization, realization)})
         row["M_UV"], row["z"] = injected_catalog["M_UV"], injected_catalog["z"]
+        measure = None if measure_with is None else {b: measure_with(s) for b, s in injected.items()}
         for name, method in methods.items():
             images = {band: method(stack) for band, stack in injected.items()}
-            found = search_high_z(
-                images, renderers, filters, detection_bands=detection_bands, criteria=criteria
-            )
+            found = search_high_z(images, renderers, filters, detection_bands=detection_bands,
+                                  criteria=criteria, measure_images=measure)  # fmt: skip
             _record(row, name, injected_catalog, found, match_radius)
         tables.append(row)
     return vstack(tables)

@@ -11,6 +11,7 @@ from ..plotting import pyplot, save_figure
 
 __all__ = [
     "plot_depth_sweep",
+    "plot_convergence",
     "plot_completeness_purity",
     "plot_magnitude_bias",
     "plot_injection_cutouts",
@@ -87,6 +88,35 @@ def plot_depth_sweep(sweep: dict, path: str | os.PathLike | None = None, *, over
     bottom.set_xlabel("structured_scale (0: white noise only, 1: calibrated defaults)")
     top.legend(fontsize=8)
     bottom.legend(fontsize=8)
+    return save_figure(fig, path, overwrite)
+
+
+def plot_convergence(convergence: dict, path: str | os.PathLike | None = None, *, overwrite: bool = False):
+    """dm90 and validation loss against training steps (``benchmarks/depth.py --convergence``).
+
+    Top: each reference preset's dm90 over the ivar coadd (optimal protocol)
+    with its paired-bootstrap error; bottom: the validation loss the run logged
+    at the same steps.
+    """
+    plt = pyplot(path)
+    rows = convergence["rows"]
+    presets = list(dict.fromkeys(row["preset"] for row in rows))
+    colours = _method_colours(presets)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True, constrained_layout=True)
+    for preset in presets:
+        mine = sorted((row for row in rows if row["preset"] == preset), key=lambda row: row["step"])
+        steps = [row["step"] for row in mine]
+        gain = [np.nan if row["dm90"] is None else row["dm90"] for row in mine]
+        top.errorbar(steps, gain, [row["dm90_err"] or 0.0 for row in mine], fmt="o-", capsize=2,
+                     color=colours[preset], label=preset)  # fmt: skip
+        loss = [np.nan if row["val_loss"] is None else row["val_loss"] for row in mine]
+        bottom.plot(steps, loss, "o-", color=colours[preset], label=preset)
+    top.axhline(0, color="0.5", lw=0.8)
+    top.set_ylabel("dm90 vs ivar coadd (mag)")
+    bottom.set_ylabel("validation loss")
+    bottom.set_xlabel("training steps")
+    bottom.set_xscale("log")
+    top.legend(fontsize=8)
     return save_figure(fig, path, overwrite)
 
 

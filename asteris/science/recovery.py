@@ -440,6 +440,26 @@ class RecoveryResult:
         except ConfigError:
             return float("nan")
 
+    def m90_interpolated(self, method: str, goal: float = PURITY_GOAL) -> float:
+        """m90 at the threshold where purity reaches ``goal``, interpolated on the threshold ladder.
+
+        `m90` takes the lowest scanned threshold whose purity reaches the goal,
+        so methods that cross it between two rungs differ by a whole rung. Here
+        m90 is interpolated linearly in purity between that rung and the one
+        below it (NaN if no rung reaches the goal; the lowest rung's m90 if it
+        already does). No bootstrap error: use it beside `m90`, not instead.
+        """
+        best = self.best_threshold(method)
+        if not np.isfinite(best):
+            return float("nan")
+        index = self._t(best)
+        if index == 0 or PROTOCOLS[self.protocol].get("threshold") is not None:
+            return self.m90(method, best)
+        below = self.thresholds[index - 1]
+        p_below, p_best = self.purity(method, below), self.purity(method, best)
+        weight = float(np.clip((goal - p_below) / (p_best - p_below), 0.0, 1.0))
+        return (1 - weight) * self.m90(method, below) + weight * self.m90(method, best)
+
     def _bootstrap_rows(self, n_boot: int, seed: int):
         rng = np.random.default_rng(seed)
         n = len(self.injected)

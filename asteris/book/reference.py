@@ -1,0 +1,104 @@
+"""The committed reference models: ASTERIS weights trained to a plateau on mock fields that no
+chapter or benchmark evaluates on (``benchmarks/train_reference.py``), found, checked and reproduced.
+
+Each model is three files in ``benchmarks/reference/`` of a source checkout:
+``<name>.pt`` (the weights, published checkpoint layout), ``<name>.json``
+(configuration, fields, command, machine, validation losses, SHA-256 and a
+stored output, `check_output`) and ``<name>.metrics.jsonl`` (the training log).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CheckpointError
+
+__all__ = ["REFERENCE_DIR", "reference_name", "reference_record", "reference_weights", "check_output"]
+
+#: The committed reference models, written by ``benchmarks/train_reference.py`` (a source checkout).
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "reference"
+
+
+def reference_name(preset: str, band: str) -> str:
+    """File stem of a reference model: ``asteris_<preset>_<band>``.
+
+    >>> reference_name("small", "F200W")
+    'asteris_small_f200w'
+    """
+    return f"asteris_{preset}_{band.lower()}"
+
+
+def reference_record(
+    preset: str = "tiny", band: str = "F200W", *, folder: str | os.PathLike | None = None
+) -> dict:
+    """The record of a reference model (``<name>.json``): its configuration, training fields, steps,
+    validation losses, command, machine, SHA-256 and stored output."""
+    import json
+
+    folder = Path(folder) if folder is not None else REFERENCE_DIR
+    stem = reference_name(preset, band)
+    record = folder / f"{stem}.json"
+    if not record.exists():
+        raise CheckpointError(
+            f"no reference model {stem} in {folder}: the reference weights come with a source checkout "
+            f"of the repository; or train them with python benchmarks/train_reference.py --preset {preset} "
+            f"--band {band}"
+        )
+    return json.loads(record.read_text())
+
+
+def reference_weights(
+    preset: str = "tiny", band: str = "F200W", *, folder: str | os.PathLike | None = None
+) -> Path:
+    """The committed reference weights of ``preset`` and ``band``, checked against their record.
+
+    The record (``<name>.json`` beside the weights) holds the SHA-256 the
+    weights must match, their training configuration, log and command.
+
+    Raises
+    ------
+    CheckpointError
+        If the weights or their record are missing (an installation without
+        the repository's ``benchmarks`` folder) or the weights do not match.
+    """
+    from ..fileio import sha256sum
+
+    expected = reference_record(preset, band, folder=folder)["sha256"]
+    folder = Path(folder) if folder is not None else REFERENCE_DIR
+    weights = folder / f"{reference_name(preset, band)}.pt"
+    if not weights.exists() or sha256sum(weights) != expected:
+        problem = "does not match the SHA-256 of its record" if weights.exists() else "is missing"
+        raise CheckpointError(
+            f"{weights.name} in {folder} {problem}; restore it (git checkout {weights.name}) "
+            "or retrain it with the record's command"
+        )
+    return weights
+
+
+#: The fixed input of `check_output`: its shape and seed.
+CHECK_SHAPE, CHECK_SEED = (8, 64, 64), 2026
+
+
+def check_output(weights: str | os.PathLike) -> dict:
+    """A small output of ``weights`` that CI reproduces without retraining.
+
+    The input is fixed: 8 frames of 64 x 64 px, white noise of unit sigma on a
+    level of 100 (seed `CHECK_SEED`) with one Gaussian source of peak 20 and
+    sigma 1.5 px in the middle. Returns the denoised image's mean, standard
+    deviation and 8 x 8 block means.
+    """
+    from ..denoise import denoise
+
+    rng = np.random.default_rng(CHECK_SEED)
+    frames = rng.normal(100.0, 1.0, CHECK_SHAPE).astype(np.float32)
+    yy, xx = np.mgrid[: CHECK_SHAPE[1], : CHECK_SHAPE[2]]
+    centre = CHECK_SHAPE[1] / 2
+    frames += (20.0 * np.exp(-((yy - centre) ** 2 + (xx - centre) ** 2) / (2 * 1.5**2))).astype(np.float32)
+    image = denoise(frames, model=weights, progress=False).image.astype(np.float64)
+    side = image.shape[0] // 8
+    blocks = image[: 8 * side, : 8 * side].reshape(8, side, 8, side).mean(axis=(1, 3))
+    return {"shape": list(image.shape), "mean": float(image.mean()), "std": float(image.std()),
+            "block_means": np.round(blocks, 6).tolist()}  # fmt: skip
