@@ -86,7 +86,7 @@ print(f"mode {mode}: HSC-like stack {hsc.data.shape}, NIRCam-like stack {nircam.
 # The NIRCam model is chapter 2's, reused from the data folder: the reference
 # model fine-tuned on the NIRCam-like F200W stack. The fine-tuned model starts
 # from its weights (`init_from`) and trains on the HSC-like stack for the same
-# short fine-tuning schedule (`asteris.book.training_preset`: 100 steps in `ci`
+# short fine-tuning schedule (`asteris.book.training_preset`: at most 100 steps in `ci`
 # mode); the retrained one starts from random weights with the preset's whole
 # schedule (800 steps of `tiny` in `ci` mode). (Each validation loss is
 # measured on the model's own training stack, so the NIRCam model's is not
@@ -144,20 +144,20 @@ if hsc_truth is not None:
 # %% [markdown]
 # ## Summary
 #
-# In `ci` mode a short fine-tuning buys most here. The model that never saw
-# HSC-like data brings the background noise of the HSC-like stack to 0.92 of
+# In `ci` mode the NIRCam-trained model transfers almost whole. Without
+# retraining, it brings the background noise of the HSC-like stack to 0.89 of
 # the coadd's and cuts the RMS error against the truth on background pixels
-# by a fifth; fine-tuned for 200 steps it reaches 0.80 of the coadd's noise
-# and cuts that error by a third, a little better than the model retrained
-# from scratch (0.85, 29%). On faint-source pixels all three are slightly
-# better than the coadd. So the `tiny` network's local, noise-shaped filter
-# transfers between instruments in part, and a few hundred steps on the new
-# data finish the job. On bright-source pixels all three are worse than the
-# coadd and identical to three digits:
+# by 26% (0.0253 against 0.0343). Fine-tuned on the HSC-like stack for 76
+# steps (one pass over its patches), it does the same (0.89, 27%). The model
+# retrained from scratch for 800 steps does a little better (0.85, 29%). On
+# faint-source pixels all three are within 3% of the coadd. So the `tiny`
+# network's local, noise-shaped filter transfers between instruments, and
+# neither fine-tuning nor retraining buys much on this stack. On bright-source
+# pixels all three are worse than the coadd and identical to three digits:
 # those pixels bypass the network. The published preprocessing clips every
 # voxel into a global 3-sigma range before the network and adds the clipped
-# excess back afterwards as its per-pixel median over the exposures, and with
-# a seeing that changes from exposure to exposure that median is a poor
+# excess back afterwards as its per-pixel median over the exposures. With a
+# seeing that changes from exposure to exposure, that median is a poor
 # estimate of a bright source's core. Whether the published-size models
 # transfer as well, and what this means for depth and photometry on
 # ground-based data, is for `full` mode and for injection-recovery as in

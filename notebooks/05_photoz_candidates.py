@@ -37,8 +37,9 @@
 # **Data and figures.** `ci` mode: the z > 8.5 mock field
 # (`asteris.mock.datasets.high_z_field`: seven NIRCam broad bands, 16 exposures
 # each, a known input luminosity function boosted 250x in density), the
-# inverse-variance coadd and the `tiny` ASTERIS model of chapter 2 (trained
-# on the F200W stack of the default mock field) applied to every band; every
+# inverse-variance coadd and the ASTERIS model of chapter 2 (the `tiny`
+# reference model fine-tuned on the F200W stack of the default mock field)
+# applied to every band, its fluxes measured on the coadds; every
 # number is computed in this notebook. The
 # larger runs (more injections, the published-size model on a GPU) are
 # `benchmarks/photoz_uvlf.py`, with its figures in
@@ -50,7 +51,7 @@
 #
 # Chapters 1-3 (the mock universe, training, injection-recovery). `ci` mode:
 # no network, no GPU, about two minutes on 2 CPU cores once chapter 2 has
-# trained its model (four more otherwise).
+# fine-tuned its model (one more otherwise).
 
 # %%
 import subprocess
@@ -161,17 +162,19 @@ fig = plot_candidates(found["ASTERIS"], images["ASTERIS"], filters, n=4)
 # ## Summary
 #
 # On this field the coadd gives 12 candidates, all of them real z > 8.5
-# galaxies (contamination 0); the `tiny` ASTERIS model gives 15, of which 12
-# are real (contamination 0.20: two galaxies at z ~ 2 and one spurious
-# source). ASTERIS selects a larger share of the z > 8.5 galaxies it detects
-# (12 of 28, against 12 of 39 for the coadd), but it detects fewer of them and
-# fewer sources overall (162 against 210), so it ends with the same number of
-# real candidates. Photometric redshifts are poor for the faint sources of
-# this deliberately crowded field (sigma_NMAD 0.09 and about 30% outliers for
-# both methods) and good for the bright ones (coadd: sigma_NMAD 0.04 and 11%
-# outliers at S/N > 20; ASTERIS 0.05 and 16%). A count of candidates is not a
+# galaxies (contamination 0). ASTERIS, with its fluxes measured on the coadds
+# (dual-image mode), gives 11, of which 10 are real (contamination 0.09: one
+# spurious source). It detects fewer sources (170 against 210) and fewer of
+# the z > 8.5 galaxies (33 against 39), and selects a similar share of those
+# it detects (10 of 33, against 12 of 39). Because the fluxes come from the
+# same coadd, its photometric redshifts of the galaxies both detect agree
+# with the coadd's. Photometric redshifts are poor for the faint sources of
+# this deliberately crowded field (coadd sigma_NMAD 0.09 and 33% outliers
+# overall; ASTERIS 0.07 and 30% over the brighter set it detects). They are
+# good for the bright ones (coadd: sigma_NMAD 0.04 and 11% outliers at
+# S/N > 20; ASTERIS 0.05 and 17%). A count of candidates is not a
 # depth gain by itself: the
 # next chapter turns candidates into a luminosity function, with each
 # method's completeness measured by injecting galaxies through this whole
-# chain. In `ci` mode the model is the small one of chapters 2-4, trained for
-# a few CPU minutes on F200W alone and applied to every band.
+# chain. In `ci` mode the model is that of chapters 2-4: the `tiny`
+# reference model fine-tuned on F200W alone and applied to every band.
