@@ -154,7 +154,7 @@ def main() -> None:
     found_by = {}
     coadds = {b: methods["coadd"](stacks[b]) for b in bands}
     for name, method in methods.items():
-        images = {b: method(stacks[b]) for b in bands}
+        images = coadds if name == "coadd" else {b: method(stacks[b]) for b in bands}
         found = search_high_z(images, renderers, filters, detection_bands=DETECTION_BANDS,
                               measure_images=coadds)  # fmt: skip
         matched = with_truth(found, truth)

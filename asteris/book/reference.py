@@ -38,16 +38,18 @@ def reference_record(
     validation losses, command, machine, SHA-256 and stored output."""
     import json
 
-    folder = Path(folder) if folder is not None else REFERENCE_DIR
-    stem = reference_name(preset, band)
-    record = folder / f"{stem}.json"
+    record = _reference_path(preset, band, folder, ".json")
     if not record.exists():
         raise CheckpointError(
-            f"no reference model {stem} in {folder}: the reference weights come with a source checkout "
-            f"of the repository; or train them with python benchmarks/train_reference.py --preset {preset} "
-            f"--band {band}"
+            f"no reference model {record.stem} in {record.parent}: the reference weights come with a "
+            f"source checkout of the repository; or train them with python benchmarks/train_reference.py "
+            f"--preset {preset} --band {band}"
         )
     return json.loads(record.read_text())
+
+
+def _reference_path(preset: str, band: str, folder: str | os.PathLike | None, suffix: str) -> Path:
+    return Path(folder if folder is not None else REFERENCE_DIR) / f"{reference_name(preset, band)}{suffix}"
 
 
 def reference_weights(
@@ -67,12 +69,11 @@ def reference_weights(
     from ..fileio import sha256sum
 
     expected = reference_record(preset, band, folder=folder)["sha256"]
-    folder = Path(folder) if folder is not None else REFERENCE_DIR
-    weights = folder / f"{reference_name(preset, band)}.pt"
+    weights = _reference_path(preset, band, folder, ".pt")
     if not weights.exists() or sha256sum(weights) != expected:
         problem = "does not match the SHA-256 of its record" if weights.exists() else "is missing"
         raise CheckpointError(
-            f"{weights.name} in {folder} {problem}; restore it (git checkout {weights.name}) "
+            f"{weights.name} in {weights.parent} {problem}; restore it (git checkout {weights.name}) "
             "or retrain it with the record's command"
         )
     return weights

@@ -261,7 +261,10 @@ def high_z_recovery(
         row["M_UV"], row["z"] = injected_catalog["M_UV"], injected_catalog["z"]
         measure = None if measure_with is None else {b: measure_with(s) for b, s in injected.items()}
         for name, method in methods.items():
-            images = {band: method(stack) for band, stack in injected.items()}
+            if method is measure_with:  # the measuring method's images are already made
+                images = measure
+            else:
+                images = {band: method(stack) for band, stack in injected.items()}
             found = search_high_z(images, renderers, filters, detection_bands=detection_bands,
                                   criteria=criteria, measure_images=measure)  # fmt: skip
             _record(row, name, injected_catalog, found, match_radius)
