@@ -42,7 +42,8 @@ REFERENCE_OVERRIDES = {"tiny": dict(epochs=40, plateau_patience=6)}
 
 def train_with_snapshots(stacks, run_dir: Path, config: TrainConfig, *, every: int) -> TrainResult:
     """Train (resuming where a run stopped) in chunks of ``every`` steps, keeping the weights after each
-    chunk as ``run_dir/snapshots/step_NNNNN.pt`` for the convergence study (``benchmarks/convergence.py``).
+    chunk as ``run_dir/snapshots/step_NNNNN.pt`` for the convergence study
+    (``benchmarks/depth.py --convergence``).
     The chunks change nothing in the run: the schedule and the data order depend on the step alone."""
     while True:
         resume = (run_dir / "checkpoint_last.pt").exists()
