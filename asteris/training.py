@@ -28,6 +28,7 @@ from .losses import asteris_loss
 from .network import Asteris, compile_network
 from .sampling import SampleIndex, epoch_samples, make_sample, patch_positions, prepare_training_stack
 from .stack import Stack, read_stack, require_exposures
+from .tuning import choose_kernels
 
 __all__ = ["TrainResult", "train", "plateaued"]
 
@@ -324,6 +325,9 @@ class _Run:
             scheduler.load_state_dict(state["scheduler_state_dict"])
             run.step = int(state["step"])
         run.history = _read_metrics(run_dir / "metrics.jsonl", run.step)
+        if next(model.parameters()).device.type == "cpu" and not cfg.compile:
+            patch = cfg.patch_size
+            choose_kernels(model, (cfg.batch_size, 1, cfg.frames, patch, patch), training=True)
         run.net = world.wrap(compile_network(model.train()) if cfg.compile else model.train())
         return run
 

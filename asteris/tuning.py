@@ -1,13 +1,15 @@
 """Choices that depend on the machine, made by measuring on it, and the description of the machine.
 
-Which memory layout runs the network fastest on a CPU depends on the CPU (its
-vector extensions, oneDNN's kernels for it) and on the torch build: channels-last
-activations pay several times over on one machine and not on another.
-`choose_memory_format` times one forward pass in each layout on the network's
-own input shape, keeps the faster, and caches the choice per machine, torch
-build, network and shape in ``<data folder>/tuning.json``, so a machine pays for
-the trial once. The layouts compute the same arithmetic: outputs agree to float32
-round-off (the golden tests run in both).
+Which kernels run the network fastest on a CPU depends on the CPU (its vector
+extensions, oneDNN's kernels for it) and on the torch build: channels-last
+activations pay several times over on one machine and not on another, and so
+may a depthwise convolution's input gradient computed as a forward convolution.
+`choose_memory_format` (inference) and `choose_kernels` (inference or training)
+time the candidates on the network's own input shape, keep the fastest, and
+cache the choice per machine, torch build, network, shape and mode in
+``<data folder>/tuning.json``, so a machine pays for the trial once. The
+candidates compute the same arithmetic: outputs and gradients agree to float32
+round-off (the golden tests run in both layouts).
 
 >>> sorted(machine_description())[1:4]
 ['cpu_capability', 'cpu_model', 'gpu']
@@ -27,15 +29,23 @@ import torch
 
 from .errors import ConfigError
 from .fileio import atomic_write, data_dir
+from .network import DEPTHWISE_GRADIENTS
 
-__all__ = ["machine_description", "choose_memory_format", "LAYOUTS", "LAYOUT_ENV", "TUNING_FILE"]
+__all__ = [
+    "machine_description",
+    "choose_memory_format",
+    "choose_kernels",
+    "LAYOUTS",
+    "LAYOUT_ENV",
+    "TUNING_FILE",
+]
 
 TUNING_FILE = "tuning.json"
-#: Set to ``channels_last`` or ``contiguous`` to skip the trial and use that layout.
+#: Set to ``channels_last`` or ``contiguous`` to skip the trials: that layout, the default gradients.
 LAYOUT_ENV = "ASTERIS_LAYOUT"
 LAYOUTS = {"channels_last": torch.channels_last_3d, "contiguous": torch.contiguous_format}
-#: The incumbent (channels-last, chosen on the first measured machine) is kept unless the other layout
-#: is faster by more than this fraction: timing noise must not flip the choice from run to run.
+#: The incumbent (channels-last and transposed gradients, chosen on the first measured machines) is kept
+#: unless another candidate is faster by more than this fraction: timing noise must not flip the choice.
 MARGIN = 0.10
 _VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
                  "amx_tile", "amx_bf16", "neon", "asimd", "sve")  # fmt: skip
@@ -74,49 +84,95 @@ def machine_description() -> dict:
     }
 
 
-def _key(model, shape: tuple[int, ...]) -> str:
+def _key(model, shape: tuple[int, ...], training: bool) -> str:
     machine = {k: v for k, v in machine_description().items() if k != "platform"}
-    text = json.dumps([machine, model.config.to_dict(), list(shape)], sort_keys=True)
+    text = json.dumps([machine, model.config.to_dict(), list(shape), training], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _seconds_per_forward(model, x: torch.Tensor, fmt: torch.memory_format) -> float:
-    model.memory_format = fmt
-    with torch.inference_mode():
-        model(x)  # warm-up: oneDNN picks and caches its kernels
-        start = time.perf_counter()
-        model(x)
+def _candidates(training: bool) -> list[dict]:
+    """Kernel choices to try, the incumbent first; gradients matter only when training."""
+    gradients = DEPTHWISE_GRADIENTS if training else DEPTHWISE_GRADIENTS[:1]
+    return [{"layout": name, "depthwise_gradient": g} for name in LAYOUTS for g in gradients]
+
+
+def _apply(model, choice: dict) -> None:
+    model.memory_format = LAYOUTS[choice["layout"]]
+    model.depthwise_gradient = choice["depthwise_gradient"]
+
+
+def _seconds_per_run(model, x: torch.Tensor, choice: dict, training: bool) -> float:
+    """Seconds of one forward pass (or forward and backward), after a warm-up run in which oneDNN
+    picks and caches its kernels. The parameters' ``.grad`` are left untouched."""
+    _apply(model, choice)
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def run() -> None:
+        if training:
+            torch.autograd.grad(model(x).square().mean(), params, allow_unused=True)
+        else:
+            with torch.inference_mode():
+                model(x)
+
+    run()
+    start = time.perf_counter()
+    run()
     return time.perf_counter() - start
 
 
-def choose_memory_format(model, shape: tuple[int, ...], *, cache: bool = True) -> torch.memory_format:
-    """The faster activation layout for ``model`` on this CPU and an input of ``shape``, and set it.
+def _fastest(seconds: list[float]) -> int:
+    best = min(range(len(seconds)), key=seconds.__getitem__)
+    return best if seconds[best] < (1 - MARGIN) * seconds[0] else 0
+
+
+def choose_kernels(model, shape: tuple[int, ...], *, training: bool = False, cache: bool = True) -> dict:
+    """Measure and set the fastest kernels for ``model`` on this CPU and inputs of ``shape``.
 
     Parameters
     ----------
     model : `asteris.network.Asteris`
-        On the CPU; its ``memory_format`` is set to the choice.
+        On the CPU; its ``memory_format`` and ``depthwise_gradient`` are set to the choice.
     shape : tuple of int
         The input shape ``(B, 1, frames, H, W)`` the trial runs on.
+    training : bool
+        Time forward and backward passes, and try both depthwise gradients
+        (`asteris.network.DEPTHWISE_GRADIENTS`); otherwise forward passes only.
     cache : bool
         Read and record the choice in ``<data folder>/tuning.json``.
+
+    Returns
+    -------
+    dict
+        ``{"layout": ..., "depthwise_gradient": ...}``, the choice made.
     """
     pinned = os.environ.get(LAYOUT_ENV)
     if pinned:  # reproducible runs (the book's nbval check) must not depend on a timing
         if pinned not in LAYOUTS:
             raise ConfigError(f"${LAYOUT_ENV}={pinned!r}: choose one of {sorted(LAYOUTS)}, or unset it")
-        model.memory_format = LAYOUTS[pinned]
-        return model.memory_format
-    path, key = data_dir() / TUNING_FILE, _key(model, shape)
+        choice = {"layout": pinned, "depthwise_gradient": DEPTHWISE_GRADIENTS[0]}
+        _apply(model, choice)
+        return choice
+    path, key = data_dir() / TUNING_FILE, _key(model, shape, training)
     table = json.loads(path.read_text()) if cache and path.exists() else {}
     if key not in table:
-        x = torch.randn(shape)
-        seconds = {name: _seconds_per_forward(model, x, fmt) for name, fmt in LAYOUTS.items()}
-        faster = seconds["contiguous"] < (1 - MARGIN) * seconds["channels_last"]
-        table[key] = {"layout": "contiguous" if faster else "channels_last", "seconds": seconds,
-                      "shape": list(shape), "machine": machine_description()}  # fmt: skip
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(0))  # the global stream untouched
+        candidates = _candidates(training)
+        seconds = [_seconds_per_run(model, x, choice, training) for choice in candidates]
+        table[key] = {**candidates[_fastest(seconds)], "training": training, "shape": list(shape),
+                      "seconds": {json.dumps(c): t for c, t in zip(candidates, seconds)},
+                      "machine": machine_description()}  # fmt: skip
         if cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(path, lambda p: p.write_text(json.dumps(table, indent=1)), overwrite=True)
-    model.memory_format = LAYOUTS[table[key]["layout"]]
+    choice = {name: table[key][name] for name in ("layout", "depthwise_gradient")}
+    _apply(model, choice)
+    return choice
+
+
+def choose_memory_format(model, shape: tuple[int, ...], *, cache: bool = True) -> torch.memory_format:
+    """The faster activation layout for ``model``'s inference on this CPU and inputs of ``shape``, and set it.
+
+    `choose_kernels` without gradients; returns the layout chosen.
+    """
+    choose_kernels(model, shape, training=False, cache=cache)
     return model.memory_format

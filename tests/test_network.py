@@ -146,3 +146,39 @@ def test_compile_network_compiles_blocks_in_place_and_keeps_the_state_dict():
     assert len(compiled) == sum(isinstance(m, (TransformerBlock, TemporalOutputHead)) for m in net.modules())
     assert list(net.state_dict()) == keys
     assert torch._dynamo.config.recompile_limit >= 64
+
+
+@pytest.mark.parametrize("layout", [torch.channels_last_3d, torch.contiguous_format])
+def test_both_depthwise_gradients_give_the_same_gradients(layout):
+    """The per-machine choice of the depthwise input gradient changes no gradient beyond round-off."""
+    from asteris.network import DEPTHWISE_GRADIENTS
+
+    torch.manual_seed(2)
+    net = build_network(frames=8, f_maps=8, num_blocks=[1, 1, 1, 1], num_refinement_blocks=1).train()
+    net.memory_format = layout
+    x = torch.randn(2, 1, 8, 16, 16)
+    grads = {}
+    for gradient in DEPTHWISE_GRADIENTS:
+        net.depthwise_gradient = gradient
+        net.zero_grad()
+        inp = x.clone().requires_grad_()
+        net(inp).square().mean().backward()
+        grads[gradient] = [inp.grad] + [p.grad for p in net.parameters() if p.grad is not None]
+    assert len(grads["transposed"]) > 10
+    for a, b in zip(*grads.values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_the_transposed_depthwise_gradient_is_exact():
+    from asteris.network import depthwise_conv3d
+
+    torch.manual_seed(3)
+    x = torch.randn(1, 3, 5, 6, 7, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 1, 3, 3, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: depthwise_conv3d(a, b, gradient="transposed"), (x, w))
+
+
+def test_an_unknown_depthwise_gradient_is_refused(tiny_net):
+    with pytest.raises(ValueError, match="depthwise_gradient"):
+        tiny_net.depthwise_gradient = "fastest"
+    assert tiny_net.depthwise_gradient == "transposed"

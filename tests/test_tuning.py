@@ -1,6 +1,8 @@
 """The measured layout choice: made once per machine and shape, cached, never changing the output
 beyond float32 round-off; and the machine description every benchmark carries."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -16,13 +18,14 @@ def data_folder(tmp_path, monkeypatch):
 
 
 def fake_timings(monkeypatch, seconds: dict) -> list:
+    """Timings by layout name, or by (layout, depthwise gradient) when training."""
     calls = []
 
-    def timed(model, x, fmt):
-        calls.append(fmt)
-        return seconds["contiguous" if fmt == torch.contiguous_format else "channels_last"]
+    def timed(model, x, choice, training):
+        calls.append(choice)
+        return seconds.get(choice["layout"]) or seconds[choice["layout"], choice["depthwise_gradient"]]
 
-    monkeypatch.setattr(tuning, "_seconds_per_forward", timed)
+    monkeypatch.setattr(tuning, "_seconds_per_run", timed)
     return calls
 
 
@@ -78,3 +81,46 @@ def test_a_pinned_layout_skips_the_trial(tiny_net, data_folder, monkeypatch):
     monkeypatch.setenv(tuning.LAYOUT_ENV, "fastest")
     with pytest.raises(ConfigError, match="ASTERIS_LAYOUT"):
         tuning.choose_memory_format(tiny_net, (1, 1, 8, 32, 32))
+
+
+def test_training_tries_both_gradients_and_is_cached_apart_from_inference(tiny_net, data_folder, monkeypatch):
+    calls = fake_timings(
+        monkeypatch,
+        {("channels_last", "transposed"): 1.0, ("channels_last", "autograd"): 0.5,
+         ("contiguous", "transposed"): 2.0, ("contiguous", "autograd"): 2.0},
+    )  # fmt: skip
+    choice = tuning.choose_kernels(tiny_net, (1, 1, 8, 32, 32), training=True)
+    assert choice == {"layout": "channels_last", "depthwise_gradient": "autograd"}
+    assert tiny_net.depthwise_gradient == "autograd" and len(calls) == 4
+    tuning.choose_kernels(tiny_net, (1, 1, 8, 32, 32), training=True)
+    assert len(calls) == 4  # cached
+    tuning.choose_kernels(tiny_net, (1, 1, 8, 32, 32))  # inference: an entry of its own, layouts only
+    assert len(calls) == 6 and {c["depthwise_gradient"] for c in calls[4:]} == {"transposed"}
+
+
+def test_the_training_trial_leaves_gradients_and_the_random_stream_alone(tiny_net, data_folder):
+    tiny_net.train()
+    state = torch.get_rng_state()
+    choice = tuning.choose_kernels(tiny_net, (1, 1, 8, 16, 16), training=True)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert all(p.grad is None for p in tiny_net.parameters())
+    (entry,) = json.loads((data_folder / tuning.TUNING_FILE).read_text()).values()
+    assert entry["training"] and len(entry["seconds"]) == 4
+    assert {k: entry[k] for k in choice} == choice and entry["machine"] == tuning.machine_description()
+
+
+def test_a_pinned_layout_pins_the_default_gradient(tiny_net, data_folder, monkeypatch):
+    calls = fake_timings(monkeypatch, {("channels_last", "autograd"): 0.1})
+    monkeypatch.setenv(tuning.LAYOUT_ENV, "contiguous")
+    choice = tuning.choose_kernels(tiny_net, (1, 1, 8, 32, 32), training=True)
+    assert choice == {"layout": "contiguous", "depthwise_gradient": "transposed"} and calls == []
+
+
+def test_training_makes_the_kernel_choice_for_its_patches(tmp_path, data_folder):
+    from asteris import TrainConfig, train
+
+    stack = np.random.default_rng(0).normal(10, 1, (16, 48, 48)).astype(np.float32)
+    cfg = TrainConfig.preset("tiny", patch_size=16, batch_size=2, epochs=1, max_steps_per_epoch=2)
+    train(stack, run_dir=tmp_path / "run", config=cfg, progress=False)
+    entries = json.loads((data_folder / tuning.TUNING_FILE).read_text()).values()
+    assert [(e["training"], e["shape"]) for e in entries] == [(True, [2, 1, 8, 16, 16])]
