@@ -79,6 +79,7 @@ def machine_description() -> dict:
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
         "aten_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY"),
+        "mkl_enable_instructions": os.environ.get("MKL_ENABLE_INSTRUCTIONS"),
         "platform": platform.platform(),
         "gpu": gpu,
     }

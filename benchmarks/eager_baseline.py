@@ -1,9 +1,10 @@
 """A plain eager forward pass of an `Asteris` network, the benchmark's baseline.
 
 It uses the network's own weights but none of its speed-ups: standard memory
-layout, ``F.pad`` replicate padding, the variance-based norm, unaligned
-feed-forward widths and channel attention on ``(B, heads, c, N)`` matrices,
-written as directly as the method description reads. Its output equals the
+layout, ``F.pad`` replicate padding, the variance-based norm on token-major
+matrices, unaligned feed-forward widths and channel attention on
+``(B, heads, c, N)`` matrices, written as directly as the method description
+reads. Its output equals the
 fast network's to float32 round-off, which the benchmark checks.
 """
 
@@ -14,8 +15,12 @@ import torch.nn.functional as F
 
 
 def _norm(norm, x):
-    var = x.var(dim=1, keepdim=True, unbiased=False)
-    return x / torch.sqrt(var + 1e-5) * norm.body.weight.view(1, -1, 1, 1, 1)
+    """Layer norm of each token's channels, on the (B, tokens, C) matrix the method describes."""
+    b, c, d, h, w = x.shape
+    tokens = x.flatten(2).transpose(1, 2)
+    var = tokens.var(dim=-1, keepdim=True, unbiased=False)
+    out = tokens / torch.sqrt(var + 1e-5) * norm.body.weight
+    return out.transpose(1, 2).reshape(b, c, d, h, w)
 
 
 def _dw(conv, x, replicate: bool):

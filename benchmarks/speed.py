@@ -24,8 +24,21 @@ def _load() -> dict:
     return {name: json.loads(p.read_text()) for name in SOURCES if (p := RESULTS / f"{name}.json").exists()}
 
 
+def machine_line(result: dict) -> str:
+    """The machine a result was measured on, in one line: every figure belongs to one."""
+    m = result.get("machine") or {}
+    if m.get("cpu_model"):
+        flags = ", ".join(m.get("vector_extensions") or [])
+        gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
+        threads = f"{m.get('torch_threads')} threads"
+        return f"  machine: {m['cpu_model']} ({flags}), {threads}, torch {m.get('torch')}{gpu}"
+    if m.get("gpu"):
+        return f"  machine: GPU {m['gpu']}, torch {m.get('torch')}; {m.get('note', 'host CPU not recorded')}"
+    return "  machine: not recorded"
+
+
 def _cpu_lines(t: dict) -> list[str]:
-    lines = [f"CPU ({t['device']}, torch {t['torch']})"]
+    lines = [f"CPU ({t['device']}, torch {t['torch']})", machine_line(t)]
     for r in t["inference"]:
         lines.append(
             f"  inference {r['implementation']:>8} {r['tile']:>12}: {r['voxels_per_s']:>12,.0f} voxels/s"
@@ -34,11 +47,15 @@ def _cpu_lines(t: dict) -> list[str]:
         name = f"{r['implementation']:>8} {r['preset']:>6} {r['sample']}"
         lines.append(f"  training  {name}: {r['seconds_per_step']:.3g} s/step")
     lines += [f"  speed-up over eager, {k}: {v:.2f}x" for k, v in t["speedup_vs_eager"].items()]
+    lines += [
+        f"  speed-up over the authors' class, {k}: {v:.2f}x"
+        for k, v in t.get("speedup_vs_authors", {}).items()
+    ]
     return lines
 
 
 def _streaming_lines(s: dict) -> list[str]:
-    return ["streamed denoising (network replaced by the identity)"] + [
+    return ["streamed denoising (network replaced by the identity)", machine_line(s)] + [
         f"  {r['size']}^2 x {r['exposures']} {r['mode']:>9}: {r['seconds']:.0f} s, "
         f"peak anonymous {r['peak_anon_mb']:.0f} MB"
         for r in s["results"]
@@ -51,7 +68,8 @@ def _gpu_lines(g: dict) -> list[str]:
         f"GPU ({g['device']}, torch {g['torch']}): copy {c['copy_tb_per_s']:.2f} TB/s, matmul "
         f"fp32 {c['matmul_fp32_tflop_per_s']:.0f} / tf32 {c['matmul_tf32_tflop_per_s']:.0f} / "
         f"bf16 {c['matmul_bf16_tflop_per_s']:.0f} TFLOP/s; "
-        f"network {g['flops']['flops_per_voxel'] / 1e6:.2f} MFLOP/voxel"
+        f"network {g['flops']['flops_per_voxel'] / 1e6:.2f} MFLOP/voxel",
+        machine_line(g),
     ]
     for r in g.get("inference", []):
         lines.append(
@@ -90,7 +108,9 @@ def _accuracy_lines(name: str, a: dict) -> list[str]:
 
 def _compile_lines(c: dict) -> list[str]:
     lines = [
-        f"torch.compile on {c['device']}, {c['network']}, tile {c['tile']} (eager {c['eager_seconds']:.3f} s)"
+        f"torch.compile on {c['device']}, {c['network']}, tile {c['tile']} "
+        f"(eager {c['eager_seconds']:.3f} s)",
+        machine_line(c),
     ]
     for r in c["rows"]:
         lines.append(
@@ -113,6 +133,7 @@ def main() -> None:
         lines += _accuracy_lines("GPU", found["gpu"].get("bf16_accuracy", {}))
     if "bf16_accuracy_cpu" in found:
         lines += ["bf16 autocast on a CPU (same number format, another machine)"]
+        lines.append(machine_line(found["bf16_accuracy_cpu"]))
         lines += _accuracy_lines("CPU", found["bf16_accuracy_cpu"].get("bf16_accuracy", {}))
     if "compile_time" in found:
         lines += _compile_lines(found["compile_time"])
