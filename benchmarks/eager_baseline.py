@@ -4,8 +4,8 @@ It uses the network's own weights but none of its speed-ups: standard memory
 layout, ``F.pad`` replicate padding, the variance-based norm on token-major
 matrices, unaligned feed-forward widths and channel attention on
 ``(B, heads, c, N)`` matrices, written as directly as the method description
-reads. Its output equals the
-fast network's to float32 round-off, which the benchmark checks.
+reads. Its output equals the fast network's to float32 round-off, which the
+benchmark checks.
 """
 
 from __future__ import annotations

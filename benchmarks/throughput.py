@@ -147,6 +147,10 @@ def _network(impl: str, net, shape: tuple[int, ...], training: bool, authors_cod
     return net, lambda x: eager_forward(net, x)
 
 
+def _layout_name(impl: str, net) -> str:
+    return "eager" if impl in ("eager", "authors") else str(net.memory_format).split(".")[-1]
+
+
 def _flops(fn) -> float:
     """Matrix-product and convolution operations of one call of ``fn``."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -193,7 +197,7 @@ def measure_inference(size: int, device_name: str, repeats: int, impl: str = "as
     times = _timed(run, device, repeats, budget_s=60)
     return {
         "implementation": impl,
-        "layout": "eager" if impl in ("eager", "authors") else str(net.memory_format).split(".")[-1],
+        "layout": _layout_name(impl, net),
         "tile": f"8x{size}x{size}",
         "seconds_per_tile": statistics.median(times),
         "voxels_per_s": x.numel() / statistics.median(times),
@@ -232,7 +236,7 @@ def measure_training(preset: str, device_name: str, repeats: int, impl: str = "a
     return {
         "implementation": impl,
         "preset": preset,
-        "layout": "eager" if impl in ("eager", "authors") else str(net.memory_format).split(".")[-1],
+        "layout": _layout_name(impl, net),
         "depthwise_gradient": None if impl in ("eager", "authors") else net.depthwise_gradient,
         "sample": f"{batch}x{cfg.frames}x{cfg.patch_size}x{cfg.patch_size}",
         "seconds_per_step": statistics.median(times),
