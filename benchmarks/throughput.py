@@ -167,7 +167,7 @@ def _no_grad(forward, x):
         return forward(x)
 
 
-def _flops_per_tile(module, forward, size: int, device) -> float:
+def _flops_per_tile(forward, size: int, device) -> float:
     """Operations of one tile; counted on 128 px and scaled by the voxels beyond (the pass is slow there,
     and all but the one-voxel padding borders of the 1x1x1 convolutions scale with the voxels)."""
     import torch
@@ -187,7 +187,7 @@ def measure_inference(size: int, device_name: str, repeats: int, impl: str = "as
     torch.manual_seed(0)
     net = build_network(8).to(device).eval()
     x = torch.randn(1, 1, 8, size, size, device=device)
-    module, forward = _network(impl, net, tuple(x.shape), False, authors_code)
+    _, forward = _network(impl, net, tuple(x.shape), False, authors_code)
     before = _peak_mb(device)
 
     def run():
@@ -201,7 +201,7 @@ def measure_inference(size: int, device_name: str, repeats: int, impl: str = "as
         "tile": f"8x{size}x{size}",
         "seconds_per_tile": statistics.median(times),
         "voxels_per_s": x.numel() / statistics.median(times),
-        "flop_per_tile": _flops_per_tile(module, forward, size, device),
+        "flop_per_tile": _flops_per_tile(forward, size, device),
         "peak_memory_mb": _peak_mb(device),
         "memory_before_forward_mb": before,
         "repeats": len(times),
