@@ -38,14 +38,13 @@ lint: install
 core-check:
 	bash tests/core_only/check_install.sh $(PYTHON) .venv-core
 
-# The suite, the core-only install, then every chapter re-executed and compared with its
-# committed outputs (nbval).
-NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
-
+# The suite (with the rehearsal of full mode against the archives' stand-ins and the Colab install),
+# the core-only install, then every chapter re-executed from a lone copy of its notebook in an empty
+# folder and compared with its committed outputs (nbval).
 test: lint browser
 	$(PY) -m pytest
 	$(MAKE) core-check
-	ASTERIS_LAYOUT=channels_last $(PY) -m pytest $(NBVAL) notebooks/*.ipynb
+	bash tests/lone_notebooks.sh $(PY)
 
 # Executes every chapter (ci mode) and builds the HTML in _build/html; a failing cell or any
 # Sphinx warning fails it. Then every page is rendered in headless Chromium and checked.

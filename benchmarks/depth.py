@@ -65,6 +65,7 @@ from asteris.science.recovery import (
 from asteris.tuning import machine_description
 
 RESULTS = Path(__file__).parent / "results"
+REPOSITORY = Path(__file__).resolve().parents[1]
 BASELINE = "ivar"
 FIELDS = {"all_noise": NoiseConfig(), "white_noise": NoiseConfig.white_only()}
 
@@ -165,9 +166,19 @@ def _optimal_summary(result, method: str, spurious, models: dict, avoid, args, b
         summary["dm90_equal_spurious"], summary["dm90_equal_spurious_err"] = result.depth_gain(
             method, BASELINE, threshold=equal, n_boot=args.bootstrap
         )
-    model = models[method[len("asteris_") :]]
-    summary["reference_model"] = {"file": str(model), "sha256": sha256sum(model)}
+    summary["reference_model"] = model_record(method[len("asteris_") :], models[method[len("asteris_") :]])
     return summary
+
+
+def model_record(name: str, path: Path) -> dict:
+    """A model named as a result may name it: a committed file by its repository path, a model this
+    benchmark trained by its SHA-256 and how it was made (its work folder is scratch)."""
+    path = Path(path).resolve()
+    record = {"sha256": sha256sum(path)}
+    if path.is_relative_to(REPOSITORY):
+        return {"file": path.relative_to(REPOSITORY).as_posix(), **record}
+    made = "trained on the field's stack by this run (reference_models)"
+    return {"file": None, **record, "made_by": f"{name}: {made}, see the result's command"}
 
 
 def measure_field(name: str, noise: NoiseConfig, args, work: Path, *, figures: bool = True) -> dict:

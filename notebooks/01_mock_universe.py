@@ -47,12 +47,18 @@
 # installs asteris from its repository; elsewhere it does nothing.
 
 # %%
+import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    repository = "git+https://github.com/asteris-project/asteris"
+if "google.colab" in sys.modules:  # a lone notebook on Colab: install asteris, then look for a GPU
+    repository = os.environ.get("ASTERIS_REPOSITORY", "git+https://github.com/asteris-project/asteris")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"asteris[all] @ {repository}"], check=True)
+    import torch
+
+    if not torch.cuda.is_available():
+        print("This Colab runtime has no GPU: ci mode runs on its CPU, full mode needs one. Choose "
+              "Runtime > Change runtime type > T4 GPU (or better), then run the notebook again.")
 
 # %%
 import numpy as np
@@ -130,10 +136,9 @@ fig = plot_power_spectra(spectra)
 # `benchmarks/results/mock_calibration.json`.
 
 # %%
-import json
-from pathlib import Path
+from asteris.book import committed_result
 
-calibration = json.loads(Path("../benchmarks/results/mock_calibration.json").read_text())
+calibration = committed_result("mock_calibration")
 print(calibration["command"], "| mock version", calibration["mock_version"])
 for row in calibration["rows"]:
     extra = {k: row[k] for k in ("published", "after_row_median", "flagged_in_dq") if k in row}

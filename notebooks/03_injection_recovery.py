@@ -56,18 +56,33 @@
 # five minutes on 2 CPU cores.
 
 # %%
+import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    repository = "git+https://github.com/asteris-project/asteris"
+if "google.colab" in sys.modules:  # a lone notebook on Colab: install asteris, then look for a GPU
+    repository = os.environ.get("ASTERIS_REPOSITORY", "git+https://github.com/asteris-project/asteris")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"asteris[all] @ {repository}"], check=True)
+    import torch
+
+    if not torch.cuda.is_available():
+        print("This Colab runtime has no GPU: ci mode runs on its CPU, full mode needs one. Choose "
+              "Runtime > Change runtime type > T4 GPU (or better), then run the notebook again.")
+
+# %% [markdown]
+# What `full` mode asks of this chapter: its downloads and, estimated from the
+# measured rates, its time on a Colab T4 and on an A100.
+
+# %%
+from asteris.book.estimate import full_mode_plan
+
+print(full_mode_plan("jades_1210_nircam", bands=["F200W"], denoise_passes=1 + 4))  # 4 realizations
 
 # %% tags=["parameters"]
 MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
 
 # %%
-from asteris.book import book_mode, chapter_run, chapter_stack
+from asteris.book import book_mode, chapter_budget, chapter_run, chapter_stack
 from asteris.science.injection import SourceRenderer
 from asteris.science.plotting import plot_completeness_purity, plot_injection_cutouts, plot_magnitude_bias, plot_point_source_profiles
 from asteris.science.recovery import asteris_method, coadd_method, compare_protocols, limiting_magnitude
@@ -90,7 +105,7 @@ print(f"{mode} mode: model trained for {run.step} steps; coadd 5-sigma limit {m5
 # injections, and searched at thresholds from 2 to 7 sigma.
 
 # %%
-realizations, per_stack = (2, 150) if mode == "ci" else (4, 200)
+realizations, per_stack = chapter_budget(mode, ci=(2, 150), full=(4, 200), rehearsal=(1, 20))
 results = compare_protocols(stack, methods, renderer, mags=(m5 - 3.5, m5 + 1.0), truth=truth,
                             n_per_realization=per_stack, realizations=realizations, reference="ivar coadd",
                             seed=1, progress=False)  # fmt: skip
@@ -156,12 +171,10 @@ fig = plot_injection_cutouts(result, n=5)
 # committed result, `benchmarks/results/depth_sweep.json`.
 
 # %%
-import json
-from pathlib import Path
-
+from asteris.book import committed_result
 from asteris.science.plotting import plot_depth_sweep
 
-sweep = json.loads(Path("../benchmarks/results/depth_sweep.json").read_text())
+sweep = committed_result("depth_sweep")
 print(sweep["command"], "| mock version", sweep["mock_version"])
 for row in sweep["sweep"]["rows"]:
     gains = ", ".join(f"{m} {v:+.2f}" for m, v in row["dm90"].items() if v is not None)
@@ -183,7 +196,7 @@ fig = plot_depth_sweep(sweep["sweep"])
 # %%
 from asteris.science.plotting import plot_convergence
 
-convergence = json.loads(Path("../benchmarks/results/convergence.json").read_text())
+convergence = committed_result("convergence")
 print(convergence["command"], "| mock version", convergence["mock_version"])
 for row in convergence["convergence"]["rows"]:
     gain = "n/a" if row["dm90"] is None else f"{row['dm90']:+.2f} +- {row['dm90_err']:.2f}"

@@ -52,12 +52,27 @@
 # CPU cores.
 
 # %%
+import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    repository = "git+https://github.com/asteris-project/asteris"
+if "google.colab" in sys.modules:  # a lone notebook on Colab: install asteris, then look for a GPU
+    repository = os.environ.get("ASTERIS_REPOSITORY", "git+https://github.com/asteris-project/asteris")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"asteris[all] @ {repository}"], check=True)
+    import torch
+
+    if not torch.cuda.is_available():
+        print("This Colab runtime has no GPU: ci mode runs on its CPU, full mode needs one. Choose "
+              "Runtime > Change runtime type > T4 GPU (or better), then run the notebook again.")
+
+# %% [markdown]
+# What `full` mode asks of this chapter: its downloads and, estimated from the
+# measured rates, its time on a Colab T4 and on an A100.
+
+# %%
+from asteris.book.estimate import full_mode_plan
+
+print(full_mode_plan("hsc_cosmos_i_warps", from_scratch_steps=300, denoise_passes=3))  # + chapter 2's model
 
 # %% tags=["parameters"]
 MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"

@@ -54,12 +54,28 @@
 # fine-tuned its model (one more otherwise).
 
 # %%
+import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    repository = "git+https://github.com/asteris-project/asteris"
+if "google.colab" in sys.modules:  # a lone notebook on Colab: install asteris, then look for a GPU
+    repository = os.environ.get("ASTERIS_REPOSITORY", "git+https://github.com/asteris-project/asteris")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"asteris[all] @ {repository}"], check=True)
+    import torch
+
+    if not torch.cuda.is_available():
+        print("This Colab runtime has no GPU: ci mode runs on its CPU, full mode needs one. Choose "
+              "Runtime > Change runtime type > T4 GPU (or better), then run the notebook again.")
+
+# %% [markdown]
+# What `full` mode asks of this chapter: its downloads and, estimated from the
+# measured rates, its time on a Colab T4 and on an A100.
+
+# %%
+from asteris.book import HIGH_Z_BANDS
+from asteris.book.estimate import full_mode_plan
+
+print(full_mode_plan("jades_1210_nircam", bands=HIGH_Z_BANDS))
 
 # %% tags=["parameters"]
 MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
@@ -153,10 +169,13 @@ if truth is not None:
 # %% [markdown]
 # The brightest ASTERIS candidates: a cutout in every band (title: the
 # band's S/N), P(z), and the measured fluxes (black) with the best-fitting
-# EAZY model (red squares).
+# EAZY model (red squares). (A field may hold none.)
 
 # %%
-fig = plot_candidates(found["ASTERIS"], images["ASTERIS"], filters, n=4)
+if np.any(found["ASTERIS"]["selected"]):
+    fig = plot_candidates(found["ASTERIS"], images["ASTERIS"], filters, n=4)
+else:
+    print("no ASTERIS candidate on this field")
 
 # %% [markdown]
 # ## Summary

@@ -48,12 +48,28 @@
 # no GPU, about seven minutes on 2 CPU cores.
 
 # %%
+import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    repository = "git+https://github.com/asteris-project/asteris"
+if "google.colab" in sys.modules:  # a lone notebook on Colab: install asteris, then look for a GPU
+    repository = os.environ.get("ASTERIS_REPOSITORY", "git+https://github.com/asteris-project/asteris")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"asteris[all] @ {repository}"], check=True)
+    import torch
+
+    if not torch.cuda.is_available():
+        print("This Colab runtime has no GPU: ci mode runs on its CPU, full mode needs one. Choose "
+              "Runtime > Change runtime type > T4 GPU (or better), then run the notebook again.")
+
+# %% [markdown]
+# What `full` mode asks of this chapter: its downloads and, estimated from the
+# measured rates, its time on a Colab T4 and on an A100.
+
+# %%
+from asteris.book import HIGH_Z_BANDS
+from asteris.book.estimate import full_mode_plan
+
+print(full_mode_plan("jades_1210_nircam", bands=HIGH_Z_BANDS, denoise_passes=1 + 10))  # 10 realizations
 
 # %% tags=["parameters"]
 MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
@@ -62,7 +78,7 @@ MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
 import astropy.units as u
 import numpy as np
 
-from asteris.book import book_mode, chapter_field, chapter_run, chapter_stack
+from asteris.book import book_mode, chapter_budget, chapter_field, chapter_run, chapter_stack
 from asteris.science.highz import high_z_recovery, search_high_z
 from asteris.science.plotting import plot_completeness_map, plot_luminosity_function
 from asteris.mock.population import WHITLER25
@@ -104,7 +120,7 @@ print(f"{mode} mode: {area.to(u.arcmin**2):.4f}; candidates "
 # selected flags gives C(M_UV, z) on a fine grid, and V_eff(M_UV) follows.
 
 # %%
-realizations, per = (2, 30) if mode == "ci" else (10, 60)
+realizations, per = chapter_budget(mode, ci=(2, 30), full=(10, 60), rehearsal=(1, 6))
 muv_edges, z_edges = np.arange(-22.5, -18.49, 1.0), np.array([8.5, 10.0, 12.0, 16.0])
 muv_grid = np.linspace(-22.5, -18.5, 161)
 recovery = high_z_recovery(stacks, renderers, methods, filters, n_per_realization=per, realizations=realizations,

@@ -36,3 +36,53 @@ def module_data_dir(tmp_path_factory):
         folder = tmp_path_factory.mktemp("data")
         patch.setenv("ASTERIS_DATA_DIR", str(folder))
         yield folder
+
+
+# ------------------------------------------------------------------ the archives' stand-ins
+
+_MAST = None
+
+
+def pytest_configure(config):
+    """Point astroquery's ``[mast] server`` at a local stand-in for the whole session, before anything
+    imports ``astroquery.mast`` (its URLs are fixed at import): no test reaches the real archive."""
+    global _MAST
+    if config.getoption("remote_data", default="none") not in ("none", None):
+        return
+    import os
+    import tempfile
+
+    from standins import MastStandin
+
+    _MAST = MastStandin().__enter__()
+    folder = Path(tempfile.mkdtemp(prefix="asteris-astroquery-config-"))
+    os.environ["ASTROPY_CONFIG_DIR"] = str(_MAST.astroquery_config(folder, pagesize=MAST_PAGESIZE))
+
+
+def pytest_unconfigure(config):
+    if _MAST is not None:
+        _MAST.__exit__(None, None, None)
+
+
+#: Rows per page the stand-in session's astroquery asks for: small, so that queries page.
+MAST_PAGESIZE = 7
+
+
+@pytest.fixture
+def mast():
+    """The session's MAST stand-in, emptied for the test."""
+    if _MAST is None:
+        pytest.skip("--remote-data: astroquery talks to the real MAST")
+    _MAST.reset()
+    return _MAST
+
+
+@pytest.fixture
+def hsc(monkeypatch):
+    """An HSC-SSP (das_cutout, hips2fits) stand-in, with the package pointed at it."""
+    from standins import HscStandin
+
+    with HscStandin() as server:
+        for key, value in server.environment().items():
+            monkeypatch.setenv(key, value)
+        yield server

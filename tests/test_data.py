@@ -1,13 +1,11 @@
 import hashlib
 import io
 import socket
-import tarfile
 import time
 
 import numpy as np
 import pytest
 import yaml
-from archive_replay import install
 from astropy.io import fits
 from astropy.wcs import WCS
 
@@ -22,6 +20,7 @@ from asteris.archive.download import (
 )
 from asteris.archive.manifests import lock_path
 from asteris.errors import AsterisError, ConfigError
+from asteris.mock.detector import write_cal
 
 
 def write_manifest(tmp_path, doc, name="field"):
@@ -66,7 +65,7 @@ def test_manifest_rejects_unknown_keys_and_archives(tmp_path):
         archive.load_manifest(tmp_path / "missing.yaml")
 
 
-# ------------------------------------------------------------------ MAST, replayed
+# ------------------------------------------------------------------ MAST, against its stand-in
 
 QUERY = {
     "obs_collection": "JWST",
@@ -81,94 +80,133 @@ QUERY = {
 }
 
 
-def test_resolve_mast_from_recorded_responses(tmp_path, monkeypatch):
-    replay = install(monkeypatch)
+def cal_files(folder, bands_detectors, per_band=3, shape=(24, 20)):
+    """Small ``_cal`` files with the keywords the archive's products carry."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for band, detector in bands_detectors:
+        for i in range(per_band):
+            rng = np.random.default_rng(len(files))
+            wcs = WCS(naxis=2)
+            wcs.wcs.ctype, wcs.wcs.crval = ["RA---TAN", "DEC--TAN"], [110.8, -73.45]
+            wcs.wcs.cd, wcs.wcs.crpix = np.diag([-0.031 / 3600, 0.031 / 3600]), [10 + i, 12]
+            sci = rng.normal(0.2, 0.01, shape)
+            files.append(
+                write_cal(
+                    folder / f"{band}_{i}_cal.fits",
+                    sci,
+                    sci * 0 + 0.01,
+                    np.zeros(shape, int),
+                    wcs,
+                    keywords={"FILTER": band, "DETECTOR": detector.upper()},
+                )
+            )
+    return files
+
+
+def invocations(mast, service):
+    return [u for m, u, _ in mast.log if m == "POST" and u.endswith("/invoke")]
+
+
+def test_resolve_mast_pages_waits_and_filters(tmp_path, mast):
+    mast.add_cal_files(
+        cal_files(tmp_path / "cal", [("F200W", "nrca1"), ("F444W", "nrcalong")]), proposal="2736"
+    )
+    mast.add_cal_files(cal_files(tmp_path / "other", [("F200W", "nrca1")]), proposal="1180")  # not asked for
     manifest = archive.load_manifest(write_manifest(tmp_path, {"archive": "mast", "query": QUERY}))
     products = resolve_mast(manifest)
     names = [p.filename for p in products]
-    assert len(names) == len(set(names)) == 18  # 9 dithers x (nrca1 F200W + nrcalong F444W)
-    assert all(n.startswith("jw02736001001_02105_") and n.endswith("_cal.fits") for n in names)
-    assert {p.filter for p in products} == {"F200W", "F444W"}
+    assert len(names) == len(set(names)) == 6  # 3 exposures x (nrca1 F200W + nrcalong F444W); no rate, i2d
+    assert all(n.startswith("jw02736001001_0210") and n.endswith("_cal.fits") for n in names)
     assert {(p.filter, p.detector) for p in products} == {("F200W", "nrca1"), ("F444W", "nrcalong")}
-    assert all(p.uri == f"mast:JWST/product/{p.filename}" and p.size > 100e6 for p in products)
-    services = [u for m, u, _ in replay.log if m == "POST"]
-    assert len(services) == 4  # two column configs and two Mashup invocations
+    assert all(p.uri == f"mast:JWST/product/{p.filename}" and p.size > 0 for p in products)
+    invoked = invocations(mast, "invoke")
+    # each page answers EXECUTING twice first; the 2 observations fit one page, the 12 product rows
+    # (cal, rate, i2d and a repeated row) of each take two of 7 rows
+    assert len(invoked) == 3 * (1 + 3)
 
 
-def _small_manifest(tmp_path, replay, n=3, sha=False):
+def test_fetch_verifies_writes_lock_in_the_data_folder_and_skips_present_files(tmp_path, mast, monkeypatch):
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path / "data"))
+    mast.add_cal_files(cal_files(tmp_path / "cal", [("F444W", "nrcalong")]), proposal="2736")
+    shipped = archive.load_manifest(
+        "smacs0723_nircam"
+    )  # a shipped manifest: its lock goes to the data folder
+    manifest = archive.Manifest(shipped.name, "mast", query=QUERY, path=shipped.path)
+    summary = fetch_mast(manifest, tmp_path / "dl", progress=False)
+    assert list(summary["status"]) == ["fetched"] * 3
+    for p in manifest.products:
+        assert (tmp_path / "dl" / p.filename).read_bytes() == mast.state.files[p.uri]
+    lock = tmp_path / "data" / "manifests" / "smacs0723_nircam.lock.yaml"
+    assert lock_path(shipped.path) == lock and lock.exists()
+    locked = archive.load_manifest("smacs0723_nircam")
+    assert [p.filename for p in locked.products] == [p.filename for p in manifest.products]
+    assert all(p.sha256 == hashlib.sha256(mast.state.files[p.uri]).hexdigest() for p in locked.products)
+    mast.state.log.clear()
+    again = fetch_mast(locked, tmp_path / "dl", progress=False)
+    assert list(again["status"]) == ["present"] * 3 and mast.log == []
+    assert not list((tmp_path / "dl").glob("*.part"))
+
+
+def _small_manifest(tmp_path, mast, n=3, sha=False, size=5000):
     products = []
     for i in range(n):
         name = f"jw02736001001_02105_{i + 1:05d}_nrcalong_cal.fits"
-        payload = bytes(np.random.default_rng(i).integers(0, 255, 5000 + 100 * i, dtype=np.uint8))
-        replay.files[f"mast:JWST/product/{name}"] = payload
+        payload = bytes(np.random.default_rng(i).integers(0, 255, size + 100 * i, dtype=np.uint8))
+        mast.state.files[f"mast:JWST/product/{name}"] = payload
         entry = {
             "filename": name,
             "uri": f"mast:JWST/product/{name}",
             "size": len(payload),
             "filter": "F444W",
             "detector": "nrcalong",
+            **({"sha256": hashlib.sha256(payload).hexdigest()} if sha else {}),
         }
-        if sha:
-            entry["sha256"] = hashlib.sha256(payload).hexdigest()
         products.append(entry)
     return archive.load_manifest(
         write_manifest(tmp_path, {"archive": "mast", "query": QUERY, "products": products})
     )
 
 
-def test_fetch_verifies_writes_lock_and_skips_present_files(tmp_path, monkeypatch):
-    replay = install(monkeypatch)
-    manifest = _small_manifest(tmp_path, replay)
-    summary = fetch_mast(manifest, tmp_path / "dl", progress=False)
-    assert list(summary["status"]) == ["fetched"] * 3
-    for p in manifest.products:
-        assert (tmp_path / "dl" / p.filename).read_bytes() == replay.files[p.uri]
-    locked = archive.load_manifest(manifest.path)
-    assert lock_path(manifest.path).exists()
-    assert all(p.sha256 == hashlib.sha256(replay.files[p.uri]).hexdigest() for p in locked.products)
-    replay.log.clear()
-    again = fetch_mast(locked, tmp_path / "dl", progress=False)
-    assert list(again["status"]) == ["present"] * 3 and replay.log == []
-    assert not list((tmp_path / "dl").glob("*.part"))
-
-
-def test_interrupted_and_partial_downloads_resume(tmp_path, monkeypatch):
-    replay = install(monkeypatch)
-    manifest = _small_manifest(tmp_path, replay, n=2, sha=True)
+def test_interrupted_and_partial_downloads_resume(tmp_path, mast):
+    manifest = _small_manifest(tmp_path, mast, n=2, sha=True, size=300_000)  # several download chunks
     first, second = manifest.products
-    replay.truncate_once[first.uri] = 1000  # the connection drops after 1000 bytes
+    mast.state.drop_first.add(first.uri)  # the connection drops half-way
     dest = tmp_path / "dl"
     dest.mkdir()
-    (dest / (second.filename + ".part")).write_bytes(replay.files[second.uri][:3000])  # left by a killed run
+    (dest / (second.filename + ".part")).write_bytes(
+        mast.state.files[second.uri][:3000]
+    )  # left by a killed run
     fetch_mast(manifest, dest, progress=False)
     for p in manifest.products:
-        assert (dest / p.filename).read_bytes() == replay.files[p.uri]
-    ranges = [h.get("Range") for m, u, h in replay.log if "Download" in u]
-    assert "bytes=1000-" in ranges and "bytes=3000-" in ranges
+        assert (dest / p.filename).read_bytes() == mast.state.files[p.uri]
+    ranges = [h.get("Range") for m, u, h in mast.log if "Download" in u]
+    assert ranges[0] is None and ranges[2] == "bytes=3000-"
+    assert 0 < int(ranges[1].removeprefix("bytes=").rstrip("-")) <= first.size // 2  # the rest, not all again
 
 
-def test_corrupt_file_is_detected_and_fetched_again(tmp_path, monkeypatch):
-    replay = install(monkeypatch)
-    manifest = _small_manifest(tmp_path, replay, n=1, sha=True)
+def test_corrupt_file_is_detected_and_fetched_again(tmp_path, mast):
+    manifest = _small_manifest(tmp_path, mast, n=1, sha=True)
     product = manifest.products[0]
     dest = tmp_path / "dl"
     dest.mkdir()
-    good = replay.files[product.uri]
+    good = mast.state.files[product.uri]
     (dest / product.filename).write_bytes(bytes(len(good)))  # right size, wrong bytes
     summary = fetch_mast(manifest, dest, progress=False)
     assert summary["status"][0] == "fetched" and (dest / product.filename).read_bytes() == good
 
 
-def test_download_that_stays_corrupt_fails_clearly(tmp_path, monkeypatch):
-    replay = install(monkeypatch)
-    manifest = _small_manifest(tmp_path, replay, n=1, sha=True)
-    manifest.products[0].sha256 = "0" * 64  # the archive never serves these bytes
+def test_download_that_stays_corrupt_fails_clearly(tmp_path, mast):
+    manifest = _small_manifest(tmp_path, mast, n=1, sha=True)
+    product = manifest.products[0]
+    mast.state.served[product.uri] = bytes(reversed(mast.state.files[product.uri]))  # the archive's bytes rot
     with pytest.raises(DownloadError, match="SHA-256 mismatch"):
         fetch_mast(manifest, tmp_path / "dl", progress=False)
-    assert not (tmp_path / "dl" / manifest.products[0].filename).exists()
+    assert not (tmp_path / "dl" / product.filename).exists()
+    assert len([u for m, u, _ in mast.log if "Download" in u]) == 3  # three attempts, each from zero
 
 
-# ------------------------------------------------------------------ HSC, replayed
+# ------------------------------------------------------------------ HSC, against its stand-in
 
 
 def _warp_bytes(seed: int, shape=(40, 50)) -> bytes:
@@ -194,44 +232,34 @@ def _warp_bytes(seed: int, shape=(40, 50)) -> bytes:
     return buf.getvalue()
 
 
-def _warps_tar(visits) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for visit in visits:
-            payload = _warp_bytes(visit)
-            info = tarfile.TarInfo(f"arch-230101-120000/2-warps-HSC-I-9813-pdr3_dud_rev/warp-{visit}.fits")
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
-    return buf.getvalue()
-
-
-def test_hsc_warps_download_and_stack(tmp_path, monkeypatch):
-    replay = install(monkeypatch)
-    replay.hsc_tar = _warps_tar([1228, 1230, 1232])
+def _hsc_manifest(tmp_path):
     manifest = archive.load_manifest("hsc_cosmos_i_warps")
     manifest.path = tmp_path / "hsc.yaml"
-    monkeypatch.setenv("HSC_SSP_USER", "astro")
-    monkeypatch.setenv("HSC_SSP_PASSWORD", "s3cret")
+    return manifest
+
+
+def test_hsc_warps_download_and_stack(tmp_path, hsc):
+    hsc.serve_warps({visit: _warp_bytes(visit) for visit in (1228, 1230, 1232)})
+    manifest = _hsc_manifest(tmp_path)
     summary = fetch_hsc_warps(manifest, tmp_path / "warps")
     assert list(summary["visit"]) == ["1228", "1230", "1232"]
-    body = [h for m, u, h in replay.log if m == "POST"]
-    assert body and "s3cret" not in lock_path(manifest.path).read_text()
+    assert hsc.state.requests and b"#? rerun type filter" in hsc.state.requests[0]
+    assert "s3cret" not in lock_path(manifest.path).read_text()
     stack = archive.stack_warps(sorted((tmp_path / "warps").glob("warp-*.fits")))
     assert stack.data.shape == (3, 40, 50) and (stack.data[:, 5, 5] == 0).all()
     assert stack.wcs is not None
 
 
-def test_hsc_credentials(tmp_path, monkeypatch):
-    replay = install(monkeypatch)
-    manifest = archive.load_manifest("hsc_cosmos_i_warps")
-    manifest.path = tmp_path / "hsc.yaml"
-    monkeypatch.delenv("HSC_SSP_USER", raising=False)
-    monkeypatch.delenv("HSC_SSP_PASSWORD", raising=False)
+def test_hsc_credentials(tmp_path, hsc, monkeypatch):
+    manifest = _hsc_manifest(tmp_path)
+    monkeypatch.delenv("HSC_SSP_USER")
+    monkeypatch.delenv("HSC_SSP_PASSWORD")
     with pytest.raises(AsterisError, match="HSC_SSP_USER"):
         fetch_hsc_warps(manifest, tmp_path / "w")
+    assert hsc.log == []  # refused before asking
     with pytest.raises(DownloadError, match="401"):
         fetch_hsc_warps(manifest, tmp_path / "w", user="astro", password="wrong")
-    assert replay.log
+    assert len(hsc.log) == 1
 
 
 def test_hsc_request_is_a_one_line_coordinate_list():
@@ -243,14 +271,13 @@ def test_hsc_request_is_a_one_line_coordinate_list():
     assert lines[1].split()[6] == f"{30 / 3600:.10f}deg"
 
 
-def test_hsc_preview_from_hips2fits(tmp_path, monkeypatch):
-    replay = install(monkeypatch)
+def test_hsc_preview_from_hips2fits(tmp_path, hsc):
     manifest = archive.load_manifest("hsc_cosmos_i_warps")
     out = archive.hsc_preview(manifest, tmp_path / "preview.fits", pixels=64)
     header = fits.getheader(out)
     assert fits.getdata(out).shape == (64, 64) and header["HIPSID"] == manifest.query["hips"]
     assert abs(header["CRVAL1"] - manifest.query["ra"]) < 1e-9
-    assert any("hips2fits" in u for _, u, _ in replay.log)
+    assert any("hips2fits" in u for _, u, _ in hsc.log)
     with pytest.raises(FileExistsError):
         archive.hsc_preview(manifest, out, pixels=64)
 

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from asteris import load_model
-from asteris.book import CI_REFERENCE, REFERENCE_DIR, check_output, reference_name, reference_weights
+from asteris.book import CI_REFERENCE, check_output, reference_dir, reference_name, reference_weights
 from asteris.errors import CheckpointError
 
-RECORDS = sorted(REFERENCE_DIR.glob("*.json"))
+RECORDS = sorted(reference_dir().glob("*.json"))
 
 
 def test_the_reference_model_of_the_book_is_committed():
-    assert (REFERENCE_DIR / f"{reference_name(*CI_REFERENCE)}.json") in RECORDS
+    assert (reference_dir() / f"{reference_name(*CI_REFERENCE)}.json") in RECORDS
 
 
 @pytest.mark.parametrize("record", RECORDS, ids=[r.stem for r in RECORDS])
@@ -41,7 +41,7 @@ def test_missing_or_altered_weights_are_refused_with_advice(tmp_path):
     with pytest.raises(CheckpointError, match="train_reference.py --preset tiny"):
         reference_weights(*CI_REFERENCE, folder=tmp_path)
     for suffix in (".pt", ".json"):
-        shutil.copyfile(REFERENCE_DIR / f"{stem}{suffix}", tmp_path / f"{stem}{suffix}")
+        shutil.copyfile(reference_dir() / f"{stem}{suffix}", tmp_path / f"{stem}{suffix}")
     assert reference_weights(*CI_REFERENCE, folder=tmp_path) == tmp_path / f"{stem}.pt"
     with open(tmp_path / f"{stem}.pt", "r+b") as f:
         f.seek(-100, 2)

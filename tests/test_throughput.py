@@ -80,3 +80,12 @@ def test_every_benchmark_result_names_its_machine(path):
         machine = result["machine"]
         # results older than the machine description say so, and what of the machine they did record
         assert machine["cpu_model"] or machine["gpu"] or "not recorded" in machine["note"], path.name
+
+
+def test_committed_results_name_no_path_of_a_machine():
+    """Results name files by repository path, or by SHA-256 and the command that made them."""
+    import re
+
+    for path in sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "results").glob("*.json")):
+        found = re.findall(r'"((?:/|[A-Za-z]:\\\\)[^"]*)"', path.read_text())
+        assert not found, f"{path.name} names paths of a machine: {found[:3]}"

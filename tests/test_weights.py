@@ -1,7 +1,7 @@
 """Published weights by name, against a local stand-in for Zenodo's records API.
 
-The stand-in answers on 127.0.0.1 in the wire format of ``GET /api/records/ID``
-(``files`` entries with ``key``, ``size``, ``checksum: "md5:..."`` and
+The stand-in (`standins.ZenodoStandin`) answers on 127.0.0.1 in the wire format of
+``GET /api/records/ID`` (``files`` entries with ``key``, ``size``, ``checksum: "md5:..."`` and
 ``links.self`` ending in ``/content``) and serves the files with HTTP Range
 support; it can drop a connection half-way or serve corrupt bytes.
 """
@@ -11,72 +11,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from standins import ZenodoStandin
 
 from asteris import build_network, denoise, load_model, save_checkpoint, weights
 from asteris.cli import main
 from asteris.errors import ArchiveUnreachableError, CheckpointError, DownloadError
-
-
-class FakeZenodo(BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-    served: dict[str, bytes] = {}  # what is sent, when it differs from ``files`` (corruption)
-    drop_first: set[str] = set()  # files whose first request is cut after half of the bytes
-    log: list[tuple[str, str | None]] = []
-
-    def log_message(self, *args):  # quiet
-        pass
-
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        self.log.append((self.path, self.headers.get("Range")))
-        record = f"/api/records/{weights.RECORD_ID}"
-        if self.path == record:
-            return self._send(200, json.dumps(self._record()).encode(), "application/json")
-        prefix = f"{record}/files/"
-        if self.path.startswith(prefix) and self.path.endswith("/content"):
-            return self._file(self.path[len(prefix) : -len("/content")])
-        self._send(404, b'{"status": 404, "message": "not found"}', "application/json")
-
-    def _record(self) -> dict:
-        base = f"http://{self.headers['Host']}/api/records/{weights.RECORD_ID}"
-        entries = [{"id": f"id-{key}", "key": key, "size": len(data),
-                    "checksum": "md5:" + hashlib.md5(data).hexdigest(),
-                    "links": {"self": f"{base}/files/{key}/content"}}
-                   for key, data in self.files.items()]  # fmt: skip
-        entries.append({"key": "README.md", "size": 3, "checksum": "md5:0", "links": {"self": f"{base}/r"}})
-        return {"id": int(weights.RECORD_ID), "doi": weights.RECORD_DOI, "files": entries,
-                "metadata": {"title": "ASTERIS trained models"}}  # fmt: skip
-
-    def _file(self, key: str) -> None:
-        data = self.served.get(key, self.files.get(key))
-        if data is None:
-            return self._send(404, b"", "text/plain")
-        start = int(self.headers["Range"].split("=")[1].rstrip("-")) if self.headers.get("Range") else 0
-        body = data[start:]
-        self.send_response(206 if start else 200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if key in self.drop_first:
-            self.drop_first.discard(key)
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(2)  # the connection drops mid-file
-            return
-        self.wfile.write(body)
-
-    def _send(self, status: int, body: bytes, kind: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 def tiny_checkpoint_bytes(tmp_path, frames: int, seed: int) -> bytes:
@@ -90,36 +33,32 @@ def tiny_checkpoint_bytes(tmp_path, frames: int, seed: int) -> bytes:
 
 @pytest.fixture
 def zenodo(tmp_path, monkeypatch):
-    """The stand-in server with two 8-frame models and one 4-frame model; its API URL is set."""
-    FakeZenodo.files = {"ASTERIS8_nrclong.pth": tiny_checkpoint_bytes(tmp_path, 8, 1),
-                        "ASTERIS8_nrcshort.pth": tiny_checkpoint_bytes(tmp_path, 8, 2),
-                        "ASTERIS4_nrclong.pth": tiny_checkpoint_bytes(tmp_path, 4, 3)}  # fmt: skip
-    FakeZenodo.served, FakeZenodo.drop_first, FakeZenodo.log = {}, set(), []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeZenodo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv(weights.API_ENV, f"http://127.0.0.1:{server.server_address[1]}/api")
-    yield server
-    server.shutdown()
-    server.server_close()
+    """The stand-in with two 8-frame models and one 4-frame model; its API URL is set."""
+    with ZenodoStandin() as server:
+        files = server.state.files
+        files["ASTERIS8_nrclong.pth"] = tiny_checkpoint_bytes(tmp_path, 8, 1)
+        files["ASTERIS8_nrcshort.pth"] = tiny_checkpoint_bytes(tmp_path, 8, 2)
+        files["ASTERIS4_nrclong.pth"] = tiny_checkpoint_bytes(tmp_path, 4, 3)
+        monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv(weights.API_ENV, server.api)
+        yield server
 
 
 def test_the_record_is_listed_and_cached(zenodo):
     listed = weights.list_weights()
     assert [w.name for w in listed] == ["ASTERIS4_nrclong", "ASTERIS8_nrclong", "ASTERIS8_nrcshort"]
     long8 = listed[1]
-    assert long8.size == len(FakeZenodo.files["ASTERIS8_nrclong.pth"]) and len(long8.md5) == 32
-    zenodo.shutdown()  # offline from here: the cached list still answers
+    assert long8.size == len(zenodo.state.files["ASTERIS8_nrclong.pth"]) and len(long8.md5) == 32
+    zenodo.__exit__(None, None, None)  # offline from here: the cached list still answers
     assert [w.name for w in weights.list_weights()] == [w.name for w in listed]
 
 
 def test_a_name_downloads_once_verified_and_loads(zenodo):
     path = weights.download_weights("ASTERIS8_nrclong", progress=False)
-    assert path.read_bytes() == FakeZenodo.files["ASTERIS8_nrclong.pth"]
-    requests = len(FakeZenodo.log)
+    assert path.read_bytes() == zenodo.state.files["ASTERIS8_nrclong.pth"]
+    requests = len(zenodo.log)
     model = load_model("ASTERIS8_nrclong")  # by name: no second download
-    assert len(FakeZenodo.log) == requests and model.config.frames == 8
+    assert len(zenodo.log) == requests and model.config.frames == 8
     assert model.provenance["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     stack = np.random.default_rng(0).normal(10, 1, (16, 32, 32)).astype(np.float32)
     by_name = denoise(stack, model="ASTERIS4_nrclong", progress=False)
@@ -127,18 +66,18 @@ def test_a_name_downloads_once_verified_and_loads(zenodo):
 
 
 def test_an_interrupted_download_resumes_with_a_range_request(zenodo):
-    FakeZenodo.drop_first = {"ASTERIS8_nrcshort.pth"}
+    zenodo.state.drop_first.add("ASTERIS8_nrcshort.pth")
     path = weights.download_weights("ASTERIS8_nrcshort", progress=False)
-    assert path.read_bytes() == FakeZenodo.files["ASTERIS8_nrcshort.pth"]
-    ranges = [r for p, r in FakeZenodo.log if p.endswith("ASTERIS8_nrcshort.pth/content")]
+    assert path.read_bytes() == zenodo.state.files["ASTERIS8_nrcshort.pth"]
+    ranges = [r for p, r in zenodo.log if p.endswith("ASTERIS8_nrcshort.pth/content")]
     assert ranges[0] is None and ranges[1] is not None and ranges[1].startswith("bytes=")
     assert int(ranges[1][len("bytes=") : -1]) > 0  # it asked for the rest, not the whole file
     assert not list(path.parent.glob("*.part"))
 
 
 def test_a_corrupt_download_is_refused_and_nothing_is_kept(zenodo):
-    good = FakeZenodo.files["ASTERIS8_nrclong.pth"]
-    FakeZenodo.served = {"ASTERIS8_nrclong.pth": good[:100] + bytes(10) + good[110:]}
+    good = zenodo.state.files["ASTERIS8_nrclong.pth"]
+    zenodo.state.served["ASTERIS8_nrclong.pth"] = good[:100] + bytes(10) + good[110:]
     with pytest.raises(DownloadError, match="MD5 mismatch"):
         weights.download_weights("ASTERIS8_nrclong", progress=False)
     assert not [p for p in weights.weights_dir().iterdir() if p.suffix in (".pth", ".part")]

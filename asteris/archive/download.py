@@ -27,9 +27,11 @@ from .manifests import Manifest, Product, write_lock
 __all__ = [
     "ArchiveUnreachableError",
     "DownloadError",
-    "MAST_HOST",
-    "HSC_HOST",
-    "HIPS_HOST",
+    "HSC_CUTOUT_ENV",
+    "HIPS2FITS_ENV",
+    "mast_server",
+    "hsc_cutout_url",
+    "hips2fits_url",
     "check_online",
     "resolve_mast",
     "fetch_mast",
@@ -38,23 +40,45 @@ __all__ = [
     "fetch",
 ]
 
-MAST_HOST = "mast.stsci.edu"
-HSC_HOST = "hsc-release.mtk.nao.ac.jp"
-HIPS_HOST = "alasky.cds.unistra.fr"
-#: The MAST download endpoint for ``mast:`` data URIs (the one astroquery's download_file uses).
-MAST_DOWNLOAD_URL = f"https://{MAST_HOST}/api/v0.1/Download/file"
 MAST_TOKEN_ENV = "MAST_API_TOKEN"
-HSC_CUTOUT_URL = f"https://{HSC_HOST}/das_cutout/{{release}}/cgi-bin/cutout"
+#: The HSC-SSP das_cutout service (``{release}`` is filled in); another can be set in this variable.
+HSC_CUTOUT_ENV = "ASTERIS_HSC_CUTOUT_URL"
+HSC_CUTOUT_URL = "https://hsc-release.mtk.nao.ac.jp/das_cutout/{release}/cgi-bin/cutout"
 HSC_USER_ENV, HSC_PASSWORD_ENV = "HSC_SSP_USER", "HSC_SSP_PASSWORD"
+#: The hips2fits service of the credential-free HSC preview; another can be set in this variable.
+HIPS2FITS_ENV = "ASTERIS_HIPS2FITS_URL"
 OFFLINE_HINT = (
     "the archives need internet access; offline, run on the embedded synthetic data instead "
     "(`make demo`, or `asteris synthetic --out stack.fits`)"
 )
 
 
-def check_online(host: str, *, port: int = 443, timeout: float = 5.0) -> None:
-    """Raise `ArchiveUnreachableError` unless a TCP connection to ``host`` opens within ``timeout``."""
-    remote.check_online(host, port=port, timeout=timeout, advice=OFFLINE_HINT)
+def mast_server() -> str:
+    """MAST's root URL: astroquery's own ``[mast] server`` setting (``astroquery.cfg``).
+
+    Queries (through astroquery), downloads and the reachability check all
+    follow it, so that a mirror or a local stand-in serves the whole road.
+    """
+    from astroquery.mast import conf
+
+    return str(conf.server).rstrip("/")
+
+
+def hsc_cutout_url(release: str) -> str:
+    """The das_cutout URL of ``release``: ``$ASTERIS_HSC_CUTOUT_URL`` when set, else the HSC-SSP site's."""
+    return os.environ.get(HSC_CUTOUT_ENV, HSC_CUTOUT_URL).format(release=release)
+
+
+def hips2fits_url() -> str:
+    """The hips2fits service: ``$ASTERIS_HIPS2FITS_URL`` when set, else astroquery's default (CDS)."""
+    from astroquery.hips2fits import hips2fitsClass
+
+    return os.environ.get(HIPS2FITS_ENV) or hips2fitsClass.server
+
+
+def check_online(url: str, *, timeout: float = 5.0) -> None:
+    """Raise `ArchiveUnreachableError` unless the host and port of ``url`` answer within ``timeout``."""
+    remote.check_url_online(url, timeout=timeout, advice=OFFLINE_HINT)
 
 
 # --------------------------------------------------------------------------- MAST
@@ -116,7 +140,7 @@ def _verify(path: Path, product: Product) -> str | None:
     return None
 
 
-def _http_download(session, url: str, part: Path, *, headers: dict, chunk: int = 1 << 20) -> None:
+def _http_download(session, url: str, part: Path, *, headers: dict, chunk: int = 1 << 16) -> None:
     """GET ``url`` into ``part``, resuming from its current length with an HTTP Range request."""
     have = part.stat().st_size if part.exists() else 0
     request_headers = {**headers, **({"Range": f"bytes={have}-"} if have else {})}
@@ -140,7 +164,7 @@ def _download_mast_product(session, product: Product, path: Path, *, attempts: i
     import requests
 
     part = path.with_name(path.name + ".part")
-    url = f"{MAST_DOWNLOAD_URL}?uri={quote(product.uri, safe=':/')}"
+    url = f"{mast_server()}/api/v0.1/Download/file?uri={quote(product.uri, safe=':/')}"
     problem = "not attempted"
     for _ in range(attempts):
         try:
@@ -168,7 +192,7 @@ def fetch_mast(
     """
     import requests
 
-    check_online(MAST_HOST)
+    check_online(mast_server())
     if not manifest.resolved:
         manifest.products = resolve_mast(manifest)
         write_lock(manifest)
@@ -276,11 +300,12 @@ def fetch_hsc_warps(
 
     q = manifest.query
     user, password = _hsc_credentials(user, password)
-    check_online(HSC_HOST)
+    url = hsc_cutout_url(q.get("release", "pdr3"))
+    check_online(url)
     dest = Path(dest)
     writable_folder(dest)
     response = requests.post(
-        HSC_CUTOUT_URL.format(release=q.get("release", "pdr3")),
+        url,
         data=hsc_cutout_request(q),
         headers={"Content-Type": 'multipart/form-data; boundary="Boundary"'},
         auth=(user, password),
@@ -304,11 +329,13 @@ def hsc_preview(
     """A credential-free preview of the field: the PDR coadd from ``astroquery.hips2fits``."""
     import astropy.units as u
     from astropy.coordinates import Angle, Latitude, Longitude
-    from astroquery.hips2fits import hips2fits
+    from astroquery.hips2fits import hips2fitsClass
 
     q = manifest.query
-    check_online(HIPS_HOST)
-    hdul = hips2fits.query(
+    service = hips2fitsClass()
+    service.server = hips2fits_url()
+    check_online(service.server)
+    hdul = service.query(
         hips=q["hips"],
         width=pixels,
         height=pixels,

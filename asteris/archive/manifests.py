@@ -1,10 +1,12 @@
 """Data manifests: the exact archive products a data set is made of.
 
-A manifest is a YAML file in ``data_manifests/`` holding the archive query
-(program, observation, visit, filters, detectors, product type) and, where
-known, the resolved products (file name, data URI, size, SHA-256). Resolving a
-query online writes a lock file beside the manifest (``NAME.lock.yaml``), like
-a package lock, so that later runs fetch the same bytes.
+A manifest is a YAML file in ``data_manifests/`` (installed with the package,
+`asteris.resources`) holding the archive query (program, observation, visit,
+filters, detectors, product type) and, where known, the resolved products (file
+name, data URI, size, SHA-256). Resolving a query online writes a lock file
+(``NAME.lock.yaml``), like a package lock, so that later runs fetch the same
+bytes: for a shipped manifest in ``<data folder>/manifests/`` (the package's
+own folder may not be writable), for a manifest of your own beside it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import yaml
 
 from ..config import reject_unknown_keys
 from ..errors import ConfigError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, data_dir, writable_folder
+from ..resources import shipped_folder
 
 __all__ = [
     "MANIFEST_SCHEMA",
@@ -82,14 +85,17 @@ class Manifest:
 
 
 def manifest_dir() -> Path:
-    """The folder of the manifests that ship with the project."""
-    return Path(__file__).resolve().parents[2] / "data_manifests"
+    """The folder of the manifests that ship with the package (``data_manifests/``)."""
+    return shipped_folder("data_manifests")
 
 
 def lock_path(path: str | os.PathLike) -> Path:
-    """The lock file beside a manifest: ``NAME.lock.yaml``."""
+    """The lock file of the manifest at ``path``: ``NAME.lock.yaml`` in ``<data folder>/manifests/``
+    for a shipped manifest, beside the manifest for any other."""
     path = Path(path)
-    return path.with_name(path.name.removesuffix(".yaml") + ".lock.yaml")
+    name = path.name.removesuffix(".yaml") + ".lock.yaml"
+    shipped = path.resolve().parent == manifest_dir().resolve()
+    return data_dir() / "manifests" / name if shipped else path.with_name(name)
 
 
 def _parse(data: dict, path: Path) -> Manifest:
@@ -107,8 +113,8 @@ def _parse(data: dict, path: Path) -> Manifest:
 def load_manifest(name_or_path: str | os.PathLike) -> Manifest:
     """Read a manifest by path, or by name from the shipped ``data_manifests/``.
 
-    If a lock file exists beside it, its resolved products (with sizes and
-    checksums) take the place of the manifest's own list.
+    If its lock file exists (`lock_path`), the lock's resolved products (with
+    sizes and checksums) take the place of the manifest's own list.
 
     Examples
     --------
@@ -134,4 +140,6 @@ def write_lock(manifest: Manifest) -> Path:
     if manifest.path is None:
         raise ConfigError("this manifest was not read from a file, so it has no lock file")
     text = yaml.safe_dump(manifest.to_dict(), sort_keys=False)
-    return atomic_write(lock_path(manifest.path), lambda p: p.write_text(text), overwrite=True)
+    lock = lock_path(manifest.path)
+    writable_folder(lock.parent)
+    return atomic_write(lock, lambda p: p.write_text(text), overwrite=True)

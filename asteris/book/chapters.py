@@ -11,6 +11,11 @@ variable:
   `asteris.archive.align` call as ``full`` mode's archive files;
 - ``full``: archive data from the chapter's manifest, published-size models,
   a GPU when there is one. Without network it stops at once and says so.
+  Its rehearsal (``$ASTERIS_BOOK_REHEARSAL=1``, `rehearsing`) runs the same road
+  at a size a CPU does in seconds: whatever archive is configured (the tests'
+  local stand-ins), the published weights' architecture replaced by the
+  ``tiny`` one, a few fine-tuning steps and the smallest injection counts
+  (`chapter_budget`).
 
 >>> book_mode("ci")
 'ci'
@@ -35,6 +40,11 @@ from .reference import reference_weights
 __all__ = [
     "MODE_ENV",
     "MODES",
+    "REHEARSAL_ENV",
+    "REHEARSAL_STEPS",
+    "rehearsing",
+    "chapter_budget",
+    "committed_result",
     "HIGH_Z_BANDS",
     "book_mode",
     "chapter_stack",
@@ -59,6 +69,41 @@ def book_mode(mode: str | None = None) -> str:
     return mode
 
 
+REHEARSAL_ENV = "ASTERIS_BOOK_REHEARSAL"
+#: Fine-tuning steps of a rehearsal of ``full`` mode (and training steps of a model trained from scratch).
+REHEARSAL_STEPS = 3
+
+
+def rehearsing() -> bool:
+    """True when ``$ASTERIS_BOOK_REHEARSAL`` is set (not to ``0``): ``full`` mode at rehearsal size."""
+    return os.environ.get(REHEARSAL_ENV, "0") not in ("", "0")
+
+
+def chapter_budget(mode: str, *, ci, full, rehearsal):
+    """A chapter's sizes (injection counts and the like) in ``mode``: ``ci`` in ``ci`` mode, ``full``
+    in ``full`` mode, ``rehearsal`` in a rehearsal of ``full`` mode (`rehearsing`).
+
+    >>> chapter_budget("ci", ci=(2, 150), full=(4, 200), rehearsal=(1, 10))
+    (2, 150)
+    """
+    if book_mode(mode) == "ci":
+        return ci
+    return rehearsal if rehearsing() else full
+
+
+def committed_result(name: str) -> dict:
+    """The committed benchmark result ``benchmarks/results/<name>.json`` (installed with the package).
+
+    >>> committed_result("mock_calibration")["mock_version"] >= 3
+    True
+    """
+    import json
+
+    from ..resources import shipped_file
+
+    return json.loads(shipped_file(f"benchmarks/results/{name}.json").read_text())
+
+
 def chapter_stack(
     mode: str,
     *,
@@ -71,9 +116,11 @@ def chapter_stack(
 
     ``ci``: the band of the embedded mock field of ``instrument`` (with its truth),
     its exposures aligned by `asteris.archive.align` (NIRCam) or stacked as warps (HSC).
-    ``full``: the manifest's exposures (of ``band`` and ``detectors`` for MAST
-    manifests) fetched from the archive (resumable, checksum-verified, cached in
-    the data folder) and resampled onto one grid; no truth. Offline,
+    ``full``: the manifest's exposures fetched from the archive (resumable,
+    checksum-verified, cached in the data folder): for a MAST manifest those of
+    ``band`` (and ``detectors``; by default the manifest's, of which a band has
+    either the short- or the long-wave ones) drizzled onto one grid, for an
+    HSC-SSP manifest its warps, stacked; no truth. Offline,
     `~asteris.archive.download.ArchiveUnreachableError` says what to do.
     """
     from ..fileio import data_dir
@@ -82,12 +129,18 @@ def chapter_stack(
     if book_mode(mode) == "ci":
         field = mock_field(instrument, progress=False)
         return field.bands[band].stack, field.bands[band].truth
-    from ..archive import align, fetch, load_manifest
+    from ..archive import align, fetch, load_manifest, stack_warps
 
     dest = Path(data_dir()) / manifest
     products = load_manifest(manifest)
-    selection = {"filters": [band], "detectors": detectors} if products.archive == "mast" else {}
-    table = fetch(products, dest, **selection)
+    if products.archive == "hsc":
+        table = fetch(products, dest)
+        return stack_warps([dest / name for name in table["filename"]]), None
+    table = fetch(products, dest, filters=[band], detectors=detectors)
+    if not len(table):
+        wanted = detectors or products.query.get("detectors")
+        raise ConfigError(f"the manifest {manifest} has no {band} exposures of detectors {wanted}; choose "
+                          f"one of its filters {products.query.get('filters')}")  # fmt: skip
     stack, _ = align([dest / name for name in table["filename"]])
     return stack, None
 
@@ -193,8 +246,11 @@ def training_preset(mode: str, *, from_scratch: bool = False) -> TrainConfig:
     `CI_FINE_TUNE_STEPS` steps at a tenth of the preset's learning rate; in ``full`` mode the
     published sizes, for at most `FINE_TUNE_STEPS` steps at a tenth of the paper's learning
     rate (bf16 autocast on a CUDA GPU). ``from_scratch``: the whole preset instead (``tiny``,
-    or ``paper``), for a model trained from random weights."""
+    or ``paper``), for a model trained from random weights. A rehearsal of ``full`` mode
+    (`rehearsing`) takes the ``tiny`` sizes for `REHEARSAL_STEPS` steps either way."""
     ci = book_mode(mode) == "ci"
+    if not ci and rehearsing():
+        return TrainConfig.preset("tiny", epochs=1, max_steps_per_epoch=REHEARSAL_STEPS, checkpoint_every=1)
     preset = TrainConfig.preset("tiny") if ci else TrainConfig.preset("paper", bf16=torch.cuda.is_available())
     if from_scratch:
         return preset

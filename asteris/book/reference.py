@@ -1,7 +1,8 @@
 """The committed reference models: ASTERIS weights trained to a plateau on mock fields that no
 chapter or benchmark evaluates on (``benchmarks/train_reference.py``), found, checked and reproduced.
 
-Each model is three files in ``benchmarks/reference/`` of a source checkout:
+Each model is three files in ``benchmarks/reference/`` of the repository (an installed package
+carries the book's ``tiny`` model, `asteris.resources`):
 ``<name>.pt`` (the weights, published checkpoint layout), ``<name>.json``
 (configuration, fields, command, machine, validation losses, SHA-256 and a
 stored output, `check_output`) and ``<name>.metrics.jsonl`` (the training log).
@@ -15,11 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError
+from ..resources import shipped_folder
 
-__all__ = ["REFERENCE_DIR", "reference_name", "reference_record", "reference_weights", "check_output"]
+__all__ = ["reference_dir", "reference_name", "reference_record", "reference_weights", "check_output"]
 
-#: The committed reference models, written by ``benchmarks/train_reference.py`` (a source checkout).
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "reference"
+
+def reference_dir() -> Path:
+    """The folder of the committed reference models (``benchmarks/reference``, written by
+    ``benchmarks/train_reference.py``): the installed copy, else the source checkout's."""
+    return shipped_folder("benchmarks/reference")
 
 
 def reference_name(preset: str, band: str) -> str:
@@ -41,15 +46,15 @@ def reference_record(
     record = _reference_path(preset, band, folder, ".json")
     if not record.exists():
         raise CheckpointError(
-            f"no reference model {record.stem} in {record.parent}: the reference weights come with a "
-            f"source checkout of the repository; or train them with python benchmarks/train_reference.py "
-            f"--preset {preset} --band {band}"
+            f"no reference model {record.stem} in {record.parent}: an installed asteris carries the "
+            f"book's {reference_name('tiny', 'F200W')}, a clone of the repository all of them; or train it "
+            f"with python benchmarks/train_reference.py --preset {preset} --band {band}"
         )
     return json.loads(record.read_text())
 
 
 def _reference_path(preset: str, band: str, folder: str | os.PathLike | None, suffix: str) -> Path:
-    return Path(folder if folder is not None else REFERENCE_DIR) / f"{reference_name(preset, band)}{suffix}"
+    return Path(folder if folder is not None else reference_dir()) / f"{reference_name(preset, band)}{suffix}"
 
 
 def reference_weights(
