@@ -5,8 +5,6 @@ over (exposure, y, x), trained self-supervised on the exposures themselves,
 that loads the published checkpoints and reproduces their outputs.
 """
 
-__version__ = "0.1.0"
-
 from .checkpoint import load_model, save_checkpoint  # noqa: E402
 from .coadd import coadd  # noqa: E402
 from .config import TrainConfig  # noqa: E402
@@ -15,6 +13,7 @@ from .network import build_network, compile_network  # noqa: E402
 from .stack import Stack, read_stack, stack_info  # noqa: E402
 from .survey import denoise_many  # noqa: E402
 from .training import TrainResult, train  # noqa: E402
+from .version import VERSION as __version__  # the installed distribution's metadata
 
 __all__ = [
     "__version__",

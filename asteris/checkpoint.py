@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
 from .errors import CheckpointError
 from .fileio import atomic_path, sha256sum
 from .network import Asteris, NetworkConfig
+from .version import VERSION
 from .weights import resolve_weights
 
 __all__ = ["infer_network_config", "load_model", "save_checkpoint", "read_checkpoint"]
@@ -107,7 +107,7 @@ def save_checkpoint(path: str | os.PathLike, model: Asteris, *, overwrite: bool 
         "model_state_dict": model.state_dict(),
         "config": model.config.to_dict(),
         "schema_version": CHECKPOINT_SCHEMA,
-        "asteris_version": __version__,
+        "asteris_version": VERSION,
         **extra,
     }
     with atomic_path(path, overwrite=overwrite) as tmp:

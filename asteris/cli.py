@@ -12,8 +12,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import __version__
 from .errors import AsterisError, ConfigError
+from .version import VERSION
 
 __all__ = ["main"]
 
@@ -273,7 +273,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"asteris {__version__}")
+    parser.add_argument("--version", action="version", version=f"asteris {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     stack_help = "a FITS cube (T, H, W), or aligned FITS exposures (SCI extension if present)"
 

@@ -16,7 +16,6 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from tqdm.auto import tqdm
 
-from . import __version__
 from .checkpoint import load_model
 from .fileio import atomic_path, check_writable
 from .network import Asteris, compile_network
@@ -31,6 +30,7 @@ from .preprocess_torch import (
 from .stack import Stack, read_stack, require_exposures
 from .tiling import apply_tiled, pad_to_multiple, tile_grid
 from .tuning import choose_memory_format
+from .version import VERSION
 
 __all__ = ["DenoiseResult", "select_device", "denoise_frames", "denoise", "image_header"]
 
@@ -199,7 +199,7 @@ def provenance_cards(model: Asteris, exposures: int, tile: int | None) -> dict:
     """FITS keywords saying which software, model, checkpoint and inputs made an image."""
     info = getattr(model, "provenance", {})
     return {
-        "ASTVERS": (__version__, "asteris version"),
+        "ASTVERS": (VERSION, "asteris version"),
         "ASTMODEL": (str(info.get("name", "in-memory model"))[:60], "ASTERIS model"),
         "ASTCKSHA": (str(info.get("sha256", "none")), ""),
         "ASTVARNT": (model.config.variant, "network variant"),

@@ -17,10 +17,10 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
-from .. import __version__
 from ..errors import NotFITSError, StackMismatchError
 from ..fileio import atomic_path
 from ..stack import Stack, open_fits
+from ..version import VERSION
 
 __all__ = [
     "DO_NOT_USE",
@@ -145,7 +145,7 @@ def align(
     for key in ("TELESCOP", "INSTRUME", "FILTER", "PROGRAM", "BUNIT"):
         if key in exposures[0][2]:
             header[key] = exposures[0][2][key]
-    header["ASTVERS"] = (__version__, "asteris version")
+    header["ASTVERS"] = (VERSION, "asteris version")
     header["ALIGNPIX"] = (pixel_scale, "arcsec/px of the common grid")
     header["PIXFRAC"], header["DRIZKERN"] = pixfrac, kernel
     for i, f in enumerate(files):

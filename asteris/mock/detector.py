@@ -26,8 +26,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from .. import __version__
 from ..fileio import atomic_path
+from ..version import VERSION
 
 __all__ = [
     "DQ_DO_NOT_USE",
@@ -105,7 +105,7 @@ def detector_sky_coords(det: WCS, grid: WCS, shape: tuple[int, int]) -> tuple[np
 
 def _primary(keywords: dict) -> fits.PrimaryHDU:
     primary = fits.PrimaryHDU()
-    primary.header["ORIGIN"] = ("asteris.mock", f"asteris {__version__}; simulated, not observed")
+    primary.header["ORIGIN"] = ("asteris.mock", f"asteris {VERSION}; simulated, not observed")
     for key, value in keywords.items():
         primary.header[key] = value
     return primary

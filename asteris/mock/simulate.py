@@ -36,10 +36,10 @@ from scipy.ndimage import map_coordinates, spline_filter
 from scipy.signal import oaconvolve
 from tqdm import tqdm
 
-from .. import __version__
 from ..errors import ConfigError
 from ..fileio import atomic_path, check_writable, writable_folder
 from ..stack import Stack, read_stack
+from ..version import VERSION
 from . import noise as nz
 from .detector import (
     DQ_DO_NOT_USE,
@@ -517,7 +517,7 @@ def _header(spec: BandSpec, instrument: Instrument, wcs, seed: int) -> fits.Head
     header["FILTER"] = spec.name
     header["PSFFWHM"] = (spec.psf_fwhm, "[arcsec] PSF FWHM of the truth image")
     header["PIXSCALE"] = (instrument.pixel_scale, "[arcsec/px]")
-    header["ORIGIN"] = ("asteris.mock.simulate", f"asteris {__version__}")
+    header["ORIGIN"] = ("asteris.mock.simulate", f"asteris {VERSION}")
     header["SEED"] = (seed, "random seed; params.json rebuilds the field")
     header.update(wcs.to_header())
     return header
@@ -591,7 +591,7 @@ def simulate_field(
         "instrument": inst.name, "shape": list(shape), "exposures": exposures,
         "bands": [s.name for s in specs], "seed": seed, "ra": ra, "dec": dec, "oversample": oversample,
         "noise": asdict(noise),
-        "population": asdict(population), "spectral_grids": SPECTRAL_GRIDS, "asteris_version": __version__,
+        "population": asdict(population), "spectral_grids": SPECTRAL_GRIDS, "asteris_version": VERSION,
     }  # fmt: skip
     return MockField(inst.name, out, _finish_catalog(catalog, geom, wcs, inst.pixel_scale, seed), params)
 
