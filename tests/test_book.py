@@ -86,3 +86,43 @@ def test_full_mode_fine_tunes_the_published_weights_of_the_detector_class():
     assert book.published_weights_for(long) == "ASTERIS8_nrclong"
     full = book.training_preset("full")
     assert full.epochs == 1 and full.max_steps_per_epoch == book.FINE_TUNE_STEPS and full.lr < 1e-4
+
+
+def test_a_rehearsal_of_full_mode_is_small_and_says_so(monkeypatch):
+    monkeypatch.delenv(book.REHEARSAL_ENV, raising=False)
+    assert not book.rehearsing()
+    assert book.chapter_budget("full", ci=(2, 150), full=(4, 200), rehearsal=(1, 20)) == (4, 200)
+    assert book.training_preset("full").f_maps == TrainConfig.preset("paper").f_maps
+    monkeypatch.setenv(book.REHEARSAL_ENV, "1")
+    assert book.rehearsing()
+    assert book.chapter_budget("full", ci=(2, 150), full=(4, 200), rehearsal=(1, 20)) == (1, 20)
+    assert book.chapter_budget("ci", ci=(2, 150), full=(4, 200), rehearsal=(1, 20)) == (2, 150)
+    for from_scratch in (False, True):
+        config = book.training_preset("full", from_scratch=from_scratch)
+        assert config.f_maps == TrainConfig.preset("tiny").f_maps
+        assert config.epochs * config.max_steps_per_epoch == book.REHEARSAL_STEPS
+    monkeypatch.setenv(book.REHEARSAL_ENV, "0")
+    assert not book.rehearsing()
+
+
+def test_committed_results_and_the_reference_model_are_found_as_installed_files():
+    from asteris.resources import ShippedFileError, shipped_file, shipped_files
+
+    assert book.committed_result("depth_sweep")["sweep"]["rows"]
+    shipped = shipped_files()
+    assert "benchmarks/reference/asteris_tiny_f200w.pt" in shipped
+    assert "benchmarks/reference/asteris_small_f200w.pt" not in shipped  # a benchmark's, not the book's
+    assert "data_manifests/jades_1210_nircam.yaml" in shipped
+    with pytest.raises(ShippedFileError, match="reinstall asteris"):
+        shipped_file("benchmarks/results/no_such_result.json")
+
+
+def test_full_mode_plan_counts_the_downloads_of_the_chapter():
+    plan = book.full_mode_plan("jades_1210_nircam", bands=["F200W"]).splitlines()
+    assert plan[0] == "full mode downloads 16+ files, 1.90+ GB: jades_1210_nircam, F200W, detector nrca1"
+    assert [line.split(":")[0].strip() for line in plan[2:4]] == ["Colab T4", "A100"]
+    assert "an estimate, not a measurement" in plan[1] and "offline" in plan[-1]
+    many = book.full_mode_plan("jades_1210_nircam", bands=book.HIGH_Z_BANDS).splitlines()[0]
+    assert many.startswith("full mode downloads 112+ files") and many.endswith("detector nrca1 and nrcalong")
+    t4 = [book.full_mode_plan("jades_1210_nircam", denoise_passes=n).splitlines()[2] for n in (1, 10)]
+    assert int(t4[1].split("about ")[1].split()[0]) > int(t4[0].split("about ")[1].split()[0])

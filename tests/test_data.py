@@ -314,3 +314,20 @@ def test_resolve_smacs_online(tmp_path):
     manifest.path = tmp_path / "jades.yaml"
     products = resolve_mast(manifest)
     assert products and all(p.filename.endswith("_cal.fits") for p in products)
+
+
+def test_a_shipped_manifest_locks_in_the_data_folder_and_ones_own_beside_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path / "data"))
+    shipped = archive.load_manifest("jades_1210_nircam").path
+    assert lock_path(shipped) == tmp_path / "data" / "manifests" / "jades_1210_nircam.lock.yaml"
+    own = write_manifest(tmp_path, {"archive": "mast", "query": QUERY})
+    assert lock_path(own) == tmp_path / "field.lock.yaml"
+
+
+def test_a_band_the_manifest_does_not_hold_is_refused_in_one_sentence(tmp_path, mast, monkeypatch):
+    from asteris import book
+
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path / "data"))
+    mast.add_cal_files(cal_files(tmp_path / "cal", [("F200W", "nrca1")]), proposal="1210")
+    with pytest.raises(ConfigError, match="no F444W exposures of detectors \\['nrca1', 'nrcalong'\\]"):
+        book.chapter_stack("full", band="F444W")
