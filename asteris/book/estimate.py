@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 
+from ..archive import load_manifest
 from ..resources import shipped_file
+from .chapters import FINE_TUNE_STEPS
 
 __all__ = ["PEAK_FP32_TFLOPS", "DOWNLOAD_MB_PER_S", "cal_file_bytes", "nircam_stack_voxels", "full_mode_plan"]
 
@@ -84,9 +86,6 @@ def full_mode_plan(
     from_scratch_steps : published-size training steps from random weights.
     denoise_passes : denoising passes over every band's stack (injection-recovery adds one a realization).
     """
-    from ..archive import load_manifest
-    from .chapters import FINE_TUNE_STEPS
-
     what, files, size, voxels = _downloads_and_voxels(load_manifest(manifest), bands)
     step_s, voxels_per_s = _measured_rates()
     steps = fine_tunes * FINE_TUNE_STEPS + from_scratch_steps
