@@ -146,7 +146,7 @@ CLI_CASES = [
     ("align", ["{good}", "--out", "{existing}"], "already exists"),
     ("fetch", ["no_such_manifest"], "no manifest"),
     ("fetch", ["smacs0723_nircam", "--dest", "{out}/dl"], "cannot be reached"),
-    ("fetch", ["smacs0723_nircam", "--dest", "{existing}"], "cannot be reached"),
+    ("fetch", ["smacs0723_nircam", "--dest", "{existing}"], "is not a folder"),  # refused before any request
     ("mock", ["--out", "{existing}", "--size", "64"], "is not a folder"),
     ("mock", ["--out", "{read_only}/m", "--size", "64"], "cannot write in"),
     ("mock", ["--out", "{mock_done}", "--size", "64"], "already exists"),

@@ -303,6 +303,18 @@ def test_offline_fails_fast_with_advice(tmp_path, no_network, monkeypatch, name)
     assert time.perf_counter() - start < 5
 
 
+def test_offline_a_complete_download_still_verifies(tmp_path, mast):
+    from astroquery.mast import conf
+
+    manifest = _small_manifest(tmp_path, mast, n=2, sha=True)
+    assert list(fetch_mast(manifest, tmp_path / "dl", progress=False)["status"]) == ["fetched"] * 2
+    with conf.set_temp("server", "http://127.0.0.1:9"):  # nothing listens there: offline
+        assert list(fetch_mast(manifest, tmp_path / "dl", progress=False)["status"]) == ["present"] * 2
+        (tmp_path / "dl" / manifest.products[0].filename).unlink()
+        with pytest.raises(ArchiveUnreachableError, match="cannot be reached"):
+            fetch_mast(manifest, tmp_path / "dl", progress=False)
+
+
 def test_offline_preview_fails_fast(tmp_path, no_network):
     with pytest.raises(ArchiveUnreachableError):
         archive.hsc_preview(archive.load_manifest("hsc_cosmos_i_warps"), tmp_path / "p.fits")

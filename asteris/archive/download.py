@@ -129,13 +129,14 @@ def resolve_mast(manifest: Manifest) -> list[Product]:
     return sorted(products.values(), key=lambda p: p.filename)
 
 
-def _verify(path: Path, product: Product) -> str | None:
-    """None if ``path`` is the product intact, else why not."""
+def _verify(path: Path, product: Product, *, checksum: bool = True) -> str | None:
+    """None if ``path`` is the product intact (its size, and its SHA-256 unless ``checksum`` is
+    false), else why not."""
     if not path.is_file():
         return "missing"
     if product.size is not None and path.stat().st_size != product.size:
         return f"size {path.stat().st_size} != {product.size} bytes"
-    if product.sha256 is not None and sha256sum(path) != product.sha256:
+    if checksum and product.sha256 is not None and sha256sum(path) != product.sha256:
         return "SHA-256 mismatch"
     return None
 
@@ -187,27 +188,32 @@ def fetch_mast(
     """Download (or verify) the manifest's MAST products into ``dest``; return a summary table.
 
     A query-only manifest is resolved first and its lock file written. Files
-    already present with the right size and checksum are not fetched again;
+    already present with the right size and checksum are not fetched again
+    (and need no network: offline, a complete download still verifies);
     partial downloads (``.part``) resume where they stopped.
     """
     import requests
 
-    check_online(mast_server())
     if not manifest.resolved:
+        check_online(mast_server())
         manifest.products = resolve_mast(manifest)
         write_lock(manifest)
     dest = Path(dest)
     writable_folder(dest)
+    products = manifest.select(filters=filters, detectors=detectors)
+    online = any(_verify(dest / p.filename, p, checksum=False) for p in products)
+    if online:  # a file is missing or short: ask the archive before hashing the others
+        check_online(mast_server())
+    bar = {"unit": "file", "disable": not progress}
+    verified = tqdm(products, desc="verifying", **bar)
+    present = {p.filename for p in verified if _verify(dest / p.filename, p) is None}
+    if not online and len(present) < len(products):
+        check_online(mast_server())
     rows = []
     with requests.Session() as session:
-        for product in tqdm(
-            manifest.select(filters=filters, detectors=detectors),
-            desc="fetching",
-            unit="file",
-            disable=not progress,
-        ):
+        for product in tqdm(products, desc="fetching", **bar):
             path = dest / product.filename
-            status = "present" if _verify(path, product) is None else "fetched"
+            status = "present" if product.filename in present else "fetched"
             if status == "fetched":
                 _download_mast_product(session, product, path)
             if product.sha256 is None or product.size is None:
