@@ -36,8 +36,12 @@ class ShippedFileError(FileNotFoundError):
     """A file the package reads is in neither the installed package nor a source checkout."""
 
 
-def _roots() -> list[Path]:
-    return [root for root in (PACKAGED_ROOT, CHECKOUT_ROOT) if root.is_dir()]
+def _find(repository_path: str, exists) -> Path | None:
+    """The installed copy of ``repository_path``, else the checkout's, if ``exists`` says it is there."""
+    for root in (PACKAGED_ROOT, CHECKOUT_ROOT):
+        if exists(root / repository_path):
+            return root / repository_path
+    return None
 
 
 def shipped_files(root: str | os.PathLike = CHECKOUT_ROOT) -> list[str]:
@@ -55,9 +59,9 @@ def shipped_file(repository_path: str) -> Path:
     ShippedFileError
         If neither has it (a file outside `SHIPPED`, or a damaged installation).
     """
-    for root in _roots():
-        if (root / repository_path).is_file():
-            return root / repository_path
+    found = _find(repository_path, Path.is_file)
+    if found is not None:
+        return found
     raise ShippedFileError(
         f"{repository_path} is not installed with asteris and there is no source checkout around it; "
         "reinstall asteris (pip install --force-reinstall asteris) or work in a clone of the repository"
@@ -66,7 +70,7 @@ def shipped_file(repository_path: str) -> Path:
 
 def shipped_folder(repository_path: str) -> Path:
     """The folder at ``repository_path``: the installed copy, else the source checkout's."""
-    for root in _roots():
-        if (root / repository_path).is_dir():
-            return root / repository_path
+    found = _find(repository_path, Path.is_dir)
+    if found is not None:
+        return found
     raise ShippedFileError(f"{repository_path}/ is neither installed with asteris nor in a source checkout")

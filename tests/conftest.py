@@ -41,6 +41,8 @@ def module_data_dir(tmp_path_factory):
 # ------------------------------------------------------------------ the archives' stand-ins
 
 _MAST = None
+#: Rows per page the stand-in session's astroquery asks for: small, so that queries page.
+MAST_PAGESIZE = 7
 
 
 def pytest_configure(config):
@@ -62,10 +64,6 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if _MAST is not None:
         _MAST.__exit__(None, None, None)
-
-
-#: Rows per page the stand-in session's astroquery asks for: small, so that queries page.
-MAST_PAGESIZE = 7
 
 
 @pytest.fixture

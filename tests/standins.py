@@ -78,7 +78,7 @@ class Standin(BaseHTTPRequestHandler):
         if start >= len(data):
             return self.send(416, b"", "text/plain", {"Content-Range": f"bytes */{len(data)}"})
         body = data[start:]
-        status, kind = (206, "application/octet-stream") if start else (200, "application/octet-stream")
+        status, kind = (206 if start else 200), "application/octet-stream"
         headers = {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"} if start else {}
         if key not in self.state.drop_first:
             return self.send(status, body, kind, headers)
