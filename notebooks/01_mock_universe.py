@@ -45,6 +45,12 @@
 # default field takes about a minute on 2 CPU cores, then it is cached in
 # `$ASTERIS_DATA_DIR` (default `~/.cache/asteris`). On Colab, the next cell
 # installs asteris from its repository; elsewhere it does nothing.
+#
+# The library calls of this chapter, in the {doc}`API reference <../book/api/index>`:
+# {func}`asteris.mock.mock_field`, {class}`asteris.mock.NoiseConfig`,
+# {func}`asteris.mock.plot_mock_band`,
+# {func}`asteris.mock.plot_power_spectra`,
+# {func}`asteris.mock.plot_colour_redshift`.
 
 # %%
 import os

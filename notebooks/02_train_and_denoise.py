@@ -46,6 +46,11 @@
 # `pip install -e .` (or `make install`). `ci` mode: no network, no GPU, about
 # four minutes on 2 CPU cores. `full` mode: network access to MAST (a few GB)
 # and a GPU; set `MODE = "full"` below or `ASTERIS_BOOK_MODE=full`.
+#
+# The library calls of this chapter, in the {doc}`API reference <../book/api/index>`:
+# {func}`asteris.book.chapter_stack`, {func}`asteris.book.chapter_run`,
+# {func}`asteris.denoise`, {func}`asteris.coadd`,
+# {func}`asteris.book.full_mode_plan`.
 
 # %%
 import os

@@ -54,6 +54,13 @@
 #
 # Chapter 2 (training and denoising). `ci` mode: no network, no GPU, about
 # five minutes on 2 CPU cores.
+#
+# The library calls of this chapter, in the {doc}`API reference <../book/api/index>`:
+# {func}`asteris.book.chapter_stack`, {func}`asteris.book.chapter_run`,
+# {func}`asteris.science.coadd_method`,
+# {func}`asteris.science.asteris_method`,
+# {func}`asteris.science.injection_recovery`,
+# {class}`asteris.mock.NoiseConfig`.
 
 # %%
 import os

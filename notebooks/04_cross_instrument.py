@@ -50,6 +50,10 @@
 #
 # Chapters 1 and 2. `ci` mode: no network, no GPU, about five minutes on 2
 # CPU cores.
+#
+# The library calls of this chapter, in the {doc}`API reference <../book/api/index>`:
+# {func}`asteris.book.chapter_stack`, {func}`asteris.book.chapter_run`,
+# {func}`asteris.train`, {func}`asteris.denoise`, {func}`asteris.coadd`.
 
 # %%
 import os

@@ -52,6 +52,12 @@
 # Chapters 1-3 (the mock universe, training, injection-recovery). `ci` mode:
 # no network, no GPU, about two minutes on 2 CPU cores once chapter 2 has
 # fine-tuned its model (one more otherwise).
+#
+# The library calls of this chapter, in the {doc}`API reference <../book/api/index>`:
+# {func}`asteris.book.chapter_field`, {func}`asteris.science.search_high_z`,
+# {func}`asteris.science.photometric_redshifts`,
+# {func}`asteris.science.select_high_z`,
+# {func}`asteris.science.photoz_accuracy`.
 
 # %%
 import os

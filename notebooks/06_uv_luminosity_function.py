@@ -46,6 +46,13 @@
 #
 # Chapter 5 (photometric redshifts and candidates). `ci` mode: no network,
 # no GPU, about seven minutes on 2 CPU cores.
+#
+# The library calls of this chapter, in the {doc}`API reference <../book/api/index>`:
+# {func}`asteris.science.high_z_recovery`,
+# {func}`asteris.science.completeness_curves`,
+# {func}`asteris.science.effective_volume`,
+# {func}`asteris.science.measure_luminosity_function`,
+# {func}`asteris.science.literature_luminosity_functions`.
 
 # %%
 import os

@@ -1,0 +1,171 @@
+"""The book as documentation: figures written from the committed results, an API page per part,
+a short README whose findings are current, and a warning-free build of every page."""
+
+import copy
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from asteris.book import report
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+SUBPACKAGES = {
+    "core": "asteris",
+    "archive": "asteris.archive",
+    "mock": "asteris.mock",
+    "science": "asteris.science",
+    "book": "asteris.book",
+}
+
+
+def _rows(table: str) -> list[str]:
+    return [line for line in table.splitlines() if line.startswith("|")][2:]
+
+
+def test_tables_are_written_from_the_results_they_are_given():
+    depth = report.committed_result("depth")
+    changed = copy.deepcopy(depth)
+    changed["fields"]["all_noise"]["methods"]["ivar"]["m90"] = 31.234
+    assert "28.68 ± 0.06" in report.depth_table(result=depth)
+    assert "31.23 ± 0.06" in report.depth_table(result=changed)
+    assert len(_rows(report.depth_table(result=depth))) == len(depth["fields"]["all_noise"]["methods"])
+    sweep = report.committed_result("depth_sweep")
+    assert len(_rows(report.sweep_table(result=sweep))) == len(sweep["sweep"]["rows"])
+    highz = report.committed_result("photoz_uvlf")
+    first = next(iter(highz["methods"].values()))
+    assert len(_rows(report.uvlf_table(result=highz))) == len(first["bins"])
+    calibration = report.committed_result("mock_calibration")
+    assert len(_rows(report.calibration_table(result=calibration))) == len(calibration["rows"])
+
+
+def test_every_table_of_the_book_renders_from_the_committed_results():
+    for name in (
+        "paper_protocol_table",
+        "convergence_table",
+        "photoz_table",
+        "throughput_table",
+        "streaming_table",
+        "gpu_table",
+        "simulate_table",
+        "compile_table",
+        "bf16_table",
+    ):
+        table = getattr(report, name)()
+        assert _rows(table), name
+        assert "nan" not in table.lower().replace("nanmedian", ""), name
+
+
+def test_findings_follow_the_measured_gain():
+    depth = report.committed_result("depth")
+    assert "nothing, within errors" in report.findings(depth=depth)
+    deeper = copy.deepcopy(depth)
+    for summary in deeper["fields"]["all_noise"]["methods"].values():
+        if "dm90" in summary:
+            summary["dm90"], summary["dm90_err"] = 0.5, 0.05
+    text = report.findings(depth=deeper)
+    headroom = depth["fields"]["all_noise"]["headroom"]
+    assert f"{0.5 / headroom:.0%} of the headroom" in text and "nothing, within errors" not in text
+
+
+def test_machine_line_says_when_avx2_was_emulated():
+    emulated = report.machine_line(report.committed_result("throughput_avx2"))
+    assert "emulated" in emulated and "AVX2" in emulated
+    assert "emulated" not in report.machine_line(report.committed_result("throughput"))
+
+
+def test_the_readme_is_short_and_its_findings_are_current(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 150
+    copy_ = tmp_path / "README.md"
+    copy_.write_text(readme)
+    assert not report.update_readme(copy_), "run: python -m asteris.book.report README.md"
+    for link in re.findall(r"\]\(((?:book|notebooks)/[^)#]+)\)", readme):
+        assert (ROOT / link).exists(), link
+
+
+def _toc_files() -> set[str]:
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                yield entry["file"]
+            yield from walk(entry.get("sections", []) + entry.get("chapters", []))
+
+    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
+    return {toc["root"], *walk(toc.get("parts", [])), *walk(toc.get("chapters", []))}
+
+
+def test_every_part_of_the_package_has_an_api_page_in_the_book():
+    toc = _toc_files()
+    for page, module in SUBPACKAGES.items():
+        text = (BOOK / "api" / f"{page}.md").read_text()
+        assert f".. automodule:: {module}\n" in text, page
+        assert f"book/api/{page}" in toc, page
+    pages = {str(p.relative_to(ROOT).with_suffix("")) for p in BOOK.rglob("*.md")}
+    assert pages <= toc, f"pages missing from book/_toc.yml: {pages - toc}"
+
+
+def test_the_pages_written_from_results_run(monkeypatch):
+    """The hidden cells of the book's own pages (the chapters have nbval)."""
+    jupytext = pytest.importorskip("jupytext")
+    pytest.importorskip("IPython")
+    pages = [p for p in BOOK.rglob("*.md") if "kernelspec" in p.read_text()[:300]]
+    assert {p.name for p in pages} >= {"intro.md", "benchmarks.md", "mock.md", "guide.md"}
+    for page in pages:
+        namespace: dict = {}
+        for cell in jupytext.read(page).cells:
+            if cell.cell_type == "code":
+                exec(compile(cell.source, str(page), "exec"), namespace)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("jupyter_book") is None,
+    reason="jupyter-book (the test and book extras) is not installed",
+)
+def test_the_book_builds_without_a_warning(tmp_path):
+    """Every page and the API reference, with the chapters' committed outputs (``make book`` also
+    re-executes the chapters and checks the pages in Chromium)."""
+    config = yaml.safe_load((BOOK / "_config.yml").read_text())
+    config["execute"]["exclude_patterns"] = ["notebooks/*"]
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
+    shutil.rmtree(tmp_path / "out", ignore_errors=True)
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    build = subprocess.run(
+        [
+            str(jupyter_book),
+            "build",
+            str(ROOT),
+            "--config",
+            str(tmp_path / "_config.yml"),
+            "--toc",
+            str(BOOK / "_toc.yml"),
+            "--path-output",
+            str(tmp_path / "out"),
+            "-W",
+            "-n",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    warnings = [
+        line
+        for line in build.stdout.splitlines() + build.stderr.splitlines()
+        if "WARNING: " in line and "IPKernelApp" not in line
+    ]
+    assert build.returncode == 0 and not warnings, "\n".join(warnings) or build.stdout[-3000:]
+    html = tmp_path / "out" / "_build" / "html"
+    for page in ["book/intro", "book/benchmarks", *(f"book/api/{p}" for p in SUBPACKAGES)]:
+        assert (html / f"{page}.html").exists(), page
+    core = (html / "book" / "api" / "core.html").read_text()
+    assert 'id="asteris.denoise"' in core and 'id="asteris.train"' in core
+    intro = (html / "book" / "intro.html").read_text()
+    depth = report.committed_result("depth")["fields"]["all_noise"]
+    assert f"{depth['headroom']:.2f} mag" in intro
