@@ -115,3 +115,32 @@ def test_empty_aperture_noise_of_white_noise():
     diameter = 6.0
     expected = np.sqrt(np.pi * (diameter / 2) ** 2)  # unit noise per pixel, independent pixels
     assert empty_aperture_noise(det, diameter, n=1500) == pytest.approx(expected, rel=0.1)
+
+
+def test_deblending_only_what_can_split_gives_photutils_own_segmentation():
+    from photutils.segmentation import deblend_sources, detect_sources
+
+    from asteris.science.detect import segment_sources
+
+    rng = np.random.default_rng(3)
+    pairs = [(x, y, 60.0) for x, y in rng.uniform(10, 246, (40, 2))]
+    pairs += [(x + 3.0, y + 1.0, 40.0) for x, y, _ in pairs[:20]]  # blends to split
+    det = detection_image(gaussian_image(pairs, shape=(256, 256), noise=1.0), fwhm=3.5, box_size=32)
+    for threshold in (2.0, 3.0):
+        mine = segment_sources(det, threshold, 5)
+        segments = detect_sources(det.filtered, threshold * det.filtered_rms, 5, mask=det.mask)
+        theirs = deblend_sources(det.filtered, segments, 5, progress_bar=False)
+        assert np.array_equal(mine.data, theirs.data)
+        assert mine.n_labels > segments.n_labels  # blends were split
+        assert np.any(segments.areas < 10)  # and small segments were left alone
+
+
+def test_minimal_detection_measures_the_same_positions_and_fluxes():
+    image = gaussian_image([(30.3, 40.7, 400.0), (90.0, 100.2, 800.0)], noise=0.05)
+    full = detect(image, fwhm=3.5, threshold=5, box_size=32)
+    minimal = detect(image, fwhm=3.5, threshold=5, box_size=32, minimal=True)
+    assert minimal.colnames == full.colnames
+    for name in ("x", "y", "snr", "flux_aper_0", "flux_aper_1_err"):
+        assert np.array_equal(minimal[name], full[name]), name
+    assert np.all(np.isnan(minimal["kron_flux"])) and np.all(np.isnan(minimal["fwhm"]))
+    assert np.all(np.isfinite(full["kron_flux"]))

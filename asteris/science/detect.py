@@ -216,7 +216,10 @@ def segment_sources(det: DetectionImage, threshold: float, n_pixels: int = 5, *,
         warnings.simplefilter("ignore", NoDetectionsWarning)
         segm = detect_sources(det.filtered, threshold * det.filtered_rms, n_pixels, mask=det.mask)
     if segm is not None and deblend and segm.n_labels > 0:
-        segm = deblend_sources(det.filtered, segm, n_pixels, progress_bar=False)
+        # a segment of fewer than two sources' pixels cannot split: deblending it would change nothing
+        splittable = segm.labels[segm.areas >= 2 * n_pixels]
+        if splittable.size:
+            segm = deblend_sources(det.filtered, segm, n_pixels, labels=splittable, progress_bar=False)
     return segm
 
 
@@ -240,10 +243,11 @@ def _empty_table(diameters_px: np.ndarray, unit) -> QTable:
     return table
 
 
-def _catalog_table(det: DetectionImage, segm, diameters_px: np.ndarray, scale: float, unit) -> QTable:
+def _catalog_table(
+    det: DetectionImage, segm, diameters_px: np.ndarray, scale: float, unit, minimal: bool = False
+) -> QTable:
     err = np.where(det.mask, 0.0, det.rms)
     centroids = SourceCatalog(det.data, segm, convolved_data=det.filtered, error=err, mask=det.mask)
-    shapes = SourceCatalog(det.data, segm, mask=det.mask)  # moments of the unfiltered image: the PSF seen
     peak = ndimage.maximum(det.snr, labels=segm.data, index=segm.labels)
     table = QTable(
         {
@@ -251,13 +255,21 @@ def _catalog_table(det: DetectionImage, segm, diameters_px: np.ndarray, scale: f
             "x": centroids.x_centroid * u.pix,
             "y": centroids.y_centroid * u.pix,
             "snr": np.asarray(peak, dtype=float),
-            "kron_flux": centroids.kron_flux * scale * unit,
-            "kron_flux_err": centroids.kron_flux_err * scale * unit,
-            "fwhm": u.Quantity(shapes.fwhm).value * u.pix,
-            "ellipticity": np.asarray(u.Quantity(shapes.ellipticity).value, dtype=float),
-            "area": u.Quantity(centroids.area).value * u.pix**2,
         }
     )
+    if minimal:
+        nan = np.full(len(table), np.nan)
+        kron, kron_err, fwhm, ellipticity, area = nan, nan, nan, nan, nan
+    else:
+        shapes = SourceCatalog(det.data, segm, mask=det.mask)  # moments of the unfiltered image: the PSF seen
+        kron, kron_err = centroids.kron_flux, centroids.kron_flux_err
+        fwhm, ellipticity = u.Quantity(shapes.fwhm).value, u.Quantity(shapes.ellipticity).value
+        area = u.Quantity(centroids.area).value
+    table["kron_flux"] = kron * scale * unit
+    table["kron_flux_err"] = kron_err * scale * unit
+    table["fwhm"] = fwhm * u.pix
+    table["ellipticity"] = np.asarray(ellipticity, dtype=float)
+    table["area"] = area * u.pix**2
     for i, d in enumerate(diameters_px):
         flux, flux_err = centroids.circular_photometry(d / 2.0)
         table[f"flux_aper_{i}"] = flux * scale * unit
@@ -280,6 +292,7 @@ def detect(
     box_size: int = 64,
     mask: np.ndarray | None = None,
     negate: bool = False,
+    minimal: bool = False,
 ) -> QTable:
     """Detect and measure the sources of an image.
 
@@ -317,6 +330,10 @@ def detect(
         True where the image must be ignored.
     negate : bool
         Detect on ``-image`` (spurious detections of real data).
+    minimal : bool
+        Measure positions, S/N and aperture fluxes only, and leave the Kron
+        fluxes, shapes and areas NaN: what injection-recovery needs, at a
+        fraction of the cost.
 
     Returns
     -------
@@ -339,7 +356,7 @@ def detect(
     if segm is None or segm.n_labels == 0:
         table = _empty_table(diameters_px, unit)
     else:
-        table = _catalog_table(det, segm, diameters_px, scale, unit)
+        table = _catalog_table(det, segm, diameters_px, scale, unit, minimal=minimal)
     if wcs is not None:
         sky = wcs.celestial.pixel_to_world(table["x"].value, table["y"].value)
         table["ra"], table["dec"] = sky.ra.to(u.deg), sky.dec.to(u.deg)

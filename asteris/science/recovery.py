@@ -602,7 +602,7 @@ def _measure(image, det, catalog, model, truth, setup, dual_image) -> dict:
     out = {"recovered": [], "flux": [], "flux_dual": [], "detections": [], "negatives": []}
     for threshold in setup["thresholds"]:
         table = detect(det, threshold=threshold, n_pixels=setup["n_pixels"],
-                       aperture_diameters=[setup["diameter"]])  # fmt: skip
+                       aperture_diameters=[setup["diameter"]], minimal=True)  # fmt: skip
         hit = match_positions(catalog["x"], catalog["y"], table["x"].value, table["y"].value, setup["radius"])
         flux = np.asarray(table["flux_aper_0"].value, float)
         dual = aperture_fluxes(dual_image, table["x"].value, table["y"].value, setup["diameter"])
