@@ -54,7 +54,8 @@
 # fine-tuned its model (one more otherwise).
 #
 # The library calls of this chapter, in the {doc}`API reference <../book/api/index>`:
-# {func}`asteris.book.chapter_field`, {func}`asteris.science.search_high_z`,
+# {func}`asteris.book.chapter_field`, {func}`asteris.book.chapter_method`,
+# {func}`asteris.science.search_high_z`,
 # {func}`asteris.science.photometric_redshifts`,
 # {func}`asteris.science.select_high_z`,
 # {func}`asteris.science.photoz_accuracy`.
@@ -89,10 +90,10 @@ MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
 # %%
 import numpy as np
 
-from asteris.book import book_mode, chapter_field, chapter_run, chapter_stack
+from asteris.book import book_mode, chapter_field, chapter_method, chapter_run, chapter_stack
 from asteris.science.highz import photoz_accuracy, search_high_z, selection_against_truth, with_truth
 from asteris.science.plotting import plot_candidates, plot_photoz
-from asteris.science.recovery import asteris_method, coadd_method
+from asteris.science.recovery import coadd_method
 
 mode = book_mode(MODE)
 stacks, renderers, truth = chapter_field(mode)
@@ -100,7 +101,7 @@ filters = {band: f"jwst_{band.lower()}" for band in stacks}
 # ci: chapter 2's model (trained on the default field's F200W stack); full: trained on this field's F200W
 training_stack = chapter_stack(mode)[0] if mode == "ci" else stacks["F200W"]
 run = chapter_run(training_stack, mode, name="nircam-f200w" if mode == "ci" else "jades-f200w")
-methods = {"coadd": coadd_method("ivar"), "ASTERIS": asteris_method(run.model)}
+methods = {"coadd": coadd_method("ivar"), "ASTERIS": chapter_method(run)}  # each image kept by content
 images = {name: {band: method(stack) for band, stack in stacks.items()} for name, method in methods.items()}
 print(f"{mode} mode: {len(stacks)} bands of {stacks['F200W'].data.shape} exposures x pixels")
 

@@ -48,7 +48,7 @@
 # no GPU, about seven minutes on 2 CPU cores.
 #
 # The library calls of this chapter, in the {doc}`API reference <../book/api/index>`:
-# {func}`asteris.science.high_z_recovery`,
+# {func}`asteris.book.chapter_method`, {func}`asteris.science.high_z_recovery`,
 # {func}`asteris.science.completeness_curves`,
 # {func}`asteris.science.effective_volume`,
 # {func}`asteris.science.measure_luminosity_function`,
@@ -85,11 +85,11 @@ MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
 import astropy.units as u
 import numpy as np
 
-from asteris.book import book_mode, chapter_budget, chapter_field, chapter_run, chapter_stack
+from asteris.book import book_mode, chapter_budget, chapter_field, chapter_method, chapter_run, chapter_stack
 from asteris.science.highz import high_z_recovery, search_high_z
 from asteris.science.plotting import plot_completeness_map, plot_luminosity_function
 from asteris.mock.population import WHITLER25
-from asteris.science.recovery import asteris_method, coadd_method
+from asteris.science.recovery import coadd_method
 from asteris.science.uvlf import (
     bin_averages,
     completeness_curves,
@@ -103,7 +103,7 @@ stacks, renderers, truth = chapter_field(mode)
 filters = {band: f"jwst_{band.lower()}" for band in stacks}
 training_stack = chapter_stack(mode)[0] if mode == "ci" else stacks["F200W"]  # as in chapter 5
 run = chapter_run(training_stack, mode, name="nircam-f200w" if mode == "ci" else "jades-f200w")
-methods = {"coadd": coadd_method("ivar"), "ASTERIS": asteris_method(run.model)}
+methods = {"coadd": coadd_method("ivar"), "ASTERIS": chapter_method(run)}  # each image kept by content
 detection = ["F277W", "F356W", "F444W"]
 images = {name: {b: method(s) for b, s in stacks.items()} for name, method in methods.items()}
 # dual-image photometry, as in chapter 5: detected on each method's images, measured on the coadds

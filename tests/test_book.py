@@ -126,3 +126,26 @@ def test_full_mode_plan_counts_the_downloads_of_the_chapter():
     assert many.startswith("full mode downloads 112+ files") and many.endswith("detector nrca1 and nrcalong")
     t4 = [book.full_mode_plan("jades_1210_nircam", denoise_passes=n).splitlines()[2] for n in (1, 10)]
     assert int(t4[1].split("about ")[1].split()[0]) > int(t4[0].split("about ")[1].split()[0])
+
+
+def test_chapter_method_keeps_each_denoised_image_by_content(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    import torch
+
+    from asteris import build_network
+    from asteris.stack import read_stack
+
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path))
+    torch.manual_seed(0)
+    run = SimpleNamespace(model=build_network(8, 4, [1, 1, 1, 1], 1).eval())
+    rng = np.random.default_rng(0)
+    stack = read_stack(rng.normal(1.0, 0.1, (16, 40, 40)).astype(np.float32))
+    method = book.chapter_method(run)
+    first = method(stack)
+    (kept,) = (tmp_path / "book_denoised").glob("*.npy")
+    assert np.array_equal(np.load(kept), first)
+    np.save(kept, np.zeros_like(first))  # what is kept is what a later call returns
+    assert not book.chapter_method(run)(stack).any()
+    other = read_stack(rng.normal(1.0, 0.1, (16, 40, 40)).astype(np.float32))
+    assert method(other).any() and len(list((tmp_path / "book_denoised").glob("*.npy"))) == 2

@@ -50,6 +50,7 @@ __all__ = [
     "chapter_stack",
     "chapter_field",
     "chapter_run",
+    "chapter_method",
     "published_weights_for",
     "FINE_TUNE_STEPS",
     "CI_FINE_TUNE_STEPS",
@@ -222,6 +223,45 @@ def chapter_run(stack: Stack, mode: str, *, name: str) -> TrainResult:
     resume = (run_dir / "checkpoint_last.pt").exists()
     return train(stack, run_dir=run_dir, config=config, resume=resume, overwrite=not resume, progress=False,
                  init_from=init_from)  # fmt: skip
+
+
+def chapter_method(run: TrainResult):
+    """The ASTERIS method of a chapter: ``run``'s model denoising a stack, each image kept by content.
+
+    A `~asteris.science.recovery.asteris_method` whose outputs are stored in
+    ``<data folder>/book_denoised/`` under a hash of the model's weights and the
+    stack's pixels, so that a chapter denoising what an earlier chapter
+    denoised (chapter 6 the bands of chapter 5) reads the image instead of
+    computing it again. The same model and pixels give the same image, so
+    nothing a chapter shows depends on which chapter ran first.
+    """
+    import hashlib
+
+    from ..fileio import atomic_write, data_dir
+    from ..science.recovery import asteris_method
+
+    method = asteris_method(run.model)
+    weights = hashlib.sha256()
+    for name, tensor in sorted(run.model.state_dict().items()):
+        weights.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
+    folder = Path(data_dir()) / "book_denoised"
+
+    def denoised(stack: Stack) -> np.ndarray:
+        key = weights.copy()
+        key.update(str(stack.data.shape).encode() + np.ascontiguousarray(stack.data).tobytes())
+        path = folder / f"{key.hexdigest()[:24]}.npy"
+        if path.exists():
+            return np.load(path)
+        image = method(stack)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to a path
+                np.save(f, image)
+
+        atomic_write(path, write, overwrite=True)
+        return image
+
+    return denoised
 
 
 #: The reference model ``ci`` mode starts from: (preset, band).

@@ -1,0 +1,94 @@
+"""How long each chapter of the book takes, run as a reader runs it: ``benchmarks/results/book_times.json``.
+
+Each chapter is executed in a fresh Jupyter kernel from a copy of its notebook alone in an empty
+folder (as nbval and Colab run it), in ``ci`` mode, one after the other in the book's order, so
+that later chapters find what earlier ones cached (the mock fields, the fine-tuned model), as in
+``make test``. With ``--cold`` the chapters start from an empty data folder, as on a fresh machine.
+``--write-outputs`` also writes each executed notebook back to ``notebooks/`` (its committed
+outputs, which nbval compares with). The result names the machine: a chapter's time is a property
+of the CPU it ran on, and AVX2 kernels selected on an AVX-512 CPU emulate an AVX2 machine's kernels,
+not its caches or clock (``emulated`` in the JSON).
+
+Usage: ``python benchmarks/book_times.py [--chapters 01 03] [--cold] [--write-outputs]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from asteris.fileio import atomic_write
+from asteris.tuning import machine_description
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULT = ROOT / "benchmarks" / "results" / "book_times.json"
+
+
+def run_chapter(notebook: Path, folder: Path, *, timeout: int) -> tuple[float, nbformat.NotebookNode]:
+    """Execute a lone copy of ``notebook`` in ``folder``; its wall time and the executed notebook."""
+    folder.mkdir(parents=True)
+    lone = folder / notebook.name
+    shutil.copy(notebook, lone)
+    nb = nbformat.read(lone, as_version=4)
+    resources = {"metadata": {"path": str(folder)}}
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources=resources, record_timing=False
+    )
+    start = time.perf_counter()
+    client.execute()
+    return time.perf_counter() - start, nb
+
+
+def emulated(machine: dict) -> bool:
+    """AVX2 kernels forced on a CPU that has AVX-512: an emulation of an AVX2 machine."""
+    isa = (machine.get("aten_cpu_capability") or machine.get("cpu_capability") or "").lower()
+    return isa == "avx2" and "avx512f" in (machine.get("vector_extensions") or [])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chapters", nargs="*", help="chapter numbers (default: all)")
+    parser.add_argument("--cold", action="store_true", help="start from an empty data folder")
+    parser.add_argument("--write-outputs", action="store_true", help="write executed notebooks to notebooks/")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds a cell may take")
+    parser.add_argument("--out", type=Path, default=RESULT)
+    args = parser.parse_args()
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if args.chapters:
+        notebooks = [nb for nb in notebooks if nb.name[:2] in args.chapters]
+    os.environ.setdefault("ASTERIS_LAYOUT", "channels_last")  # as make test pins it
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.cold:
+            os.environ["ASTERIS_DATA_DIR"] = str(Path(scratch) / "data")
+        for notebook in notebooks:
+            seconds, executed = run_chapter(notebook, Path(scratch) / notebook.stem, timeout=args.timeout)
+            rows.append({"chapter": notebook.stem, "seconds": round(seconds, 1)})
+            print(f"{notebook.stem}: {seconds:.0f} s", flush=True)
+            if args.write_outputs:
+                atomic_write(notebook, lambda tmp, nb=executed: nbformat.write(nb, tmp), overwrite=True)
+    machine = machine_description()
+    result = {
+        "command": "python benchmarks/" + " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "machine": machine,
+        "emulated": emulated(machine),
+        "data_folder": "cold (empty at the start)" if args.cold else "warm (as left by earlier runs)",
+        "chapters": rows,
+        "total_seconds": round(sum(r["seconds"] for r in rows), 1),
+    }
+    print(f"total: {result['total_seconds']:.0f} s")
+    atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite=True)
+    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+
+
+if __name__ == "__main__":
+    main()
