@@ -56,6 +56,7 @@ def test_every_table_of_the_book_renders_from_the_committed_results():
         "simulate_table",
         "compile_table",
         "bf16_table",
+        "book_times_table",
     ):
         table = getattr(report, name)()
         assert _rows(table), name

@@ -20,6 +20,7 @@ from .chapters import committed_result
 
 __all__ = [
     "bf16_table",
+    "book_times_table",
     "calibration_table",
     "compile_table",
     "convergence_table",
@@ -577,3 +578,12 @@ if __name__ == "__main__":
     import sys
 
     print("updated" if update_readme(sys.argv[1] if len(sys.argv) > 1 else "README.md") else "up to date")
+
+
+def book_times_table(*, result: dict | None = None) -> str:
+    """Each chapter's time from a lone copy in a fresh kernel (``book_times.json``)."""
+    times = result or committed_result("book_times")
+    rows = [[r["chapter"], f"{r['seconds']:.0f} s"] for r in times["chapters"]]
+    rows.append(["**all chapters**", f"**{times['total_seconds'] / 60:.1f} min**"])
+    caption = f"`{times['command']}` on a {machine_line(times)}; data folder {times['data_folder']}."
+    return caption + "\n\n" + markdown_table(["chapter", "time"], rows)
