@@ -33,6 +33,7 @@ from .network import DEPTHWISE_GRADIENTS
 
 __all__ = [
     "machine_description",
+    "emulated_isa",
     "choose_memory_format",
     "choose_kernels",
     "LAYOUTS",
@@ -83,6 +84,24 @@ def machine_description() -> dict:
         "platform": platform.platform(),
         "gpu": gpu,
     }
+
+
+def emulated_isa(machine: dict) -> str | None:
+    """The narrower instruction set whose kernels a run forced on a wider CPU, else None.
+
+    Kernels restricted to AVX2 on a CPU with AVX-512 (``ATEN_CPU_CAPABILITY=avx2``,
+    ``ONEDNN_MAX_CPU_ISA=AVX2``) emulate an AVX2 machine's kernels, not its
+    caches, clock or memory: a figure measured so must say it.
+
+    >>> emulated_isa({"aten_cpu_capability": "avx2", "vector_extensions": ["avx2", "avx512f"]})
+    'AVX2'
+    >>> emulated_isa({"cpu_capability": "AVX2", "vector_extensions": ["avx2"]}) is None
+    True
+    """
+    forced = machine.get("aten_cpu_capability") or machine.get("onednn_max_cpu_isa")
+    if forced and forced.lower() == "avx2" and "avx512f" in (machine.get("vector_extensions") or []):
+        return "AVX2"
+    return None
 
 
 def _key(model, shape: tuple[int, ...], training: bool) -> str:

@@ -7,7 +7,7 @@ that later chapters find what earlier ones cached (the mock fields, the fine-tun
 ``--write-outputs`` also writes each executed notebook back to ``notebooks/`` (its committed
 outputs, which nbval compares with). The result names the machine: a chapter's time is a property
 of the CPU it ran on, and AVX2 kernels selected on an AVX-512 CPU emulate an AVX2 machine's kernels,
-not its caches or clock (``emulated`` in the JSON).
+not its caches or clock (``emulated_isa`` in the JSON).
 
 Usage: ``python benchmarks/book_times.py [--chapters 01 03] [--cold] [--write-outputs]``
 """
@@ -27,7 +27,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from asteris.fileio import atomic_write
-from asteris.tuning import machine_description
+from asteris.tuning import emulated_isa, machine_description
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "book_times.json"
@@ -46,12 +46,6 @@ def run_chapter(notebook: Path, folder: Path, *, timeout: int) -> tuple[float, n
     start = time.perf_counter()
     client.execute()
     return time.perf_counter() - start, nb
-
-
-def emulated(machine: dict) -> bool:
-    """AVX2 kernels forced on a CPU that has AVX-512: an emulation of an AVX2 machine."""
-    isa = (machine.get("aten_cpu_capability") or machine.get("cpu_capability") or "").lower()
-    return isa == "avx2" and "avx512f" in (machine.get("vector_extensions") or [])
 
 
 def main() -> None:
@@ -80,7 +74,7 @@ def main() -> None:
     result = {
         "command": "python benchmarks/" + " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "machine": machine,
-        "emulated": emulated(machine),
+        "emulated_isa": emulated_isa(machine),
         "data_folder": "cold (empty at the start)" if args.cold else "warm (as left by earlier runs)",
         "chapters": rows,
         "total_seconds": round(sum(r["seconds"] for r in rows), 1),

@@ -49,7 +49,7 @@ from pathlib import Path
 
 from _memory import status_mb
 
-from asteris.tuning import machine_description
+from asteris.tuning import emulated_isa, machine_description
 
 RESULTS = Path(__file__).parent / "results" / "throughput.json"
 
@@ -320,6 +320,9 @@ def report(result: dict) -> None:
               f"torch {machine['torch']} (ATen kernels: {machine['cpu_capability']}, "
               f"oneDNN limit: {machine.get('onednn_max_cpu_isa')}, MKL limit: "
               f"{machine.get('mkl_enable_instructions')})")  # fmt: skip
+    if result.get("emulated_isa"):
+        print(f"{result['emulated_isa']} kernels on a wider CPU: an emulation of their kernels, not of an "
+              f"{result['emulated_isa']} machine's caches, clock or memory")  # fmt: skip
     peak = result.get("matmul_fp32_gflop_per_s")
     if peak:
         print(f"float32 matmul peak: {peak:.1f} GFLOP/s")
@@ -423,6 +426,7 @@ def main() -> None:
         "asteris": asteris.__version__,
         "network": "ASTERIS8, f_maps 24, blocks [4, 6, 6, 8], 4 refinement (13.7 M parameters)",
         "machine": machine_description(),
+        "emulated_isa": emulated_isa(machine_description()),
         "matmul_fp32_gflop_per_s": peak,
         "inference": inference,
         "training": training,

@@ -170,3 +170,16 @@ def test_the_book_builds_without_a_warning(tmp_path):
     intro = (html / "book" / "intro.html").read_text()
     depth = report.committed_result("depth")["fields"]["all_noise"]
     assert f"{depth['headroom']:.2f} mag" in intro
+
+
+def test_book_times_runs_a_lone_copy_of_a_notebook_in_a_fresh_kernel(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
+    spec = importlib.util.spec_from_file_location("book_times", ROOT / "benchmarks" / "book_times.py")
+    book_times = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(book_times)
+    notebook = tmp_path / "99_probe.ipynb"
+    cell = nbformat.v4.new_code_cell("import os\nprint(sorted(os.listdir('.')))")
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), notebook)
+    seconds, executed = book_times.run_chapter(notebook, tmp_path / "lone", timeout=120)
+    assert seconds > 0 and executed.cells[0].outputs[0]["text"].strip() == "['99_probe.ipynb']"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from ..tuning import emulated_isa
 from .chapters import committed_result
 
 __all__ = [
@@ -81,7 +82,7 @@ def machine_line(result: dict) -> str:
     m = result.get("machine") or {}
     if m.get("cpu_model"):
         isa = m.get("aten_cpu_capability") or m.get("cpu_capability") or "default"
-        emulated = isa.lower() == "avx2" and "avx512f" in (m.get("vector_extensions") or [])
+        emulated = emulated_isa(m)
         kernels = f"{isa.upper()} kernels" + (" on an AVX-512 CPU: emulated" if emulated else "")
         gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
         return (
