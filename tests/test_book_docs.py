@@ -57,6 +57,7 @@ def test_every_table_of_the_book_renders_from_the_committed_results():
         "compile_table",
         "bf16_table",
         "book_times_table",
+        "purity_estimates_table",
     ):
         table = getattr(report, name)()
         assert _rows(table), name

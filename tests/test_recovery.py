@@ -314,3 +314,29 @@ def test_convergence_figure(tmp_path):
     fig = plot_convergence({"rows": rows}, tmp_path / "convergence.png")
     assert (tmp_path / "convergence.png").stat().st_size > 10_000
     assert len(fig.axes) == 2
+
+
+def test_false_detections_of_a_non_linear_method_are_counted_on_its_image_of_the_negated_stack(white_field):
+    """The negated image holds for a linear method only; the method applied to the negated stack for any."""
+    band = white_field.bands["F444W"]
+    renderer = SourceRenderer.for_mock(white_field, "F444W")
+    mean = coadd_method("mean")
+    ceiling = float(np.nanstd(mean(band.stack)))
+    methods = {"mean": mean, "clipped": lambda stack: np.minimum(mean(stack), ceiling)}  # clips from above
+    result = injection_recovery(band.stack, methods, renderer, mags=(26.3, 29.8), kinds=("point",),
+                                n_per_realization=80, realizations=2, thresholds=(2.0, 3.0), truth=band.truth,
+                                negatives=("stack", "image"), seed=2, progress=False)  # fmt: skip
+    estimates = result.negative_estimates
+    assert np.array_equal(estimates["negated_stack"]["mean"], estimates["negated_image"]["mean"])
+    for threshold in (2.0, 3.0):
+        purity = result.purity_estimates("clipped", threshold)
+        assert abs(purity["negated_stack"] - purity["truth"]) < abs(purity["negated_image"] - purity["truth"])
+    assert result.purity_estimates("clipped", 2.0)["negated_image"] < 0  # more "false" sources than sources
+    assert result.negatives is None  # with a truth, purity comes from it
+    without_truth = injection_recovery(band.stack, {"mean": mean}, renderer, mags=(26.3, 29.8),
+                                       kinds=("point",), n_per_realization=40, realizations=1,
+                                       thresholds=(3.0,), seed=2, progress=False)  # fmt: skip
+    assert set(without_truth.negative_estimates) == {"negated_stack"}
+    assert without_truth.purity("mean", 3.0) == without_truth.purity_estimates("mean", 3.0)["negated_stack"]
+    with pytest.raises(ConfigError, match="negatives"):
+        injection_recovery(band.stack, {"mean": mean}, renderer, mags=(26.3, 29.8), negatives=("sky",))

@@ -32,6 +32,7 @@ __all__ = [
     "markdown_table",
     "paper_protocol_table",
     "photoz_table",
+    "purity_estimates_table",
     "readme_findings",
     "simulate_table",
     "streaming_table",
@@ -588,3 +589,29 @@ def book_times_table(*, result: dict | None = None) -> str:
     rows.append(["**all chapters**", f"**{times['total_seconds'] / 60:.1f} min**"])
     caption = f"`{times['command']}` on a {machine_line(times)}; data folder {times['data_folder']}."
     return caption + "\n\n" + markdown_table(["chapter", "time"], rows)
+
+
+def _first_pure(rows: list[dict], estimate: str) -> str:
+    """The lowest threshold whose purity by ``estimate`` reaches 90%, and the truth's purity there."""
+    for r in rows:
+        if r.get(estimate) is not None and r[estimate] >= 0.9:
+            return f"{r['threshold']:g} sigma (truth {_num(r.get('truth'))})"
+    return "none"
+
+
+def purity_estimates_table(*, result: dict | None = None) -> str:
+    """Purity from the truth against its two estimates without one (``purity_estimates.json``)."""
+    estimates = result or committed_result("purity_estimates")
+    rows = []
+    for method, m in estimates["methods"].items():
+        for r in m["thresholds"]:
+            if r["detections"]:
+                rows.append([method, f"{r['threshold']:g}", r["detections"], _num(r.get("truth")),
+                             _num(r.get("negated_stack")), _num(r.get("negated_image"))])  # fmt: skip
+        errors = [f"**{_num(m[f'negated_{kind}_mean_abs_error'])}**" for kind in ("stack", "image")]
+        rows.append([f"**{method}: mean error**", "", "", "", *errors])
+        chosen = [_first_pure(m["thresholds"], kind) for kind in ("truth", "negated_stack", "negated_image")]
+        rows.append([f"**{method}: 90% purity reached at**", "", "", *chosen])
+    header = ["method", "threshold (sigma)", "detections", "purity from the truth",
+              "from the negated stack", "from the negated image"]  # fmt: skip
+    return f"`{estimates['command']}` on a {machine_line(estimates)}.\n\n" + markdown_table(header, rows)

@@ -14,8 +14,12 @@ dm90 of one method over another.
 Purity: on a mock, a detection is real when it matches an injected source or
 a peak of the noiseless truth image, filtered like the data, of at least
 ``truth_snr`` times the filtered noise; on real data it is one minus the
-ratio of detections in the negated image to detections in the image. The
-spurious rate on a source-free stack (`spurious_rate`) is the third view.
+ratio of false detections to detections, the false ones counted on the
+method's image of the negated stack (every exposure times -1), which holds
+for any method, linear or not (``negatives=("stack",)``, the default without
+a truth), or on the negated image, which holds for a linear method only
+(``"image"``). The spurious rate on a source-free stack (`spurious_rate`) is
+the third view.
 
 Metric functions (`match_positions`, `binned_fraction`,
 `fit_completeness`, `moment_shape`, `stacked_profile`) are plain
@@ -369,7 +373,8 @@ class RecoveryResult:
         str, tuple[np.ndarray, np.ndarray]
     ]  #: per method FWHM and ellipticity at the injected points
     detections: dict[str, list[tuple[np.ndarray, np.ndarray]]]  #: per method and threshold: (mag, real)
-    negatives: dict[str, np.ndarray] | None  #: per method detections in the negated image, per threshold
+    #: per method and threshold, the false detections that set purity without a truth (None with one)
+    negatives: dict[str, np.ndarray] | None
     zero_point: float
     aperture_diameter: float  #: pixels
     sigma_aperture: float  #: empty-aperture noise of the reference method (image units)
@@ -381,6 +386,8 @@ class RecoveryResult:
     #: detected on the method's image (dual-image mode), NaN if missed
     measured_flux_dual: dict[str, np.ndarray] | None = None
     protocol: str = "optimal"  #: the `PROTOCOLS` entry detection followed
+    #: estimate ("negated_stack", "negated_image") to per method and threshold false-detection counts
+    negative_estimates: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def mag_bins(self) -> np.ndarray:
@@ -407,6 +414,17 @@ class RecoveryResult:
             n_neg = self.negatives[method][self._t(threshold)]
             return float(1 - n_neg / len(mags)) if len(mags) else float("nan")
         return float(real.mean()) if real.size else float("nan")
+
+    def purity_estimates(self, method: str, threshold: float) -> dict[str, float]:
+        """Purity at ``threshold`` from the truth (a mock) and from each negative estimate measured."""
+        mags, real = self.detections[method][self._t(threshold)]
+        out = {}
+        if self.negatives is None:  # a truth was given
+            out["truth"] = float(real.mean()) if real.size else float("nan")
+        for name, counts in self.negative_estimates.items():
+            n_neg = counts[method][self._t(threshold)]
+            out[name] = float(1 - n_neg / len(mags)) if len(mags) else float("nan")
+        return out
 
     def purity_curve(self, method: str, threshold: float):
         """Purity against detected aperture magnitude (mock only: needs the truth)."""
@@ -586,20 +604,25 @@ def _at_hits(values: np.ndarray, hit: np.ndarray) -> np.ndarray:
     return np.where(hit >= 0, values[np.maximum(hit, 0)] if len(values) else np.nan, np.nan)
 
 
-def _measure(image, det, catalog, model, truth, setup, dual_image) -> dict:
+def _measure(image, det, catalog, model, truth, setup, dual_image, flipped_image=None) -> dict:
     """Detect on one method's image (``det``, its detection image) at every threshold and match.
 
     Fluxes come from the method's image and, in the same apertures at the same
     positions, from ``dual_image``, the background-subtracted reference image
-    (dual-image mode: detect here, measure there).
+    (dual-image mode: detect here, measure there). False detections are
+    counted on the negated image and on ``flipped_image``, the method's image
+    of the negated stack, as ``setup["negatives"]`` asks.
     """
-    peaks, negated = None, None
+    peaks = None
     if truth is not None:
         truth_filtered = oaconvolve(truth + model, det.kernel, mode="same")
         peaks = _truth_peaks(truth_filtered, det, setup["truth_snr"])
-    else:
-        negated = detection_image(image, negate=True, **setup["det_options"])
-    out = {"recovered": [], "flux": [], "flux_dual": [], "detections": [], "negatives": []}
+    false_images = {}
+    if "image" in setup["negatives"]:
+        false_images["negated_image"] = detection_image(image, negate=True, **setup["det_options"])
+    if flipped_image is not None:
+        false_images["negated_stack"] = detection_image(flipped_image, **setup["det_options"])
+    out = {"recovered": [], "flux": [], "flux_dual": [], "detections": []} | {k: [] for k in false_images}
     for threshold in setup["thresholds"]:
         table = detect(det, threshold=threshold, n_pixels=setup["n_pixels"],
                        aperture_diameters=[setup["diameter"]], minimal=True)  # fmt: skip
@@ -612,8 +635,8 @@ def _measure(image, det, catalog, model, truth, setup, dual_image) -> dict:
         injected_hit = np.isin(np.arange(len(table)), hit[hit >= 0])
         real = _is_real(table, peaks, injected_hit, setup["radius"])
         out["detections"].append((_flux_to_mag(flux, setup["zero_point"]), real))
-        if negated is not None:
-            out["negatives"].append(_count_sources(negated, threshold, setup["n_pixels"], deblend=True))
+        for name, false_det in false_images.items():
+            out[name].append(_count_sources(false_det, threshold, setup["n_pixels"], deblend=True))
     out["shape"] = moment_shape(det.data, catalog["x"], catalog["y"], radius=setup["shape_radius"])
     return out
 
@@ -660,6 +683,7 @@ def compare_protocols(
     radius: float | None = None,
     truth: np.ndarray | None = None,
     truth_snr: float = 1.0,
+    negatives: tuple[str, ...] | None = None,
     reference: str | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -692,9 +716,17 @@ def compare_protocols(
         Matching radius in pixels (default: the PSF FWHM, at least 2).
     truth : 2D array, optional
         The noiseless image of the stack's own sources (a mock's truth): purity
-        from it; without it, purity from the negated images.
+        from it; without it, purity from false detections (``negatives``).
     truth_snr : float
         Height (in filtered sigma) of a truth peak that makes a detection at it real.
+    negatives : tuple of str, optional
+        How false detections are counted, for purity without a truth or to
+        compare with it: ``"stack"``, on the method's image of the negated
+        stack (every exposure times -1; holds for any method, at one more
+        method call per injected stack) and/or ``"image"``, on the negated
+        image (holds for a linear method only). Default: ``("stack",)``
+        without a truth, none with one. The first given sets purity without
+        a truth; `RecoveryResult.purity_estimates` gives each.
     reference : str
         The method whose empty-aperture noise sets the reference S/N (default: the first).
     seed : int
@@ -703,6 +735,9 @@ def compare_protocols(
     if not methods:
         raise ConfigError("give at least one method")
     stack = read_stack(data)
+    negatives = tuple(negatives if negatives is not None else () if truth is not None else ("stack",))
+    if not set(negatives) <= {"stack", "image"}:
+        raise ConfigError(f"negatives must name 'stack' and/or 'image', got {negatives!r}")
     reference = reference or next(iter(methods))
     if reference not in methods:
         raise ConfigError(f"reference {reference!r} is not among the methods {list(methods)}")
@@ -714,7 +749,7 @@ def compare_protocols(
         setups[protocol] = {
             "thresholds": scanned, "n_pixels": area, "diameter": diameter, "det_options": det_options,
             "radius": radius or max(fwhm_px, 2.0), "truth_snr": truth_snr, "zero_point": renderer.zero_point,
-            "shape_radius": shape_radius,
+            "shape_radius": shape_radius, "negatives": negatives, "truth": truth is not None,
         }  # fmt: skip
     clean = {name: method(stack) for name, method in methods.items()}
     avoid = source_mask(clean[reference], fwhm=fwhm_px)
@@ -737,14 +772,19 @@ def compare_protocols(
                                                                  radius=shape_radius)  # fmt: skip
         rows.append(catalog)
         images.update({name: method(injected) for name, method in methods.items()})
+        flipped = {}
+        if "stack" in negatives:
+            negated = Stack(-injected.data, injected.header, injected.wcs, injected.sources)
+            flipped = {name: method(negated) for name, method in methods.items()}
         dets = {p: {name: detection_image(images[name], **setup["det_options"]) for name in methods}
                 for p, setup in setups.items()}  # fmt: skip
         optimal = dets.get("optimal", {}).get(reference) or detection_image(images[reference], fwhm=fwhm_px)
         dual = optimal.data  # the background-subtracted reference image
         for protocol, setup in setups.items():
             for name in methods:
-                per_method[protocol][name].append(_measure(images[name], dets[protocol][name], catalog,
-                                                           model, truth, setup, dual))  # fmt: skip
+                measured = _measure(images[name], dets[protocol][name], catalog, model, truth, setup, dual,
+                                    flipped.get(name))  # fmt: skip
+                per_method[protocol][name].append(measured)
     images.update(exposure=injected.data[0], injected_model=model)
     if truth is not None:
         images["truth"] = truth + model
@@ -776,11 +816,12 @@ def _assemble(
         ]
         for name, runs in per_method.items()
     }
-    negatives = None
-    if per_method[reference][0]["negatives"]:
-        negatives = {
-            name: np.sum([run["negatives"] for run in runs], axis=0) for name, runs in per_method.items()
-        }
+    estimates = {
+        f"negated_{kind}": {name: np.sum([run[f"negated_{kind}"] for run in runs], axis=0)
+                            for name, runs in per_method.items()}
+        for kind in setup["negatives"]
+    }  # fmt: skip
+    negatives = None if setup["truth"] else estimates[f"negated_{setup['negatives'][0]}"]
     shapes = {name: tuple(np.concatenate([run["shape"][i] for run in runs]) for i in range(2))
               for name, runs in per_method.items()}  # fmt: skip
     return RecoveryResult(
@@ -789,7 +830,7 @@ def _assemble(
         shapes=shapes, detections=detections,
         negatives=negatives, zero_point=renderer.zero_point, aperture_diameter=setup["diameter"],
         sigma_aperture=sigma_aperture, reference=reference, area_arcmin2=float(valid.sum() * pixel_area),
-        images=images, protocol=protocol,
+        images=images, protocol=protocol, negative_estimates=estimates,
     )  # fmt: skip
 
 
