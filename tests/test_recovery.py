@@ -340,3 +340,5 @@ def test_false_detections_of_a_non_linear_method_are_counted_on_its_image_of_the
     assert without_truth.purity("mean", 3.0) == without_truth.purity_estimates("mean", 3.0)["negated_stack"]
     with pytest.raises(ConfigError, match="negatives"):
         injection_recovery(band.stack, {"mean": mean}, renderer, mags=(26.3, 29.8), negatives=("sky",))
+    with pytest.raises(ConfigError, match="without a truth"):
+        injection_recovery(band.stack, {"mean": mean}, renderer, mags=(26.3, 29.8), negatives=())

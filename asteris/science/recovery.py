@@ -738,6 +738,8 @@ def compare_protocols(
     negatives = tuple(negatives if negatives is not None else () if truth is not None else ("stack",))
     if not set(negatives) <= {"stack", "image"}:
         raise ConfigError(f"negatives must name 'stack' and/or 'image', got {negatives!r}")
+    if truth is None and not negatives:
+        raise ConfigError("without a truth, purity needs false detections: give negatives=('stack',)")
     reference = reference or next(iter(methods))
     if reference not in methods:
         raise ConfigError(f"reference {reference!r} is not among the methods {list(methods)}")
