@@ -420,13 +420,14 @@ def main() -> None:
     peak = matmul_gflops() if device == "cpu" else None
     _with_peak_fraction(inference, "seconds_per_tile", "flop_per_tile", peak)
     _with_peak_fraction(training, "seconds_per_step", "flop_per_step", peak)
+    machine = machine_description()
     result = {
         "device": _device_name(device),
         "torch": torch.__version__,
         "asteris": asteris.__version__,
         "network": "ASTERIS8, f_maps 24, blocks [4, 6, 6, 8], 4 refinement (13.7 M parameters)",
-        "machine": machine_description(),
-        "emulated_isa": emulated_isa(machine_description()),
+        "machine": machine,
+        "emulated_isa": emulated_isa(machine),
         "matmul_fp32_gflop_per_s": peak,
         "inference": inference,
         "training": training,

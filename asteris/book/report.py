@@ -205,12 +205,17 @@ def convergence_table(*, result: dict | None = None) -> str:
     return markdown_table(["model", "steps", "validation loss", "dm90 vs ivar (optimal)"], rows)
 
 
+def _asteris_models(field: dict) -> dict:
+    """The ASTERIS models of one field of ``depth.json`` (the coadds are the baselines)."""
+    return {k: v for k, v in field["methods"].items() if k.startswith("asteris_")}
+
+
 def findings(*, depth: dict | None = None, sweep: dict | None = None, highz: dict | None = None) -> str:
     """The front page's answer: depth under each protocol against the limit, photometry, PSF, z > 8.5."""
     depth = depth or committed_result("depth")
     all_noise, white = depth["fields"]["all_noise"], depth["fields"]["white_noise"]
     ivar = all_noise["methods"]["ivar"]
-    models = {k: v for k, v in all_noise["methods"].items() if k.startswith("asteris_")}
+    models = _asteris_models(all_noise)
     rows = [
         [
             METHOD_NAMES[k],
@@ -536,7 +541,7 @@ def readme_findings(*, depth: dict | None = None, highz: dict | None = None) -> 
     """The README's headline findings, a few lines that link into the book."""
     depth = depth or committed_result("depth")
     field = depth["fields"]["all_noise"]
-    models = {k: v for k, v in field["methods"].items() if k.startswith("asteris_")}
+    models = _asteris_models(field)
     paper = field["protocols"]["paper"]
     white = depth["fields"]["white_noise"]["protocols"]["paper"]
     gains = ", ".join(f"{METHOD_NAMES[k]} {_gain(s['dm90'], s['dm90_err'])}" for k, s in models.items())

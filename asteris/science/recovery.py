@@ -409,22 +409,21 @@ class RecoveryResult:
 
     def purity(self, method: str, threshold: float) -> float:
         """Fraction of real detections at ``threshold`` (all magnitudes)."""
-        mags, real = self.detections[method][self._t(threshold)]
-        if self.negatives is not None:
-            n_neg = self.negatives[method][self._t(threshold)]
-            return float(1 - n_neg / len(mags)) if len(mags) else float("nan")
-        return float(real.mean()) if real.size else float("nan")
+        return self._purity(method, threshold, self.negatives)
 
     def purity_estimates(self, method: str, threshold: float) -> dict[str, float]:
         """Purity at ``threshold`` from the truth (a mock) and from each negative estimate measured."""
-        mags, real = self.detections[method][self._t(threshold)]
-        out = {}
-        if self.negatives is None:  # a truth was given
-            out["truth"] = float(real.mean()) if real.size else float("nan")
+        out = {} if self.negatives is not None else {"truth": self._purity(method, threshold, None)}
         for name, counts in self.negative_estimates.items():
-            n_neg = counts[method][self._t(threshold)]
-            out[name] = float(1 - n_neg / len(mags)) if len(mags) else float("nan")
+            out[name] = self._purity(method, threshold, counts)
         return out
+
+    def _purity(self, method: str, threshold: float, false_counts: dict[str, np.ndarray] | None) -> float:
+        """From the real flags of a mock (``false_counts`` None), else one minus false over all detections."""
+        mags, real = self.detections[method][self._t(threshold)]
+        if false_counts is None:
+            return float(real.mean()) if real.size else float("nan")
+        return float(1 - false_counts[method][self._t(threshold)] / len(mags)) if len(mags) else float("nan")
 
     def purity_curve(self, method: str, threshold: float):
         """Purity against detected aperture magnitude (mock only: needs the truth)."""
