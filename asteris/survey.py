@@ -55,15 +55,16 @@ def _denoise_one(source: str, output: str, model_path: str, options: dict) -> tu
     return "done", time.perf_counter() - start
 
 
-def _client(scheduler, n_workers: int):
-    require_extra("survey", feature="denoise_many (Dask)")
+def _client(scheduler, n_workers: int, *, threads_per_worker: int = 1, feature: str = "denoise_many (Dask)"):
+    """A `distributed.Client` and the cluster it started (None when given a client or an address)."""
+    require_extra("survey", feature=feature)
     from distributed import Client, LocalCluster
 
     if scheduler is not None and not isinstance(scheduler, str):
         return scheduler, None  # a Client given by the caller
     if scheduler in (None, "local"):
         cluster = LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+            n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True, dashboard_address=":0"
         )
         return Client(cluster), cluster
     return Client(scheduler), None

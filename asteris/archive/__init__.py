@@ -9,6 +9,10 @@ Needs the ``archive`` extra: ``pip install 'asteris[archive]'``.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
 from ..extras import require_extra
 
 require_extra("archive", feature="asteris.archive")
@@ -35,9 +39,48 @@ __all__ = [
     "read_cal_exposure",
     "stack_warps",
     "write_aligned",
+    "band_stacks",
 ]
 
 
 def shipped_manifests() -> list[str]:
     """Names of the manifests in ``data_manifests/`` (lock files excluded)."""
     return [p.stem for p in manifest_dir().glob("*.yaml") if not p.name.endswith(".lock.yaml")]
+
+
+def band_stacks(
+    manifest: str | Manifest,
+    *,
+    bands: Sequence[str],
+    dest: str | os.PathLike | None = None,
+    detectors: Sequence[str] | None = None,
+    progress: bool = True,
+) -> dict:
+    """Fetch a MAST manifest's ``_cal`` exposures of ``bands`` and drizzle each band onto one grid.
+
+    The grid covers the exposures of every band (`common_grid`), so the stacks
+    line up pixel for pixel. Downloads go to ``dest`` (default: the data folder
+    / the manifest's name), resume where they stopped and are verified against
+    their checksums; offline, `ArchiveUnreachableError` says what to do.
+
+    Returns
+    -------
+    dict
+        ``{band: Stack}`` in the order of ``bands``.
+    """
+    from ..errors import ConfigError
+    from ..fileio import data_dir
+
+    manifest = load_manifest(manifest) if isinstance(manifest, str) else manifest
+    if manifest.archive != "mast":
+        raise ConfigError(f"manifest {manifest.name} holds no JWST _cal exposures; use fetch and stack_warps")
+    folder = Path(dest) if dest is not None else Path(data_dir()) / manifest.name
+    chips = None if detectors is None else list(detectors)
+    table = fetch(manifest, folder, filters=list(bands), detectors=chips, progress=progress)
+    rows = list(zip(table["filename"], table["filter"]))
+    files = {b: [folder / name for name, band in rows if band == b] for b in bands}
+    if missing := [b for b, paths in files.items() if not paths]:
+        raise ConfigError(f"manifest {manifest.name} holds no exposures in {missing}")
+    exposures = [read_cal_exposure(f)[:2] for paths in files.values() for f in paths]
+    grid = common_grid([w for _, w in exposures], [d.shape for d, _ in exposures])
+    return {b: align(paths, grid=grid)[0] for b, paths in files.items()}

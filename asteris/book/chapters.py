@@ -165,7 +165,6 @@ def chapter_field(
     exposures; no truth. Offline, `~asteris.archive.download.ArchiveUnreachableError`
     says what to do.
     """
-    from ..fileio import data_dir
     from ..mock.datasets import high_z_field
     from ..science.injection import SourceRenderer
 
@@ -173,15 +172,9 @@ def chapter_field(
         field = high_z_field(progress=False)
         stacks = {b: field.bands[b].stack for b in bands}
         return stacks, {b: SourceRenderer.for_mock(field, b) for b in bands}, field.catalog
-    from ..archive import align, fetch, load_manifest
-    from ..archive.align import common_grid, read_cal_exposure
+    from ..archive import band_stacks
 
-    dest = Path(data_dir()) / manifest
-    table = fetch(load_manifest(manifest), dest, filters=list(bands), detectors=detectors)
-    files = {b: [dest / f for f, band in zip(table["filename"], table["filter"]) if band == b] for b in bands}
-    exposures = [read_cal_exposure(f)[:2] for paths in files.values() for f in paths]
-    grid = common_grid([w for _, w in exposures], [d.shape for d, _ in exposures])
-    stacks = {b: align(paths, grid=grid)[0] for b, paths in files.items()}
+    stacks = band_stacks(manifest, bands=bands, detectors=detectors)
     return stacks, {b: SourceRenderer.for_stack(s) for b, s in stacks.items()}, None
 
 

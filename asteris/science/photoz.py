@@ -245,15 +245,28 @@ def photometric_redshifts(
         with _quiet_in(folder):
             from eazy.photoz import PhotoZ  # prints on import
 
-            pz = PhotoZ(translate_file="zphot.translate", load_prior=False, params=params, n_proc=n_proc,
+            grid_procs, fit_procs = _eazy_processes(n_proc)
+            pz = PhotoZ(translate_file="zphot.translate", load_prior=False, params=params, n_proc=grid_procs,
                         tempfilt_data=grid)  # fmt: skip
-            pz.fit_catalog(n_proc=n_proc)
+            pz.fit_catalog(n_proc=fit_procs)
             result = _result_table(pz, catalog, bands)
         if grid_file is not None and grid is None:
             with atomic_path(grid_file, overwrite=True) as tmp, open(tmp, "wb") as out:
                 np.save(out, np.asarray(pz.tempfilt.tempfilt))
     result.meta["templates"] = SPECTRAL_GRIDS if default else "user"
     return result
+
+
+def _eazy_processes(n_proc: int) -> tuple[int, int]:
+    """EAZY's ``n_proc`` for its template grid and for its fit, which read the number differently.
+
+    The grid runs serially for a negative number, the fit for zero; otherwise each starts a
+    process pool, which a daemonic process (a Dask worker's task) may not. One process is
+    serial in both.
+    """
+    if n_proc == 1:
+        return -1, 0
+    return (0, -1) if n_proc == 0 else (n_proc, n_proc)
 
 
 def _grid_cache_file(folder: Path, params: dict) -> Path:

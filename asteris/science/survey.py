@@ -1,0 +1,487 @@
+"""The z > 8.5 search of chapters 5 and 6 over many pointings, one Dask task each.
+
+A survey is a run folder and a list of pointings: mock pointings by seed
+(`MockPointing`) or archive pointings by manifest (`ArchivePointing`). Each
+pointing runs the whole chain on one worker (stacks, the ASTERIS model
+fine-tuned on the pointing's own training band, the coadd and ASTERIS images
+of every band, the dual-image search, injection-recovery through the chain,
+the effective volumes) and writes its results into a folder of its own that
+appears only when complete: a killed run resumes where it stopped and a
+finished pointing is never computed twice. The luminosity function then
+comes from all pointings together (`survey_luminosity_function`): summed
+counts over summed effective volumes, on the total area.
+
+>>> SurveyConfig(realizations=2).realizations
+2
+>>> MockPointing(7).name
+'mock-seed7'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+import uuid
+import zlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable, vstack
+from tqdm.auto import tqdm
+
+from ..errors import ConfigError
+from ..fileio import atomic_write
+
+__all__ = [
+    "SURVEY_SCHEMA",
+    "MockPointing",
+    "ArchivePointing",
+    "SurveyConfig",
+    "run_pointing",
+    "run_survey",
+    "read_survey",
+    "survey_candidates",
+    "survey_luminosity_function",
+]
+
+SURVEY_SCHEMA = 1
+#: A pointing's files: its summary is written last, so a folder with one is complete.
+SUMMARY = "summary.json"
+
+
+@dataclass(frozen=True)
+class MockPointing:
+    """A mock z > 8.5 pointing (`asteris.mock.datasets.HIGH_Z_FIELD`) drawn with its own ``seed``.
+
+    ``shape`` and ``exposures`` default to the chapters' field; smaller values make quick tests.
+    """
+
+    seed: int
+    shape: tuple[int, int] | None = None
+    exposures: int | None = None
+
+    @property
+    def name(self) -> str:
+        size = "" if self.shape is None else f"-{self.shape[0]}x{self.shape[1]}"
+        return f"mock-seed{self.seed}{size}" + ("" if self.exposures is None else f"-{self.exposures}exp")
+
+    def load(self, bands: Sequence[str]) -> tuple[dict, dict, QTable | None, float]:
+        """Stacks and renderers of ``bands``, the truth catalogue and the density boost."""
+        from ..mock.datasets import HIGH_Z_FIELD, mock_field
+        from .injection import SourceRenderer
+
+        options = {**HIGH_Z_FIELD, **{k: v for k, v in (("shape", self.shape), ("exposures", self.exposures))
+                                       if v is not None}}  # fmt: skip
+        mock = mock_field("nircam", **options, seed=self.seed, progress=False)
+        stacks = {b: mock.bands[b].stack for b in bands}
+        renderers = {b: SourceRenderer.for_mock(mock, b) for b in bands}
+        return stacks, renderers, mock.catalog, float(mock.catalog.meta.get("HIZBOOST", 1.0))
+
+
+@dataclass(frozen=True)
+class ArchivePointing:
+    """A pointing of JWST ``_cal`` exposures named by a manifest (optionally some detectors only)."""
+
+    manifest: str
+    detectors: tuple[str, ...] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.manifest + ("" if self.detectors is None else "-" + "-".join(self.detectors))
+
+    def load(self, bands: Sequence[str]) -> tuple[dict, dict, QTable | None, float]:
+        """Stacks of ``bands`` drizzled onto one grid, their renderers; no truth, no boost."""
+        from ..archive import band_stacks
+        from .injection import SourceRenderer
+
+        stacks = band_stacks(self.manifest, bands=bands, detectors=self.detectors, progress=False)
+        return stacks, {b: SourceRenderer.for_stack(s) for b, s in stacks.items()}, None, 1.0
+
+
+def _pointing_record(pointing) -> dict:
+    kind = "mock" if isinstance(pointing, MockPointing) else "archive"
+    return {
+        "kind": kind,
+        **{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(pointing).items()},
+    }
+
+
+def _tuple(value):
+    return None if value is None else tuple(value)
+
+
+def pointing_from_record(record: dict):
+    """The pointing a summary's ``pointing`` entry describes."""
+    data = dict(record)
+    kind = data.pop("kind")
+    if kind == "mock":
+        return MockPointing(data["seed"], _tuple(data.get("shape")), data.get("exposures"))
+    return ArchivePointing(data["manifest"], _tuple(data.get("detectors")))
+
+
+@dataclass(frozen=True)
+class SurveyConfig:
+    """What every pointing of a survey runs; a run folder keeps one config for all its pointings.
+
+    ``train``: the fine-tuning `~asteris.config.TrainConfig` (as a dict) applied to each
+    pointing's ``training_band`` stack, from the checkpoint ``init_from``; ``None`` runs the
+    coadd alone. Injection-recovery: ``realizations`` x ``per_realization`` galaxies uniform in
+    ``muv_range`` and ``z_edges``, each pointing with its own random draws.
+    """
+
+    schema_version: int = SURVEY_SCHEMA
+    bands: tuple[str, ...] = ("F090W", "F115W", "F150W", "F200W", "F277W", "F356W", "F444W")
+    detection_bands: tuple[str, ...] = ("F277W", "F356W", "F444W")
+    training_band: str = "F200W"
+    train: dict | None = None
+    init_from: str | None = None
+    realizations: int = 4
+    per_realization: int = 40
+    muv_range: tuple[float, float] = (-22.5, -18.5)
+    z_edges: tuple[float, ...] = (8.5, 9.5, 10.5, 11.5, 13.0, 16.0)
+    muv_step: float = 0.025
+    injection_seed: int = 2
+    photoz_options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.schema_version != SURVEY_SCHEMA:
+            raise ConfigError(f"survey schema version {self.schema_version} is not {SURVEY_SCHEMA}")
+        if self.training_band not in self.bands or not set(self.detection_bands) <= set(self.bands):
+            raise ConfigError("the training and detection bands must be among the survey's bands")
+        if self.realizations < 1 or self.per_realization < 1:
+            raise ConfigError("a survey needs at least one realization of at least one injected galaxy")
+        if self.train is not None:
+            from ..config import TrainConfig
+
+            TrainConfig.from_dict(self.train)  # refused here, before any worker starts
+
+    @property
+    def muv_grid(self) -> np.ndarray:
+        lo, hi = self.muv_range
+        return np.linspace(lo, hi, int(round((hi - lo) / self.muv_step)) + 1)
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SurveyConfig:
+        """The config a dict describes; unknown keys and other schema versions are refused."""
+        from ..config import reject_unknown_keys
+
+        reject_unknown_keys(data, cls, "survey config")
+        tuples = {f.name for f in fields(cls) if "tuple" in str(f.type)}
+        return cls(**{k: (tuple(v) if k in tuples and v is not None else v) for k, v in data.items()})
+
+
+def _injection_seed(config: SurveyConfig, name: str) -> int:
+    """Each pointing's own injections, the same on every run."""
+    return int(
+        np.random.SeedSequence([config.injection_seed, zlib.crc32(name.encode())]).generate_state(1)[0]
+    )
+
+
+def _methods(stacks: dict, config: SurveyConfig, folder: Path) -> dict:
+    from ..config import TrainConfig
+    from ..training import train
+    from .recovery import asteris_method, coadd_method
+
+    methods = {"coadd": coadd_method("ivar")}
+    if config.train is not None:
+        preset = TrainConfig.from_dict(config.train)
+        run = train(stacks[config.training_band], run_dir=folder / "model", config=preset,
+                    init_from=config.init_from, progress=False)  # fmt: skip
+        methods["asteris"] = asteris_method(run.model)
+    return methods
+
+
+def _search(stacks, renderers, methods, config: SurveyConfig) -> dict:
+    from .highz import search_high_z
+
+    filters = {b: f"jwst_{b.lower()}" for b in config.bands}
+    images = {name: {b: method(s) for b, s in stacks.items()} for name, method in methods.items()}
+    return {name: search_high_z(band_images, renderers, filters, detection_bands=config.detection_bands,
+                                measure_images=images["coadd"], photoz_options=config.photoz_options)
+            for name, band_images in images.items()}  # fmt: skip
+
+
+def _recovery(stacks, renderers, methods, config: SurveyConfig, seed: int) -> QTable:
+    from .highz import high_z_recovery
+
+    filters = {b: f"jwst_{b.lower()}" for b in config.bands}
+    return high_z_recovery(stacks, renderers, methods, filters, n_per_realization=config.per_realization,
+                           realizations=config.realizations, muv_range=config.muv_range,
+                           z_range=(config.z_edges[0], config.z_edges[-1]),
+                           detection_bands=config.detection_bands, measure_with=methods["coadd"], seed=seed,
+                           progress=False)  # fmt: skip
+
+
+def _effective_volumes(recovery: QTable, methods, config: SurveyConfig, area: u.Quantity) -> dict:
+    from .uvlf import completeness_curves, effective_volume
+
+    z_edges = np.asarray(config.z_edges)
+    volumes = {}
+    for name in methods:
+        curves = completeness_curves(recovery["M_UV"].value, recovery["z"], recovery[f"{name}_selected"],
+                                     muv_grid=config.muv_grid, z_edges=z_edges)  # fmt: skip
+        volumes[name] = effective_volume(curves, z_edges=z_edges, area=area).to_value(u.Mpc**3).tolist()
+    return volumes
+
+
+def _write_table(table: QTable, path: Path) -> None:
+    keep = [c for c in table.colnames if getattr(table[c], "ndim", 1) == 1]  # p(z) stays out
+    atomic_write(path, lambda tmp: table[keep].write(tmp, format="ascii.ecsv", overwrite=True))
+
+
+def _worker_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _one_task_per_worker() -> None:
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not in a Dask worker
+        return
+    if worker.state.nthreads > 1:
+        raise ConfigError(f"this Dask worker runs {worker.state.nthreads} tasks at once; a pointing needs a "
+                          f"worker of its own: start workers with --nthreads 1")  # fmt: skip
+
+
+def run_pointing(
+    pointing, folder: str | os.PathLike, config: SurveyConfig, *, threads: int | None = None
+) -> dict:
+    """Run the chain on one pointing and write ``folder/<name>/``; return its summary.
+
+    A pointing whose folder exists is read, not recomputed (``status`` "present").
+    Its files are written into a hidden folder that is renamed into place when
+    complete, so a killed task leaves nothing that looks finished.
+    """
+    import torch
+
+    from .highz import selection_against_truth, with_truth
+
+    final = Path(folder) / pointing.name
+    if (final / SUMMARY).exists():
+        return {**json.loads((final / SUMMARY).read_text()), "status": "present"}
+    _one_task_per_worker()
+    if threads:
+        torch.set_num_threads(threads)
+    work = Path(folder) / f".{pointing.name}.partial-{uuid.uuid4().hex[:8]}"
+    work.mkdir(parents=True)
+    try:
+        seconds, start = {}, time.perf_counter()
+
+        def lap(stage: str) -> None:
+            seconds[stage] = round(time.perf_counter() - start - sum(seconds.values()), 2)
+
+        stacks, renderers, truth, boost = pointing.load(config.bands)
+        lap("load")
+        methods = _methods(stacks, config, work)
+        lap("train")
+        found = _search(stacks, renderers, methods, config)
+        lap("search")
+        recovery = _recovery(stacks, renderers, methods, config, _injection_seed(config, pointing.name))
+        lap("injections")
+        shape = stacks[config.training_band].data.shape[1:]
+        area = shape[0] * shape[1] * (renderers[config.training_band].pixel_scale * u.arcsec) ** 2
+        summary = {
+            "schema_version": SURVEY_SCHEMA, "name": pointing.name, "pointing": _pointing_record(pointing),
+            "area_arcmin2": float(area.to_value(u.arcmin**2)), "boost": boost, "shape": list(shape),
+            "methods": list(methods), "v_eff_mpc3": _effective_volumes(recovery, methods, config, area),
+            "n_candidates": {m: int(np.sum(t["selected"])) for m, t in found.items()},
+            "injected": len(recovery), "worker": {"host": socket.gethostname(), "pid": os.getpid(),
+                                                  "threads": _worker_threads()},
+        }  # fmt: skip
+        for name, table in found.items():
+            if truth is not None:
+                table = with_truth(table, truth)
+                summary.setdefault("against_truth", {})[name] = selection_against_truth(
+                    table, truth, shape=shape
+                )
+            _write_table(table, work / f"candidates_{name}.ecsv")
+        _write_table(recovery, work / "recovery.ecsv")
+        lap("write")
+        summary["seconds"] = {**seconds, "total": round(time.perf_counter() - start, 2)}
+        atomic_write(work / SUMMARY, lambda tmp: tmp.write_text(json.dumps(summary, indent=1) + "\n"))
+        try:
+            os.rename(work, final)
+        except OSError:  # another attempt finished it first: theirs stands
+            if not (final / SUMMARY).exists():
+                raise
+        return {**summary, "status": "done"}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _check_run_folder(run_dir: Path, config: SurveyConfig) -> None:
+    record = run_dir / "survey.json"
+    if record.exists():
+        held = json.loads(record.read_text())["config"]
+        if held != config.to_dict():
+            raise ConfigError(
+                f"{run_dir} holds a survey run with another config; resume it with that "
+                f"config (SurveyConfig.from_dict of its survey.json) or choose a new folder"
+            )
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    content = json.dumps({"schema_version": SURVEY_SCHEMA, "config": config.to_dict()}, indent=1) + "\n"
+    atomic_write(record, lambda tmp: tmp.write_text(content))
+
+
+def run_survey(
+    pointings: Sequence,
+    run_dir: str | os.PathLike,
+    *,
+    config: SurveyConfig | None = None,
+    scheduler=None,
+    n_workers: int = 1,
+    threads_per_worker: int | None = None,
+    retries: int = 1,
+    progress: bool = True,
+) -> QTable:
+    """Run every pointing not yet finished in ``run_dir``, one Dask task each.
+
+    Parameters
+    ----------
+    pointings : sequence of `MockPointing` / `ArchivePointing`
+        The survey; more may be added on a later call to the same folder.
+    run_dir : path
+        The run folder: ``survey.json`` (the config) and a folder per finished pointing.
+    config : SurveyConfig
+        Must equal the config of an existing run folder.
+    scheduler : None, ``"local"``, an address or a `distributed.Client`
+        ``None``/``"local"``: a `distributed.LocalCluster` of ``n_workers`` processes, each
+        running one pointing at a time on ``threads_per_worker`` torch threads (default: the
+        cores shared out). An address such as ``tcp://host:8786`` connects to a running
+        scheduler; its workers must run one task at a time (``dask worker ADDRESS --nthreads 1``),
+        since a pointing's chain sets process-wide state (torch's seed and threads, EAZY's
+        working folder), and use the threads their environment gives.
+    retries : int
+        How often a failed pointing is tried again before it is reported failed.
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        One row per pointing: ``name``, ``status`` (done, present, failed), ``seconds``,
+        ``worker`` and ``error``.
+    """
+    from ..survey import _client
+
+    config = config or SurveyConfig()
+    run_dir = Path(run_dir)
+    _check_run_folder(run_dir, config)
+    if len({p.name for p in pointings}) != len(pointings):
+        raise ConfigError("two pointings have the same name")
+    finished = [p for p in pointings if (run_dir / p.name / SUMMARY).exists()]
+    rows = {p.name: (p.name, "present", 0.0, "", "") for p in finished}
+    pending = [p for p in pointings if p.name not in rows]
+    threads = threads_per_worker or max(1, (os.cpu_count() or 1) // n_workers)
+    bar = tqdm(
+        total=len(pointings), initial=len(finished), desc="pointings", unit="pointing", disable=not progress
+    )
+    if pending:
+        client, cluster = _client(scheduler, n_workers, threads_per_worker=1, feature="run_survey (Dask)")
+        try:
+            rows.update(
+                _submit_all(client, pending, run_dir, config, threads if cluster else None, retries, bar)
+            )
+        finally:
+            if cluster is not None:
+                client.close()
+                cluster.close()
+    bar.close()
+    return QTable(
+        rows=[rows[p.name] for p in pointings], names=("name", "status", "seconds", "worker", "error")
+    )
+
+
+def _submit_all(client, pending, run_dir: Path, config: SurveyConfig, threads, retries: int, bar) -> dict:
+    from distributed import as_completed
+
+    run = uuid.uuid4().hex[:8]  # fresh task keys: a scheduler must not hand back an earlier run's results
+    options = {"threads": threads, "retries": retries, "pure": False}
+    futures = {client.submit(run_pointing, p, str(run_dir), config, key=f"asteris-pointing-{run}-{p.name}",
+                             **options): p for p in pending}  # fmt: skip
+    rows = {}
+    for future in as_completed(futures):
+        name = futures[future].name
+        try:
+            summary = future.result()
+            worker = f"{summary['worker']['host']}:{summary['worker']['pid']}"
+            rows[name] = (name, summary["status"], summary["seconds"]["total"], worker, "")
+        except Exception as exc:  # reported per pointing: one bad pointing must not sink the survey
+            rows[name] = (name, "failed", 0.0, "", f"{type(exc).__name__}: {exc}")
+        bar.update(1)
+    return rows
+
+
+def read_survey(run_dir: str | os.PathLike) -> tuple[SurveyConfig, list[dict]]:
+    """The config of a run folder and the summaries of its finished pointings (by name)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "survey.json").exists():
+        raise ConfigError(f"{run_dir} holds no survey run (no survey.json)")
+    config = SurveyConfig.from_dict(json.loads((run_dir / "survey.json").read_text())["config"])
+    summaries = [json.loads(p.read_text()) for p in sorted(run_dir.glob(f"*/{SUMMARY}"))]
+    return config, summaries
+
+
+def survey_candidates(run_dir: str | os.PathLike, method: str) -> QTable:
+    """The selected z > 8.5 candidates of ``method`` in every finished pointing, by ``pointing``."""
+    _, summaries = read_survey(run_dir)
+    tables = []
+    for summary in summaries:
+        table = QTable.read(Path(run_dir) / summary["name"] / f"candidates_{method}.ecsv")
+        table = table[np.asarray(table["selected"], bool)]
+        table["pointing"] = [summary["name"]] * len(table)
+        tables.append(table)
+    if not tables:
+        raise ConfigError(f"{run_dir} has no finished pointing yet")
+    return vstack(tables, metadata_conflicts="silent")
+
+
+def survey_luminosity_function(
+    run_dir: str | os.PathLike,
+    method: str,
+    *,
+    muv_edges: np.ndarray,
+    fixed: dict | None = None,
+    seed: int = 0,
+):
+    """The binned luminosity function and its double-power-law fit from all finished pointings.
+
+    Counts are summed over pointings and so are the effective volumes, each
+    pointing's own (its completeness from its own injections, times its area
+    and its density boost, which a mock field carries and the sky does not).
+
+    Returns
+    -------
+    binned : `~astropy.table.QTable`
+        As `~asteris.science.uvlf.measure_luminosity_function`, with ``v_eff`` the
+        sky volume (boost removed).
+    fit : `~asteris.science.uvlf.LuminosityFunctionFit`
+    totals : dict
+        ``pointings``, ``area_arcmin2`` and ``candidates``.
+    """
+    from .uvlf import bin_volumes, measure_luminosity_function
+
+    config, summaries = read_survey(run_dir)
+    summaries = [s for s in summaries if method in s["v_eff_mpc3"]]
+    candidates = survey_candidates(run_dir, method)
+    sky = np.sum([s["v_eff_mpc3"][method] for s in summaries], axis=0) * u.Mpc**3
+    counted = np.sum([np.asarray(s["v_eff_mpc3"][method]) * s["boost"] for s in summaries], axis=0) * u.Mpc**3
+    binned, fit = measure_luminosity_function(candidates["M_UV"], muv_edges=muv_edges,
+                                              muv_grid=config.muv_grid, v_eff_grid=counted, fixed=fixed,
+                                              seed=seed)  # fmt: skip
+    binned["v_eff"] = bin_volumes(config.muv_grid, sky, muv_edges, weight=fit.function())
+    totals = {"pointings": len(summaries), "area_arcmin2": float(sum(s["area_arcmin2"] for s in summaries)),
+              "candidates": len(candidates)}  # fmt: skip
+    return binned, fit, totals

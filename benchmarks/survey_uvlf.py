@@ -1,0 +1,196 @@
+"""The z > 8.5 UV luminosity function recovered from many mock pointings: coadd vs ASTERIS.
+
+Runs `asteris.science.survey.run_survey` over mock pointings of the z > 8.5
+field (`asteris.mock.datasets.HIGH_Z_FIELD`, seeds 1, 2, ..., each with its
+own injections), in rounds of one pointing per worker, until each method has
+``--bins`` M_UV bins holding five or more candidates (or ``--max-pointings``
+are done). Every pointing fine-tunes the chapters' model (the committed
+``tiny`` reference, `asteris.book.CI_FINE_TUNE_STEPS` steps) on its own F200W
+stack and runs the chain of chapters 5 and 6: coadd and ASTERIS images of
+seven bands, dual-image search (fluxes on the coadds), EAZY photo-z, the
+selection, injection-recovery of ``--realizations`` x ``--per`` galaxies
+through the whole chain.
+
+The run folder (``--run-dir``, default ``<data folder>/survey_uvlf``) makes it
+resumable: start it again and only unfinished pointings run. From all finished
+pointings, per method: the binned luminosity function (summed counts over
+summed effective volumes, density boost removed) against the input function
+(Whitler et al. 2025), how many bins with n >= 5 lie within their Poisson
+intervals, and the double-power-law fit (bright-end slope fixed) against the
+input parameters. Cost: the time of every pointing by stage, and of every
+invocation with its workers and threads, appended to the results, so that the
+1- and 2-worker runs and a hand-started cluster (``--scheduler ADDRESS``) sit
+side by side.
+
+Usage: ``python benchmarks/survey_uvlf.py [--workers 2] [--bins 6] [--max-pointings 24]
+[--run-dir DIR] [--scheduler ADDRESS] [--label NAME] [--pointings N] [--out FILE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from asteris.book import CI_FINE_TUNE_STEPS, CI_REFERENCE, reference_weights, training_preset
+from asteris.fileio import atomic_write, data_dir, sha256sum
+from asteris.mock.datasets import MOCK_VERSION
+from asteris.mock.population import WHITLER25
+from asteris.science.survey import (
+    MockPointing,
+    SurveyConfig,
+    read_survey,
+    run_survey,
+    survey_luminosity_function,
+)
+from asteris.science.uvlf import bin_averages
+from asteris.tuning import machine_description
+
+RESULTS = Path(__file__).parent / "results" / "survey_uvlf.json"
+MUV_EDGES = np.arange(-22.5, -18.49, 0.5)
+INPUT = {
+    "m_star": WHITLER25.m_star,
+    "alpha": WHITLER25.alpha,
+    "log_phi_star": float(np.log10(WHITLER25.phi_star)),
+}
+METHODS = ("coadd", "asteris")
+
+
+def survey_config(realizations: int, per: int) -> SurveyConfig:
+    """The chapters' fine-tuning from the committed tiny reference, on each pointing's F200W stack."""
+    init_from = str(reference_weights(*CI_REFERENCE))
+    return SurveyConfig(train=training_preset("ci").to_dict(), init_from=init_from, realizations=realizations,
+                        per_realization=per)  # fmt: skip
+
+
+def against_input(run_dir: Path, method: str) -> dict:
+    """Binned phi and the DPL fit of one method from all finished pointings, against the input."""
+    binned, fit, totals = survey_luminosity_function(run_dir, method, muv_edges=MUV_EDGES,
+                                                     fixed={"beta": WHITLER25.beta})  # fmt: skip
+    truth = bin_averages(WHITLER25, binned["muv_lo"], binned["muv_hi"])
+    lo, hi = binned["phi_lo"].value, binned["phi_hi"].value
+    tested, within = np.asarray(binned["n"]) >= 5, (truth >= lo) & (truth <= hi)
+    keys = ("M_UV", "n", "v_eff_mpc3", "phi", "phi_lo", "phi_hi", "phi_input")
+    rows = zip(binned["M_UV"].value, binned["n"], binned["v_eff"].value, binned["phi"].value, lo, hi, truth)
+    summary = {r["parameter"]: r for r in fit.summary()}
+    parameters = {}
+    for name, value in INPUT.items():
+        r = summary[name]
+        low, high = float(r["median"] - r["minus"]), float(r["median"] + r["plus"])
+        parameters[name] = {"input": value, "median": float(r["median"]), "interval_68": [low, high],
+                            "input_inside": bool(low <= value <= high)}  # fmt: skip
+    return {
+        **totals,
+        "bins": [{k: (int(v) if k == "n" else float(v)) for k, v in zip(keys, row)} for row in rows],
+        "bins_tested": int(tested.sum()),
+        "bins_within_errors": int(np.sum(tested & within)),
+        "fraction_within": float(np.sum(tested & within) / max(tested.sum(), 1)),
+        "fit": parameters,
+        "targets_met": {"bins_within_80pct": bool(np.sum(tested & within) >= 0.8 * tested.sum() > 0),
+                        "input_inside_68pct": all(p["input_inside"] for p in parameters.values())},
+    }  # fmt: skip
+
+
+def cost(run_dir: Path) -> dict:
+    """Seconds per pointing (mean and by stage) over every finished pointing, by worker threads."""
+    _, summaries = read_survey(run_dir)
+    by_threads: dict[int, list] = {}
+    for s in summaries:
+        by_threads.setdefault(s["worker"]["threads"], []).append(s["seconds"])
+    out = {}
+    for threads, seconds in sorted(by_threads.items()):
+        stages = {k: float(np.mean([s[k] for s in seconds])) for k in seconds[0]}
+        out[f"{threads}_threads"] = {"pointings": len(seconds), "mean_seconds": stages}
+    return out
+
+
+def enough(run_dir: Path, bins: int) -> bool:
+    _, summaries = read_survey(run_dir)
+    if not summaries:
+        return False
+    from asteris.science.survey import survey_candidates
+
+    for method in METHODS:
+        counts, _ = np.histogram(np.asarray(survey_candidates(run_dir, method)["M_UV"]), MUV_EDGES)
+        if np.sum(counts >= 5) < bins:
+            return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
+    parser.add_argument("--scheduler", help="address of a running scheduler (instead of a LocalCluster)")
+    parser.add_argument(
+        "--bins", type=int, default=6, help="stop when each method has this many bins with n >= 5"
+    )
+    parser.add_argument("--max-pointings", type=int, default=24)
+    parser.add_argument("--pointings", type=int, help="run exactly this many pointings (seeds 1..N)")
+    parser.add_argument("--realizations", type=int, default=4)
+    parser.add_argument("--per", type=int, default=40, help="galaxies injected per realization")
+    parser.add_argument("--run-dir", help="run folder (default: <data folder>/survey_uvlf)")
+    parser.add_argument("--label", default="survey", help="name of this invocation in the cost records")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args()
+    run_dir = Path(args.run_dir or Path(data_dir()) / "survey_uvlf")
+    config = survey_config(args.realizations, args.per)
+    workers = args.workers
+    step = workers if args.scheduler is None else _scheduler_workers(args.scheduler)
+    start, computed = time.perf_counter(), 0
+    n = args.pointings or step
+    while True:
+        table = run_survey([MockPointing(seed) for seed in range(1, n + 1)], run_dir, config=config,
+                           scheduler=args.scheduler, n_workers=workers)  # fmt: skip
+        computed += int(np.sum(table["status"] == "done"))
+        if failed := [f"{r['name']}: {r['error']}" for r in table if r["status"] == "failed"]:
+            raise SystemExit("pointings failed:\n" + "\n".join(failed))
+        if args.pointings or enough(run_dir, args.bins) or n >= args.max_pointings:
+            break
+        n += step
+    wall = time.perf_counter() - start
+    threads = None if args.scheduler else max(1, (os.cpu_count() or 1) // workers)
+    per_pointing = round(wall / computed, 1) if computed else None
+    invocation = {"label": args.label, "scheduler": "hand-started" if args.scheduler else "LocalCluster",
+                  "workers": step, "threads_per_worker": threads, "pointings": n, "computed": computed,
+                  "wall_seconds": round(wall, 1), "seconds_per_computed_pointing": per_pointing}  # fmt: skip
+    print(json.dumps(invocation))
+    write_results(Path(args.out), run_dir, config, invocation, args)
+
+
+def _scheduler_workers(address: str) -> int:
+    from distributed import Client
+
+    with Client(address) as client:
+        return len(client.scheduler_info()["workers"])
+
+
+def write_results(out: Path, run_dir: Path, config: SurveyConfig, invocation: dict, args) -> None:
+    """Append this invocation and its run folder's cost; the survey's own run also rewrites the science."""
+    result = json.loads(out.read_text()) if out.exists() else {}
+    result.setdefault("invocations", []).append(invocation)
+    result.setdefault("cost", {})[args.label] = cost(run_dir)
+    if args.label == "survey":
+        _, summaries = read_survey(run_dir)
+        result.update(
+            command=f"python benchmarks/survey_uvlf.py --workers {args.workers} --bins {args.bins}",
+            machine=machine_description(), mock_version=MOCK_VERSION,
+            config={**config.to_dict(), "init_from": Path(config.init_from).name},  # no path of this machine
+            fine_tune_steps=CI_FINE_TUNE_STEPS,
+            reference_model={"file": Path(config.init_from).name, "sha256": sha256sum(config.init_from)},
+            pointings=[s["name"] for s in summaries], input=INPUT,
+            methods={m: against_input(run_dir, m) for m in METHODS},
+        )  # fmt: skip
+        for m, r in result["methods"].items():
+            medians = {k: round(v["median"], 2) for k, v in r["fit"].items()}
+            print(f"{m}: {r['bins_within_errors']} of {r['bins_tested']} bins with n >= 5 within errors; "
+                  f"fit {medians} input {INPUT}")  # fmt: skip
+    atomic_write(out, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite=True)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

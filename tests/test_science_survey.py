@@ -1,0 +1,152 @@
+"""The survey runner: configs, pointings, and a run killed with SIGKILL that resumes to the same result."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+pytest.importorskip("eazy")
+
+from asteris.errors import ConfigError  # noqa: E402
+from asteris.science.survey import (  # noqa: E402
+    ArchivePointing,
+    MockPointing,
+    SurveyConfig,
+    pointing_from_record,
+    read_survey,
+    run_survey,
+    survey_candidates,
+    survey_luminosity_function,
+)
+
+#: One injected realization of 6 galaxies, a model fine-tuned for 2 steps, a coarse photo-z grid (EAZY
+#: integrates its templates once per data folder): a pointing in seconds.
+TINY = {"realizations": 1, "per_realization": 6, "photoz_options": {"z_step": 0.05},
+        "train": {"frames": 4, "f_maps": 8, "num_blocks": [1, 1, 1], "num_refinement_blocks": 1,
+                  "patch_size": 32, "batch_size": 1, "epochs": 1, "max_steps_per_epoch": 2}}  # fmt: skip
+POINTINGS = "[MockPointing(seed, shape=(192, 192), exposures=8) for seed in (3, 4)]"
+
+
+def test_config_round_trip_and_refusals():
+    config = SurveyConfig.from_dict(TINY)
+    assert SurveyConfig.from_dict(config.to_dict()) == config
+    assert config.muv_grid[0] == -22.5 and config.muv_grid[-1] == -18.5
+    with pytest.raises(ConfigError, match="unknown survey config key"):
+        SurveyConfig.from_dict({"realisations": 2})
+    with pytest.raises(ConfigError, match="schema version"):
+        SurveyConfig(schema_version=99)
+    with pytest.raises(ConfigError, match="among the survey's bands"):
+        SurveyConfig(training_band="F410M")
+    with pytest.raises(ConfigError, match="at least one"):
+        SurveyConfig(per_realization=0)
+    with pytest.raises(ConfigError, match="levels"):
+        SurveyConfig(train={"frames": 4, "num_blocks": [1, 1, 1, 1]})
+
+
+def test_pointings_are_named_and_recorded():
+    for pointing in (MockPointing(5), MockPointing(5, shape=(96, 96), exposures=4),
+                     ArchivePointing("jades_1210_nircam", ("nrca1",))):  # fmt: skip
+        from asteris.science.survey import _pointing_record
+
+        assert pointing_from_record(json.loads(json.dumps(_pointing_record(pointing)))) == pointing
+    assert MockPointing(5, shape=(96, 96), exposures=4).name == "mock-seed5-96x96-4exp"
+    assert ArchivePointing("jades_1210_nircam", ("nrca1", "nrca2")).name == "jades_1210_nircam-nrca1-nrca2"
+
+
+def test_a_folder_keeps_its_config(tmp_path):
+    (tmp_path / "survey.json").write_text(json.dumps({"config": SurveyConfig().to_dict()}))
+    with pytest.raises(ConfigError, match="another config"):
+        run_survey([], tmp_path, config=SurveyConfig.from_dict(TINY), progress=False)
+    with pytest.raises(ConfigError, match="same name"):
+        run_survey([MockPointing(1), MockPointing(1)], tmp_path, progress=False)
+
+
+def _survey_script(run_dir: Path) -> str:
+    return textwrap.dedent(f"""
+        from asteris.science.survey import MockPointing, SurveyConfig, run_survey
+        run_survey({POINTINGS}, {str(run_dir)!r}, config=SurveyConfig.from_dict({TINY!r}), n_workers=1,
+                   progress=False)
+    """)
+
+
+def _finished(run_dir: Path) -> list[str]:
+    return sorted(p.parent.name for p in run_dir.glob("*/summary.json"))
+
+
+def _comparable(run_dir: Path) -> dict:
+    """What a pointing computed, without when, where and how long: its summary and its tables' text."""
+    _, summaries = read_survey(run_dir)
+    out = {}
+    for s in summaries:
+        for key in ("seconds", "worker"):
+            s.pop(key)
+        tables = {p.name: p.read_text() for p in sorted((run_dir / s["name"]).glob("*.ecsv"))}
+        out[s["name"]] = (s, tables)
+    return out
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX only")
+def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, module_data_dir):
+    killed = tmp_path / "killed"
+    env = {**os.environ, "ASTERIS_DATA_DIR": str(module_data_dir)}
+    proc = subprocess.Popen([sys.executable, "-c", _survey_script(killed)], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    start = time.monotonic()
+    while not _finished(killed):
+        if proc.poll() is not None:
+            pytest.fail(f"the survey ended before it could be killed: {proc.stderr.read()[-3000:]}")
+        if time.monotonic() - start > 600:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("no pointing finished in 10 minutes")
+        time.sleep(0.1)
+    os.killpg(
+        proc.pid, signal.SIGKILL
+    )  # the runner, its scheduler and its worker, mid-way through pointing 2
+    proc.wait(timeout=60)
+    first = _finished(killed)
+    assert len(first) == 1
+    summary = killed / first[0] / "summary.json"
+    written = summary.stat().st_mtime_ns
+    config = SurveyConfig.from_dict(TINY)
+    pointings = eval(POINTINGS)
+    resumed = run_survey(pointings, killed, config=config, n_workers=1, progress=False)
+    statuses = dict(zip(resumed["name"], resumed["status"]))
+    assert statuses[first[0]] == "present" and list(statuses.values()).count("done") == 1
+    assert summary.stat().st_mtime_ns == written  # the finished pointing was not computed again
+    fresh = tmp_path / "fresh"
+    run_survey(pointings, fresh, config=config, n_workers=1, progress=False)
+    assert _comparable(killed) == _comparable(fresh)
+
+    candidates = survey_candidates(fresh, "coadd")
+    assert set(candidates["pointing"]) <= {p.name for p in pointings}
+    binned, fit, totals = survey_luminosity_function(fresh, "coadd", muv_edges=np.arange(-22.5, -18.4, 1.0))
+    assert totals["pointings"] == 2 and totals["candidates"] == len(candidates) == int(np.sum(binned["n"]))
+    assert totals["area_arcmin2"] == pytest.approx(2 * (192 * 0.04 / 60) ** 2, rel=0.05)
+    assert np.all(binned["v_eff"].value >= 0) and set(fit.names) == {
+        "m_star",
+        "alpha",
+        "log_phi_star",
+        "beta",
+    }
+
+
+def test_a_worker_that_runs_tasks_side_by_side_is_refused(tmp_path):
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster:
+        with Client(cluster) as client:
+            config = SurveyConfig.from_dict(TINY)
+            table = run_survey([MockPointing(1)], tmp_path, config=config, scheduler=client, retries=0,
+                               progress=False)  # fmt: skip
+    assert list(table["status"]) == ["failed"] and "--nthreads 1" in table["error"][0]
+    assert not list(tmp_path.glob("*/summary.json")) and not list(tmp_path.glob(".*partial*"))
