@@ -32,10 +32,13 @@ __all__ = [
     "markdown_table",
     "paper_protocol_table",
     "photoz_table",
+    "photoz_templates_table",
     "purity_estimates_table",
     "readme_findings",
     "simulate_table",
     "streaming_table",
+    "survey_cost_table",
+    "survey_table",
     "sweep_table",
     "throughput_table",
     "update_readme",
@@ -620,3 +623,58 @@ def purity_estimates_table(*, result: dict | None = None) -> str:
     header = ["method", "threshold (sigma)", "detections", "purity from the truth",
               "from the negated stack", "from the negated image"]  # fmt: skip
     return f"`{estimates['command']}` on a {machine_line(estimates)}.\n\n" + markdown_table(header, rows)
+
+
+# --- survey scale -----------------------------------------------------------------------------
+
+
+def survey_table(*, result: dict | None = None) -> str:
+    """The luminosity function of many mock pointings against its input, per method (``survey_uvlf.json``)."""
+    survey = result or committed_result("survey_uvlf")
+    rows = []
+    for method, m in survey["methods"].items():
+        fit = "; ".join(f"{k} {p['median']:.2f} [{p['interval_68'][0]:.2f}, {p['interval_68'][1]:.2f}]"
+                        f" ({p['input']:.2f}: {'inside' if p['input_inside'] else 'outside'})"
+                        for k, p in m["fit"].items())  # fmt: skip
+        rows.append([METHOD_NAMES.get(method, method), m["pointings"], f"{m['area_arcmin2']:.2f}",
+                     m["candidates"], f"{m['bins_within_errors']} of {m['bins_tested']}", fit])  # fmt: skip
+    header = ["method", "pointings", "area (arcmin^2)", "candidates", "bins with n >= 5 within errors",
+              "fit: median [68%] (input)"]  # fmt: skip
+    return f"`{survey['command']}` on a {machine_line(survey)}.\n\n" + markdown_table(header, rows)
+
+
+def survey_cost_table(*, result: dict | None = None) -> str:
+    """Seconds per pointing by stage, per run of the survey benchmark, and the runs' wall times."""
+    survey = result or committed_result("survey_uvlf")
+    rows = []
+    for label, by_threads in survey["cost"].items():
+        for threads, c in by_threads.items():
+            stages = [
+                f"{c['mean_seconds'].get(k, 0):.0f}"
+                for k in ("load", "train", "search", "injections", "total")
+            ]
+            rows.append([label, threads.replace("_", " "), c["pointings"], *stages])
+    header = ["run", "torch threads per worker", "pointings", "load (s)", "fine-tune (s)", "search (s)",
+              "injections (s)", "total (s)"]  # fmt: skip
+    walls = [[i["label"], i["scheduler"], i["workers"], i["computed"], f"{i['wall_seconds']:.0f}",
+              _num(i["seconds_per_computed_pointing"], ".0f")] for i in survey["invocations"]]  # fmt: skip
+    wall_header = ["run", "cluster", "workers", "pointings computed", "wall (s)", "wall per pointing (s)"]
+    return markdown_table(header, rows) + "\n\n" + markdown_table(wall_header, walls)
+
+
+def photoz_templates_table(*, result: dict | None = None) -> str:
+    """Photo-z accuracy per template set and photometry, overall and per S/N (``photoz_templates.json``)."""
+    pz = result or committed_result("photoz_templates")
+    rows = []
+    for way, f in pz["ways"].items():
+        templates, photometry = way.split("/")
+        cells = [f"{_num(r['sigma_nmad'], '.3f')} / {_num(r['outlier_fraction'])}" for r in f["all"]]
+        h, s = f["true_high_z"], f["selection"]
+        rows.append([templates.replace("_", " "), photometry.replace("_", " "), *cells,
+                     f"{_num(h['sigma_nmad'], '.3f')} / {_num(h['outlier_fraction'])}",
+                     f"{s['candidates']}: {s['completeness']:.2f} / {s['contamination']:.2f}"])  # fmt: skip
+    bins = [f"S/N {r['snr']} (n = {r['n']})" for r in next(iter(pz["ways"].values()))["all"]]
+    header = ["templates", "photometry", *bins, "true z > 8.5", "candidates: completeness / contamination"]
+    caption = (f"`{pz['command']}` on a {machine_line(pz)}; {pz['detections']} detections; each cell: "
+               "sigma_NMAD / outlier fraction.")  # fmt: skip
+    return caption + "\n\n" + markdown_table(header, rows)

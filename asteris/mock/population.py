@@ -46,6 +46,7 @@ __all__ = [
     "sky_catalog",
     "high_z_galaxies",
     "high_z_sources",
+    "library_populations",
     "ALL_BANDS",
 ]
 
@@ -282,6 +283,39 @@ def high_z_galaxies(
     dvdz = Planck18.differential_comoving_volume(z_grid).to_value("Mpc3 / sr")
     redshifts = _sample_pdf(rng, count, z_grid, dvdz)
     return high_z_sources(rng, passbands, muvs, redshifts, templates=cfg.templates)
+
+
+def library_populations() -> tuple[tuple, ...]:
+    """Populations spanning those the mock draws its SEDs from, as photo-z templates would.
+
+    One ``(name, age Gyr, tau Gyr, Z/Zsun, A_V, log U)`` per corner and middle of each kind's
+    distribution (field galaxies, dusty and quiescent interlopers, z > 8.5 galaxies), the
+    format of `asteris.science.photoz.DEFAULT_POPULATIONS`. A field's own draws are random;
+    these span them, so a photo-z fit with them has (almost) no template mismatch.
+
+    >>> len(library_populations())
+    22
+    """
+    field = [
+        (f"field_{age:g}gyr_av{av:g}", age, 1.0, z, av, -2.5)
+        for age, z in ((0.05, 0.2), (0.2, 0.2), (0.8, 0.4), (3.0, 1.0))
+        for av in (0.0, 0.5, 1.5)
+    ]
+    field += [
+        ("field_0.3gyr_tau0.1_av0.3", 0.3, 0.1, 0.4, 0.3, -2.5),
+        ("field_2gyr_tau5", 2.0, 5.0, 1.0, 0.2, -2.5),
+    ]
+    interlopers = [
+        ("dusty_0.3gyr_av2", 0.3, 0.3, 1.0, 2.0, -2.5),
+        ("dusty_0.5gyr_av3.5", 0.5, 0.3, 1.0, 3.5, -2.5),
+        ("quiescent_1gyr", 1.0, 0.1, 1.0, 0.1, -3.0),
+        ("quiescent_2gyr", 2.0, 0.1, 1.0, 0.0, -3.0),
+    ]
+    high_z = [
+        (f"high_z_{age * 1000:g}myr_z{z:g}", age, 0.2, z, 0.0, -2.0)
+        for age, z in ((0.01, 0.02), (0.05, 0.2), (0.25, 0.2), (0.1, 0.02))
+    ]
+    return tuple(field + interlopers + high_z)
 
 
 def high_z_sources(
