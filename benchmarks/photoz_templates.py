@@ -9,9 +9,10 @@ with EAZY four ways:
 * templates: the package's offline default set (8 populations,
   `asteris.science.photoz.DEFAULT_POPULATIONS`) or a set spanning the mock's own
   SED library (22 populations, `asteris.mock.population.library_populations`);
-* photometry: as measured on the coadds; noise-free (each detection's true
-  total fluxes from the truth catalogue, with the measured errors as weights);
-  or the true fluxes plus Gaussian noise of the measured errors (seeded).
+* photometry: as measured on the coadds (point-source aperture fluxes); noise-free
+  (each detection's true fluxes from the truth catalogue, scaled by one grey
+  factor to its measured brightness, with the measured errors as weights); or
+  those plus Gaussian noise of the measured errors (seeded), at the measured S/N.
 
 Noise-free photometry fitted with the mock's own library leaves almost only
 the fit itself; the default set on noise-free photometry measures the template
@@ -55,18 +56,33 @@ SNR_BINS = (5.0, 10.0, 20.0, np.inf)
 
 
 def pointing_catalog(seed: int) -> QTable:
-    """Coadd catalogue of one mock pointing, matched to its truth, with noise-free fluxes beside."""
+    """Coadd catalogue of one mock pointing, matched to its truth, with noise-free fluxes beside.
+
+    The catalogue's fluxes are aperture fluxes corrected for a point source, so an extended galaxy
+    keeps only part of its total flux. The noise-free fluxes are the true total fluxes scaled, per
+    object, by one grey factor (measured over true in the detection bands): the true colours at the
+    measured brightness, so that noise of the measured errors gives the measured S/N.
+    """
     field = mock_field("nircam", **HIGH_Z_FIELD, seed=seed, progress=False)
     coadd = coadd_method("ivar")
     images = {b: coadd(field.bands[b].stack) for b in BANDS}
     renderers = {b: SourceRenderer.for_mock(field, b) for b in BANDS}
     catalog = with_truth(multiband_catalog(images, renderers, detection_bands=DETECTION), field.catalog)
     index = np.asarray(catalog["true_index"])
-    for band, name in FILTERS.items():
-        true = np.asarray(field.catalog[f"flux_{name}"].value, float)[np.maximum(index, 0)]
-        catalog[f"true_f_{band}"] = np.where(index >= 0, true, np.asarray(catalog[f"f_{band}"].value, float))
+    true = {
+        b: np.asarray(field.catalog[f"flux_{FILTERS[b]}"].value, float)[np.maximum(index, 0)] for b in BANDS
+    }
+    measured = {b: _values(catalog[f"f_{b}"]) for b in BANDS}
+    total = sum(true[b] for b in DETECTION)
+    grey = np.divide(sum(measured[b] for b in DETECTION), total, out=np.ones(len(catalog)), where=total > 0)
+    for band in BANDS:
+        catalog[f"true_f_{band}"] = np.where(index >= 0, true[band] * grey, measured[band])
     catalog["pointing"] = seed
     return catalog
+
+
+def _values(column) -> np.ndarray:
+    return np.asarray(getattr(column, "value", column), float)
 
 
 PHOTOMETRY = ("measured", "noise_free", "true_plus_noise")
@@ -78,7 +94,7 @@ def fit(catalog: QTable, templates, *, photometry: str, templates_file=None) -> 
     rng = np.random.default_rng(0)
     if photometry != "measured":
         for band in BANDS:
-            error = np.asarray(getattr(catalog[f"e_{band}"], "value", catalog[f"e_{band}"]), float)
+            error = _values(catalog[f"e_{band}"])
             noise = rng.normal(0.0, 1.0, len(catalog)) * error if photometry == "true_plus_noise" else 0.0
             fluxes[f"f_{band}"] = (catalog[f"true_f_{band}"] + noise) * catalog[f"f_{band}"].unit
     photoz = photometric_redshifts(fluxes, FILTERS, templates=templates, templates_file=templates_file)
@@ -108,17 +124,17 @@ def figures(table: QTable) -> dict:
 
 
 def pulls(catalog: QTable) -> dict:
-    """Per band, over galaxies matched to the truth: the NMAD of (measured - true flux) / error (1 when
-    the errors hold the scatter) and the median flux ratio measured / true at detection S/N > 20."""
+    """Per band, over galaxies matched to the truth: the NMAD and median of (measured - noise-free flux)
+    / error (NMAD 1 and median 0 when the errors hold the scatter and the colours are unbiased) and
+    the median ratio measured / noise-free at detection S/N > 20."""
     galaxy = ~np.isin(np.asarray(catalog["true_type"]), ["star", "spurious"])
     bright = galaxy & (np.asarray(catalog["snr_det"], float) > 20)
     out = {}
     for band in BANDS:
-        f = np.asarray(getattr(catalog[f"f_{band}"], "value", catalog[f"f_{band}"]), float)
-        e = np.asarray(getattr(catalog[f"e_{band}"], "value", catalog[f"e_{band}"]), float)
+        f, e = _values(catalog[f"f_{band}"]), _values(catalog[f"e_{band}"])
         true = np.asarray(catalog[f"true_f_{band}"], float)
-        pull = ((f - true) / e)[galaxy & (e > 0)]
-        ratio = (f / true)[bright & (true > 0)]
+        pull = ((f - true) / np.where(e > 0, e, np.inf))[galaxy & (e > 0)]
+        ratio = f[bright & (true > 0)] / true[bright & (true > 0)]
         spread = 1.4826 * np.median(np.abs(pull - np.median(pull)))
         out[band] = {"pull_nmad": _finite(spread), "pull_median": _finite(np.median(pull)),
                      "flux_ratio_snr20": _finite(np.median(ratio))}  # fmt: skip

@@ -16,11 +16,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+import astropy.units as u
+from astropy.table import QTable
+
 from ..tuning import emulated_isa
 from .chapters import committed_result
 
 __all__ = [
     "bf16_table",
+    "binned_table",
     "book_times_table",
     "calibration_table",
     "compile_table",
@@ -52,6 +56,7 @@ METHOD_NAMES = {
     "asteris_tiny": "ASTERIS `tiny`",
     "asteris_small": "ASTERIS `small`",
     "asteris_tiny_ft": "ASTERIS `tiny` fine-tuned",
+    "asteris": "ASTERIS `tiny` fine-tuned per pointing",
     "coadd": "ivar coadd",
 }
 COMPONENT_NAMES = {"one_over_f": "1/f striping", "all": "all together"}
@@ -678,3 +683,18 @@ def photoz_templates_table(*, result: dict | None = None) -> str:
     caption = (f"`{pz['command']}` on a {machine_line(pz)}; {pz['detections']} detections; each cell: "
                "sigma_NMAD / outlier fraction.")  # fmt: skip
     return caption + "\n\n" + markdown_table(header, rows)
+
+
+def binned_table(method: dict) -> QTable:
+    """One method's binned luminosity function from a result's JSON, as `plot_luminosity_function` takes it.
+
+    >>> table = binned_table({"bins": [{"M_UV": -20.0, "n": 3, "phi": 1e-5, "phi_lo": 5e-6, "phi_hi": 2e-5}]})
+    >>> table["phi"].unit
+    Unit("1 / (mag Mpc3)")
+    """
+    bins = method["bins"]
+    phi_unit = u.Mpc**-3 / u.mag
+    table = QTable({"M_UV": [b["M_UV"] for b in bins] * u.mag, "n": [b["n"] for b in bins]})
+    for column in ("phi", "phi_lo", "phi_hi"):
+        table[column] = [b[column] for b in bins] * phi_unit
+    return table
