@@ -1,5 +1,5 @@
 """The ``asteris`` command line: ``info``, ``train``, ``denoise``, ``coadd``, ``fetch``, ``align``,
-``weights``, ``mock`` and ``synthetic``.
+``weights``, ``mock``, ``survey`` and ``synthetic``.
 
 Problems with the input end in one sentence naming the problem and the fix,
 never in a traceback.
@@ -27,6 +27,7 @@ EXAMPLES = """examples:
   asteris align data/smacs0723_nircam/*_02105_*_nrcalong_cal.fits --out f444w_stack.fits
   asteris weights list
   asteris denoise f444w_stack.fits --model ASTERIS8_nrclong --out f444w_denoised.fits
+  asteris survey runs/survey --mock-seeds 1-12 --workers 2 --model model.pt --preset tiny
 """
 
 
@@ -382,6 +383,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_weights)
 
+    p = sub.add_parser(
+        "survey", help="the z > 8.5 search over many pointings on Dask (a resumable run folder)"
+    )
+    p.add_argument("run_dir", help="run folder: a pointing finished there is never computed again")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--mock-seeds", help="mock z > 8.5 pointings by seed, e.g. 1-12 or 1,4,7")
+    where.add_argument(
+        "--manifests", nargs="+", help="archive pointings: data manifests of JWST _cal exposures"
+    )
+    p.add_argument("--scheduler", help="a Dask scheduler address (default: a local cluster of --workers)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="local worker processes, one pointing each at a time"
+    )
+    p.add_argument(
+        "--model", help="checkpoint fine-tuned on each pointing's F200W (default: the coadd alone)"
+    )
+    p.add_argument("--preset", default="tiny", choices=["tiny", "small", "paper"], help="the --model's sizes")
+    p.add_argument("--steps", type=int, default=100, help="fine-tuning steps per pointing (default 100)")
+    p.add_argument("--realizations", type=int, default=4, help="injection realizations per pointing")
+    p.add_argument("--per", type=int, default=40, help="galaxies injected per realization")
+    p.set_defaults(func=_cmd_survey)
+
     p = sub.add_parser("synthetic", help="write a small synthetic stack (quick tests)")
     p.add_argument("--out", required=True, help="output FITS cube")
     p.add_argument("--exposures", type=int, default=16)
@@ -391,6 +414,48 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_synthetic)
     return parser
+
+
+def _seeds(text: str) -> list[int]:
+    """``1-12`` or ``1,4,7`` (or both, comma-separated) as a list of seeds."""
+    seeds = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        if not lo.strip().isdigit() or (hi and not hi.strip().isdigit()):
+            raise ConfigError(f"--mock-seeds takes seeds such as 1-12 or 1,4,7, got {text!r}")
+        seeds += list(range(int(lo), int(hi or lo) + 1))
+    return seeds
+
+
+def _cmd_survey(args: argparse.Namespace) -> None:
+    from .config import TrainConfig
+    from .extras import require_extra
+
+    require_extra("science", feature="asteris survey")
+    from .science.survey import ArchivePointing, MockPointing, SurveyConfig, run_survey, survey_candidates
+
+    if args.mock_seeds:
+        pointings = [MockPointing(seed) for seed in _seeds(args.mock_seeds)]
+    else:
+        pointings = [ArchivePointing(name) for name in args.manifests]
+    train = None
+    if args.model:
+        preset = TrainConfig.preset(args.preset)
+        train = preset.replace(epochs=1, max_steps_per_epoch=args.steps, lr=preset.lr / 10,
+                               lr_min=preset.lr_min / 10).to_dict()  # fmt: skip
+    config = SurveyConfig(train=train, init_from=args.model, realizations=args.realizations,
+                          per_realization=args.per)  # fmt: skip
+    report = run_survey(
+        pointings, args.run_dir, config=config, scheduler=args.scheduler, n_workers=args.workers
+    )
+    for row in report:
+        print(f"{row['status']:>8}  {row['name']}  {row['seconds']:.0f} s  {row['error']}".rstrip())
+    failed = int((report["status"] == "failed").sum())
+    if failed:
+        raise AsterisError(f"{failed} pointing(s) failed; see the lines above, fix them and run again")
+    for method in ("coadd", "asteris") if args.model else ("coadd",):
+        found = len(survey_candidates(args.run_dir, method))
+        print(f"{method}: {found} z > 8.5 candidates in {len(report)} pointings")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -150,3 +150,11 @@ def test_a_worker_that_runs_tasks_side_by_side_is_refused(tmp_path):
                                progress=False)  # fmt: skip
     assert list(table["status"]) == ["failed"] and "--nthreads 1" in table["error"][0]
     assert not list(tmp_path.glob("*/summary.json")) and not list(tmp_path.glob(".*partial*"))
+
+
+def test_the_command_line_reads_seeds_and_refuses_bad_ones(capsys):
+    from asteris.cli import _seeds, main
+
+    assert _seeds("1-3,7") == [1, 2, 3, 7]
+    assert main(["survey", "runs", "--mock-seeds", "one-to-twelve"]) == 2
+    assert "--mock-seeds takes seeds such as 1-12" in capsys.readouterr().err
