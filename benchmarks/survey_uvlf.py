@@ -17,10 +17,10 @@ pointings, per method: the binned luminosity function (summed counts over
 summed effective volumes, density boost removed) against the input function
 (Whitler et al. 2025), how many bins with n >= 5 lie within their Poisson
 intervals, and the double-power-law fit (bright-end slope fixed) against the
-input parameters. Cost: the time of every pointing by stage, and of every
-invocation with its workers and threads, appended to the results, so that the
-1- and 2-worker runs and a hand-started cluster (``--scheduler ADDRESS``) sit
-side by side.
+input parameters. Cost: the time of every pointing by stage, and the wall time
+of every round with its workers and threads, appended to the results as each
+round ends, so that the 1- and 2-worker runs and a hand-started cluster
+(``--scheduler ADDRESS``) sit side by side.
 
 Usage: ``python benchmarks/survey_uvlf.py [--workers 2] [--bins 6] [--max-pointings 24]
 [--run-dir DIR] [--scheduler ADDRESS] [--label NAME] [--pointings N] [--out FILE]``
@@ -140,25 +140,26 @@ def main() -> None:
     config = survey_config(args.realizations, args.per)
     workers = args.workers
     step = workers if args.scheduler is None else _scheduler_workers(args.scheduler)
-    start, computed = time.perf_counter(), 0
+    threads = None if args.scheduler else max(1, (os.cpu_count() or 1) // workers)
     n = args.pointings or step
-    while True:
+    while True:  # one round: one pointing per worker; its record is kept before the next starts
+        start = time.perf_counter()
         table = run_survey([MockPointing(seed) for seed in range(1, n + 1)], run_dir, config=config,
                            scheduler=args.scheduler, n_workers=workers)  # fmt: skip
-        computed += int(np.sum(table["status"] == "done"))
         if failed := [f"{r['name']}: {r['error']}" for r in table if r["status"] == "failed"]:
             raise SystemExit("pointings failed:\n" + "\n".join(failed))
-        if args.pointings or enough(run_dir, args.bins) or n >= args.max_pointings:
+        computed = int(np.sum(table["status"] == "done"))
+        wall = time.perf_counter() - start
+        record = {"label": args.label, "scheduler": "hand-started" if args.scheduler else "LocalCluster",
+                  "workers": step, "threads_per_worker": threads, "pointings": n, "computed": computed,
+                  "wall_seconds": round(wall, 1),
+                  "seconds_per_computed_pointing": round(wall / max(computed, 1), 1)}  # fmt: skip
+        print(json.dumps(record))
+        last = bool(args.pointings or enough(run_dir, args.bins) or n >= args.max_pointings)
+        write_results(Path(args.out), run_dir, config, record, args, science=last)
+        if last:
             break
         n += step
-    wall = time.perf_counter() - start
-    threads = None if args.scheduler else max(1, (os.cpu_count() or 1) // workers)
-    per_pointing = round(wall / computed, 1) if computed else None
-    invocation = {"label": args.label, "scheduler": "hand-started" if args.scheduler else "LocalCluster",
-                  "workers": step, "threads_per_worker": threads, "pointings": n, "computed": computed,
-                  "wall_seconds": round(wall, 1), "seconds_per_computed_pointing": per_pointing}  # fmt: skip
-    print(json.dumps(invocation))
-    write_results(Path(args.out), run_dir, config, invocation, args)
 
 
 def _scheduler_workers(address: str) -> int:
@@ -168,12 +169,14 @@ def _scheduler_workers(address: str) -> int:
         return len(client.scheduler_info()["workers"])
 
 
-def write_results(out: Path, run_dir: Path, config: SurveyConfig, invocation: dict, args) -> None:
-    """Append this invocation and its run folder's cost; the survey's own run also rewrites the science."""
+def write_results(
+    out: Path, run_dir: Path, config: SurveyConfig, record: dict, args, *, science: bool
+) -> None:
+    """Append a round's record and its run folder's cost; the survey's last round rewrites the science."""
     result = json.loads(out.read_text()) if out.exists() else {}
-    result.setdefault("invocations", []).append(invocation)
+    result.setdefault("rounds", []).append(record)
     result.setdefault("cost", {})[args.label] = cost(run_dir)
-    if args.label == "survey":
+    if science and args.label == "survey":
         _, summaries = read_survey(run_dir)
         result.update(
             command=f"python benchmarks/survey_uvlf.py --workers {args.workers} --bins {args.bins}",

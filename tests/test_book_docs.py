@@ -41,6 +41,8 @@ def test_tables_are_written_from_the_results_they_are_given():
     highz = report.committed_result("photoz_uvlf")
     first = next(iter(highz["methods"].values()))
     assert len(_rows(report.uvlf_table(result=highz))) == len(first["bins"])
+    templates = report.committed_result("photoz_templates")
+    assert len(_rows(report.photoz_templates_table(result=templates))) == len(templates["ways"])
     calibration = report.committed_result("mock_calibration")
     assert len(_rows(report.calibration_table(result=calibration))) == len(calibration["rows"])
 
@@ -58,6 +60,9 @@ def test_every_table_of_the_book_renders_from_the_committed_results():
         "bf16_table",
         "book_times_table",
         "purity_estimates_table",
+        "photoz_templates_table",
+        "survey_table",
+        "survey_cost_table",
     ):
         table = getattr(report, name)()
         assert _rows(table), name

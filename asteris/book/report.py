@@ -661,8 +661,9 @@ def survey_cost_table(*, result: dict | None = None) -> str:
             rows.append([label, threads.replace("_", " "), c["pointings"], *stages])
     header = ["run", "torch threads per worker", "pointings", "load (s)", "fine-tune (s)", "search (s)",
               "injections (s)", "total (s)"]  # fmt: skip
+    rounds = [i for i in survey["rounds"] if i["computed"]]  # rounds that computed something
     walls = [[i["label"], i["scheduler"], i["workers"], i["computed"], f"{i['wall_seconds']:.0f}",
-              _num(i["seconds_per_computed_pointing"], ".0f")] for i in survey["invocations"]]  # fmt: skip
+              _num(i["seconds_per_computed_pointing"], ".0f")] for i in rounds]  # fmt: skip
     wall_header = ["run", "cluster", "workers", "pointings computed", "wall (s)", "wall per pointing (s)"]
     return markdown_table(header, rows) + "\n\n" + markdown_table(wall_header, walls)
 
