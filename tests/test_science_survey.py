@@ -71,6 +71,16 @@ def test_a_folder_keeps_its_config(tmp_path):
         run_survey([MockPointing(1), MockPointing(1)], tmp_path, progress=False)
 
 
+def test_a_folder_is_used_by_one_run_at_a_time(tmp_path):
+    from asteris.science.survey import _run_lock
+
+    config = SurveyConfig.from_dict(TINY)
+    run_survey([], tmp_path, config=config, progress=False)
+    with _run_lock(tmp_path):
+        with pytest.raises(ConfigError, match="another survey run is using"):
+            run_survey([MockPointing(1)], tmp_path, config=config, progress=False)
+
+
 def _survey_script(run_dir: Path) -> str:
     return textwrap.dedent(f"""
         from asteris.science.survey import MockPointing, SurveyConfig, run_survey
@@ -123,6 +133,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, module_d
     statuses = dict(zip(resumed["name"], resumed["status"]))
     assert statuses[first[0]] == "present" and list(statuses.values()).count("done") == 1
     assert summary.stat().st_mtime_ns == written  # the finished pointing was not computed again
+    assert not list(killed.glob(".*.partial-*"))  # what the killed run left half-written is gone
     fresh = tmp_path / "fresh"
     run_survey(pointings, fresh, config=config, n_workers=1, progress=False)
     assert _comparable(killed) == _comparable(fresh)

@@ -342,9 +342,12 @@ def uvlf_table(*, result: dict | None = None) -> str:
     """Recovered phi against the input per M_UV bin, in 1e-5 Mpc^-3 mag^-1 (Poisson intervals)."""
     methods = (result or committed_result("photoz_uvlf"))["methods"]
     first = next(iter(methods.values()))["bins"]
+    realized = "phi_realized" in first[0]
     rows = []
     for i, b in enumerate(first):
         cells = [f"{b['M_UV']:.2f}", f"{b['phi_input'] / 1e-5:.3g}"]
+        if realized:
+            cells.append(f"{b['phi_realized'] / 1e-5:.3g}")
         for m in methods.values():
             c = m["bins"][i]
             cells.append(
@@ -353,7 +356,8 @@ def uvlf_table(*, result: dict | None = None) -> str:
                 else f"{c['n']}: {c['phi'] / 1e-5:.3g} [{c['phi_lo'] / 1e-5:.2g}, {c['phi_hi'] / 1e-5:.3g}]"
             )
         rows.append(cells)
-    header = ["M_UV", "input"] + [f"{METHOD_NAMES.get(k, k)}: n, phi" for k in methods]
+    header = ["M_UV", "input", *(["pointings' own truth"] if realized else [])]
+    header += [f"{METHOD_NAMES.get(k, k)}: n, phi" for k in methods]
     return markdown_table(header, rows)
 
 
@@ -641,9 +645,12 @@ def survey_table(*, result: dict | None = None) -> str:
         fit = "; ".join(f"{k} {p['median']:.2f} [{p['interval_68'][0]:.2f}, {p['interval_68'][1]:.2f}]"
                         f" ({p['input']:.2f}: {'inside' if p['input_inside'] else 'outside'})"
                         for k, p in m["fit"].items())  # fmt: skip
+        realized = m.get("bins_within_errors_of_realized")
         rows.append([METHOD_NAMES.get(method, method), m["pointings"], f"{m['area_arcmin2']:.2f}",
-                     m["candidates"], f"{m['bins_within_errors']} of {m['bins_tested']}", fit])  # fmt: skip
-    header = ["method", "pointings", "area (arcmin^2)", "candidates", "bins with n >= 5 within errors",
+                     m["candidates"], f"{m['bins_within_errors']} of {m['bins_tested']}",
+                     "" if realized is None else f"{realized} of {m['bins_tested']}", fit])  # fmt: skip
+    header = ["method", "pointings", "area (arcmin^2)", "candidates",
+              "bins with n >= 5 within errors of the input", "of the pointings' own truth",
               "fit: median [68%] (input)"]  # fmt: skip
     return f"`{survey['command']}` on a {machine_line(survey)}.\n\n" + markdown_table(header, rows)
 

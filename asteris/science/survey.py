@@ -27,6 +27,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -322,6 +323,25 @@ def run_pointing(
         shutil.rmtree(work, ignore_errors=True)
 
 
+@contextmanager
+def _run_lock(run_dir: Path):
+    """Hold the run folder for this run alone; then leftovers of killed runs can be removed safely."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, and leftovers stay
+        yield
+        return
+    with open(run_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another survey run is using {run_dir}; wait for it to end or choose "
+                              "another folder") from None  # fmt: skip
+        for partial in run_dir.glob(".*.partial-*"):  # what killed runs left half-written
+            shutil.rmtree(partial, ignore_errors=True)
+        yield
+
+
 def _check_run_folder(run_dir: Path, config: SurveyConfig) -> None:
     record = run_dir / "survey.json"
     if record.exists():
@@ -355,7 +375,8 @@ def run_survey(
     pointings : sequence of `MockPointing` / `ArchivePointing`
         The survey; more may be added on a later call to the same folder.
     run_dir : path
-        The run folder: ``survey.json`` (the config) and a folder per finished pointing.
+        The run folder: ``survey.json`` (the config) and a folder per finished pointing. One run
+        at a time holds it (a second is refused); what killed runs left half-written is removed.
     config : SurveyConfig
         Must equal the config of an existing run folder.
     scheduler : None, ``"local"``, an address or a `distributed.Client`
@@ -389,15 +410,15 @@ def run_survey(
         total=len(pointings), initial=len(finished), desc="pointings", unit="pointing", disable=not progress
     )
     if pending:
-        client, cluster = _client(scheduler, n_workers, threads_per_worker=1, feature="run_survey (Dask)")
-        try:
-            rows.update(
-                _submit_all(client, pending, run_dir, config, threads if cluster else None, retries, bar)
-            )
-        finally:
-            if cluster is not None:
-                client.close()
-                cluster.close()
+        with _run_lock(run_dir):
+            client, cluster = _client(scheduler, n_workers, threads_per_worker=1, feature="run_survey (Dask)")
+            try:
+                threads = threads if cluster else None  # a running cluster's workers keep their own
+                rows.update(_submit_all(client, pending, run_dir, config, threads, retries, bar))
+            finally:
+                if cluster is not None:
+                    client.close()
+                    cluster.close()
     bar.close()
     return QTable(
         rows=[rows[p.name] for p in pointings], names=("name", "status", "seconds", "worker", "error")
