@@ -46,6 +46,7 @@ from asteris.science.survey import (
     SurveyConfig,
     read_survey,
     run_survey,
+    survey_candidates,
     survey_luminosity_function,
 )
 from asteris.science.uvlf import bin_averages
@@ -72,14 +73,13 @@ def realized_truth(run_dir: Path) -> np.ndarray:
     """phi of the finished pointings' own z > 8.5 galaxies (their truth catalogues, inside the image,
     density boost removed): the input function as this sample of it happened to come out."""
     import astropy.units as u
-    from astropy.cosmology import Planck18
 
     from asteris.mock.datasets import HIGH_Z_FIELD, mock_field
     from asteris.science.survey import pointing_from_record
+    from asteris.science.uvlf import effective_volume
 
     _, summaries = read_survey(run_dir)
     counts, volume = np.zeros(len(MUV_EDGES) - 1), 0.0
-    shell = (Planck18.comoving_volume(16.0) - Planck18.comoving_volume(8.5)).to_value("Mpc3")
     for s in summaries:
         pointing = pointing_from_record(s["pointing"])
         truth = mock_field("nircam", **HIGH_Z_FIELD, seed=pointing.seed, progress=False).catalog
@@ -87,7 +87,10 @@ def realized_truth(run_dir: Path) -> np.ndarray:
         inside = (x >= 0) & (x < s["shape"][1]) & (y >= 0) & (y < s["shape"][0])
         high_z = inside & (np.asarray(truth["type"]) == "high_z") & (np.asarray(truth["z"], float) > 8.5)
         counts += np.histogram(u.Quantity(truth["M_UV"], u.mag).value[high_z], MUV_EDGES)[0]
-        volume += shell * s["area_arcmin2"] / (4 * np.pi * (180 * 60 / np.pi) ** 2) * s["boost"]
+        area = s["area_arcmin2"] * u.arcmin**2  # every galaxy found: completeness 1 over 8.5 < z < 16
+        volume += (
+            effective_volume(np.ones((1, 1)), z_edges=np.array([8.5, 16.0]), area=area)[0].value * s["boost"]
+        )
     return counts / (volume * np.diff(MUV_EDGES))
 
 
@@ -139,8 +142,6 @@ def enough(run_dir: Path, bins: int) -> bool:
     _, summaries = read_survey(run_dir)
     if not summaries:
         return False
-    from asteris.science.survey import survey_candidates
-
     for method in METHODS:
         counts, _ = np.histogram(np.asarray(survey_candidates(run_dir, method)["M_UV"]), MUV_EDGES)
         if np.sum(counts >= 5) < bins:

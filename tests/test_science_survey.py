@@ -141,6 +141,8 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, module_d
     candidates = survey_candidates(fresh, "coadd")
     assert set(candidates["pointing"]) <= {p.name for p in pointings}
     binned, fit, totals = survey_luminosity_function(fresh, "coadd", muv_edges=np.arange(-22.5, -18.4, 1.0))
+    with pytest.raises(ConfigError, match="ran coadd and asteris, not 'median'"):
+        survey_luminosity_function(fresh, "median", muv_edges=np.arange(-22.5, -18.4, 1.0))
     assert totals["pointings"] == 2 and totals["candidates"] == len(candidates) == int(np.sum(binned["n"]))
     assert totals["area_arcmin2"] == pytest.approx(2 * (192 * 0.04 / 60) ** 2, rel=0.05)
     assert np.all(binned["v_eff"].value >= 0) and set(fit.names) == {

@@ -163,6 +163,11 @@ class SurveyConfig:
             TrainConfig.from_dict(self.train)  # refused here, before any worker starts
 
     @property
+    def filters(self) -> dict[str, str]:
+        """The sedpy filter of each band, as photo-z and M_UV take them."""
+        return {b: f"jwst_{b.lower()}" for b in self.bands}
+
+    @property
     def muv_grid(self) -> np.ndarray:
         lo, hi = self.muv_range
         return np.linspace(lo, hi, int(round((hi - lo) / self.muv_step)) + 1)
@@ -204,20 +209,19 @@ def _methods(stacks: dict, config: SurveyConfig, folder: Path) -> dict:
 def _search(stacks, renderers, methods, config: SurveyConfig) -> dict:
     from .highz import search_high_z
 
-    filters = {b: f"jwst_{b.lower()}" for b in config.bands}
     images = {name: {b: method(s) for b, s in stacks.items()} for name, method in methods.items()}
-    return {name: search_high_z(band_images, renderers, filters, detection_bands=config.detection_bands,
-                                measure_images=images["coadd"], photoz_options=config.photoz_options)
+    return {name: search_high_z(band_images, renderers, config.filters,
+                                detection_bands=config.detection_bands, measure_images=images["coadd"],
+                                photoz_options=config.photoz_options)
             for name, band_images in images.items()}  # fmt: skip
 
 
 def _recovery(stacks, renderers, methods, config: SurveyConfig, seed: int) -> QTable:
     from .highz import high_z_recovery
 
-    filters = {b: f"jwst_{b.lower()}" for b in config.bands}
-    return high_z_recovery(stacks, renderers, methods, filters, n_per_realization=config.per_realization,
-                           realizations=config.realizations, muv_range=config.muv_range,
-                           z_range=(config.z_edges[0], config.z_edges[-1]),
+    return high_z_recovery(stacks, renderers, methods, config.filters,
+                           n_per_realization=config.per_realization, realizations=config.realizations,
+                           muv_range=config.muv_range, z_range=(config.z_edges[0], config.z_edges[-1]),
                            detection_bands=config.detection_bands, measure_with=methods["coadd"], seed=seed,
                            progress=False)  # fmt: skip
 
@@ -237,12 +241,6 @@ def _effective_volumes(recovery: QTable, methods, config: SurveyConfig, area: u.
 def _write_table(table: QTable, path: Path) -> None:
     keep = [c for c in table.colnames if getattr(table[c], "ndim", 1) == 1]  # p(z) stays out
     atomic_write(path, lambda tmp: table[keep].write(tmp, format="ascii.ecsv", overwrite=True))
-
-
-def _worker_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
 
 
 def _one_task_per_worker() -> None:
@@ -300,7 +298,7 @@ def run_pointing(
             "methods": list(methods), "v_eff_mpc3": _effective_volumes(recovery, methods, config, area),
             "n_candidates": {m: int(np.sum(t["selected"])) for m, t in found.items()},
             "injected": len(recovery), "worker": {"host": socket.gethostname(), "pid": os.getpid(),
-                                                  "threads": _worker_threads()},
+                                                  "threads": torch.get_num_threads()},
         }  # fmt: skip
         for name, table in found.items():
             if truth is not None:
@@ -495,7 +493,9 @@ def survey_luminosity_function(
     from .uvlf import bin_volumes, measure_luminosity_function
 
     config, summaries = read_survey(run_dir)
-    summaries = [s for s in summaries if method in s["v_eff_mpc3"]]
+    ran = ("coadd", "asteris") if config.train is not None else ("coadd",)
+    if method not in ran:
+        raise ConfigError(f"the survey in {run_dir} ran {' and '.join(ran)}, not {method!r}")
     candidates = survey_candidates(run_dir, method)
     sky = np.sum([s["v_eff_mpc3"][method] for s in summaries], axis=0) * u.Mpc**3
     counted = np.sum([np.asarray(s["v_eff_mpc3"][method]) * s["boost"] for s in summaries], axis=0) * u.Mpc**3
