@@ -194,6 +194,7 @@ def _cmd_fetch(args: argparse.Namespace) -> None:
 
 def _cmd_align(args: argparse.Namespace) -> None:
     from .archive import align, stack_warps
+    from .archive.corrections import CORRECTION_STEPS, CorrectionConfig
     from .fileio import check_writable
     from .stack import write_stack
 
@@ -202,16 +203,19 @@ def _cmd_align(args: argparse.Namespace) -> None:
         stack = stack_warps(args.files)
         write_stack(stack, args.out, overwrite=args.overwrite)
     else:
+        skipped = set(CORRECTION_STEPS) if "all" in args.skip_correction else set(args.skip_correction)
         stack, _ = align(
             args.files,
             pixel_scale=args.pixel_scale,
             pixfrac=args.pixfrac,
             kernel=args.kernel,
+            corrections=CorrectionConfig.only(*(set(CORRECTION_STEPS) - skipped)),
             output=args.out,
             overwrite=args.overwrite,
         )
     t, h, w = stack.data.shape
-    print(f"wrote {args.out} ({t} exposures on a {h}x{w} px grid)")
+    steps = stack.header.get("CORRSTEP", "none")
+    print(f"wrote {args.out} ({t} exposures on a {h}x{w} px grid; corrections: {steps})")
 
 
 def _cmd_weights(args: argparse.Namespace) -> None:
@@ -246,8 +250,8 @@ def _cmd_mock(args: argparse.Namespace) -> None:
     from .mock.simulate import component_power_spectra, simulate_field
 
     check_writable(writable_folder(args.out) / "params.json", overwrite=args.overwrite)  # before the work
-    scale = 0.0 if args.white_noise else args.structured_scale
-    noise = NoiseConfig(structured_scale=scale)
+    scaled = NoiseConfig(structured_scale=args.structured_scale)
+    noise = NoiseConfig.white_only() if args.white_noise else scaled
     params = default_parameters(args.instrument)
     if args.size:
         params["shape"] = (args.size, args.size)
@@ -353,6 +357,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--hsc-warps", action="store_true", help="the files are HSC-SSP warps: stack them as they are"
     )
+    p.add_argument(
+        "--skip-correction",
+        action="append",
+        default=[],
+        choices=["events", "one_over_f", "detector_pattern", "background", "all"],
+        help="leave out an exposure-level correction (repeatable; 'all': the exposures as they come)",
+    )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_align)
 
@@ -368,7 +379,7 @@ def _parser() -> argparse.ArgumentParser:
         "--structured-scale",
         type=float,
         default=1.0,
-        help="multiply every structured noise component (0: white noise only; default 1)",
+        help="multiply every structured noise component (0: none, native pixels and gaps kept; default 1)",
     )
     p.add_argument("--exposures-dir", help="keep the exposure files here (_cal-like for NIRCam, HSC warps)")
     p.add_argument("--figures", action="store_true", help="also write PNG figures of the field")

@@ -1,7 +1,8 @@
 """Depth gain of ASTERIS over standard coadds, measured by injection-recovery on the mock universe.
 
 For each field (the embedded NIRCam-like mock with every noise component
-on, and the same sky with white noise only as a control) this script
+on, its exposures corrected before co-adding as `asteris.archive.corrections`
+does by default, and the same sky with white noise only as a control) this script
 trains the ``tiny`` ASTERIS model self-supervised on the band's stack (and
 the published-size model when a CUDA GPU is present), injects point
 sources and small Sersic galaxies into every exposure, and measures for the
@@ -20,8 +21,10 @@ coadd's spurious rate. Prints the table, writes
 With ``--sweep`` it runs instead the strength sweep of the structured
 noise (`asteris.mock.noise.NoiseConfig.structured_scale` 0, 0.5, 1, 2, 4)
 and writes ``results/depth_sweep.json``: the coadd's m90, the headroom
-(m90 at scale 0, white noise only, less m90 at that scale) and each
-method's dm90.
+(m90 at scale 0, no structured component but native pixels, dithers,
+drizzle and gaps kept, less m90 at that scale) and each method's dm90.
+`benchmarks/depth_corrections.py` measures the plain and corrected coadds,
+the physical limit and the headroom of each component.
 
 Usage: ``python benchmarks/depth.py [--realizations 4] [--per 200] [--quick] [--sweep] [--work DIR]``
 """
@@ -119,7 +122,8 @@ def _protocol_table(result, spurious, baseline: str, args) -> dict:
 
 def oracle_m90(noise: NoiseConfig, args, mags: tuple[float, float]) -> float:
     """m90 of the ivar coadd (optimal protocol) on the field's oracle twin: same sources and exposures,
-    white noise only (structured_scale 0), the physical limit of any method."""
+    no structured component (structured_scale 0: native pixels, dithers, drizzle and gaps kept), the
+    physical limit of any method."""
     band = args.band
     twin = mock_field(bands=[band], noise=NoiseConfig(structured_scale=0.0), progress=False)
     renderer = SourceRenderer.for_mock(twin, band)
@@ -188,8 +192,9 @@ def measure_field(name: str, noise: NoiseConfig, args, work: Path, *, figures: b
     empty = mock_field(bands=[band], noise=noise, population=PopulationConfig.empty(), progress=False)
     stack, truth = field.bands[band].stack, field.bands[band].truth
     renderer = SourceRenderer.for_mock(field, band)
-    scale = 0.0 if noise.effective() == NoiseConfig.white_only() else noise.structured_scale
-    models = reference_models(stack, work / f"scale_{scale:g}", args.quick)
+    white = noise.effective() == NoiseConfig.white_only()
+    scale = 0.0 if white else noise.structured_scale
+    models = reference_models(stack, work / ("white" if white else f"scale_{scale:g}"), args.quick)
     methods = {m: coadd_method(m) for m in ("mean", "median", "sigma_clip", "ivar")}
     methods |= {f"asteris_{m}": asteris_method(path) for m, path in models.items()}
     m5 = limiting_magnitude(methods[BASELINE](stack), renderer)
@@ -231,7 +236,7 @@ def _write_figures(name: str, results: dict) -> None:
     )
 
 
-#: Strengths of the structured noise the sweep visits (0: white noise only, the physical limit).
+#: Strengths of the structured noise the sweep visits (0: no structured component, the physical limit).
 SWEEP_SCALES = (0.0, 0.5, 1.0, 2.0, 4.0)
 
 
@@ -239,7 +244,7 @@ def sweep(args) -> dict:
     """Injection-recovery at each `SWEEP_SCALES` strength: coadd m90, headroom, each method's dm90.
 
     Models are trained once per strength in the same work folder as the main
-    run (scale 0 is its white-noise field, scale 1 its all-noise field).
+    run (scale 1 is its all-noise field).
     """
     fields = {}
     for scale in SWEEP_SCALES:
@@ -345,7 +350,7 @@ def print_protocols(figures: dict) -> None:
     """Both protocols side by side, and the headroom when the oracle was measured."""
     if "oracle_m90" in figures:
         oracle, headroom = figures["oracle_m90"], figures["headroom"]
-        print(f"oracle (white noise only) m90 {oracle:.2f}, headroom {headroom:+.2f} mag")
+        print(f"oracle (no structured noise) m90 {oracle:.2f}, headroom {headroom:+.2f} mag")
     for protocol, table in figures["protocols"].items():
         print(f"  {protocol} protocol (baseline {BASELINES[protocol]}):")
         for method, e in table.items():

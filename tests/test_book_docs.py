@@ -45,10 +45,19 @@ def test_tables_are_written_from_the_results_they_are_given():
     assert len(_rows(report.photoz_templates_table(result=templates))) == len(templates["ways"])
     calibration = report.committed_result("mock_calibration")
     assert len(_rows(report.calibration_table(result=calibration))) == len(calibration["rows"])
+    corrections = report.committed_result("depth_corrections")
+    changed = copy.deepcopy(corrections)
+    changed["fields"]["corrected"]["optimal"]["m90"] = 31.234
+    assert "31.23 ±" in report.corrections_table(result=changed)
+    assert len(_rows(report.corrections_table(result=corrections))) == len(report.CORRECTION_FIELDS)
+    attribution = report.corrections_attribution_table(result=corrections)
+    assert len(_rows(attribution)) == len(corrections["summary"]["attribution"])
 
 
 def test_every_table_of_the_book_renders_from_the_committed_results():
     for name in (
+        "corrections_table",
+        "corrections_attribution_table",
         "paper_protocol_table",
         "convergence_table",
         "photoz_table",

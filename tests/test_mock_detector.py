@@ -9,6 +9,7 @@ from astropy.io import fits
 from scipy import ndimage, optimize
 
 from asteris.archive.align import DO_NOT_USE, read_cal_exposure
+from asteris.archive.corrections import CorrectionConfig
 from asteris.errors import ConfigError
 from asteris.mock.calibration import (
     casertano_r,
@@ -24,6 +25,7 @@ from asteris.mock.population import PopulationConfig
 from asteris.mock.simulate import simulate_field
 
 EMPTY = PopulationConfig.empty()
+AS_THEY_COME = CorrectionConfig.none()  # the simulator and the drizzle alone
 
 
 def _stars(density: float) -> PopulationConfig:
@@ -46,7 +48,7 @@ def _offset(image: np.ndarray, truth: np.ndarray, x: float, y: float, half: int 
 @pytest.mark.parametrize(("band", "size", "density"), [("F200W", 256, 300.0), ("F444W", 512, 60.0)])
 def test_point_sources_come_through_alignment_in_place_and_flux(band, size, density):
     field = simulate_field("nircam", shape=(size, size), exposures=6, bands=[band],
-                           population=_stars(density), seed=2, progress=False,
+                           population=_stars(density), seed=2, progress=False, corrections=AS_THEY_COME,
                            noise=NoiseConfig.only("sky_poisson", "read_noise", "resampling"))  # fmt: skip
     mock, catalog = field.bands[band], field.catalog
     assert set(mock.exposures["roll"].value) != {0.0} and np.any(mock.exposures["dx"].value % 1 != 0)
@@ -72,7 +74,7 @@ def test_point_sources_come_through_alignment_in_place_and_flux(band, size, dens
 def test_coadd_noise_correlation_matches_casertano(band):
     field = simulate_field("nircam", shape=(384, 384), exposures=8, bands=[band], population=EMPTY,
                            noise=NoiseConfig.only("sky_poisson", "read_noise", "resampling"), seed=4,
-                           progress=False)  # fmt: skip
+                           corrections=AS_THEY_COME, progress=False)  # fmt: skip
     data = field.bands[band].stack.data
     usable = (data != 0).all(axis=0)
     expected = casertano_r(NIRCAM.pixel_scale / NIRCAM.band(band).detector_scale, NIRCAM.pixfrac)
@@ -118,15 +120,17 @@ def test_structured_scale_multiplies_every_structured_component():
     doubled = NoiseConfig(structured_scale=2.0).effective()
     assert doubled.one_over_f == pytest.approx(0.6) and doubled.cosmic_rays == pytest.approx(60.0)
     assert doubled.resampling and doubled.gaps and doubled.structured_scale == 1.0
-    assert NoiseConfig(structured_scale=0.0).effective() == NoiseConfig.white_only()
+    assert NoiseConfig(structured_scale=0.0).effective() == NoiseConfig.physical_only()
+    assert NoiseConfig.physical_only().enabled() == ["sky_poisson", "read_noise", "resampling", "gaps"]
     assert NoiseConfig.from_dict({"structured_scale": 0.5}).effective().wisp == pytest.approx(0.5)
     with pytest.raises(ConfigError, match=">= 0"):
         NoiseConfig(structured_scale=-1.0).effective()
     quiet = simulate_field("nircam", shape=(64, 64), exposures=2, bands=["F200W"], population=EMPTY,
                            noise=NoiseConfig(structured_scale=0.0), seed=3, progress=False)  # fmt: skip
-    white = simulate_field("nircam", shape=(64, 64), exposures=2, bands=["F200W"], population=EMPTY,
-                           noise=NoiseConfig.white_only(), seed=3, progress=False)  # fmt: skip
-    np.testing.assert_array_equal(quiet.bands["F200W"].stack.data, white.bands["F200W"].stack.data)
+    physical = simulate_field("nircam", shape=(64, 64), exposures=2, bands=["F200W"], population=EMPTY,
+                              noise=NoiseConfig.physical_only(), seed=3, progress=False)  # fmt: skip
+    np.testing.assert_array_equal(quiet.bands["F200W"].stack.data, physical.bands["F200W"].stack.data)
+    assert quiet.params["noise"]["resampling"] and quiet.params["noise"]["gaps"]  # the oracle keeps both
 
 
 def test_row_median_correction_and_row_noise_measure():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from astropy.table import QTable
 
+from asteris.archive.corrections import CorrectionConfig
 from asteris.errors import ConfigError
 from asteris.fileio import sha256sum
 from asteris.mock.instruments import HSC, NIRCAM, get_instrument, psf_kernel
@@ -22,6 +23,8 @@ SPARSE = PopulationConfig(counts_log_norm=5.8, galaxy_mags=(24.0, 27.0), star_de
 
 
 def _field(noise: NoiseConfig, population=EMPTY, *, shape=(128, 128), exposures=4, seed=3, **kw):
+    """A field whose exposures are stacked as they come: these tests look at the simulator's components."""
+    kw.setdefault("corrections", CorrectionConfig.none())
     return simulate_field("nircam", shape=shape, exposures=exposures, bands=["F200W"], noise=noise,
                           population=population, seed=seed, progress=False, **kw)  # fmt: skip
 
@@ -70,7 +73,7 @@ def test_one_over_f_adds_row_power_only_when_on():
     white = _field(NoiseConfig.white_only()).bands["F200W"].stack.data
     striped = _field(NoiseConfig.only("sky_poisson", "read_noise", "one_over_f")).bands["F200W"].stack.data
     assert _row_excess(white) < 2
-    assert _row_excess(striped) > 10
+    assert _row_excess(striped) > 5
 
 
 def _neighbour_correlation(data: np.ndarray) -> float:

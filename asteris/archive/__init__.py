@@ -18,6 +18,7 @@ from ..extras import require_extra
 require_extra("archive", feature="asteris.archive")
 
 from .align import align, align_variance, common_grid, read_cal_exposure, stack_warps, write_aligned
+from .corrections import CorrectionConfig
 from .download import ArchiveUnreachableError, DownloadError, check_online, fetch, hsc_preview, resolve_mast
 from .manifests import Manifest, Product, load_manifest, manifest_dir, write_lock
 
@@ -34,6 +35,7 @@ __all__ = [
     "ArchiveUnreachableError",
     "DownloadError",
     "align",
+    "CorrectionConfig",
     "align_variance",
     "common_grid",
     "read_cal_exposure",

@@ -21,10 +21,13 @@ from ..errors import NotFITSError, StackMismatchError
 from ..fileio import atomic_path
 from ..stack import Stack, open_fits
 from ..version import VERSION
+from . import corrections as cr
+from .corrections import CorrectionConfig
 
 __all__ = [
     "DO_NOT_USE",
     "read_cal_exposure",
+    "correct_exposures",
     "common_grid",
     "align",
     "align_variance",
@@ -81,11 +84,16 @@ def common_grid(
     return grid, shape
 
 
-def _drizzle_one(data: np.ndarray, wcs: WCS, grid: WCS, shape, *, pixfrac: float, kernel: str):
-    from drizzle.resample import Drizzle
+def _pixmap(data: np.ndarray, wcs: WCS, grid: WCS, shape) -> np.ndarray:
     from drizzle.utils import calc_pixmap
 
-    pixmap = calc_pixmap(wcs, grid, shape=data.shape)
+    return calc_pixmap(wcs, grid, shape=data.shape)
+
+
+def _drizzle_one(data: np.ndarray, wcs: WCS, grid: WCS, shape, *, pixfrac: float, kernel: str, pixmap=None):
+    from drizzle.resample import Drizzle
+
+    pixmap = _pixmap(data, wcs, grid, shape) if pixmap is None else pixmap
     driz = Drizzle(kernel=kernel, out_shape=shape, fillval=0.0, disable_ctx=True)
     driz.add_image(
         data, exptime=1.0, pixmap=pixmap, weight_map=(data != 0).astype(np.float32), pixfrac=pixfrac
@@ -95,6 +103,101 @@ def _drizzle_one(data: np.ndarray, wcs: WCS, grid: WCS, shape, *, pixfrac: float
     return image, weight
 
 
+def _read_dq(path) -> np.ndarray | None:
+    with open_fits(path, what="JWST stage-2 _cal files") as hdul:
+        return np.asarray(hdul["DQ"].data) if "DQ" in hdul else None
+
+
+def _on_detector(grid_mask: np.ndarray, pixmap: np.ndarray) -> np.ndarray:
+    """``grid_mask`` (H, W) sampled at each detector pixel's place on the grid (nearest pixel)."""
+    x, y = np.rint(pixmap[..., 0]), np.rint(pixmap[..., 1])
+    inside = np.isfinite(x) & np.isfinite(y) & (x >= 0) & (y >= 0)
+    inside &= (x < grid_mask.shape[1]) & (y < grid_mask.shape[0])
+    out = np.zeros(pixmap.shape[:2], bool)
+    out[inside] = grid_mask[y[inside].astype(int), x[inside].astype(int)]
+    return out
+
+
+def _first_pass_sources(frames, usables, pixmaps, grid, shape, config: CorrectionConfig, drizzle) -> list:
+    """Per exposure, the detector pixels of sources found on a quick coadd of roughly cleaned exposures."""
+    rough = [_clean(f, ok, None, config) for f, ok in zip(frames, usables)]
+    images, weights = zip(*(drizzle(np.where(ok, f, 0.0), pm) for f, ok, pm in zip(rough, usables, pixmaps)))
+    total = np.sum(weights, axis=0)
+    coadd = np.sum([i * w for i, w in zip(images, weights)], axis=0) / np.maximum(total, 1e-12)
+    grid_mask = cr.source_mask(coadd, total > 0, nsigma=config.mask_sigma)
+    return [_on_detector(grid_mask, pm) for pm in pixmaps]
+
+
+def _clean(frame, usable, sources, config: CorrectionConfig) -> np.ndarray:
+    if config.one_over_f:
+        frame = cr.one_over_f_correction(frame, usable, sources=sources, columns=config.columns,
+                                         amplifier_width=config.amplifier_width)  # fmt: skip
+    if config.background:
+        frame = cr.background_correction(frame, usable, sources=sources, mesh=config.mesh)
+    return frame
+
+
+def correct_exposures(
+    frames: Sequence[np.ndarray],
+    usables: Sequence[np.ndarray],
+    sources: Sequence[np.ndarray],
+    config: CorrectionConfig,
+) -> tuple[list[np.ndarray], list[float]]:
+    """Detector-frame exposures of one detector with 1/f, background and the detector pattern removed.
+
+    ``sources`` masks each exposure's sources. Returns the corrected frames
+    (unusable pixels 0) and each exposure's pattern scale (NaN when the
+    pattern step is off or the exposures differ in shape).
+    """
+    cleaned = [_clean(np.asarray(f, float), ok, s, config) for f, ok, s in zip(frames, usables, sources)]
+    scales = [float("nan")] * len(cleaned)
+    if config.detector_pattern and len(cleaned) > 2 and len({f.shape for f in cleaned}) == 1:
+        pattern = cr.detector_pattern(np.stack(cleaned), np.stack(usables), np.stack(sources))
+        for t, (first, raw, ok, s) in enumerate(zip(cleaned, frames, usables, sources)):
+            scales[t] = cr.subtract_pattern(first, pattern, ok, s)[1]
+            raw = cr.subtract_pattern(np.asarray(raw, float), pattern, ok, scale=scales[t])[0]
+            cleaned[t] = _clean(raw, ok, s, config)
+    return [np.where(ok, f, 0.0) for f, ok in zip(cleaned, usables)], scales
+
+
+def _corrected_frames(exposures, dqs, pixmaps, grid, shape, config: CorrectionConfig, drizzle):
+    """The exposures' SCI after ``config``'s detector-frame steps, and a record of what they did."""
+    usables = [d != 0 for d, _, _ in exposures]
+    if config.events:
+        usables = [cr.grow_event_flags(dq, ok, grow=config.grow, expand=config.expand,
+                                       min_snowball=config.min_snowball) if dq is not None else ok
+                   for dq, ok in zip(dqs, usables)]  # fmt: skip
+    frames = [d.astype(np.float64) for d, _, _ in exposures]
+    record = {"event_pixels": float(np.mean([1 - ok.mean() for ok in usables]) - np.mean(
+        [np.mean(d == 0) for d, _, _ in exposures]))}  # fmt: skip
+    if not (config.one_over_f or config.background or config.detector_pattern):
+        return [np.where(ok, f, 0.0) for f, ok in zip(frames, usables)], record
+    sources = _first_pass_sources(frames, usables, pixmaps, grid, shape, config, drizzle)
+    out, scales = [None] * len(frames), [float("nan")] * len(frames)
+    for detector in {h.get("DETECTOR", "") for _, _, h in exposures}:
+        idx = [i for i, (_, _, h) in enumerate(exposures) if h.get("DETECTOR", "") == detector]
+        fixed, found = correct_exposures([frames[i] for i in idx], [usables[i] for i in idx],
+                                         [sources[i] for i in idx], config)  # fmt: skip
+        for i, f, s in zip(idx, fixed, found):
+            out[i], scales[i] = f, s
+    record["pattern_scales"] = scales
+    record["source_fraction"] = float(np.mean([s.mean() for s in sources]))
+    return out, record
+
+
+def _record(header: fits.Header, config: CorrectionConfig | None, record: dict) -> None:
+    steps = config.enabled() if config else []
+    header["CORRSTEP"] = (",".join(steps) or "none", "exposure corrections")
+    for step in steps:
+        header.add_history(f"asteris.archive.corrections {step}: {cr.CORRECTION_STEPS[step]}")
+    if "outlier_fraction" in record:
+        header["OUTLFRAC"] = (round(record["outlier_fraction"], 6), "fraction of pixels rejected as outliers")
+    if record.get("pattern_scales"):
+        scales = [s for s in record["pattern_scales"] if np.isfinite(s)]
+        if scales:
+            header["PATSCMIN"], header["PATSCMAX"] = round(min(scales), 4), round(max(scales), 4)
+
+
 def align(
     files: Sequence[str | os.PathLike],
     *,
@@ -102,10 +205,11 @@ def align(
     pixfrac: float = 1.0,
     kernel: str = "square",
     grid: tuple[WCS, tuple[int, int]] | None = None,
+    corrections: CorrectionConfig | None = None,
     output: str | os.PathLike | None = None,
     overwrite: bool = False,
 ) -> tuple[Stack, np.ndarray]:
-    """Drizzle JWST ``_cal`` exposures of one filter onto a common grid.
+    """Drizzle JWST ``_cal`` exposures of one filter onto a common grid, structured noise corrected first.
 
     Parameters
     ----------
@@ -117,6 +221,10 @@ def align(
     grid : (WCS, (H, W)), optional
         The output grid (e.g. `common_grid` of the exposures of every filter,
         so that the bands line up); default: the grid covering these exposures.
+    corrections : `~asteris.archive.corrections.CorrectionConfig`, optional
+        Exposure-level corrections (default: all of them; ``CorrectionConfig.none()``
+        takes the exposures as they come). The steps applied are in the
+        header's ``CORRSTEP`` and ``HISTORY``.
     output : path, optional
         Write the cube (primary HDU) and weights (``WEIGHT``) there, atomically.
 
@@ -129,6 +237,7 @@ def align(
     """
     if not files:
         raise StackMismatchError("no exposures given to align")
+    config = CorrectionConfig() if corrections is None else corrections
     exposures = [read_cal_exposure(f) for f in files]
     filters = {h.get("FILTER") for _, _, h in exposures}
     if len(filters) > 1:
@@ -138,9 +247,20 @@ def align(
     grid, shape = grid or common_grid(
         [w for _, w, _ in exposures], [d.shape for d, _, _ in exposures], pixel_scale=pixel_scale
     )
-    frames, weights = zip(
-        *(_drizzle_one(d, w, grid, shape, pixfrac=pixfrac, kernel=kernel) for d, w, _ in exposures)
-    )
+    pixmaps = [_pixmap(d, w, grid, shape) for d, w, _ in exposures]
+
+    def drizzle(data, pixmap):
+        return _drizzle_one(data.astype(np.float32), None, grid, shape, pixfrac=pixfrac, kernel=kernel,
+                            pixmap=pixmap)  # fmt: skip
+
+    dqs = [_read_dq(f) for f in files] if config.events else [None] * len(files)
+    frames, record = _corrected_frames(exposures, dqs, pixmaps, grid, shape, config, drizzle)
+    images, weights = (np.stack(a) for a in zip(*(drizzle(f, pm) for f, pm in zip(frames, pixmaps))))
+    if config.events:
+        outliers = cr.reject_outliers(images, weights, nsigma=config.outlier_sigma,
+                                      scale=config.outlier_scale)  # fmt: skip
+        images[outliers], weights[outliers] = 0, 0
+        record["outlier_fraction"] = float(outliers.sum() / max((weights > 0).sum() + outliers.sum(), 1))
     header = fits.Header()
     for key in ("TELESCOP", "INSTRUME", "FILTER", "PROGRAM", "BUNIT"):
         if key in exposures[0][2]:
@@ -148,10 +268,10 @@ def align(
     header["ASTVERS"] = (VERSION, "asteris version")
     header["ALIGNPIX"] = (pixel_scale, "arcsec/px of the common grid")
     header["PIXFRAC"], header["DRIZKERN"] = pixfrac, kernel
+    _record(header, config, record)
     for i, f in enumerate(files):
         header[f"INFILE{i:02d}"[:8]] = Path(f).name[:68]
-    stack = Stack(np.stack(frames), header, grid, [str(f) for f in files])
-    weights = np.stack(weights)
+    stack = Stack(images, header, grid, [str(f) for f in files])
     if output is not None:
         write_aligned(stack, weights, output, overwrite=overwrite)
     return stack, weights

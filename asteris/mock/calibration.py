@@ -35,6 +35,8 @@ __all__ = [
     "row_offset_rms",
     "event_rate",
     "calibration_table",
+    "CORRECTED",
+    "correction_residuals",
 ]
 
 
@@ -50,11 +52,12 @@ def casertano_r(scale_ratio: float, pixfrac: float) -> float:
 
 
 def box_noise(image: np.ndarray, usable: np.ndarray, *, box: int = 16, n: int = 3000, seed: int = 0,
-              background_box: int | None = None) -> float:  # fmt: skip
+              background_box: int | None = None, robust: bool = True) -> float:  # fmt: skip
     """Robust (MAD) noise of sums over ``box`` x ``box`` pixels at random places wholly inside ``usable``.
 
     ``background_box``: first subtract the local mean in boxes of that side,
-    as photometry on a background-subtracted mosaic does.
+    as photometry on a background-subtracted mosaic does. ``robust=False``:
+    the RMS about zero instead, which rare events and smooth structure raise.
     """
     if background_box:
         weight = ndimage.uniform_filter(usable.astype(float), background_box)
@@ -68,7 +71,7 @@ def box_noise(image: np.ndarray, usable: np.ndarray, *, box: int = 16, n: int = 
     integral = np.pad(np.cumsum(np.cumsum(np.where(usable, image, 0.0), 0), 1), ((1, 0), (1, 0)))
     y, x = picks[:, 0], picks[:, 1]
     sums = integral[y + box, x + box] - integral[y, x + box] - integral[y + box, x] + integral[y, x]
-    return nmad(sums)
+    return nmad(sums) if robust else float(np.sqrt(np.mean(sums**2)))
 
 
 def correlated_noise_factor(image: np.ndarray, usable: np.ndarray, *, box: int = 16, **options) -> float:
@@ -112,12 +115,14 @@ _STARS = PopulationConfig(counts_log_norm=-np.inf, star_density=300.0, star_mags
                           interloper_density=0.0, high_z_boost=0.0)  # fmt: skip
 
 
-def _simulate(noise: NoiseConfig, band: str, folder: Path, *, shape, exposures, seed, population=None):
+def _simulate(noise: NoiseConfig, band: str, folder: Path, *, shape, exposures, seed, population=None,
+              corrections=None):  # fmt: skip
+    from ..archive.corrections import CorrectionConfig
     from .simulate import simulate_field
 
     field = simulate_field("nircam", shape=shape, exposures=exposures, bands=[band], noise=noise,
                            population=population or PopulationConfig.empty(), seed=seed, exposures_dir=folder,
-                           progress=False)  # fmt: skip
+                           corrections=corrections or CorrectionConfig.none(), progress=False)  # fmt: skip
     return field, read_exposures(folder, band)
 
 
@@ -193,6 +198,47 @@ def _drizzle_rows(band: str, folder: Path, *, shape, exposures, seed) -> list[di
     return rows
 
 
+#: Each component an exposure-level correction of `asteris.archive.corrections` addresses, and the step.
+CORRECTED = {"one_over_f": "one_over_f", "cosmic_rays": "events", "snowballs": "events",
+             "hot_pixels": "detector_pattern", "flat_residual": "detector_pattern",
+             "wisp": "detector_pattern", "gradient": "background"}  # fmt: skip
+
+
+def _coadd_box_rms(noise: NoiseConfig, corrections, folder: Path, *, shape, exposures, seed) -> float:
+    field, _ = _simulate(noise, "F200W", folder, shape=shape, exposures=exposures, seed=seed,
+                         corrections=corrections)  # fmt: skip
+    data = field.bands["F200W"].stack.data
+    usable = (data != 0).all(axis=0)
+    return box_noise(data.mean(axis=0), usable, box=_BOX, robust=False)
+
+
+def correction_residuals(*, shape=(768, 768), exposures: int = 8, seed: int = 0) -> dict[str, dict]:
+    """Per corrected component: its excess noise in the coadd before and after the corrections.
+
+    Each component alone at its default, on white noise with native pixels,
+    dithers and gaps, is co-added as the exposures come and with every
+    correction on. The excess is ``sqrt(rms^2 - rms_0^2) / rms_0`` of random
+    16 px box sums (RMS about zero, so events and smooth structure count),
+    ``rms_0`` the same field without the component under the same
+    corrections: 0 means the component is gone.
+    """
+    from ..archive.corrections import CorrectionConfig
+
+    physical = ("sky_poisson", "read_noise", "resampling", "gaps")
+    settings = {"before": CorrectionConfig.none(),
+                "after": CorrectionConfig(amplifier_width=NIRCAM.amplifier_width)}  # fmt: skip
+    out = {name: {} for name in CORRECTED}
+    with tempfile.TemporaryDirectory(prefix="asteris-corrections-") as tmp:
+        for when, config in settings.items():
+            options = dict(shape=shape, exposures=exposures, seed=seed)
+            base = _coadd_box_rms(NoiseConfig.only(*physical), config, Path(tmp) / f"{when}_white", **options)
+            for name in CORRECTED:
+                rms = _coadd_box_rms(NoiseConfig.only(*physical, name), config, Path(tmp) / f"{when}_{name}",
+                                     **options)  # fmt: skip
+                out[name][when] = round(float(np.sqrt(max(rms**2 - base**2, 0.0)) / base), 4)
+    return out
+
+
 def calibration_table(*, shape=(768, 768), exposures: int = 8, seed: int = 0) -> list[dict]:
     """One row per noise component: default, published basis, and the value measured on the mock.
 
@@ -240,4 +286,10 @@ def calibration_table(*, shape=(768, 768), exposures: int = 8, seed: int = 0) ->
         for drizzled_band in ("F200W", "F444W"):
             rows += _drizzle_rows(drizzled_band, folder / drizzled_band, shape=shape, exposures=exposures,
                                   seed=seed)  # fmt: skip
+    residuals = correction_residuals(shape=shape, exposures=exposures, seed=seed)
+    for row in rows:
+        if row["component"] in residuals and "band" not in row:
+            row["correction"] = CORRECTED[row["component"]]
+            row["coadd_excess_before"] = residuals[row["component"]]["before"]
+            row["coadd_excess_after"] = residuals[row["component"]]["after"]
     return rows

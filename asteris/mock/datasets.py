@@ -16,6 +16,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+from ..archive.corrections import CorrectionConfig
 from ..fileio import data_dir
 from .instruments import get_instrument
 from .noise import NoiseConfig
@@ -40,8 +41,9 @@ def default_parameters(instrument: str = "nircam") -> dict:
 #: Raised whenever the simulator renders the same parameters differently, so that cached
 #: fields of an older simulator are not reused (2: Lyman-alpha emission scattered by the IGM;
 #: 3: NIRCam exposures on native detector pixels, written as _cal files and drizzled by asteris.archive.align,
-#: HSC exposures as warps stacked by its warp path).
-MOCK_VERSION = 3
+#: HSC exposures as warps stacked by its warp path; 4: exposure-level corrections before the alignment, and
+#: snowball cores flagged JUMP_DET).
+MOCK_VERSION = 4
 
 
 def _key(params: dict) -> str:
@@ -58,6 +60,7 @@ def mock_field(
     noise: NoiseConfig | None = None,
     population: PopulationConfig | None = None,
     seed: int = 0,
+    corrections=None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> MockField:
@@ -65,14 +68,18 @@ def mock_field(
 
     Built with `asteris.mock.simulate.simulate_field` the first time, then read
     from the cache. Every band file, the truth catalogue and ``params.json``
-    are in `MockField.params` ``["path"]``.
+    are in `MockField.params` ``["path"]``. ``corrections``: the exposure-level
+    corrections of the alignment (default: all; see `asteris.archive.corrections`).
     """
     params = default_parameters(instrument)
     params.update({k: v for k, v in {"shape": shape, "exposures": exposures, "population": population}.items()
                    if v is not None})  # fmt: skip
     # keyed by the amplitudes in effect, so that NoiseConfig.white_only() and structured_scale 0 share a field
     params.update(bands=bands, noise=(noise or NoiseConfig()).effective(), seed=seed)
-    name = get_instrument(instrument).name
+    inst = get_instrument(instrument)
+    if corrections is not None and corrections != CorrectionConfig(amplifier_width=inst.amplifier_width):
+        params["corrections"] = corrections  # simulate_field's default stays out of the key
+    name = inst.name
     folder = Path(cache_dir or data_dir()) / f"mock_{name}_{_key(params)}"
     if not (folder / "params.json").exists():
         simulate_field(name, progress=progress, **params).write(folder, overwrite=True)

@@ -32,6 +32,7 @@ from ..version import VERSION
 __all__ = [
     "DQ_DO_NOT_USE",
     "DQ_HOT",
+    "DQ_JUMP_DET",
     "EXPOSURE_TIME",
     "HSC_NO_DATA",
     "detector_shape",
@@ -42,8 +43,8 @@ __all__ = [
     "row_median_correction",
 ]
 
-#: JWST DQ bits (jwst.datamodels.dqflags): 0 DO_NOT_USE, 11 HOT.
-DQ_DO_NOT_USE, DQ_HOT = 1, 2048
+#: JWST DQ bits (jwst.datamodels.dqflags): 0 DO_NOT_USE, 2 JUMP_DET, 11 HOT.
+DQ_DO_NOT_USE, DQ_JUMP_DET, DQ_HOT = 1, 4, 2048
 #: HSC mask plane NO_DATA (bit 8).
 HSC_NO_DATA = 256
 #: seconds: EFFEXPTM of a mock NIRCam exposure, the time its artefact rates are per

@@ -41,7 +41,7 @@ __all__ = [
 
 #: name -> (default, what it is, what the amplitude is based on)
 COMPONENTS: dict[str, tuple[object, str, str]] = {
-    "sky_poisson": (True, "Poisson noise of sky and sources, in electrons",
+    "sky_poisson": (True, "Poisson noise of sky and sources, in electrons (drawn in its Gaussian limit)",
                     "sky levels of Rigby et al. 2023, PASP 135, 048001 (NIRCam) and Aihara et al. 2018, "
                     "PASJ 70, S8 (HSC dark sky)"),
     "read_noise": (True, "Gaussian read noise, 8 e (NIRCam multi-group ramp) or 4.5 e (HSC CCDs)",
@@ -115,6 +115,12 @@ class NoiseConfig:
         return cls.only("sky_poisson", "read_noise")
 
     @classmethod
+    def physical_only(cls) -> NoiseConfig:
+        """Everything physical and no structured artefact: sky Poisson and read noise on native pixels,
+        sub-pixel dithers and roll, drizzle, detector gaps. The limit no denoiser can pass."""
+        return cls.only("sky_poisson", "read_noise", "resampling", "gaps")
+
+    @classmethod
     def only(cls, *names: str) -> NoiseConfig:
         """Every component off except ``names`` (at their defaults)."""
         unknown = set(names) - set(COMPONENTS)
@@ -137,18 +143,17 @@ class NoiseConfig:
         """The amplitudes after ``structured_scale``, with the scale reset to 1.
 
         Every structured amplitude is multiplied by the scale; sky Poisson and
-        read noise stay. At 0 the field is white noise only: resampling and
-        gaps go too, the physical limit a denoiser can approach.
+        read noise, resampling and gaps stay as they are. At 0 no structured
+        artefact is left: the same field's physical limit, which keeps native
+        pixels, dithers, roll, drizzle and gaps (`physical_only`).
 
         >>> NoiseConfig(structured_scale=2.0).effective().one_over_f
         0.6
-        >>> NoiseConfig(structured_scale=0.0).effective() == NoiseConfig.white_only()
+        >>> NoiseConfig(structured_scale=0.0).effective() == NoiseConfig.physical_only()
         True
         """
         if self.structured_scale < 0:
             raise ConfigError(f"structured_scale must be >= 0, got {self.structured_scale}")
-        if self.structured_scale == 0:
-            return NoiseConfig.only(*[n for n in ("sky_poisson", "read_noise") if getattr(self, n)])
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         for name in STRUCTURED:
             values[name] = values[name] * self.structured_scale
@@ -156,11 +161,19 @@ class NoiseConfig:
 
 
 def sky_and_read_noise(signal, sky: float, gain: float, read_noise: float, rng, *, poisson=True, read=True):
-    """Sky-subtracted exposure from a noiseless ``signal`` (image units) on a sky of ``sky``."""
+    """Sky-subtracted exposure from a noiseless ``signal`` (image units) on a sky of ``sky``.
+
+    The photon noise is drawn in its Gaussian limit (the mock's skies hold 40
+    to 20,000 electrons a pixel, where Poisson's skewness is below 0.16 and
+    read noise dilutes it further), so that the draws are two fixed-size
+    fields: the same stream gives the same noise whatever else changes in the
+    signal, and fields that differ by one artefact are paired realizations.
+    """
     electrons = np.clip((signal + sky) * gain, 0, None)
-    noisy = rng.poisson(electrons).astype(np.float64) if poisson else electrons
+    photon, readout = rng.standard_normal((2, *np.shape(signal)))
+    noisy = electrons + np.sqrt(electrons) * photon if poisson else electrons
     if read:
-        noisy += rng.normal(0.0, read_noise, signal.shape)
+        noisy = noisy + read_noise * readout
     return noisy / gain - sky
 
 
@@ -199,8 +212,15 @@ def cosmic_ray_residuals(shape: tuple[int, int], per_mpx: float, sigma: float, r
     return out
 
 
-def snowball_residuals(shape: tuple[int, int], per_mpx: float, sigma: float, rng) -> np.ndarray:
-    """Round halos (radius 3-8 px, 1-5 sigma, soft edge) left around corrected snowballs."""
+def snowball_residuals(
+    shape: tuple[int, int], per_mpx: float, sigma: float, rng, *, cores: np.ndarray | None = None
+) -> np.ndarray:
+    """Round halos (radius 3-8 px, 1-5 sigma, soft edge) left around corrected snowballs.
+
+    ``cores``, a boolean ``shape`` array, gets True inside half of each halo's
+    radius: the core the JWST jump step flags (JUMP_DET), whose surroundings
+    the halo is.
+    """
     out = np.zeros(shape)
     for _ in range(rng.poisson(per_mpx * shape[0] * shape[1] / 1e6)):
         radius = rng.uniform(3, 8)
@@ -209,6 +229,10 @@ def snowball_residuals(shape: tuple[int, int], per_mpx: float, sigma: float, rng
         disk = 1.0 / (1.0 + np.exp((np.hypot(yy, xx) - radius) / 0.7))
         y0, x0 = rng.integers(shape[0]) - half, rng.integers(shape[1]) - half
         add_patch(out, y0, x0, sigma * rng.uniform(1, 5) * disk)
+        if cores is not None:
+            core = np.zeros(shape)
+            add_patch(core, y0, x0, (np.hypot(yy, xx) <= radius / 2).astype(float))
+            cores |= core > 0
     return out
 
 

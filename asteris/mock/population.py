@@ -27,7 +27,6 @@ True
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import astropy.units as u
@@ -36,7 +35,7 @@ from astropy.cosmology import Planck18
 from astropy.table import QTable, vstack
 from scipy.integrate import trapezoid
 
-from ..errors import ConfigError
+from ..config import reject_unknown_keys
 from .sed import NJY_AB_ZP, Passbands, StellarPopulation
 
 __all__ = [
@@ -124,10 +123,7 @@ class PopulationConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> PopulationConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ConfigError(f"unknown population keys {sorted(unknown)}; known: {sorted(known)}")
+        reject_unknown_keys(values, cls, "population")
         values = dict(values)
         if isinstance(values.get("high_z_lf"), dict):
             values["high_z_lf"] = DoublePowerLaw(**values["high_z_lf"])

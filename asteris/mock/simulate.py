@@ -44,6 +44,7 @@ from . import noise as nz
 from .detector import (
     DQ_DO_NOT_USE,
     DQ_HOT,
+    DQ_JUMP_DET,
     EXPOSURE_TIME,
     HSC_NO_DATA,
     detector_shape,
@@ -329,33 +330,60 @@ def _pointings(exposures: int, instrument: Instrument, oversample: int, resampli
     return [_Pointing(dx, dy, roll) for (dy, dx), roll in zip(offsets, rolls)]
 
 
-def _fixed_patterns(spec: BandSpec, instrument: Instrument, shape, noise: nz.NoiseConfig, rng) -> dict:
-    sigma = spec.white_sigma
-    return {
-        "hot": nz.hot_pixel_map(shape, noise.hot_pixels, sigma, rng) if noise.hot_pixels else np.zeros(shape),
-        "flat": nz.flat_residual_map(shape, noise.flat_residual, rng) if noise.flat_residual else 0.0,
-        "wisp": nz.wisp_map(shape, noise.wisp * spec.wisp * sigma, rng) if noise.wisp * spec.wisp else 0.0,
-        "valid": nz.gap_mask(shape, instrument.gap_width if noise.gaps else 0),
-    }
+#: The random streams of a band, one per noise component: switching one component off leaves the draws
+#: of every other (and of the white noise) as they were, so that fields differing by one component are
+#: paired realizations.
+STREAMS = ("white", "hot_pixels", "flat_residual", "wisp", "one_over_f", "cosmic_rays", "snowballs",
+           "gradient", "seeing")  # fmt: skip
+
+
+def _streams(seed: np.random.SeedSequence) -> dict[str, np.random.Generator]:
+    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, seed.spawn(len(STREAMS)))}
+
+
+def _fixed_patterns(spec: BandSpec, instrument: Instrument, shape, noise: nz.NoiseConfig, rng: dict) -> dict:
+    """The patterns fixed on the detector (hot pixels, flat residual, wisp) and its valid pixels."""
+    sigma, wisp = spec.white_sigma, noise.wisp * spec.wisp
+    out = {"hot": np.zeros(shape), "flat": 0.0, "wisp": 0.0,
+           "valid": nz.gap_mask(shape, instrument.gap_width if noise.gaps else 0)}  # fmt: skip
+    if noise.hot_pixels:
+        out["hot"] = nz.hot_pixel_map(shape, noise.hot_pixels, sigma, rng["hot_pixels"])
+    if noise.flat_residual:
+        out["flat"] = nz.flat_residual_map(shape, noise.flat_residual, rng["flat_residual"])
+    if wisp:
+        out["wisp"] = nz.wisp_map(shape, wisp * sigma, rng["wisp"])
+    return out
 
 
 def _expose(
-    signal, previous, spec: BandSpec, instrument: Instrument, fixed: dict, noise: nz.NoiseConfig, rng
+    signal,
+    previous,
+    spec: BandSpec,
+    instrument: Instrument,
+    fixed: dict,
+    noise: nz.NoiseConfig,
+    rng,
+    jumps: np.ndarray | None = None,
 ):
-    """One detector-frame exposure (sky-subtracted, image units) from its noiseless ``signal``."""
+    """One detector-frame exposure (sky-subtracted, image units) from its noiseless ``signal``.
+
+    ``jumps`` (boolean, the frame's shape) gets the snowball cores the jump step would flag.
+    """
     sigma, shape = spec.white_sigma, signal.shape
     seen = signal * (1 + fixed["flat"]) + spec.sky * fixed["flat"]
-    frame = nz.sky_and_read_noise(seen, spec.sky, spec.gain, spec.read_noise, rng,
+    frame = nz.sky_and_read_noise(seen, spec.sky, spec.gain, spec.read_noise, rng["white"],
                                   poisson=noise.sky_poisson, read=noise.read_noise)  # fmt: skip
-    frame += fixed["hot"] + fixed["wisp"] * rng.uniform(0.7, 1.3)
+    frame += fixed["hot"] + fixed["wisp"] * rng["wisp"].uniform(0.7, 1.3)
     if noise.one_over_f and instrument.amplifier_width:
-        frame += nz.one_over_f_stripes(shape, instrument.amplifier_width, noise.one_over_f * sigma, rng)
+        frame += nz.one_over_f_stripes(
+            shape, instrument.amplifier_width, noise.one_over_f * sigma, rng["one_over_f"]
+        )
     if noise.cosmic_rays:
-        frame += nz.cosmic_ray_residuals(shape, noise.cosmic_rays, sigma, rng)
+        frame += nz.cosmic_ray_residuals(shape, noise.cosmic_rays, sigma, rng["cosmic_rays"])
     if noise.snowballs and instrument.has_snowballs:
-        frame += nz.snowball_residuals(shape, noise.snowballs, sigma, rng)
+        frame += nz.snowball_residuals(shape, noise.snowballs, sigma, rng["snowballs"], cores=jumps)
     if noise.gradient:
-        frame += nz.background_gradient(shape, noise.gradient * sigma, rng)
+        frame += nz.background_gradient(shape, noise.gradient * sigma, rng["gradient"])
     if noise.persistence and instrument.has_persistence and previous is not None:
         frame += nz.persistence_ghost(previous, noise.persistence, _PERSISTENCE_THRESHOLD * sigma)
     return np.where(fixed["valid"], frame, 0.0)
@@ -369,7 +397,7 @@ def _error(signal: np.ndarray, spec: BandSpec) -> np.ndarray:
 def _band_fwhms(spec: BandSpec, instrument: Instrument, exposures: int, rng) -> np.ndarray:
     if instrument.seeing_range is None:
         return np.full(exposures, spec.psf_fwhm)
-    return np.round(rng.uniform(*instrument.seeing_range, exposures), 3)
+    return np.round(rng["seeing"].uniform(*instrument.seeing_range, exposures), 3)
 
 
 @dataclass
@@ -384,6 +412,7 @@ class _Scene:
     pointings: list
     noise: nz.NoiseConfig
     seed: int
+    corrections: object = None  #: asteris.archive.corrections.CorrectionConfig of the alignment
 
     def fluxes(self, spec: BandSpec) -> np.ndarray:
         """Total fluxes in output-grid image units (per output pixel) of every source."""
@@ -422,8 +451,10 @@ def _detector_frames(scene: _Scene, spec: BandSpec, folder: Path, rng, progress:
     for t, (signal, wcs) in enumerate(tqdm(signals, total=len(wcses),
                                            desc=f"expose {spec.name}", disable=not progress,
                                            leave=False)):  # fmt: skip
-        frame = _expose(signal, previous, native, inst, fixed, scene.noise, rng)
+        jumps = np.zeros(shape, bool)
+        frame = _expose(signal, previous, native, inst, fixed, scene.noise, rng, jumps)
         dq = np.where(fixed["valid"], 0, DQ_DO_NOT_USE) | np.where(hot, DQ_DO_NOT_USE | DQ_HOT, 0)
+        dq |= np.where(jumps & fixed["valid"], DQ_JUMP_DET, 0)
         keywords = {"INSTRUME": "NIRCAM", "DETECTOR": spec.detector, "FILTER": spec.name,
                     "PROGRAM": "mock", "EXPSTART": 60000.0 + t / 24, "EFFEXPTM": EXPOSURE_TIME,
                     "SEED": scene.seed}  # fmt: skip
@@ -491,7 +522,8 @@ def _simulate_band(scene: _Scene, spec: BandSpec, rng, folder: Path, progress: b
         weights = (stack.data != 0).astype(np.float32)
     else:
         files, table = _detector_frames(scene, spec, folder, rng, progress)
-        stack, weights = align(files, grid=(scene.wcs, geom.shape), pixfrac=inst.pixfrac)
+        stack, weights = align(files, grid=(scene.wcs, geom.shape), pixfrac=inst.pixfrac,
+                               corrections=scene.corrections)  # fmt: skip
         native = table["detector_scale"][0].to_value(u.arcsec)
         widths = (native, inst.pixfrac * native) if scene.noise.resampling else ()
     table["valid_fraction"] = (weights > 0).mean(axis=(1, 2))
@@ -501,7 +533,7 @@ def _simulate_band(scene: _Scene, spec: BandSpec, rng, folder: Path, progress: b
     header = _header(spec, inst, scene.wcs, scene.seed)
     header["PIXRESP"] = (",".join(f"{v:g}" for v in widths) or "none",
                          "[arcsec] boxes the truth PSF is convolved with")  # fmt: skip
-    for key in ("PIXFRAC", "DRIZKERN", "ALIGNPIX"):
+    for key in ("PIXFRAC", "DRIZKERN", "ALIGNPIX", "CORRSTEP", "OUTLFRAC", "PATSCMIN", "PATSCMAX"):
         if key in stack.header:
             header[key] = stack.header[key]
     provenance = [f"asteris.mock.simulate seed {scene.seed}"] + [Path(f).name for f in files]
@@ -552,6 +584,7 @@ def simulate_field(
     dec: float = -27.78,
     oversample: int = 4,
     exposures_dir: str | os.PathLike | None = None,
+    corrections=None,
     progress: bool = True,
 ) -> MockField:
     """Simulate a dithered multi-band field; see the module docstring.
@@ -566,8 +599,16 @@ def simulate_field(
     seed : everything random follows from it; the same seed gives the same bytes.
     exposures_dir : folder to keep the exposure files in (``_cal``-like files for NIRCam,
         warps for HSC); by default they are written to a temporary folder, aligned and removed.
+    corrections : `asteris.archive.corrections.CorrectionConfig`, optional
+        The exposure-level corrections of the NIRCam alignment (default: every
+        step, with the instrument's amplifier width; ``CorrectionConfig.none()``
+        stacks the exposures as they come). HSC warps are stacked as delivered.
     """
+    from ..archive.corrections import CorrectionConfig
+
     inst = get_instrument(instrument)
+    if corrections is None:
+        corrections = CorrectionConfig(amplifier_width=inst.amplifier_width)
     noise, population = (noise or nz.NoiseConfig()).effective(), population or PopulationConfig()
     if exposures < 1 or min(shape) < 16:
         raise ConfigError(f"need at least one exposure and a 16x16 field, got {exposures} and {shape}")
@@ -582,15 +623,15 @@ def simulate_field(
     wcs = synthetic_wcs(geom.shape, ra=ra, dec=dec, scale_arcsec=inst.pixel_scale)
     pointings = _pointings(exposures, inst, oversample, noise.resampling, np.random.default_rng(seeds[1]))
     scene = _Scene(inst, geom, wcs, _render_stamps(catalog, geom, inst.pixel_scale), catalog, pointings,
-                   noise, seed)  # fmt: skip
+                   noise, seed, corrections)  # fmt: skip
     out = {}
     with _exposure_folder(exposures_dir) as folder:
         for spec, band_seed in zip(tqdm(specs, desc=f"mock {inst.name}", disable=not progress), seeds[2:]):
-            out[spec.name] = _simulate_band(scene, spec, np.random.default_rng(band_seed), folder, progress)
+            out[spec.name] = _simulate_band(scene, spec, _streams(band_seed), folder, progress)
     params = {
         "instrument": inst.name, "shape": list(shape), "exposures": exposures,
         "bands": [s.name for s in specs], "seed": seed, "ra": ra, "dec": dec, "oversample": oversample,
-        "noise": asdict(noise),
+        "noise": asdict(noise), "corrections": corrections.to_dict(),
         "population": asdict(population), "spectral_grids": SPECTRAL_GRIDS, "asteris_version": VERSION,
     }  # fmt: skip
     return MockField(inst.name, out, _finish_catalog(catalog, geom, wcs, inst.pixel_scale, seed), params)
@@ -616,9 +657,14 @@ def component_power_spectra(
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Noise power spectra of source-free stacks, white noise alone and plus each component.
 
+    The exposures are stacked as they come (no `asteris.archive.corrections`):
+    the spectra show what each component adds.
+
     Returns ``{name: (k, radial, column)}`` (see `asteris.mock.noise.power_spectrum`),
     averaged over exposures and divided by the mean white-noise power.
     """
+    from ..archive.corrections import CorrectionConfig
+
     inst = get_instrument(instrument)
     crop = inst.dither_max + 4  # beyond the dither and roll edges, which no exposure covers
     out = {}
@@ -626,7 +672,8 @@ def component_power_spectra(
         extra = () if name == "white" else (name,)
         noise = nz.NoiseConfig.only("sky_poisson", "read_noise", *extra)
         field = simulate_field(inst, shape=shape, exposures=exposures, bands=[band], noise=noise,
-                               population=PopulationConfig.empty(), seed=seed, progress=False)  # fmt: skip
+                               population=PopulationConfig.empty(), seed=seed, progress=False,
+                               corrections=CorrectionConfig.none())  # fmt: skip
         data = field.bands[inst.band(band).name].stack.data[:, crop:-crop, crop:-crop]
         spectra = [nz.power_spectrum(frame) for frame in data]
         out[name] = tuple(np.mean([s[i] for s in spectra], axis=0) for i in range(3))

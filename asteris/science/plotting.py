@@ -85,7 +85,7 @@ def plot_depth_sweep(sweep: dict, path: str | os.PathLike | None = None, *, over
     bottom.axhline(0, color="0.5", lw=0.8)
     top.set_ylabel("m90 (AB), optimal protocol")
     bottom.set_ylabel("dm90 vs ivar coadd (mag)")
-    bottom.set_xlabel("structured_scale (0: white noise only, 1: calibrated defaults)")
+    bottom.set_xlabel("structured_scale (0: no structured noise, 1: calibrated defaults)")
     top.legend(fontsize=8)
     bottom.legend(fontsize=8)
     return save_figure(fig, path, overwrite)
