@@ -396,7 +396,7 @@ def main() -> None:
         else f"CPU ({platform.processor() or 'x86_64'})"
     )
     results = {"device": device, "torch": torch.__version__, "machine": machine_description(),
-               "baseline": BASELINE, "fields": {}}  # fmt: skip
+               "baseline": BASELINE, "mock_version": MOCK_VERSION, "fields": {}}  # fmt: skip
     if args.convergence:
         results |= {"command": "python benchmarks/depth.py --convergence RUNS " + " ".join(
             f"--{k} {getattr(args, k)}" for k in ("band", "realizations", "per", "bootstrap")),

@@ -162,6 +162,9 @@ for row in calibration["rows"]:
 # - Every noise component is named, documented and switchable
 #   (`asteris.mock.noise.NoiseConfig`), so that later chapters can measure what
 #   each one does to the denoiser; `NoiseConfig(structured_scale=s)` scales
-#   all structured components at once (0: white noise only, the physical limit).
+#   all structured components at once (0: none left, with native pixels,
+#   dithers, drizzle and gaps kept, the physical limit). The exposures are
+#   corrected for 1/f striping, detector patterns, backgrounds and events
+#   before co-adding, as deep surveys do (`asteris.archive.corrections`).
 # - The next chapters train ASTERIS on these stacks and measure its depth
 #   gain, purity and photometry against the coadd.

@@ -177,16 +177,20 @@ if truth is not None:
 #
 # The reference model learned from three other mock fields; fine-tuned on
 # this stack for 100 steps, it halves the background noise of the best
-# standard coadd (0.0036 against 0.0066 MJy/sr). Against the truth, the
+# standard coadd (0.0024 against 0.0051 MJy/sr). Against the truth, the
 # comparison by pixel class shows where it helps and where it costs. It cuts
-# the RMS error on background and faint-source pixels by a fifth (0.0055
-# against 0.0069, 0.005 against 0.006). On bright-source pixels it is 25
-# times worse than the coadd (0.39 against 0.016 MJy/sr): those pixels bypass
-# the network through the published preprocessing's clipping, and the
-# clipped excess comes back as a per-pixel median. Whether any of this makes the image deeper,
+# the RMS error on background pixels by 43% and on faint-source pixels by an
+# eighth (0.0028 against 0.0049, 0.0062 against 0.0071). On bright-source
+# pixels it is 18 times worse than the coadd (0.35 against 0.019 MJy/sr):
+# those pixels bypass the network through the published preprocessing's
+# clipping, and the clipped excess comes back as a per-pixel median. Both
+# images sit 0.001 to 0.007 MJy/sr below the truth: the exposures were
+# corrected before co-adding (chapter 3), and the row, column and mesh medians
+# of the corrections take out the light of galaxies too faint to mask, as
+# every background estimate does. Whether any of this makes the image deeper,
 # without inventing sources or biasing fluxes, is the subject of chapter 3.
 # `benchmarks/depth.py` measures it for the committed reference models and
-# for this fine-tuned one, and the README reports it. It finds no gain at 90%
-# completeness: +0.02 +- 0.06 mag for this model, out of a headroom of
-# 0.63 mag. Its fluxes at S/N 10 come out 0.5 mag too faint on its own image,
+# for this fine-tuned one, and the README reports it. On the previous mock
+# (exposures as they come) it found no gain at 90% completeness: +0.02 +- 0.06
+# mag for this model, out of a headroom of 0.63 mag. Its fluxes at S/N 10 come out 0.5 mag too faint on its own image,
 # and within 0.05 mag when measured on the coadd at the positions it detects.

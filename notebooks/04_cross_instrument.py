@@ -163,15 +163,16 @@ if hsc_truth is not None:
 # %% [markdown]
 # ## Summary
 #
-# In `ci` mode the NIRCam-trained model transfers almost whole. Without
-# retraining, it brings the background noise of the HSC-like stack to 0.89 of
+# In `ci` mode the NIRCam-trained model transfers most of the way. Without
+# retraining, it brings the background noise of the HSC-like stack to 0.95 of
 # the coadd's and cuts the RMS error against the truth on background pixels
-# by 26% (0.0253 against 0.0343). Fine-tuned on the HSC-like stack for 76
-# steps (one pass over its patches), it does the same (0.89, 27%). The model
-# retrained from scratch for 800 steps does a little better (0.85, 29%). On
-# faint-source pixels all three are within 3% of the coadd. So the `tiny`
-# network's local, noise-shaped filter transfers between instruments, and
-# neither fine-tuning nor retraining buys much on this stack. On bright-source
+# by 22% (0.0265 against 0.0338). Fine-tuned on the HSC-like stack for 76
+# steps (one pass over its patches), it does a little better (0.91, 33%), and
+# the model retrained from scratch for 800 steps gives 0.87 and 30%. On
+# faint-source pixels all three are 9-10% better than the coadd (0.054-0.055
+# against 0.060). So the `tiny` network's local, noise-shaped filter
+# transfers between instruments, and a short fine-tuning on the new stack
+# buys about as much as retraining from scratch. On bright-source
 # pixels all three are worse than the coadd and identical to three digits:
 # those pixels bypass the network. The published preprocessing clips every
 # voxel into a global 3-sigma range before the network and adds the clipped

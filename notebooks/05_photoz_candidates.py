@@ -233,18 +233,19 @@ else:
 # %% [markdown]
 # ## Summary
 #
-# On this field the coadd gives 12 candidates, all of them real z > 8.5
-# galaxies (contamination 0). ASTERIS, with its fluxes measured on the coadds
-# (dual-image mode), gives 11, of which 10 are real (contamination 0.09: one
-# spurious source). It detects fewer sources (170 against 210) and fewer of
-# the z > 8.5 galaxies (33 against 39), and selects a similar share of those
-# it detects (10 of 33, against 12 of 39). Because the fluxes come from the
-# same coadd, its photometric redshifts of the galaxies both detect agree
-# with the coadd's. Photometric redshifts are poor for the faint sources of
-# this deliberately crowded field (coadd sigma_NMAD 0.09 and 33% outliers
-# overall; ASTERIS 0.07 and 30% over the brighter set it detects). They are
-# good for the bright ones (coadd: sigma_NMAD 0.04 and 11% outliers at
-# S/N > 20; ASTERIS 0.05 and 17%). A count of candidates is not a
+# On this field the coadd gives 17 candidates, 16 of them real z > 8.5
+# galaxies (contamination 0.06: one spurious source). ASTERIS, with its fluxes
+# measured on the coadds (dual-image mode), gives 15, of which 14 are real
+# (contamination 0.07, one spurious source). It detects fewer sources (143
+# against 168) and fewer of the z > 8.5 galaxies (21 against 26), and selects
+# a similar share of those it detects (14 of 21, against 16 of 26). Because
+# the fluxes come from the same coadd, its photometric redshifts of the
+# galaxies both detect agree with the coadd's. Photometric redshifts are
+# fair for this deliberately crowded field (coadd sigma_NMAD 0.05 and 17%
+# outliers overall; ASTERIS 0.05 and 19% over the brighter set it detects),
+# poor at S/N 5-10 (coadd 0.07 and 24%) and good for the bright sources
+# (coadd: sigma_NMAD 0.04 and 9% outliers at S/N > 20; ASTERIS 0.04 and 10%).
+# A count of candidates is not a
 # depth gain by itself: the
 # next chapter turns candidates into a luminosity function, with each
 # method's completeness measured by injecting galaxies through this whole

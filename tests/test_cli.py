@@ -122,7 +122,13 @@ def test_align_then_denoise(tmp_path, capsys, tiny_net):
         for i in range(8)
     ]
     code, out, _ = run(["align", *files, "--out", str(tmp_path / "stack.fits")], capsys)
-    assert code == 0 and "8 exposures" in out
+    assert code == 0 and "8 exposures" in out and "corrections: events,one_over_f" in out
+    code, out, _ = run(["align", *files, "--out", str(tmp_path / "some.fits"), "--skip-correction", "events",
+                        "--skip-correction", "background"], capsys)  # fmt: skip
+    assert fits.getheader(tmp_path / "some.fits")["CORRSTEP"] == "one_over_f,detector_pattern"
+    code, out, _ = run(["align", *files, "--out", str(tmp_path / "plain.fits"), "--skip-correction", "all"],
+                       capsys)  # fmt: skip
+    assert code == 0 and "corrections: none" in out
     model = save_checkpoint(tmp_path / "m.pt", tiny_net)
     code, out, _ = run(
         [

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from asteris.archive.align import align
+from asteris.archive.align import align, correct_exposures
 from asteris.archive.corrections import (
     DQ_JUMP_DET,
     CorrectionConfig,
@@ -78,6 +78,18 @@ def test_background_correction_removes_the_mocks_gradient():
     assert np.std(fixed - (frame - gradient)) < 0.2 * np.std(gradient)  # the mesh medians' noise
 
 
+def test_the_smooth_pattern_waits_for_dithers_wider_than_it():
+    rng = np.random.default_rng(5)
+    wisp = nz.wisp_map(SHAPE, 1.0 * SIGMA, rng)
+    frames = list(_noise(rng, 4) + wisp)
+    usable, none = [np.ones(SHAPE, bool)] * 4, [np.zeros(SHAPE, bool)] * 4
+    config = CorrectionConfig.only("detector_pattern")
+    narrow, scales = correct_exposures(frames, usable, none, config, dither_span=8.0)
+    wide, _ = correct_exposures(frames, usable, none, config, dither_span=200.0)
+    assert scales == [0.0] * 4 and np.allclose(narrow[0], frames[0])
+    assert np.std(wide[0] - (frames[0] - wisp)) < 0.3 * np.std(wisp)
+
+
 def test_detector_pattern_removes_a_scaled_wisp_and_unflagged_hot_pixels():
     rng = np.random.default_rng(3)
     wisp = nz.wisp_map(SHAPE, 1.0 * SIGMA, rng)
@@ -144,7 +156,8 @@ def test_alignment_records_the_corrections_in_the_header(star_fields, tmp_path):
     assert star_fields["plain"].bands["F200W"].stack.header["CORRSTEP"] == "none"
     header = star_fields["corrected"].bands["F200W"].stack.header
     assert header["CORRSTEP"] == "events,one_over_f,detector_pattern,background"
-    assert "OUTLFRAC" in header and 0 < header["PATSCMIN"] <= header["PATSCMAX"]
+    assert "OUTLFRAC" in header and header["DITHSPAN"] < CorrectionConfig().min_dither
+    assert header["PATSMOOT"] is False and header["PATSCMAX"] == 0  # the mock's dithers are too small
     assert star_fields["corrected"].params["corrections"]["one_over_f"]
 
 
@@ -166,7 +179,8 @@ def test_the_real_road_corrects_cal_files_by_default_and_writes_provenance(tmp_p
 
 def test_every_corrected_component_is_reduced_in_the_coadd():
     residuals = correction_residuals(shape=(256, 256), exposures=6)
-    for name in ("one_over_f", "wisp", "gradient"):
+    for name in ("one_over_f", "gradient"):
         assert residuals[name]["before"] > 1.0 and residuals[name]["after"] < 0.5 * residuals[name]["before"]
+    assert residuals["wisp"]["before"] > 1.0  # left, as dithers of 8 px cannot tell it from the sky
     assert set(residuals) == {"one_over_f", "cosmic_rays", "snowballs", "hot_pixels", "flat_residual", "wisp",
                               "gradient"}  # fmt: skip

@@ -142,17 +142,23 @@ def correct_exposures(
     usables: Sequence[np.ndarray],
     sources: Sequence[np.ndarray],
     config: CorrectionConfig,
+    *,
+    dither_span: float = np.inf,
 ) -> tuple[list[np.ndarray], list[float]]:
     """Detector-frame exposures of one detector with 1/f, background and the detector pattern removed.
 
-    ``sources`` masks each exposure's sources. Returns the corrected frames
-    (unusable pixels 0) and each exposure's pattern scale (NaN when the
-    pattern step is off or the exposures differ in shape).
+    ``sources`` masks each exposure's sources; ``dither_span`` is how far apart
+    (output pixels) their pointings lie, which decides whether the pattern's
+    smooth part can be told from the sky (``config.min_dither``). Returns the
+    corrected frames (unusable pixels 0) and each exposure's pattern scale
+    (NaN when the pattern step is off or the exposures differ in shape, 0
+    when only hot pixels were taken out).
     """
     cleaned = [_clean(np.asarray(f, float), ok, s, config) for f, ok, s in zip(frames, usables, sources)]
     scales = [float("nan")] * len(cleaned)
     if config.detector_pattern and len(cleaned) > 2 and len({f.shape for f in cleaned}) == 1:
-        pattern = cr.detector_pattern(np.stack(cleaned), np.stack(usables), np.stack(sources))
+        smooth, pixels = cr.detector_pattern(np.stack(cleaned), np.stack(usables), np.stack(sources))
+        pattern = (smooth if dither_span >= config.min_dither else np.zeros_like(smooth), pixels)
         for t, (first, raw, ok, s) in enumerate(zip(cleaned, frames, usables, sources)):
             scales[t] = cr.subtract_pattern(first, pattern, ok, s)[1]
             raw = cr.subtract_pattern(np.asarray(raw, float), pattern, ok, scale=scales[t])[0]
@@ -176,13 +182,21 @@ def _corrected_frames(exposures, dqs, pixmaps, grid, shape, config: CorrectionCo
     out, scales = [None] * len(frames), [float("nan")] * len(frames)
     for detector in {h.get("DETECTOR", "") for _, _, h in exposures}:
         idx = [i for i, (_, _, h) in enumerate(exposures) if h.get("DETECTOR", "") == detector]
+        span = _dither_span([pixmaps[i] for i in idx])
+        record["dither_span"] = min(record.get("dither_span", np.inf), span)
         fixed, found = correct_exposures([frames[i] for i in idx], [usables[i] for i in idx],
-                                         [sources[i] for i in idx], config)  # fmt: skip
+                                         [sources[i] for i in idx], config, dither_span=span)  # fmt: skip
         for i, f, s in zip(idx, fixed, found):
             out[i], scales[i] = f, s
     record["pattern_scales"] = scales
     record["source_fraction"] = float(np.mean([s.mean() for s in sources]))
     return out, record
+
+
+def _dither_span(pixmaps: Sequence[np.ndarray]) -> float:
+    """The largest distance (output pixels) between the places of the exposures' detector centres."""
+    centres = np.array([pm[pm.shape[0] // 2, pm.shape[1] // 2] for pm in pixmaps])
+    return float(np.max(np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))))
 
 
 def _record(header: fits.Header, config: CorrectionConfig | None, record: dict) -> None:
@@ -192,6 +206,10 @@ def _record(header: fits.Header, config: CorrectionConfig | None, record: dict) 
         header.add_history(f"asteris.archive.corrections {step}: {cr.CORRECTION_STEPS[step]}")
     if "outlier_fraction" in record:
         header["OUTLFRAC"] = (round(record["outlier_fraction"], 6), "fraction of pixels rejected as outliers")
+    if config and config.detector_pattern and "dither_span" in record:
+        wide = record["dither_span"] >= config.min_dither
+        header["PATSMOOT"] = (wide, "smooth detector pattern subtracted (dithers wide enough)")
+        header["DITHSPAN"] = (round(record["dither_span"], 1), "[px] largest distance between pointings")
     if record.get("pattern_scales"):
         scales = [s for s in record["pattern_scales"] if np.isfinite(s)]
         if scales:

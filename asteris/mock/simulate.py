@@ -533,7 +533,17 @@ def _simulate_band(scene: _Scene, spec: BandSpec, rng, folder: Path, progress: b
     header = _header(spec, inst, scene.wcs, scene.seed)
     header["PIXRESP"] = (",".join(f"{v:g}" for v in widths) or "none",
                          "[arcsec] boxes the truth PSF is convolved with")  # fmt: skip
-    for key in ("PIXFRAC", "DRIZKERN", "ALIGNPIX", "CORRSTEP", "OUTLFRAC", "PATSCMIN", "PATSCMAX"):
+    for key in (
+        "PIXFRAC",
+        "DRIZKERN",
+        "ALIGNPIX",
+        "CORRSTEP",
+        "OUTLFRAC",
+        "PATSMOOT",
+        "DITHSPAN",
+        "PATSCMIN",
+        "PATSCMAX",
+    ):
         if key in stack.header:
             header[key] = stack.header[key]
     provenance = [f"asteris.mock.simulate seed {scene.seed}"] + [Path(f).name for f in files]
