@@ -5,6 +5,7 @@ import torch
 from astropy.table import QTable
 from scipy import ndimage
 
+from asteris.archive.corrections import CorrectionConfig
 from asteris.errors import ConfigError
 from asteris.mock.noise import NoiseConfig
 from asteris.mock.population import PopulationConfig
@@ -137,10 +138,10 @@ def test_purity_of_real_data_comes_from_the_negated_image():
 
 @pytest.fixture(scope="module")
 def white_field():
-    """A source-free NIRCam-like F444W stack with white noise only."""
+    """A source-free NIRCam-like F444W stack with white noise only, its exposures stacked as they come."""
     return simulate_field("nircam", shape=(256, 256), exposures=8, bands=["F444W"],
                           noise=NoiseConfig.white_only(), population=PopulationConfig.empty(), seed=5,
-                          progress=False)  # fmt: skip
+                          corrections=CorrectionConfig.none(), progress=False)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
