@@ -118,7 +118,7 @@ def _on_detector(grid_mask: np.ndarray, pixmap: np.ndarray) -> np.ndarray:
     return out
 
 
-def _first_pass_sources(frames, usables, pixmaps, grid, shape, config: CorrectionConfig, drizzle) -> list:
+def _first_pass_sources(frames, usables, pixmaps, config: CorrectionConfig, drizzle) -> list:
     """Per exposure, the detector pixels of sources found on a quick coadd of roughly cleaned exposures."""
     rough = [_clean(f, ok, None, config) for f, ok in zip(frames, usables)]
     images, weights = zip(*(drizzle(np.where(ok, f, 0.0), pm) for f, ok, pm in zip(rough, usables, pixmaps)))
@@ -166,7 +166,7 @@ def correct_exposures(
     return [np.where(ok, f, 0.0) for f, ok in zip(cleaned, usables)], scales
 
 
-def _corrected_frames(exposures, dqs, pixmaps, grid, shape, config: CorrectionConfig, drizzle):
+def _corrected_frames(exposures, dqs, pixmaps, config: CorrectionConfig, drizzle):
     """The exposures' SCI after ``config``'s detector-frame steps, and a record of what they did."""
     usables = [d != 0 for d, _, _ in exposures]
     if config.events:
@@ -174,11 +174,10 @@ def _corrected_frames(exposures, dqs, pixmaps, grid, shape, config: CorrectionCo
                                        min_snowball=config.min_snowball) if dq is not None else ok
                    for dq, ok in zip(dqs, usables)]  # fmt: skip
     frames = [d.astype(np.float64) for d, _, _ in exposures]
-    record = {"event_pixels": float(np.mean([1 - ok.mean() for ok in usables]) - np.mean(
-        [np.mean(d == 0) for d, _, _ in exposures]))}  # fmt: skip
+    record = {}
     if not (config.one_over_f or config.background or config.detector_pattern):
         return [np.where(ok, f, 0.0) for f, ok in zip(frames, usables)], record
-    sources = _first_pass_sources(frames, usables, pixmaps, grid, shape, config, drizzle)
+    sources = _first_pass_sources(frames, usables, pixmaps, config, drizzle)
     out, scales = [None] * len(frames), [float("nan")] * len(frames)
     for detector in {h.get("DETECTOR", "") for _, _, h in exposures}:
         idx = [i for i, (_, _, h) in enumerate(exposures) if h.get("DETECTOR", "") == detector]
@@ -189,7 +188,6 @@ def _corrected_frames(exposures, dqs, pixmaps, grid, shape, config: CorrectionCo
         for i, f, s in zip(idx, fixed, found):
             out[i], scales[i] = f, s
     record["pattern_scales"] = scales
-    record["source_fraction"] = float(np.mean([s.mean() for s in sources]))
     return out, record
 
 
@@ -199,14 +197,14 @@ def _dither_span(pixmaps: Sequence[np.ndarray]) -> float:
     return float(np.max(np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))))
 
 
-def _record(header: fits.Header, config: CorrectionConfig | None, record: dict) -> None:
-    steps = config.enabled() if config else []
+def _record(header: fits.Header, config: CorrectionConfig, record: dict) -> None:
+    steps = config.enabled()
     header["CORRSTEP"] = (",".join(steps) or "none", "exposure corrections")
     for step in steps:
         header.add_history(f"asteris.archive.corrections {step}: {cr.CORRECTION_STEPS[step]}")
     if "outlier_fraction" in record:
         header["OUTLFRAC"] = (round(record["outlier_fraction"], 6), "fraction of pixels rejected as outliers")
-    if config and config.detector_pattern and "dither_span" in record:
+    if config.detector_pattern and "dither_span" in record:
         wide = record["dither_span"] >= config.min_dither
         header["PATSMOOT"] = (wide, "smooth detector pattern subtracted (dithers wide enough)")
         header["DITHSPAN"] = (round(record["dither_span"], 1), "[px] largest distance between pointings")
@@ -272,7 +270,7 @@ def align(
                             pixmap=pixmap)  # fmt: skip
 
     dqs = [_read_dq(f) for f in files] if config.events else [None] * len(files)
-    frames, record = _corrected_frames(exposures, dqs, pixmaps, grid, shape, config, drizzle)
+    frames, record = _corrected_frames(exposures, dqs, pixmaps, config, drizzle)
     images, weights = (np.stack(a) for a in zip(*(drizzle(f, pm) for f, pm in zip(frames, pixmaps))))
     if config.events:
         outliers = cr.reject_outliers(images, weights, nsigma=config.outlier_sigma,
