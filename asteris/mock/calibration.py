@@ -224,13 +224,13 @@ def correction_residuals(*, shape=(768, 768), exposures: int = 8, seed: int = 0)
     """
     from ..archive.corrections import CorrectionConfig
 
-    physical = ("sky_poisson", "read_noise", "resampling", "gaps")
+    physical = NoiseConfig.physical_only().enabled()
     settings = {"before": CorrectionConfig.none(),
                 "after": CorrectionConfig(amplifier_width=NIRCAM.amplifier_width)}  # fmt: skip
+    options = dict(shape=shape, exposures=exposures, seed=seed)
     out = {name: {} for name in CORRECTED}
     with tempfile.TemporaryDirectory(prefix="asteris-corrections-") as tmp:
         for when, config in settings.items():
-            options = dict(shape=shape, exposures=exposures, seed=seed)
             base = _coadd_box_rms(NoiseConfig.only(*physical), config, Path(tmp) / f"{when}_white", **options)
             for name in CORRECTED:
                 rms = _coadd_box_rms(NoiseConfig.only(*physical, name), config, Path(tmp) / f"{when}_{name}",
