@@ -8,6 +8,7 @@ never in a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -209,7 +210,11 @@ def _cmd_align(args: argparse.Namespace) -> None:
             pixel_scale=args.pixel_scale,
             pixfrac=args.pixfrac,
             kernel=args.kernel,
-            corrections=CorrectionConfig.only(*(set(CORRECTION_STEPS) - skipped)),
+            corrections=dataclasses.replace(
+                CorrectionConfig.only(*(set(CORRECTION_STEPS) - skipped)),
+                subtract_model=args.subtract_model,
+                columns={"on": True, "off": False, "auto": "auto"}[args.columns],
+            ),
             output=args.out,
             overwrite=args.overwrite,
         )
@@ -363,6 +368,18 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         choices=["events", "one_over_f", "detector_pattern", "background", "all"],
         help="leave out an exposure-level correction (repeatable; 'all': the exposures as they come)",
+    )
+    p.add_argument(
+        "--columns",
+        choices=["on", "off", "auto"],
+        default="on",
+        help="the 1/f column pass: always, never, or where the exposures carry column noise",
+    )
+    p.add_argument(
+        "--subtract-model",
+        action="store_true",
+        help="take the 1/f and background medians after subtracting a leave-one-out coadd of the sky "
+        "(keeps faint galaxies' light out of them)",
     )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_align)

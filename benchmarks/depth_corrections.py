@@ -169,40 +169,7 @@ def summarise(done: dict) -> dict:
             "attribution": attribution}  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--realizations", type=int, default=2)
-    parser.add_argument("--per", type=int, default=200, help="sources per injected stack")
-    parser.add_argument("--bootstrap", type=int, default=200)
-    parser.add_argument("--work", default="depth_corrections_runs", help="folder of the per-field figures")
-    parser.add_argument("--out", default=str(RESULTS))
-    args = parser.parse_args()
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    plain = mock_field(bands=[BAND], corrections=NONE, progress=False)
-    m5 = limiting_magnitude(
-        coadd_method("ivar")(plain.bands[BAND].stack), SourceRenderer.for_mock(plain, BAND)
-    )
-    mags = (m5 - 3.5, m5 + 1.0)
-    done = {}
-    for name, (noise, corrections, protocols) in fields_to_measure().items():
-        path = work / f"{name}.json"
-        if path.exists():
-            done[name] = json.loads(path.read_text())
-            continue
-        start = time.perf_counter()
-        done[name] = _clean(measure(noise, corrections, protocols, args, mags))
-        done[name]["seconds"] = round(time.perf_counter() - start, 1)
-        with atomic_path(path, overwrite=True) as tmp:
-            tmp.write_text(json.dumps(done[name], indent=2) + "\n")
-        print(f"{name:<28} m90 {_mag(_m90(done, name))} +- {_mag(done[name]['optimal']['m90_err'])} "
-              f"({done[name]['seconds']:.0f} s)", flush=True)  # fmt: skip
-    for name, (noise, corrections, _) in fields_to_measure().items():
-        if "filtered_rms" not in done[name]:
-            done[name]["filtered_rms"] = filtered_noise(noise, corrections)
-            with atomic_path(work / f"{name}.json", overwrite=True) as tmp:
-                tmp.write_text(json.dumps(done[name], indent=2) + "\n")
-    summary = _clean(summarise(done))
+def print_summary(summary: dict) -> None:
     limits = _mag(summary["physical_m90"]), _mag(summary["white_m90"])
     print(f"physical limit m90 {limits[0]}; white-noise twin {limits[1]}")
     headroom = summary["headroom"]
@@ -215,18 +182,42 @@ def main() -> None:
           f"corrected {_mag(noise['corrected'], '+.3f')}, "
           f"against the corrected limit {_mag(noise['corrected_vs_corrected_limit'], '+.3f')}")  # fmt: skip
     print(f"{'component':<16}{'m90 it costs: before':>22}{'after':>8}{'by noise: before':>18}{'after':>8}")
+    formats = (("before", "+.2f"), ("after", "+.2f"), ("before_by_noise", "+.3f"), ("after_by_noise", "+.3f"))
     for name, row in summary["attribution"].items():
-        cells = [
-            _mag(row[k], f)
-            for k, f in (
-                ("before", "+.2f"),
-                ("after", "+.2f"),
-                ("before_by_noise", "+.3f"),
-                ("after_by_noise", "+.3f"),
-            )
-        ]
+        cells = [_mag(row[k], f) for k, f in formats]
         print(f"{name:<16}{cells[0]:>22}{cells[1]:>8}{cells[2]:>18}{cells[3]:>8}")
-    command = (f"python benchmarks/depth_corrections.py --realizations {args.realizations} --per {args.per} "
+
+
+def injection_mags() -> tuple[float, tuple[float, float]]:
+    """The plain coadd's 5-sigma limit and the magnitude range of the injections every field shares."""
+    plain = mock_field(bands=[BAND], corrections=NONE, progress=False)
+    m5 = limiting_magnitude(
+        coadd_method("ivar")(plain.bands[BAND].stack), SourceRenderer.for_mock(plain, BAND)
+    )
+    return m5, (m5 - 3.5, m5 + 1.0)
+
+
+def measured_fields(names, measure_one, work: Path) -> dict:
+    """Each field's figures: read from ``work`` where a run kept them, else ``measure_one(name)``, kept."""
+    work.mkdir(parents=True, exist_ok=True)
+    done = {}
+    for name in names:
+        path = work / f"{name}.json"
+        if path.exists():
+            done[name] = json.loads(path.read_text())
+            continue
+        start = time.perf_counter()
+        done[name] = _clean(measure_one(name))
+        done[name]["seconds"] = round(time.perf_counter() - start, 1)
+        with atomic_path(path, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(done[name], indent=2) + "\n")
+        print(f"{name:<28} done ({done[name]['seconds']:.0f} s)", flush=True)
+    return done
+
+
+def write_result(script: str, args, m5: float, mags, summary: dict, done: dict) -> None:
+    """The result JSON: the command, mock version, machine, summary and every field's figures."""
+    command = (f"python benchmarks/{script} --realizations {args.realizations} --per {args.per} "
                f"--bootstrap {args.bootstrap}")  # fmt: skip
     out = {"command": command, "mock_version": MOCK_VERSION, "band": BAND, "m5_plain": round(m5, 3),
            "mags": [round(m, 3) for m in mags], "machine": machine_description(), "summary": summary,
@@ -234,6 +225,28 @@ def main() -> None:
     with atomic_path(args.out, overwrite=True) as tmp:
         Path(tmp).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--realizations", type=int, default=2)
+    parser.add_argument("--per", type=int, default=200, help="sources per injected stack")
+    parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--work", default="depth_corrections_runs", help="folder of the per-field figures")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args()
+    work = Path(args.work)
+    m5, mags = injection_mags()
+    fields = fields_to_measure()
+    done = measured_fields(fields, lambda name: measure(*fields[name], args, mags), work)
+    for name, (noise, corrections, _) in fields.items():
+        if "filtered_rms" not in done[name]:
+            done[name]["filtered_rms"] = filtered_noise(noise, corrections)
+            with atomic_path(work / f"{name}.json", overwrite=True) as tmp:
+                tmp.write_text(json.dumps(done[name], indent=2) + "\n")
+    summary = _clean(summarise(done))
+    print_summary(summary)
+    write_result("depth_corrections.py", args, m5, mags, summary, done)
 
 
 if __name__ == "__main__":

@@ -190,7 +190,8 @@ if truth is not None:
 # every background estimate does. Whether any of this makes the image deeper,
 # without inventing sources or biasing fluxes, is the subject of chapter 3.
 # `benchmarks/depth.py` measures it for the committed reference models and
-# for this fine-tuned one, and the README reports it. On the previous mock
-# (exposures as they come) it found no gain at 90% completeness: +0.02 +- 0.06
-# mag for this model, out of a headroom of 0.63 mag. Its fluxes at S/N 10 come out 0.5 mag too faint on its own image,
-# and within 0.05 mag when measured on the coadd at the positions it detects.
+# for this fine-tuned one, and the README reports it. On this mock's corrected
+# exposures it found a loss at 90% purity: -0.20 +- 0.06 mag for this model,
+# out of a headroom of 0.34 mag. Its fluxes at S/N 10 come out 0.42 mag too
+# faint on its own image, and within 0.05 mag when measured on the coadd at
+# the positions it detects.

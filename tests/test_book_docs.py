@@ -33,8 +33,9 @@ def test_tables_are_written_from_the_results_they_are_given():
     depth = report.committed_result("depth")
     changed = copy.deepcopy(depth)
     changed["fields"]["all_noise"]["methods"]["ivar"]["m90"] = 31.234
-    assert "28.68 ± 0.06" in report.depth_table(result=depth)
-    assert "31.23 ± 0.06" in report.depth_table(result=changed)
+    ivar = depth["fields"]["all_noise"]["methods"]["ivar"]
+    assert f"{ivar['m90']:.2f} ± {ivar['m90_err']:.2f}" in report.depth_table(result=depth)
+    assert f"31.23 ± {ivar['m90_err']:.2f}" in report.depth_table(result=changed)
     assert len(_rows(report.depth_table(result=depth))) == len(depth["fields"]["all_noise"]["methods"])
     sweep = report.committed_result("depth_sweep")
     assert len(_rows(report.sweep_table(result=sweep))) == len(sweep["sweep"]["rows"])
@@ -52,10 +53,19 @@ def test_tables_are_written_from_the_results_they_are_given():
     assert len(_rows(report.corrections_table(result=corrections))) == len(report.CORRECTION_FIELDS)
     attribution = report.corrections_attribution_table(result=corrections)
     assert len(_rows(attribution)) == len(corrections["summary"]["attribution"])
+    headroom = report.committed_result("headroom_methods")
+    changed = copy.deepcopy(headroom)
+    changed["summary"]["rows"]["ivar@corrected_auto"]["m90"] = 31.234
+    assert "31.23 ±" in report.headroom_table(result=changed)
+    assert len(_rows(report.headroom_table(result=headroom))) == len(report.HEADROOM_ROWS)
+    assert len(_rows(report.headroom_table(result=headroom, short=True))) == 4
+    sentence = report.headroom_sentence(result=headroom)
+    assert f"{headroom['summary']['headroom_by_noise']:.3f} mag" in sentence
 
 
 def test_every_table_of_the_book_renders_from_the_committed_results():
     for name in (
+        "headroom_table",
         "corrections_table",
         "corrections_attribution_table",
         "paper_protocol_table",
@@ -80,7 +90,8 @@ def test_every_table_of_the_book_renders_from_the_committed_results():
 
 def test_findings_follow_the_measured_gain():
     depth = report.committed_result("depth")
-    assert "nothing, within errors" in report.findings(depth=depth)
+    best = max(report._asteris_models(depth["fields"]["all_noise"]).values(), key=lambda s: s["dm90"])
+    assert report._verdict(best, depth["fields"]["all_noise"]["headroom"]) in report.findings(depth=depth)
     deeper = copy.deepcopy(depth)
     for summary in deeper["fields"]["all_noise"]["methods"].values():
         if "dm90" in summary:

@@ -126,6 +126,11 @@ def test_align_then_denoise(tmp_path, capsys, tiny_net):
     code, out, _ = run(["align", *files, "--out", str(tmp_path / "some.fits"), "--skip-correction", "events",
                         "--skip-correction", "background"], capsys)  # fmt: skip
     assert fits.getheader(tmp_path / "some.fits")["CORRSTEP"] == "one_over_f,detector_pattern"
+    assert "CORRMODL" not in fits.getheader(tmp_path / "some.fits")
+    code, out, _ = run(["align", *files, "--out", str(tmp_path / "model.fits"), "--subtract-model"], capsys)
+    assert code == 0 and fits.getheader(tmp_path / "model.fits")["CORRMODL"] == 3
+    code, out, _ = run(["align", *files, "--out", str(tmp_path / "auto.fits"), "--columns", "auto"], capsys)
+    assert code == 0 and "CORRCOLS" in fits.getheader(tmp_path / "auto.fits")
     code, out, _ = run(["align", *files, "--out", str(tmp_path / "plain.fits"), "--skip-correction", "all"],
                        capsys)  # fmt: skip
     assert code == 0 and "corrections: none" in out

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from asteris.coadd import COADD_METHODS, coadd, exposure_variances
-from asteris.errors import ConfigError, OutputExistsError
+from asteris.coadd import COADD_METHODS, coadd, exposure_variances, local_weights
+from asteris.errors import ConfigError, OutputExistsError, StackMismatchError
 from asteris.mock.synthetic import synthetic_wcs
 from asteris.stack import Stack
 
@@ -79,3 +79,27 @@ def test_cli_coadd(tmp_path, noisy_stack, capsys):
     main(["coadd", str(cube), "--out", str(tmp_path / "c.fits"), "--method", "sigma_clip"])
     assert "sigma_clip of 16 exposures" in capsys.readouterr().out
     assert fits.getdata(tmp_path / "c.fits").shape == (96, 96)
+
+
+def test_local_ivar_weighs_an_exposure_down_where_it_carries_structure_the_others_do_not(noisy_stack):
+    data, sigma = noisy_stack
+    data = data[4:].copy()  # twelve exposures of unit noise
+    rng = np.random.default_rng(1)
+    data[0, :48] += 2.0 * rng.standard_normal((48, 1))  # striping in the top half of exposure 0
+    weights = local_weights(data.astype(float), np.median(data, axis=0).astype(float))
+    top, bottom = weights[:, 8:40, 8:88].mean(axis=(1, 2)), weights[:, 56:88, 8:88].mean(axis=(1, 2))
+    assert top[0] < 0.2 * top[1:].mean()  # the striped half weighs little
+    assert bottom[0] == pytest.approx(bottom[1:].mean(), rel=0.15)  # the clean half as the others
+    striped = coadd(data, method="local_ivar").image
+    plain = coadd(data, method="ivar").image
+    assert np.std(striped[8:40, 8:88].mean(axis=1)) < 0.65 * np.std(plain[8:40, 8:88].mean(axis=1))
+
+
+def test_local_ivar_takes_a_prediction_of_the_right_shape_only(noisy_stack):
+    data, _ = noisy_stack
+    with pytest.raises(StackMismatchError, match="prediction"):
+        coadd(data, method="local_ivar", prediction=np.zeros((8, 8)))
+    with pytest.raises(ConfigError, match="local_ivar"):
+        coadd(data, method="ivar", prediction=np.zeros(data.shape[1:]))
+    flat = coadd(data, method="local_ivar", prediction=np.full(data.shape[1:], 10.0)).image
+    assert abs(np.nanmean(flat) - 10) < 0.05

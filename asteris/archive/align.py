@@ -8,6 +8,7 @@ and are only stacked, with their masks.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
+from scipy import ndimage
 
 from ..errors import NotFITSError, StackMismatchError
 from ..fileio import atomic_path
@@ -118,22 +120,56 @@ def _on_detector(grid_mask: np.ndarray, pixmap: np.ndarray) -> np.ndarray:
     return out
 
 
+def _coadd_parts(frames, usables, pixmaps, drizzle) -> tuple[list, list, np.ndarray, np.ndarray]:
+    """Each exposure resampled (image, weight), and the weighted sum and total weight of all of them."""
+    images, weights = zip(*(drizzle(np.where(ok, f, 0.0), pm) for f, ok, pm in zip(frames, usables, pixmaps)))
+    light = np.sum([i * w for i, w in zip(images, weights)], axis=0)
+    return list(images), list(weights), light, np.sum(weights, axis=0)
+
+
 def _first_pass_sources(frames, usables, pixmaps, config: CorrectionConfig, drizzle) -> list:
     """Per exposure, the detector pixels of sources found on a quick coadd of roughly cleaned exposures."""
     rough = [_clean(f, ok, None, config) for f, ok in zip(frames, usables)]
-    images, weights = zip(*(drizzle(np.where(ok, f, 0.0), pm) for f, ok, pm in zip(rough, usables, pixmaps)))
-    total = np.sum(weights, axis=0)
-    coadd = np.sum([i * w for i, w in zip(images, weights)], axis=0) / np.maximum(total, 1e-12)
-    grid_mask = cr.source_mask(coadd, total > 0, nsigma=config.mask_sigma)
+    _, _, light, total = _coadd_parts(rough, usables, pixmaps, drizzle)
+    grid_mask = cr.source_mask(light / np.maximum(total, 1e-12), total > 0, nsigma=config.mask_sigma)
     return [_on_detector(grid_mask, pm) for pm in pixmaps]
 
 
-def _clean(frame, usable, sources, config: CorrectionConfig) -> np.ndarray:
+def _sky_models(frames, usables, sources, pixmaps, config: CorrectionConfig, drizzle, *,
+                iterations: int | None = None) -> list:  # fmt: skip
+    """Per exposure, the sky's light on its pixels: the coadd of the other exposures resampled there.
+
+    Built from the exposures as they come and refined ``iterations`` times
+    (default ``config.model_iterations``) from the exposures cleaned against
+    the previous models, so that no row or column imprint of a first
+    cleaning enters it (a model made from cleaned exposures hands their
+    imprint back to the medians).
+    """
+    current, models = frames, []
+    for step in range(config.model_iterations if iterations is None else iterations):
+        if step:
+            current = [_clean(f, ok, s, config, m) for f, ok, s, m in zip(frames, usables, sources, models)]
+        images, weights, light, total = _coadd_parts(current, usables, pixmaps, drizzle)
+        models = []
+        for image, weight, pixmap in zip(images, weights, pixmaps):
+            others = total - weight
+            leave_one_out = np.where(others > 0, (light - image * weight) / np.maximum(others, 1e-12), 0.0)
+            models.append(_on_detector_values(leave_one_out, pixmap))
+    return models
+
+
+def _on_detector_values(image: np.ndarray, pixmap: np.ndarray) -> np.ndarray:
+    """``image`` (H, W) interpolated bilinearly at each detector pixel's place on the grid (0 outside)."""
+    coords = [pixmap[..., 1], pixmap[..., 0]]
+    return ndimage.map_coordinates(image, coords, order=1, mode="constant", cval=0.0)
+
+
+def _clean(frame, usable, sources, config: CorrectionConfig, model=None) -> np.ndarray:
     if config.one_over_f:
-        frame = cr.one_over_f_correction(frame, usable, sources=sources, columns=config.columns,
-                                         amplifier_width=config.amplifier_width)  # fmt: skip
+        frame = cr.one_over_f_correction(frame, usable, sources=sources, columns=config.columns is True,
+                                         amplifier_width=config.amplifier_width, model=model)  # fmt: skip
     if config.background:
-        frame = cr.background_correction(frame, usable, sources=sources, mesh=config.mesh)
+        frame = cr.background_correction(frame, usable, sources=sources, mesh=config.mesh, model=model)
     return frame
 
 
@@ -144,17 +180,23 @@ def correct_exposures(
     config: CorrectionConfig,
     *,
     dither_span: float = np.inf,
+    models: Sequence[np.ndarray | None] | None = None,
 ) -> tuple[list[np.ndarray], list[float]]:
     """Detector-frame exposures of one detector with 1/f, background and the detector pattern removed.
 
     ``sources`` masks each exposure's sources; ``dither_span`` is how far apart
     (output pixels) their pointings lie, which decides whether the pattern's
-    smooth part can be told from the sky (``config.min_dither``). Returns the
+    smooth part can be told from the sky (``config.min_dither``); ``models``,
+    the sky's light on each exposure's pixels, is taken out before the
+    medians (``config.subtract_model``; it carries the pattern averaged over
+    the other pointings). Returns the
     corrected frames (unusable pixels 0) and each exposure's pattern scale
     (NaN when the pattern step is off or the exposures differ in shape, 0
     when only hot pixels were taken out).
     """
-    cleaned = [_clean(np.asarray(f, float), ok, s, config) for f, ok, s in zip(frames, usables, sources)]
+    models = [None] * len(frames) if models is None else models
+    cleaned = [_clean(np.asarray(f, float), ok, s, config, m)
+               for f, ok, s, m in zip(frames, usables, sources, models)]  # fmt: skip
     scales = [float("nan")] * len(cleaned)
     if config.detector_pattern and len(cleaned) > 2 and len({f.shape for f in cleaned}) == 1:
         smooth, pixels = cr.detector_pattern(np.stack(cleaned), np.stack(usables), np.stack(sources))
@@ -162,7 +204,7 @@ def correct_exposures(
         for t, (first, raw, ok, s) in enumerate(zip(cleaned, frames, usables, sources)):
             scales[t] = cr.subtract_pattern(first, pattern, ok, s)[1]
             raw = cr.subtract_pattern(np.asarray(raw, float), pattern, ok, scale=scales[t])[0]
-            cleaned[t] = _clean(raw, ok, s, config)
+            cleaned[t] = _clean(raw, ok, s, config, models[t])
     return [np.where(ok, f, 0.0) for f, ok in zip(cleaned, usables)], scales
 
 
@@ -178,17 +220,37 @@ def _corrected_frames(exposures, dqs, pixmaps, config: CorrectionConfig, drizzle
     if not (config.one_over_f or config.background or config.detector_pattern):
         return [np.where(ok, f, 0.0) for f, ok in zip(frames, usables)], record
     sources = _first_pass_sources(frames, usables, pixmaps, config, drizzle)
+    models = [None] * len(frames)
+    if config.subtract_model:
+        models = _sky_models(frames, usables, sources, pixmaps, config, drizzle)
+    auto = config.one_over_f and config.columns == "auto"
+    sky = _sky_models(frames, usables, sources, pixmaps, config, drizzle, iterations=1) if auto else None
     out, scales = [None] * len(frames), [float("nan")] * len(frames)
     for detector in {h.get("DETECTOR", "") for _, _, h in exposures}:
         idx = [i for i, (_, _, h) in enumerate(exposures) if h.get("DETECTOR", "") == detector]
         span = _dither_span([pixmaps[i] for i in idx])
         record["dither_span"] = min(record.get("dither_span", np.inf), span)
+        detector_config = config
+        if auto:
+            residuals, fit = [frames[i] - sky[i] for i in idx], [usables[i] & ~sources[i] for i in idx]
+            detector_config = _column_choice(residuals, fit, config, record)
         fixed, found = correct_exposures([frames[i] for i in idx], [usables[i] for i in idx],
-                                         [sources[i] for i in idx], config, dither_span=span)  # fmt: skip
+                                         [sources[i] for i in idx], detector_config, dither_span=span,
+                                         models=[models[i] for i in idx])  # fmt: skip
         for i, f, s in zip(idx, fixed, found):
             out[i], scales[i] = f, s
     record["pattern_scales"] = scales
     return out, record
+
+
+def _column_choice(residuals, usable, config: CorrectionConfig, record: dict) -> CorrectionConfig:
+    """``config`` with the column pass on where `column_excess` of the detector's exposures (less the sky
+    model) exceeds ``config.column_threshold``, or cannot be measured; noted in ``record``."""
+    excess = cr.column_excess(np.stack(residuals), np.stack(usable))
+    columns = bool(excess > config.column_threshold) or not np.isfinite(excess)
+    record.setdefault("column_excess", []).append(excess)
+    record["column_pass"] = record.get("column_pass", False) or columns
+    return dataclasses.replace(config, columns=columns)
 
 
 def _dither_span(pixmaps: Sequence[np.ndarray]) -> float:
@@ -202,6 +264,13 @@ def _record(header: fits.Header, config: CorrectionConfig, record: dict) -> None
     header["CORRSTEP"] = (",".join(steps) or "none", "exposure corrections")
     for step in steps:
         header.add_history(f"asteris.archive.corrections {step}: {cr.CORRECTION_STEPS[step]}")
+    if config.subtract_model and (config.one_over_f or config.background):
+        header["CORRMODL"] = (config.model_iterations, "leave-one-out sky model refinements before medians")
+    if "column_pass" in record:
+        header["CORRCOLS"] = (record["column_pass"], "1/f column pass applied (auto)")
+        measured = [e for e in record["column_excess"] if np.isfinite(e)]
+        if measured:
+            header["COLEXCES"] = (round(max(measured), 3), "column-median variance over noise, largest")
     if "outlier_fraction" in record:
         header["OUTLFRAC"] = (round(record["outlier_fraction"], 6), "fraction of pixels rejected as outliers")
     if config.detector_pattern and "dither_span" in record:

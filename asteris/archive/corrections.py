@@ -45,6 +45,7 @@ __all__ = [
     "source_mask",
     "grow_event_flags",
     "one_over_f_correction",
+    "column_excess",
     "background_correction",
     "detector_pattern",
     "subtract_pattern",
@@ -73,8 +74,15 @@ class CorrectionConfig:
         The steps of `CORRECTION_STEPS`.
     amplifier_width : int or None
         Columns per readout amplifier (512 for NIRCam full frames); None: one amplifier.
-    columns : bool
-        Also take out column medians after the row medians (the second pass of CEERS).
+    columns : bool or "auto"
+        Also take out column medians after the row medians (the second pass
+        of CEERS). The column medians also take the light of galaxies too
+        faint to mask, at a cost in depth where there is no column noise to
+        remove; ``"auto"`` runs the pass only where the exposures carry it:
+        `column_excess` of a detector's exposures above ``column_threshold``.
+    column_threshold : float
+        With ``columns="auto"``: the column pass runs where the exposures'
+        column medians vary more than this many times what their noise gives.
     grow : int
         Pixels added around every flagged event and rejected outlier.
     expand : float
@@ -97,6 +105,22 @@ class CorrectionConfig:
         hot pixels are taken out either way.
     mesh : int
         Side of the background mesh boxes, detector pixels.
+    subtract_model : bool
+        Take the row, column and mesh medians of each exposure less a model
+        of the sky's light on its pixels: the first-pass coadd of the other
+        exposures, resampled there (leave-one-out, so the exposure's own
+        striping is not in it), made from the exposures as they come and
+        refined ``model_iterations`` times. Without it, the light of sources
+        too faint for the mask enters the medians and is subtracted along
+        rows and columns. But what is common to all exposures is in the model
+        and stays: with one roll angle and small dithers, the mean of the
+        exposures' 1/f stripes is a row pattern on the sky, which the model
+        cannot tell from the sky's own light. On the mock it removes most of
+        the corrections' cost on a clean field and leaves more striping on a
+        full one (``benchmarks/headroom_methods.py``). Off by default.
+    model_iterations : int
+        Refinements of the sky model (each cleans the exposures against the
+        previous one and co-adds them again).
     """
 
     events: bool = True
@@ -104,7 +128,7 @@ class CorrectionConfig:
     detector_pattern: bool = True
     background: bool = True
     amplifier_width: int | None = 512
-    columns: bool = True
+    columns: bool | str = True
     grow: int = 2
     expand: float = 2.0
     min_snowball: int = 5
@@ -113,13 +137,20 @@ class CorrectionConfig:
     mask_sigma: float = 3.0
     min_dither: float = 50.0
     mesh: int = 64
+    column_threshold: float = 1.5
+    subtract_model: bool = False
+    model_iterations: int = 3
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self):
         if self.schema_version != SCHEMA_VERSION:
             raise ConfigError(f"correction config schema {self.schema_version} is not {SCHEMA_VERSION}")
-        if self.grow < 0 or self.mesh < 8 or self.outlier_sigma <= 0:
-            raise ConfigError(f"grow must be >= 0, mesh >= 8 and outlier_sigma > 0; got {self}")
+        if self.columns not in (True, False, "auto"):
+            raise ConfigError(f"columns must be True, False or 'auto', not {self.columns!r}")
+        if self.grow < 0 or self.mesh < 8 or self.outlier_sigma <= 0 or self.model_iterations < 1:
+            raise ConfigError(
+                f"grow must be >= 0, mesh >= 8, outlier_sigma > 0 and model_iterations >= 1; got {self}"
+            )
 
     @classmethod
     def none(cls) -> CorrectionConfig:
@@ -254,29 +285,78 @@ def _clipped_median(block: np.ndarray, axis: int, nsigma: float = 3.0) -> np.nda
 
 
 def one_over_f_correction(frame: np.ndarray, usable: np.ndarray, *, sources: np.ndarray | None = None,
-                          amplifier_width: int | None = 512, columns: bool = True) -> np.ndarray:  # fmt: skip
+                          amplifier_width: int | None = 512, columns: bool = True,
+                          model: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """``frame`` less the clipped median of each row within each amplifier, then of each column.
 
-    Medians are taken over ``usable`` pixels outside ``sources``; pixels that
-    are not usable are returned unchanged. Rows or columns with no pixel left
-    are not corrected.
+    Medians are taken over ``usable`` pixels outside ``sources``, of
+    ``frame - model`` where a model of the sky's light is given (see
+    `CorrectionConfig.subtract_model`); pixels that are not usable are
+    returned unchanged. Rows or columns with no pixel left are not corrected.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> stripes = rng.normal(size=(64, 1)) * np.ones((1, 64))
+    >>> fixed = one_over_f_correction(stripes + rng.normal(0, 0.1, (64, 64)), np.ones((64, 64), bool))
+    >>> bool(fixed.std() < 0.11)
+    True
     """
     fit = usable if sources is None else usable & ~sources
     out = np.array(frame, dtype=np.float64)
+    sky = np.zeros_like(out) if model is None else np.asarray(model, np.float64)
     width = amplifier_width or frame.shape[1]
     for start in range(0, frame.shape[1], width):
         amp = slice(start, start + width)
-        out[:, amp] -= _clipped_median(np.where(fit[:, amp], out[:, amp], np.nan), axis=1)[:, None]
+        residual = out[:, amp] - sky[:, amp]
+        out[:, amp] -= _clipped_median(np.where(fit[:, amp], residual, np.nan), axis=1)[:, None]
     if columns:
-        out -= _clipped_median(np.where(fit, out, np.nan), axis=0)[None, :]
+        out -= _clipped_median(np.where(fit, out - sky, np.nan), axis=0)[None, :]
     return np.where(usable, out, frame)
 
 
+def column_excess(residuals: np.ndarray, fit: np.ndarray, *, smooth: int = 33) -> float:
+    """How much more the column medians of ``residuals`` ``(T, Y, X)`` vary than their noise gives.
+
+    ``residuals`` are exposures less a model of the sky (the other exposures'
+    coadd resampled onto their pixels), so that sources and sky cancel and
+    what is left is each exposure's own noise; ``fit`` marks the pixels to
+    use. Row medians are taken out first (1/f along rows), then the column
+    medians' variance, high-passed over ``smooth`` columns so that smooth
+    structure (gradients, wisps) does not count, is divided by a median's
+    variance for the pixels' robust noise. The median over exposures: about
+    1 without column noise.
+
+    >>> rng = np.random.default_rng(1)
+    >>> white = rng.normal(size=(4, 200, 200))
+    >>> ok = np.ones(white.shape, bool)
+    >>> round(column_excess(white, ok), 1) < 1.3
+    True
+    >>> round(column_excess(white + rng.normal(0, 0.2, (4, 1, 200)), ok), 1) > 3
+    True
+    """
+    ratios = []
+    for residual, ok in zip(residuals, fit):
+        values = np.where(ok, residual, np.nan)
+        values = values - _clipped_median(values, axis=1)[:, None]
+        medians = _clipped_median(values, axis=0)
+        counts = np.isfinite(values).sum(axis=0)
+        used = counts > 10
+        if used.sum() < 2 * smooth:
+            continue
+        high = medians[used] - ndimage.median_filter(medians[used], size=smooth, mode="nearest")
+        sigma = _robust_sigma(values[np.isfinite(values)])
+        expected = np.mean(np.pi / 2 * sigma**2 / counts[used])
+        ratios.append(float(np.var(high) / expected))
+    return float(np.median(ratios)) if ratios else float("nan")
+
+
 def background_correction(frame: np.ndarray, usable: np.ndarray, *, sources: np.ndarray | None = None,
-                          mesh: int = 64) -> np.ndarray:  # fmt: skip
-    """``frame`` less its `mesh_background` over ``usable`` pixels outside ``sources``."""
+                          mesh: int = 64, model: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """``frame`` less the `mesh_background` of ``frame - model`` on ``usable`` pixels outside ``sources``."""
     fit = usable if sources is None else usable & ~sources
-    return np.where(usable, frame - mesh_background(frame, fit, box=mesh), frame)
+    residual = frame if model is None else frame - model
+    return np.where(usable, frame - mesh_background(residual, fit, box=mesh), frame)
 
 
 def detector_pattern(frames: np.ndarray, usable: np.ndarray, sources: np.ndarray, *, smooth: float = 6.0,

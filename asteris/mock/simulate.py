@@ -543,6 +543,9 @@ def _simulate_band(scene: _Scene, spec: BandSpec, rng, folder: Path, progress: b
         "DITHSPAN",
         "PATSCMIN",
         "PATSCMAX",
+        "CORRMODL",
+        "COLEXCES",
+        "CORRCOLS",
     ):
         if key in stack.header:
             header[key] = stack.header[key]
