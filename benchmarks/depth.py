@@ -26,7 +26,8 @@ drizzle and gaps kept, less m90 at that scale) and each method's dm90.
 `benchmarks/depth_corrections.py` measures the plain and corrected coadds,
 the physical limit and the headroom of each component.
 
-Usage: ``python benchmarks/depth.py [--realizations 4] [--per 200] [--quick] [--sweep] [--work DIR]``
+Usage: ``python benchmarks/depth.py [--realizations 4] [--per 200] [--quick] [--sweep]
+[--models tiny,small,tiny_ft] [--work DIR]``
 """
 
 from __future__ import annotations
@@ -195,6 +196,7 @@ def measure_field(name: str, noise: NoiseConfig, args, work: Path, *, figures: b
     white = noise.effective() == NoiseConfig.white_only()
     scale = 0.0 if white else noise.structured_scale
     models = reference_models(stack, work / ("white" if white else f"scale_{scale:g}"), args.quick)
+    models = {name: path for name, path in models.items() if name in args.models or name == "paper"}
     methods = {m: coadd_method(m) for m in ("mean", "median", "sigma_clip", "ivar")}
     methods |= {f"asteris_{m}": asteris_method(path) for m, path in models.items()}
     m5 = limiting_magnitude(methods[BASELINE](stack), renderer)
@@ -371,6 +373,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one realization, no GPU model, no JSON")
     parser.add_argument("--work", default="depth_runs", help="folder for the trained models")
     parser.add_argument(
+        "--models",
+        default="tiny,small,tiny_ft",
+        help="ASTERIS models to measure (comma-separated; the published size joins on a GPU)",
+    )
+    parser.add_argument(
         "--out",
         default=None,
         help="JSON to write (default results/depth.json, or results/depth_sweep.json with --sweep)",
@@ -386,6 +393,7 @@ def main() -> None:
         help=f"injection-recovery at structured_scale {', '.join(map(str, SWEEP_SCALES))}",
     )
     args = parser.parse_args()
+    args.models = args.models.split(",")
     default = "depth_sweep.json" if args.sweep else "convergence.json" if args.convergence else "depth.json"
     args.out = args.out or str(RESULTS / default)
     if args.quick:
@@ -407,7 +415,8 @@ def main() -> None:
         return
     if args.sweep:
         results |= {"command": "python benchmarks/depth.py --sweep " + " ".join(
-            f"--{k} {getattr(args, k)}" for k in ("band", "realizations", "per", "bootstrap")),
+            f"--{k} {getattr(args, k)}" for k in ("band", "realizations", "per", "bootstrap"))
+            + f" --models {','.join(args.models)}",
             "mock_version": MOCK_VERSION, "sweep": sweep(args)}  # fmt: skip
         Path(args.out).write_text(json.dumps(no_nan(results), indent=2) + "\n")
         print(f"\nwrote {args.out}")
