@@ -62,7 +62,7 @@ def plot_depth_sweep(sweep: dict, path: str | os.PathLike | None = None, *, over
     """m90 against the strength of the structured noise (``benchmarks/depth.py --sweep``'s ``sweep``).
 
     Top: the ivar coadd's m90 and each method's (optimal protocol), with the
-    white-noise limit; bottom: each method's dm90 against the headroom, the
+    limit (scale 0); bottom: each method's dm90 against the headroom, the
     most any method can gain at that strength.
     """
     plt = pyplot(path)
@@ -73,7 +73,7 @@ def plot_depth_sweep(sweep: dict, path: str | os.PathLike | None = None, *, over
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True, constrained_layout=True)
     coadd = np.array([row["coadd_m90"] for row in rows])
     top.plot(scales, coadd, "o-", color=colours["ivar"], label="ivar coadd")
-    top.axhline(coadd[0], color="0.5", ls="--", lw=1, label="white-noise limit")
+    top.axhline(coadd[0], color="0.5", ls="--", lw=1, label="limit (scale 0: no structured noise)")
     headroom = np.array([row["headroom"] for row in rows])
     bottom.plot(scales, headroom, "k--", label="headroom (limit - coadd)")
     for method in methods:
