@@ -233,6 +233,8 @@ def test_the_auto_column_pass_runs_only_where_the_exposures_carry_column_noise(t
     striped, _ = align(files, corrections=auto)
     rows_only, _ = align(files, corrections=CorrectionConfig(columns=False))
     assert striped.header["CORRCOLS"] is True and striped.header["COLEXCES"] > 3
+    both, _ = align(files, corrections=CorrectionConfig(columns="auto", subtract_model=True))
+    assert both.header["CORRCOLS"] is True and both.header["CORRMODL"] == 3  # decided on the refined model
 
     def column_rms(stack):
         data = stack.data[:, 24:-24, 24:-24]

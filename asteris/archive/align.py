@@ -224,7 +224,9 @@ def _corrected_frames(exposures, dqs, pixmaps, config: CorrectionConfig, drizzle
     if config.subtract_model:
         models = _sky_models(frames, usables, sources, pixmaps, config, drizzle)
     auto = config.one_over_f and config.columns == "auto"
-    sky = _sky_models(frames, usables, sources, pixmaps, config, drizzle, iterations=1) if auto else None
+    sky = models
+    if auto and not config.subtract_model:  # the decision needs a sky model; one pass is enough
+        sky = _sky_models(frames, usables, sources, pixmaps, config, drizzle, iterations=1)
     out, scales = [None] * len(frames), [float("nan")] * len(frames)
     for detector in {h.get("DETECTOR", "") for _, _, h in exposures}:
         idx = [i for i, (_, _, h) in enumerate(exposures) if h.get("DETECTOR", "") == detector]
