@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 from astropy.stats import sigma_clip
 from astropy.utils.exceptions import AstropyUserWarning
+from scipy import ndimage
 
 from .denoise import DenoiseResult, image_header
 from .errors import ConfigError, StackMismatchError
@@ -72,8 +73,6 @@ def local_weights(frames: np.ndarray, prediction: np.ndarray, *, smooth: float =
     combination stays linear in the data for given weights, which vary
     over ``box`` pixels, not within a source.
     """
-    from scipy import ndimage
-
     sigma = np.sqrt(exposure_variances(frames))[:, None, None]
     residual = np.clip(frames - prediction[None], -clip * sigma, clip * sigma)
     valid = np.isfinite(residual)
