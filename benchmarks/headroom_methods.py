@@ -45,22 +45,19 @@ Usage: ``python benchmarks/headroom_methods.py [--realizations 4] [--per 200] [-
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 from depth import BASELINES, model_record
-from depth_corrections import _clean, injection_mags, measured_fields, write_result
+from depth_corrections import _clean, injection_mags, matched_filter_noise, measured_fields, write_result
 
 from asteris import train
 from asteris.archive.corrections import CorrectionConfig
 from asteris.book import reference_weights, training_preset
 from asteris.coadd import coadd
-from asteris.fileio import atomic_path
 from asteris.mock.datasets import mock_field
 from asteris.mock.noise import NoiseConfig
 from asteris.mock.population import PopulationConfig
-from asteris.science.detect import detection_image
 from asteris.science.injection import SourceRenderer
 from asteris.science.recovery import (
     PROTOCOLS,
@@ -160,24 +157,9 @@ def measure(name: str, args, mags, work: Path) -> dict:
 
 
 def filtered_noise_mags(stack, methods: dict, names, renderer) -> dict:
-    """-2.5 log10 of the median noise of each linear method's matched-filtered image: a depth figure
-    (larger is deeper) that paired fields compare to a few thousandths of a magnitude."""
-    out = {}
-    for method in (n for n in names if n in LINEAR):
-        det = detection_image(methods[method](stack), fwhm=renderer.fwhm_px)
-        out[method] = float(-2.5 * np.log10(np.median(det.filtered_rms[~det.mask])))
-    return out
-
-
-def add_filtered_noise(name: str, figures: dict, work: Path) -> None:
-    """The filtered-noise depths of a field measured before they were kept to enough digits."""
-    noise, corrections, names = FIELDS[name]
-    field = mock_field(bands=[BAND], noise=noise, corrections=corrections, progress=False)
-    stack = field.bands[BAND].stack
-    model = fine_tuned(stack, work / name) if any(n in NETWORK for n in names) else None
-    figures.pop("filtered_rms", None)
-    figures["filtered_noise_mag"] = filtered_noise_mags(stack, methods_for(names, model), names,
-                                                        SourceRenderer.for_mock(field, BAND))  # fmt: skip
+    """-2.5 log10 of each linear method's `matched_filter_noise`: a depth figure (larger is deeper)."""
+    return {method: -2.5 * np.log10(matched_filter_noise(methods[method](stack), renderer))
+            for method in names if method in LINEAR}  # fmt: skip
 
 
 def summarise(done: dict) -> dict:
@@ -243,11 +225,6 @@ def main() -> None:
     work = Path(args.work)
     m5, mags = injection_mags()  # as depth_corrections.py: the same injections
     done = measured_fields(FIELDS, lambda name: measure(name, args, mags, work), work)
-    for name, figures in done.items():
-        if "filtered_noise_mag" not in figures:
-            add_filtered_noise(name, figures, work)
-            with atomic_path(work / f"{name}.json", overwrite=True) as tmp:
-                tmp.write_text(json.dumps(figures, indent=2) + "\n")
     summary = _clean(summarise(done))
     print_summary(summary)
     write_result("headroom_methods.py", args, m5, mags, summary, done)
