@@ -63,12 +63,18 @@ def test_pointings_are_named_and_recorded():
     assert ArchivePointing("jades_1210_nircam", ("nrca1", "nrca2")).name == "jades_1210_nircam-nrca1-nrca2"
 
 
-def test_a_folder_keeps_its_config(tmp_path):
-    (tmp_path / "survey.json").write_text(json.dumps({"config": SurveyConfig().to_dict()}))
+def test_a_folder_keeps_its_config_and_mock_version(tmp_path):
+    from asteris.mock.datasets import MOCK_VERSION
+
+    record = {"mock_version": MOCK_VERSION, "config": SurveyConfig().to_dict()}
+    (tmp_path / "survey.json").write_text(json.dumps(record))
     with pytest.raises(ConfigError, match="another config"):
         run_survey([], tmp_path, config=SurveyConfig.from_dict(TINY), progress=False)
     with pytest.raises(ConfigError, match="same name"):
         run_survey([MockPointing(1), MockPointing(1)], tmp_path, progress=False)
+    (tmp_path / "survey.json").write_text(json.dumps({**record, "mock_version": MOCK_VERSION - 1}))
+    with pytest.raises(ConfigError, match=f"mock version {MOCK_VERSION - 1}, and this asteris draws"):
+        run_survey([MockPointing(1)], tmp_path, progress=False)
 
 
 def test_a_folder_is_used_by_one_run_at_a_time(tmp_path):
@@ -151,6 +157,24 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, module_d
         "log_phi_star",
         "beta",
     }
+    _check_negated_searches(fresh, binned)
+
+
+def _check_negated_searches(run_dir: Path, binned) -> None:
+    """Each pointing searched its negated images too; what they select is each bin's background."""
+    _, summaries = read_survey(run_dir)
+    negated = survey_candidates(run_dir, "coadd", negated=True)
+    assert len(negated) == sum(s["n_negated_candidates"]["coadd"] for s in summaries)
+    edges = np.arange(-22.5, -18.4, 1.0)
+    expected = np.histogram(negated["M_UV"].value, edges)[0]
+    kept = np.searchsorted(edges, binned["muv_lo"].value)  # bins without volume are left out
+    np.testing.assert_array_equal(binned["background"], expected[kept])
+    plain, _, _ = survey_luminosity_function(run_dir, "coadd", muv_edges=np.arange(-22.5, -18.4, 1.0),
+                                             subtract_negated=False)  # fmt: skip
+    assert "background" not in plain.colnames
+    (run_dir / summaries[0]["name"] / "negated_coadd.ecsv").unlink()  # as in a run made before them
+    with pytest.raises(ConfigError, match="before the negated images were searched"):
+        survey_luminosity_function(run_dir, "coadd", muv_edges=np.arange(-22.5, -18.4, 1.0))
 
 
 def test_a_worker_that_runs_tasks_side_by_side_is_refused(tmp_path):

@@ -54,6 +54,7 @@ from .uvlf import (
     fit_luminosity_function,
     literature_luminosity_functions,
     measure_luminosity_function,
+    migration_matrix,
 )
 
 __all__ = [
@@ -93,6 +94,7 @@ __all__ = [
     "completeness_curves",
     "effective_volume",
     "measure_luminosity_function",
+    "migration_matrix",
     "fit_luminosity_function",
     "literature_luminosity_functions",
 ]

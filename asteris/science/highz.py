@@ -75,6 +75,10 @@ def search_high_z(
     """
     catalog = multiband_catalog(images, renderers, detection_bands=detection_bands, threshold=threshold,
                                 wcs=wcs, measure_images=measure_images)  # fmt: skip
+    if len(catalog) == 0:  # a blank or negated sky: no photo-z to fit, no candidate
+        out = catalog.copy()
+        out["z_phot"], out["selected"], out["M_UV"] = np.zeros(0), np.zeros(0, bool), np.zeros(0) * u.mag
+        return out
     photoz = photometric_redshifts(catalog, filters, **dict(photoz_options or {}))
     selection = select_high_z(catalog, photoz, filters, criteria=criteria)
     out = catalog.copy()

@@ -48,6 +48,7 @@ __all__ = [
     "run_survey",
     "read_survey",
     "survey_candidates",
+    "survey_injections",
     "survey_luminosity_function",
 ]
 
@@ -206,14 +207,25 @@ def _methods(stacks: dict, config: SurveyConfig, folder: Path) -> dict:
     return methods
 
 
-def _search(stacks, renderers, methods, config: SurveyConfig) -> dict:
+def _search(stacks, renderers, methods, config: SurveyConfig) -> tuple[dict, dict]:
+    """Each method's search, and the same search on its negated images (every band x -1).
+
+    What the negated images select estimates the candidates that noise and the
+    method make by themselves, without a truth (`survey_luminosity_function`).
+    """
     from .highz import search_high_z
 
     images = {name: {b: method(s) for b, s in stacks.items()} for name, method in methods.items()}
-    return {name: search_high_z(band_images, renderers, config.filters,
-                                detection_bands=config.detection_bands, measure_images=images["coadd"],
-                                photoz_options=config.photoz_options)
-            for name, band_images in images.items()}  # fmt: skip
+
+    def search(band_images: dict, measure: dict):
+        return search_high_z(band_images, renderers, config.filters, detection_bands=config.detection_bands,
+                             measure_images=measure, photoz_options=config.photoz_options)  # fmt: skip
+
+    found = {name: search(band_images, images["coadd"]) for name, band_images in images.items()}
+    negated_coadd = {b: -image for b, image in images["coadd"].items()}
+    negated = {name: search({b: -image for b, image in band_images.items()}, negated_coadd)
+               for name, band_images in images.items()}  # fmt: skip
+    return found, negated
 
 
 def _recovery(stacks, renderers, methods, config: SurveyConfig, seed: int) -> QTable:
@@ -286,7 +298,7 @@ def run_pointing(
         lap("load")
         methods = _methods(stacks, config, work)
         lap("train")
-        found = _search(stacks, renderers, methods, config)
+        found, negated = _search(stacks, renderers, methods, config)
         lap("search")
         recovery = _recovery(stacks, renderers, methods, config, _injection_seed(config, pointing.name))
         lap("injections")
@@ -297,6 +309,7 @@ def run_pointing(
             "area_arcmin2": float(area.to_value(u.arcmin**2)), "boost": boost, "shape": list(shape),
             "methods": list(methods), "v_eff_mpc3": _effective_volumes(recovery, methods, config, area),
             "n_candidates": {m: int(np.sum(t["selected"])) for m, t in found.items()},
+            "n_negated_candidates": {m: int(np.sum(t["selected"])) for m, t in negated.items()},
             "injected": len(recovery), "worker": {"host": socket.gethostname(), "pid": os.getpid(),
                                                   "threads": torch.get_num_threads()},
         }  # fmt: skip
@@ -307,6 +320,7 @@ def run_pointing(
                     table, truth, shape=shape
                 )
             _write_table(table, work / f"candidates_{name}.ecsv")
+            _write_table(negated[name], work / f"negated_{name}.ecsv")
         _write_table(recovery, work / "recovery.ecsv")
         lap("write")
         summary["seconds"] = {**seconds, "total": round(time.perf_counter() - start, 2)}
@@ -341,17 +355,26 @@ def _run_lock(run_dir: Path):
 
 
 def _check_run_folder(run_dir: Path, config: SurveyConfig) -> None:
+    from ..mock.datasets import MOCK_VERSION
+
     record = run_dir / "survey.json"
     if record.exists():
-        held = json.loads(record.read_text())["config"]
-        if held != config.to_dict():
+        held = json.loads(record.read_text())
+        if held["config"] != config.to_dict():
             raise ConfigError(
                 f"{run_dir} holds a survey run with another config; resume it with that "
                 f"config (SurveyConfig.from_dict of its survey.json) or choose a new folder"
             )
+        made = held.get("mock_version", "unrecorded")
+        if made != MOCK_VERSION:  # its mock pointings would not match new ones
+            raise ConfigError(
+                f"{run_dir} holds a survey run made with mock version {made}, "
+                f"and this asteris draws mock version {MOCK_VERSION}; choose a new folder"
+            )
         return
     run_dir.mkdir(parents=True, exist_ok=True)
-    content = json.dumps({"schema_version": SURVEY_SCHEMA, "config": config.to_dict()}, indent=1) + "\n"
+    content = json.dumps({"schema_version": SURVEY_SCHEMA, "mock_version": MOCK_VERSION,
+                          "config": config.to_dict()}, indent=1) + "\n"  # fmt: skip
     atomic_write(record, lambda tmp: tmp.write_text(content))
 
 
@@ -453,13 +476,34 @@ def read_survey(run_dir: str | os.PathLike) -> tuple[SurveyConfig, list[dict]]:
     return config, summaries
 
 
-def survey_candidates(run_dir: str | os.PathLike, method: str) -> QTable:
-    """The selected z > 8.5 candidates of ``method`` in every finished pointing, by ``pointing``."""
+def survey_candidates(run_dir: str | os.PathLike, method: str, *, negated: bool = False) -> QTable:
+    """The selected z > 8.5 candidates of ``method`` in every finished pointing, by ``pointing``;
+    with ``negated``, those the same search selected on the negated images."""
+    _, summaries = read_survey(run_dir)
+    prefix = "negated" if negated else "candidates"
+    tables = []
+    for summary in summaries:
+        path = Path(run_dir) / summary["name"] / f"{prefix}_{method}.ecsv"
+        if negated and not path.exists():
+            raise ConfigError(f"pointing {summary['name']} of {run_dir} was run before the negated images "
+                              "were searched; summarize it with subtract_negated=False")  # fmt: skip
+        table = QTable.read(path)
+        if negated:  # often empty, and then without the photo-z columns: keep what every table has
+            table = table[["M_UV", "selected"]]
+        table = table[np.asarray(table["selected"], bool)]
+        table["pointing"] = [summary["name"]] * len(table)
+        tables.append(table)
+    if not tables:
+        raise ConfigError(f"{run_dir} has no finished pointing yet")
+    return vstack(tables, metadata_conflicts="silent")
+
+
+def survey_injections(run_dir: str | os.PathLike) -> QTable:
+    """The injections of every finished pointing, with what each method made of them, by ``pointing``."""
     _, summaries = read_survey(run_dir)
     tables = []
     for summary in summaries:
-        table = QTable.read(Path(run_dir) / summary["name"] / f"candidates_{method}.ecsv")
-        table = table[np.asarray(table["selected"], bool)]
+        table = QTable.read(Path(run_dir) / summary["name"] / "recovery.ecsv")
         table["pointing"] = [summary["name"]] * len(table)
         tables.append(table)
     if not tables:
@@ -473,6 +517,8 @@ def survey_luminosity_function(
     *,
     muv_edges: np.ndarray,
     fixed: dict | None = None,
+    migration: bool = True,
+    subtract_negated: bool = True,
     seed: int = 0,
 ):
     """The binned luminosity function and its double-power-law fit from all finished pointings.
@@ -480,6 +526,14 @@ def survey_luminosity_function(
     Counts are summed over pointings and so are the effective volumes, each
     pointing's own (its completeness from its own injections, times its area
     and its density boost, which a mock field carries and the sky does not).
+    With ``migration`` the scatter of measured about true M_UV, from the
+    selected injections of all pointings together, enters the fit and the
+    bins' volumes (`~asteris.science.migration_matrix`). With
+    ``subtract_negated`` the candidates that the same search selected on the
+    negated images of all pointings are the expected non-galaxy candidates of
+    each bin: noise and the method's own features, which a source-free sky
+    gives either sign; they are subtracted from the counts and added to the
+    fit's expected counts.
 
     Returns
     -------
@@ -490,7 +544,7 @@ def survey_luminosity_function(
     totals : dict
         ``pointings``, ``area_arcmin2`` and ``candidates``.
     """
-    from .uvlf import bin_volumes, measure_luminosity_function
+    from .uvlf import bin_volumes, measure_luminosity_function, migration_matrix
 
     config, summaries = read_survey(run_dir)
     ran = ("coadd", "asteris") if config.train is not None else ("coadd",)
@@ -499,10 +553,23 @@ def survey_luminosity_function(
     candidates = survey_candidates(run_dir, method)
     sky = np.sum([s["v_eff_mpc3"][method] for s in summaries], axis=0) * u.Mpc**3
     counted = np.sum([np.asarray(s["v_eff_mpc3"][method]) * s["boost"] for s in summaries], axis=0) * u.Mpc**3
+    moved = None
+    if migration:
+        injected = survey_injections(run_dir)
+        chosen = np.asarray(injected[f"{method}_selected"], bool)
+        moved = migration_matrix(u.Quantity(injected["M_UV"][chosen], u.mag).value,
+                                 u.Quantity(injected[f"{method}_M_UV"][chosen], u.mag).value,
+                                 muv_grid=config.muv_grid, muv_edges=muv_edges)  # fmt: skip
+    background = None
+    if subtract_negated:
+        spurious = survey_candidates(run_dir, method, negated=True)["M_UV"]
+        background = np.histogram(u.Quantity(spurious, u.mag).value, muv_edges)[0].astype(float)
     binned, fit = measure_luminosity_function(candidates["M_UV"], muv_edges=muv_edges,
-                                              muv_grid=config.muv_grid, v_eff_grid=counted, fixed=fixed,
-                                              seed=seed)  # fmt: skip
-    binned["v_eff"] = bin_volumes(config.muv_grid, sky, muv_edges, weight=fit.function())
+                                              muv_grid=config.muv_grid, v_eff_grid=counted, migration=moved,
+                                              background=background, fixed=fixed, seed=seed)  # fmt: skip
+    sky_volume = sky if moved is None else sky[:, None] * moved
+    kept = bin_volumes(config.muv_grid, sky_volume, muv_edges).value > 0  # the rows of binned
+    binned["v_eff"] = bin_volumes(config.muv_grid, sky_volume, muv_edges, weight=fit.function())[kept]
     totals = {"pointings": len(summaries), "area_arcmin2": float(sum(s["area_arcmin2"] for s in summaries)),
               "candidates": len(candidates)}  # fmt: skip
     return binned, fit, totals

@@ -6,6 +6,8 @@
 * `completeness_grid` and `effective_volume`: the fraction C(M_UV, z) of
   injected galaxies that come out of the whole chain as candidates, and
   ``V_eff(M_UV) = Omega * integral C(M_UV, z) dV/dz dz`` (Planck18);
+* `migration_matrix`: how galaxies of a true M_UV spread over the bins of the
+  measured M_UV that candidates are counted in, from the selected injections;
 * `binned_luminosity_function`: phi per bin with Poisson intervals for small
   numbers (Gehrels 1986), and 1-sigma upper limits on empty bins;
 * `fit_luminosity_function`: a double power law or a Schechter function fitted
@@ -45,6 +47,7 @@ __all__ = [
     "completeness_curves",
     "effective_volume",
     "bin_volumes",
+    "migration_matrix",
     "binned_luminosity_function",
     "LuminosityFunctionFit",
     "fit_luminosity_function",
@@ -194,15 +197,56 @@ def bin_volumes(muv_grid, v_eff, muv_edges, *, weight=None) -> u.Quantity:
     """Each M_UV bin's effective volume: ``V_eff(M_UV)`` on a fine grid averaged over the bin.
 
     ``weight`` (a function of M_UV, e.g. a fitted luminosity function) weights
-    the average by where in the bin the galaxies are; default flat.
+    the average by where in the bin the galaxies are; default flat. A 2-D
+    ``v_eff`` of shape (len(muv_grid), n_bins) holds transfer volumes: the
+    volume in which a galaxy of true M_UV on the grid is counted in measured
+    bin j (``V_eff`` times `migration_matrix`). A bin's volume is then the
+    galaxies the weight puts into it from every true M_UV, over those it puts
+    at true M_UV inside it.
     """
     grid, v_eff = np.asarray(muv_grid, float), u.Quantity(v_eff, u.Mpc**3)
     w = np.ones_like(grid) if weight is None else np.asarray(weight(grid), float)
     out = []
-    for lo, hi in zip(muv_edges[:-1], muv_edges[1:]):
-        inside = (grid >= lo) & (grid <= hi)
-        out.append(np.sum(w[inside] * v_eff.value[inside]) / np.sum(w[inside]) if inside.any() else 0.0)
+    for j, (lo, hi) in enumerate(zip(muv_edges[:-1], muv_edges[1:])):
+        if v_eff.ndim == 1:
+            inside = (grid >= lo) & (grid <= hi)
+            counted = w[inside] * v_eff.value[inside]
+        else:  # every grid point once, as the transfer volumes count it
+            inside = (grid >= lo) & (grid < hi)
+            counted = w * v_eff.value[:, j]
+        out.append(np.sum(counted) / np.sum(w[inside]) if inside.any() else 0.0)
     return np.array(out) * u.Mpc**3
+
+
+def migration_matrix(muv_true, muv_measured, *, muv_grid, muv_edges, width: float = 0.25) -> np.ndarray:
+    """P(measured M_UV in bin j | true M_UV on the grid) from selected injections, (len(muv_grid), n_bins).
+
+    Candidates are counted at their measured M_UV, which scatters about the
+    true one (photometric noise, the photo-z's redshift) and, at the faint
+    end, is biased bright by selection. Every grid row pools the
+    measured-minus-true offsets of the injections, weighted by a Gaussian of
+    ``width`` mag in their true M_UV, and counts where the row's M_UV plus
+    each offset falls. Rows sum to less than one where galaxies scatter out
+    of the bins. Pass the selected injections only.
+
+    >>> grid, edges = np.array([-20.0, -19.0]), np.array([-20.5, -19.5, -18.5])
+    >>> migration_matrix([-20.0, -20.0, -19.0], [-20.1, -19.2, -19.1], muv_grid=grid, muv_edges=edges)
+    array([[0.5, 0.5],
+           [0. , 1. ]])
+    """
+    true, measured = np.asarray(muv_true, float), np.asarray(muv_measured, float)
+    keep = np.isfinite(true) & np.isfinite(measured)
+    if not keep.any():
+        raise ConfigError("no selected injection with a measured M_UV to estimate the migration from")
+    true, offsets = true[keep], measured[keep] - true[keep]
+    grid, edges = np.asarray(muv_grid, float), np.asarray(muv_edges, float)
+    weights = np.exp(-0.5 * ((grid[:, None] - true[None, :]) / width) ** 2)
+    weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
+    where = np.digitize(grid[:, None] + offsets[None, :], edges) - 1  # bin of each row's offset copies
+    out = np.zeros((len(grid), len(edges) - 1))
+    for j in range(len(edges) - 1):
+        out[:, j] = np.sum(weights * (where == j), axis=1)
+    return out
 
 
 def effective_volume(completeness: np.ndarray, *, z_edges: np.ndarray, area: u.Quantity) -> u.Quantity:
@@ -223,13 +267,18 @@ def effective_volume(completeness: np.ndarray, *, z_edges: np.ndarray, area: u.Q
     return np.nan_to_num(completeness) @ volumes * u.Mpc**3
 
 
-def binned_luminosity_function(muv, *, muv_edges: np.ndarray, v_eff: u.Quantity) -> QTable:
+def binned_luminosity_function(
+    muv, *, muv_edges: np.ndarray, v_eff: u.Quantity, background: np.ndarray | None = None
+) -> QTable:
     """phi per M_UV bin from the candidates' ``muv`` and each bin's ``v_eff``.
 
     Returns a QTable with ``muv_lo``, ``muv_hi``, ``M_UV`` (bin centre), ``n``,
     ``v_eff``, ``phi`` and its 1-sigma Poisson limits ``phi_lo``/``phi_hi``
     (for ``n = 0``, phi is 0 and ``phi_hi`` the 1-sigma upper limit), in
-    Mpc^-3 mag^-1. Bins with no effective volume are left out.
+    Mpc^-3 mag^-1. Bins with no effective volume are left out. ``background``:
+    the candidates expected per bin that are not galaxies of the function
+    (e.g. what the negated images select), subtracted from the counts and
+    their limits (``n`` stays the count, ``background`` is kept beside it).
     """
     muv_edges = np.asarray(muv_edges, dtype=float)
     v_eff = u.Quantity(v_eff, u.Mpc**3)
@@ -237,21 +286,25 @@ def binned_luminosity_function(muv, *, muv_edges: np.ndarray, v_eff: u.Quantity)
         raise ConfigError(f"{len(v_eff)} effective volumes for {len(muv_edges) - 1} M_UV bins")
     n, _ = np.histogram(np.asarray(u.Quantity(muv, u.mag).value, float), bins=muv_edges)
     lower, upper = poisson_interval(n)
+    b = np.zeros(len(n)) if background is None else np.asarray(background, float)
     keep = v_eff.value > 0
     per = np.diff(muv_edges)[keep] * v_eff.value[keep]
     unit = u.Mpc**-3 / u.mag
-    return QTable(
+    table = QTable(
         {
             "muv_lo": muv_edges[:-1][keep] * u.mag,
             "muv_hi": muv_edges[1:][keep] * u.mag,
             "M_UV": 0.5 * (muv_edges[:-1] + muv_edges[1:])[keep] * u.mag,
             "n": n[keep],
             "v_eff": v_eff[keep],
-            "phi": n[keep] / per * unit,
-            "phi_lo": lower[keep] / per * unit,
-            "phi_hi": upper[keep] / per * unit,
+            "phi": np.maximum(n - b, 0)[keep] / per * unit,
+            "phi_lo": np.maximum(lower - b, 0)[keep] / per * unit,
+            "phi_hi": np.maximum(upper - b, 0)[keep] / per * unit,
         }
     )
+    if background is not None:
+        table["background"] = b[keep]
+    return table
 
 
 #: Parameters of each model and the box of the flat priors (log10 phi* in Mpc^-3).
@@ -304,6 +357,8 @@ def _expected_counts(model, values, binned: QTable, v_eff_grid=None) -> np.ndarr
     if v_eff_grid is None:
         return bin_averages(function, lo, hi, n_sub=8) * (hi - lo) * binned["v_eff"].to_value(u.Mpc**3)
     grid, volume = v_eff_grid
+    if volume.ndim == 2:  # transfer volumes: every true M_UV feeds every measured bin
+        return (function(grid) * np.gradient(grid)) @ volume
     counts = []
     for a, b in zip(lo, hi):
         inside = (grid >= a) & (grid <= b)
@@ -329,7 +384,11 @@ def fit_luminosity_function(
     too. Priors are flat over broad boxes; ``fixed`` holds parameters kept at
     a value (e.g. ``{"beta": -3.5}`` when the bright end is not sampled).
     ``v_eff_grid`` = (M_UV grid, V_eff on it) makes the expected counts the
-    integral of phi * V_eff over each bin instead of using the bins' ``v_eff``.
+    integral of phi * V_eff over each bin instead of using the bins' ``v_eff``;
+    with transfer volumes (a 2-D V_eff, one column per row of ``binned``, see
+    `bin_volumes`) each bin's count is the integral of phi times its column
+    over every true M_UV. A ``background`` column of ``binned`` (candidates
+    expected that are not galaxies of the function) adds to the expected counts.
     """
     import emcee
 
@@ -342,8 +401,11 @@ def fit_luminosity_function(
         raise ConfigError(f"{model} has no parameters {sorted(unknown)}; it has {list(names)}")
     free = [(n, b) for n, b in zip(names, boxes) if n not in fixed]
     counts = np.asarray(binned["n"], dtype=float)
+    background = np.asarray(binned["background"], float) if "background" in binned.colnames else 0.0
     if v_eff_grid is not None:
         v_eff_grid = (np.asarray(v_eff_grid[0], float), u.Quantity(v_eff_grid[1], u.Mpc**3).value)
+        if v_eff_grid[1].ndim == 2 and v_eff_grid[1].shape[1] != len(binned):
+            raise ConfigError(f"{v_eff_grid[1].shape[1]} columns of transfer volumes for {len(binned)} bins")
 
     def log_probability(theta):
         if any(not lo < t < hi for t, (_, (lo, hi)) in zip(theta, free)):
@@ -351,7 +413,7 @@ def fit_luminosity_function(
         values = {**fixed, **{n: t for (n, _), t in zip(free, theta)}}
         if model == "double_power_law" and values["beta"] >= values["alpha"]:
             return -np.inf  # the bright end must fall faster than the faint end
-        mu = _expected_counts(model, values, binned, v_eff_grid)
+        mu = _expected_counts(model, values, binned, v_eff_grid) + background
         return float(np.sum(counts * np.log(np.maximum(mu, 1e-300)) - mu))
 
     rng = np.random.default_rng(seed)
@@ -393,6 +455,8 @@ def measure_luminosity_function(
     muv_edges: np.ndarray,
     muv_grid: np.ndarray,
     v_eff_grid: u.Quantity,
+    migration: np.ndarray | None = None,
+    background: np.ndarray | None = None,
     model: str = "double_power_law",
     fixed: Mapping[str, float] | None = None,
     n_steps: int = 1500,
@@ -405,12 +469,22 @@ def measure_luminosity_function(
     integral of phi * V_eff over it, `fit_luminosity_function`); the binned phi
     then divides each bin's count by its V_eff averaged with the fitted
     function as the weight (`bin_volumes`), so a steep function whose galaxies
-    crowd a bin's faint edge is not overestimated there.
+    crowd a bin's faint edge is not overestimated there. With ``migration``
+    (`migration_matrix`, true M_UV on ``muv_grid`` by measured bin) the model
+    also carries galaxies from the true M_UV where ``V_eff`` holds to the
+    measured M_UV at which candidates are counted: the numerous faint
+    galaxies scattered into brighter bins are then expected, not taken for
+    bright ones. ``background`` (expected non-galaxy candidates per bin, see
+    `binned_luminosity_function`) enters the fit's expected counts and is
+    subtracted from the binned ones.
     """
-    flat = binned_luminosity_function(
-        muv, muv_edges=muv_edges, v_eff=bin_volumes(muv_grid, v_eff_grid, muv_edges)
-    )
+    volume = u.Quantity(v_eff_grid, u.Mpc**3)
+    if migration is not None:
+        volume = volume[:, None] * np.asarray(migration, float)  # transfer volumes, a column per bin
+    flat_volumes = bin_volumes(muv_grid, volume, muv_edges)
+    flat = binned_luminosity_function(muv, muv_edges=muv_edges, v_eff=flat_volumes, background=background)
+    fitted = volume if volume.ndim == 1 else volume[:, flat_volumes.value > 0]  # the bins kept
     fit = fit_luminosity_function(flat, model=model, fixed=fixed, n_steps=n_steps, burn=burn, seed=seed,
-                                  v_eff_grid=(muv_grid, v_eff_grid))  # fmt: skip
-    volumes = bin_volumes(muv_grid, v_eff_grid, muv_edges, weight=fit.function())
-    return binned_luminosity_function(muv, muv_edges=muv_edges, v_eff=volumes), fit
+                                  v_eff_grid=(muv_grid, fitted))  # fmt: skip
+    volumes = bin_volumes(muv_grid, volume, muv_edges, weight=fit.function())
+    return binned_luminosity_function(muv, muv_edges=muv_edges, v_eff=volumes, background=background), fit
