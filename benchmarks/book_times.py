@@ -9,7 +9,8 @@ outputs, which nbval compares with). The result names the machine: a chapter's t
 of the CPU it ran on, and AVX2 kernels selected on an AVX-512 CPU emulate an AVX2 machine's kernels,
 not its caches or clock (``emulated_isa`` in the JSON).
 
-Usage: ``python benchmarks/book_times.py [--chapters 01 03] [--cold] [--write-outputs]``
+Usage: ``[ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2] python
+benchmarks/book_times.py [--chapters 01 03] [--cold] [--write-outputs] [--out FILE]``
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +31,8 @@ from asteris.tuning import emulated_isa, machine_description
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "book_times.json"
+#: What restricts PyTorch, oneDNN and MKL to narrower kernels; a command that set them says so.
+KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
 
 def run_chapter(notebook: Path, folder: Path, *, timeout: int) -> tuple[float, nbformat.NotebookNode]:
@@ -46,6 +48,18 @@ def run_chapter(notebook: Path, folder: Path, *, timeout: int) -> tuple[float, n
     start = time.perf_counter()
     client.execute()
     return time.perf_counter() - start, nb
+
+
+def _command(args) -> str:
+    """This invocation's command line, with ``--out`` as a repository path (never one of this machine)."""
+    forced = [f"{k}={os.environ[k]}" for k in KERNEL_VARIABLES if os.environ.get(k)]
+    words = [*forced, "python benchmarks/book_times.py"]
+    words += ["--chapters", *args.chapters] if args.chapters else []
+    words += [flag for flag, on in (("--cold", args.cold), ("--write-outputs", args.write_outputs)) if on]
+    if args.out.resolve() != RESULT:
+        out = args.out.resolve()
+        words += ["--out", str(out.relative_to(ROOT)) if out.is_relative_to(ROOT) else out.name]
+    return " ".join(words)
 
 
 def main() -> None:
@@ -72,7 +86,7 @@ def main() -> None:
                 atomic_write(notebook, lambda tmp, nb=executed: nbformat.write(nb, tmp), overwrite=True)
     machine = machine_description()
     result = {
-        "command": "python benchmarks/" + " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": _command(args),
         "machine": machine,
         "emulated_isa": emulated_isa(machine),
         "data_folder": "cold (empty at the start)" if args.cold else "warm (as left by earlier runs)",

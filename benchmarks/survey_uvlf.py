@@ -11,10 +11,13 @@ seven bands, dual-image search (fluxes on the coadds), EAZY photo-z, the
 selection, injection-recovery of ``--realizations`` x ``--per`` galaxies
 through the whole chain.
 
-The run folder (``--run-dir``, default ``<data folder>/survey_uvlf``) makes it
+The run folder (``--run-dir``, default ``<data folder>/survey_uvlf_mock<version>``) makes it
 resumable: start it again and only unfinished pointings run. From all finished
 pointings, per method: the binned luminosity function (summed counts over
-summed effective volumes, density boost removed) against the input function
+summed effective volumes, density boost removed; forward-modelled through the
+injections' measured-M_UV migration, with the counts at face value beside it,
+and the negated images' candidates subtracted where every pointing has them;
+``--summarize`` recomputes only this) against the input function
 (Whitler et al. 2025) and against the pointings' own truth (the input as this
 sample of it came out), how many bins with n >= 5 lie within their Poisson
 intervals, and the double-power-law fit (bright-end slope fixed) against the
@@ -24,7 +27,7 @@ round ends, so that the 1- and 2-worker runs and a hand-started cluster
 (``--scheduler ADDRESS``) sit side by side.
 
 Usage: ``python benchmarks/survey_uvlf.py [--workers 2] [--bins 6] [--max-pointings 24]
-[--run-dir DIR] [--scheduler ADDRESS] [--label NAME] [--pointings N] [--out FILE]``
+[--run-dir DIR] [--scheduler ADDRESS] [--label NAME] [--pointings N] [--out FILE] [--summarize]``
 """
 
 from __future__ import annotations
@@ -94,10 +97,13 @@ def realized_truth(run_dir: Path) -> np.ndarray:
     return counts / (volume * np.diff(MUV_EDGES))
 
 
-def against_input(run_dir: Path, method: str, realized: np.ndarray) -> dict:
+def against_input(
+    run_dir: Path, method: str, realized: np.ndarray, *, migration: bool = True, negated: bool = True
+) -> dict:
     """Binned phi and the DPL fit of one method from all finished pointings, against the input."""
     binned, fit, totals = survey_luminosity_function(run_dir, method, muv_edges=MUV_EDGES,
-                                                     fixed={"beta": WHITLER25.beta})  # fmt: skip
+                                                     fixed={"beta": WHITLER25.beta}, migration=migration,
+                                                     subtract_negated=negated)  # fmt: skip
     truth = bin_averages(WHITLER25, binned["muv_lo"], binned["muv_hi"])
     lo, hi = binned["phi_lo"].value, binned["phi_hi"].value
     tested, within = np.asarray(binned["n"]) >= 5, (truth >= lo) & (truth <= hi)
@@ -112,9 +118,13 @@ def against_input(run_dir: Path, method: str, realized: np.ndarray) -> dict:
         low, high = float(r["median"] - r["minus"]), float(r["median"] + r["plus"])
         parameters[name] = {"input": value, "median": float(r["median"]), "interval_68": [low, high],
                             "input_inside": bool(low <= value <= high)}  # fmt: skip
+    bins = [{k: (int(v) if k == "n" else float(v)) for k, v in zip(keys, row)} for row in rows]
+    if "background" in binned.colnames:  # the negated images' candidates, subtracted
+        for entry, b in zip(bins, binned["background"]):
+            entry["background"] = float(b)
     return {
         **totals,
-        "bins": [{k: (int(v) if k == "n" else float(v)) for k, v in zip(keys, row)} for row in rows],
+        "bins": bins,
         "bins_tested": int(tested.sum()),
         "bins_within_errors": int(np.sum(tested & within)),
         "bins_within_errors_of_realized": int(np.sum(tested & within_realized)),
@@ -160,11 +170,17 @@ def main() -> None:
     parser.add_argument("--pointings", type=int, help="run exactly this many pointings (seeds 1..N)")
     parser.add_argument("--realizations", type=int, default=4)
     parser.add_argument("--per", type=int, default=40, help="galaxies injected per realization")
-    parser.add_argument("--run-dir", help="run folder (default: <data folder>/survey_uvlf)")
+    parser.add_argument("--run-dir", help="run folder (default: <data folder>/survey_uvlf_mock<version>)")
     parser.add_argument("--label", default="survey", help="name of this invocation in the cost records")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument(
+        "--summarize", action="store_true", help="recompute the science from the finished pointings, run none"
+    )
     args = parser.parse_args()
-    run_dir = Path(args.run_dir or Path(data_dir()) / "survey_uvlf")
+    run_dir = Path(args.run_dir or Path(data_dir()) / f"survey_uvlf_mock{MOCK_VERSION}")
+    if args.summarize:
+        summarize(Path(args.out), run_dir)
+        return
     config = survey_config(args.realizations, args.per)
     workers = args.workers
     step = workers if args.scheduler is None else _scheduler_workers(args.scheduler)
@@ -190,6 +206,54 @@ def main() -> None:
         n += step
 
 
+def science_section(run_dir: Path, config: SurveyConfig, previous: dict, *, command: str) -> dict:
+    """The survey's science from its run folder: per method, the forward model through the
+    injections' measured-M_UV migration and, beside it, the counts taken at face value."""
+    _, summaries = read_survey(run_dir)
+    names = [s["name"] for s in summaries]
+    mock_version = json.loads((run_dir / "survey.json").read_text()).get("mock_version")
+    if previous.get("pointings") == names and previous.get("mock_version") == mock_version:
+        # the same pointings' truth: rebuilding their mock fields would give the same numbers
+        realized = np.array([b["phi_realized"] for b in previous["methods"]["coadd"]["bins"]])
+    else:
+        realized = realized_truth(run_dir)
+    negated = all((run_dir / n / f"negated_{m}.ecsv").exists() for n in names for m in METHODS)
+    methods = {}
+    for m in METHODS:
+        methods[m] = against_input(run_dir, m, realized, negated=negated)
+        flat = against_input(run_dir, m, realized, migration=False, negated=negated)
+        methods[m]["without_migration"] = {
+            k: flat[k]
+            for k in ("bins", "bins_tested", "bins_within_errors", "bins_within_errors_of_realized", "fit")
+        }
+        medians = {k: round(v["median"], 2) for k, v in methods[m]["fit"].items()}
+        print(f"{m}: {methods[m]['bins_within_errors']} of {methods[m]['bins_tested']} bins with n >= 5 "
+              f"within errors (counts at face value: {flat['bins_within_errors']}); fit {medians} "
+              f"input {INPUT}")  # fmt: skip
+    return {
+        "command": command, "machine": machine_description(), "mock_version": mock_version,
+        "config": {**config.to_dict(), "init_from": Path(config.init_from).name},  # no path of this machine
+        "fine_tune_steps": CI_FINE_TUNE_STEPS,
+        "reference_model": {"file": Path(config.init_from).name, "sha256": sha256sum(config.init_from)},
+        "pointings": names, "input": INPUT,
+        "counting": "forward model through the injections' measured-M_UV migration",
+        "spurious": "the negated images' candidates subtracted" if negated
+        else "not subtracted: the pointings were run before the negated images were searched",
+        "methods": methods,
+    }  # fmt: skip
+
+
+def summarize(out: Path, run_dir: Path) -> None:
+    """Rewrite the science of ``out`` from the finished pointings of ``run_dir``, computing none."""
+    config, _ = read_survey(run_dir)
+    result = json.loads(out.read_text()) if out.exists() else {}
+    command = result.get("command", "python benchmarks/survey_uvlf.py")
+    result.update(science_section(run_dir, config, result, command=command))
+    result["summarized_by"] = "python benchmarks/survey_uvlf.py --summarize --run-dir RUN_DIR"
+    atomic_write(out, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite=True)
+    print(f"wrote {out}")
+
+
 def _command(args) -> str:
     """This invocation's command line (a scheduler's address stands as ADDRESS)."""
     where = "--scheduler ADDRESS" if args.scheduler else f"--workers {args.workers}"
@@ -212,21 +276,7 @@ def write_results(
     result.setdefault("rounds", []).append(record)
     result.setdefault("cost", {})[args.label] = cost(run_dir)
     if science and args.label == "survey":
-        _, summaries = read_survey(run_dir)
-        realized = realized_truth(run_dir)
-        result.update(
-            command=_command(args),
-            machine=machine_description(), mock_version=MOCK_VERSION,
-            config={**config.to_dict(), "init_from": Path(config.init_from).name},  # no path of this machine
-            fine_tune_steps=CI_FINE_TUNE_STEPS,
-            reference_model={"file": Path(config.init_from).name, "sha256": sha256sum(config.init_from)},
-            pointings=[s["name"] for s in summaries], input=INPUT,
-            methods={m: against_input(run_dir, m, realized) for m in METHODS},
-        )  # fmt: skip
-        for m, r in result["methods"].items():
-            medians = {k: round(v["median"], 2) for k, v in r["fit"].items()}
-            print(f"{m}: {r['bins_within_errors']} of {r['bins_tested']} bins with n >= 5 within errors; "
-                  f"fit {medians} input {INPUT}")  # fmt: skip
+        result.update(science_section(run_dir, config, result, command=_command(args)))
     atomic_write(out, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite=True)
     print(f"wrote {out}")
 

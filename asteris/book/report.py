@@ -742,9 +742,33 @@ def readme_findings(*, depth: dict | None = None, highz: dict | None = None) -> 
             f"on the denoised image they are off by {min(own):+.2f} to {max(own):+.2f} mag.",
             f"- **z > 8.5 candidates** on a mock field with a known luminosity function: {candidates} "
             f"(`benchmarks/results/photoz_uvlf.json`).",
+            f"- **Speed** {speed_sentence()}.",
             "",
             headroom_table(short=True),
         ]
+    )
+
+
+def speed_sentence() -> str:
+    """The speed-ups against the authors' class, natively and with AVX2 kernels (emulated), and the
+    chapters' time with AVX2 kernels, each figure with its result file."""
+    native, avx2 = committed_result("throughput"), committed_result("throughput_avx2")
+    chapters = committed_result("book_times_avx2")
+
+    def ratios(result: dict) -> str:
+        s = result["speedup_vs_authors"]
+        return (f"inference {s['inference_8x128x128']:.1f}x, training `tiny` {s['training_tiny']:.1f}x and "
+                f"`small` {s['training_small']:.1f}x")  # fmt: skip
+
+    where = (
+        "with AVX2 kernels forced on that CPU (emulated: an AVX2 machine's kernels, not its caches or clock)"
+        if emulated_isa(avx2["machine"]) else f"on a {machine_line(avx2)}"
+    )  # fmt: skip
+    return (
+        f"against the authors' class, timed in the same run: {ratios(native)} on a {machine_line(native)} "
+        f"(`benchmarks/results/throughput.json`); {ratios(avx2)} {where} "
+        f"(`throughput_avx2.json`), where the six chapters take {chapters['total_seconds'] / 60:.1f} min "
+        f"(`book_times_avx2.json`)"
     )
 
 
@@ -774,13 +798,18 @@ if __name__ == "__main__":
     print("updated" if update_readme(sys.argv[1] if len(sys.argv) > 1 else "README.md") else "up to date")
 
 
-def book_times_table(*, result: dict | None = None) -> str:
-    """Each chapter's time from a lone copy in a fresh kernel (``book_times.json``)."""
-    times = result or committed_result("book_times")
-    rows = [[r["chapter"], f"{r['seconds']:.0f} s"] for r in times["chapters"]]
-    rows.append(["**all chapters**", f"**{times['total_seconds'] / 60:.1f} min**"])
-    caption = f"`{times['command']}` on a {machine_line(times)}; data folder {times['data_folder']}."
-    return caption + "\n\n" + markdown_table(["chapter", "time"], rows)
+def book_times_table(*, results: Sequence[dict] | None = None) -> str:
+    """Each chapter's time from a lone copy in a fresh kernel, one column per committed run
+    (``book_times.json`` and, with AVX2 kernels forced, ``book_times_avx2.json``)."""
+    results = results or [committed_result("book_times"), committed_result("book_times_avx2")]
+    chapters = [r["chapter"] for r in results[0]["chapters"]]
+    seconds = [{r["chapter"]: r["seconds"] for r in t["chapters"]} for t in results]
+    rows = [[c, *(f"{s[c]:.0f} s" if c in s else "-" for s in seconds)] for c in chapters]
+    rows.append(["**all chapters**", *(f"**{t['total_seconds'] / 60:.1f} min**" for t in results)])
+    header = ["chapter", *(f"run {i + 1}" for i in range(len(results)))]
+    captions = [f"- run {i + 1}: `{t['command']}` on a {machine_line(t)}; data folder {t['data_folder']}."
+                for i, t in enumerate(results)]  # fmt: skip
+    return "\n".join(captions) + "\n\n" + markdown_table(header, rows)
 
 
 def _first_pure(rows: list[dict], estimate: str) -> str:
@@ -821,12 +850,15 @@ def survey_table(*, result: dict | None = None) -> str:
                         f" ({p['input']:.2f}: {'inside' if p['input_inside'] else 'outside'})"
                         for k, p in m["fit"].items())  # fmt: skip
         realized = m.get("bins_within_errors_of_realized")
+        flat = m.get("without_migration")
+        face_value = flat and f"{flat['bins_within_errors']} / {flat['bins_within_errors_of_realized']}"
         rows.append([METHOD_NAMES.get(method, method), m["pointings"], f"{m['area_arcmin2']:.2f}",
                      m["candidates"], f"{m['bins_within_errors']} of {m['bins_tested']}",
-                     "" if realized is None else f"{realized} of {m['bins_tested']}", fit])  # fmt: skip
+                     "" if realized is None else f"{realized} of {m['bins_tested']}",
+                     face_value or "", fit])  # fmt: skip
     header = ["method", "pointings", "area (arcmin^2)", "candidates",
               "bins with n >= 5 within errors of the input", "of the pointings' own truth",
-              "fit: median [68%] (input)"]  # fmt: skip
+              "counts at face value: input / own truth", "fit: median [68%] (input)"]  # fmt: skip
     return f"`{survey['command']}` on a {machine_line(survey)}.\n\n" + markdown_table(header, rows)
 
 
