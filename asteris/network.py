@@ -9,6 +9,7 @@ is the mean of the output over its ``T`` frames.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -535,6 +536,7 @@ def compile_network(model: Asteris) -> Asteris:
     >>> list(compile_network(net).state_dict()) == keys
     True
     """
+    _inductor_cache_per_kernel_level()
     # Dynamo falls back to eager past this many versions of one function; blocks share theirs.
     dynamo = torch._dynamo.config
     dynamo.recompile_limit = max(dynamo.recompile_limit, RECOMPILE_LIMIT)
@@ -542,6 +544,22 @@ def compile_network(model: Asteris) -> Asteris:
         if isinstance(module, (TransformerBlock, TemporalOutputHead)):
             module.compile(dynamic=False)
     return model
+
+
+def _inductor_cache_per_kernel_level() -> None:
+    """Give CPU kernels compiled under a forced ``ATEN_CPU_CAPABILITY`` a cache folder of their own.
+
+    Inductor's cache does not tell kernels compiled for one forced level (AVX2
+    on an AVX-512 CPU, as the benchmarks emulate) from the machine's own: read
+    back under the other level they return garbage or crash (seen with torch
+    2.13). A cache folder the user chose is left alone.
+    """
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    forced = os.environ.get("ATEN_CPU_CAPABILITY")
+    chosen = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if forced and chosen in (None, os.path.abspath(default_cache_dir())):
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(default_cache_dir(), f"aten-{forced.lower()}")
 
 
 def _check_input(x: torch.Tensor, config: NetworkConfig) -> None:

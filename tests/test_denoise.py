@@ -1,3 +1,5 @@
+import copy
+import os
 import warnings
 
 import numpy as np
@@ -172,3 +174,17 @@ def test_tile_offset_is_the_numpy_median_of_medians(exposures):
         expected = np.nanmedian(np.nanmedian(np.where(tile != 0, tile, np.nan), axis=0))
     assert _tile_offset(torch.from_numpy(tile)).item() == expected
     assert _tile_offset(torch.zeros((exposures, 8, 8))).item() == 0
+
+
+def test_kernels_compiled_under_a_forced_cpu_level_get_a_cache_of_their_own(tiny_net, monkeypatch):
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    from asteris.network import compile_network
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "AVX2")
+    compile_network(copy.deepcopy(tiny_net))
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == os.path.join(default_cache_dir(), "aten-avx2")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/somewhere/chosen")
+    compile_network(copy.deepcopy(tiny_net))
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == "/somewhere/chosen"  # the user's choice stands

@@ -230,7 +230,9 @@ def migration_matrix(muv_true, muv_measured, *, muv_grid, muv_edges, width: floa
     of the bins. Pass the selected injections only.
 
     >>> grid, edges = np.array([-20.0, -19.0]), np.array([-20.5, -19.5, -18.5])
-    >>> migration_matrix([-20.0, -20.0, -19.0], [-20.1, -19.2, -19.1], muv_grid=grid, muv_edges=edges)
+    >>> measured = migration_matrix([-20.0, -20.0, -19.0], [-20.1, -19.2, -19.1], muv_grid=grid,
+    ...                             muv_edges=edges, width=0.1)
+    >>> measured.round(3)  # half of the -20 injections were measured in the fainter bin
     array([[0.5, 0.5],
            [0. , 1. ]])
     """
