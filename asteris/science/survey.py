@@ -476,39 +476,39 @@ def read_survey(run_dir: str | os.PathLike) -> tuple[SurveyConfig, list[dict]]:
     return config, summaries
 
 
-def survey_candidates(run_dir: str | os.PathLike, method: str, *, negated: bool = False) -> QTable:
-    """The selected z > 8.5 candidates of ``method`` in every finished pointing, by ``pointing``;
-    with ``negated``, those the same search selected on the negated images."""
+def _pointing_tables(run_dir, file_name: str, *, keep=None, missing: str = "") -> QTable:
+    """Every finished pointing's ``file_name`` (rows chosen by ``keep``) in one table, by ``pointing``."""
     _, summaries = read_survey(run_dir)
-    prefix = "negated" if negated else "candidates"
     tables = []
     for summary in summaries:
-        path = Path(run_dir) / summary["name"] / f"{prefix}_{method}.ecsv"
-        if negated and not path.exists():
-            raise ConfigError(f"pointing {summary['name']} of {run_dir} was run before the negated images "
-                              "were searched; summarize it with subtract_negated=False")  # fmt: skip
+        path = Path(run_dir) / summary["name"] / file_name
+        if not path.exists():
+            raise ConfigError(f"pointing {summary['name']} of {run_dir} has no {file_name}{missing}")
         table = QTable.read(path)
-        if negated:  # often empty, and then without the photo-z columns: keep what every table has
-            table = table[["M_UV", "selected"]]
-        table = table[np.asarray(table["selected"], bool)]
+        table = table if keep is None else keep(table)
         table["pointing"] = [summary["name"]] * len(table)
         tables.append(table)
     if not tables:
         raise ConfigError(f"{run_dir} has no finished pointing yet")
     return vstack(tables, metadata_conflicts="silent")
+
+
+def survey_candidates(run_dir: str | os.PathLike, method: str, *, negated: bool = False) -> QTable:
+    """The selected z > 8.5 candidates of ``method`` in every finished pointing, by ``pointing``;
+    with ``negated``, those the same search selected on the negated images."""
+    if not negated:
+        return _pointing_tables(run_dir, f"candidates_{method}.ecsv",
+                                keep=lambda t: t[np.asarray(t["selected"], bool)])  # fmt: skip
+    # often empty, and then without the photo-z columns: keep what every table has
+    return _pointing_tables(
+        run_dir, f"negated_{method}.ecsv", keep=lambda t: t[["M_UV"]][np.asarray(t["selected"], bool)],
+        missing=": it was run before the negated images were searched; use subtract_negated=False",
+    )  # fmt: skip
 
 
 def survey_injections(run_dir: str | os.PathLike) -> QTable:
     """The injections of every finished pointing, with what each method made of them, by ``pointing``."""
-    _, summaries = read_survey(run_dir)
-    tables = []
-    for summary in summaries:
-        table = QTable.read(Path(run_dir) / summary["name"] / "recovery.ecsv")
-        table["pointing"] = [summary["name"]] * len(table)
-        tables.append(table)
-    if not tables:
-        raise ConfigError(f"{run_dir} has no finished pointing yet")
-    return vstack(tables, metadata_conflicts="silent")
+    return _pointing_tables(run_dir, "recovery.ecsv")
 
 
 def survey_luminosity_function(
