@@ -568,8 +568,8 @@ def survey_luminosity_function(
                                               muv_grid=config.muv_grid, v_eff_grid=counted, migration=moved,
                                               background=background, fixed=fixed, seed=seed)  # fmt: skip
     sky_volume = sky if moved is None else sky[:, None] * moved
-    kept = bin_volumes(config.muv_grid, sky_volume, muv_edges).value > 0  # the rows of binned
-    binned["v_eff"] = bin_volumes(config.muv_grid, sky_volume, muv_edges, weight=fit.function())[kept]
+    volumes = bin_volumes(config.muv_grid, sky_volume, muv_edges, weight=fit.function())
+    binned["v_eff"] = volumes[volumes.value > 0]  # the bins binned keeps: the fitted phi is positive
     totals = {"pointings": len(summaries), "area_arcmin2": float(sum(s["area_arcmin2"] for s in summaries)),
               "candidates": len(candidates)}  # fmt: skip
     return binned, fit, totals
