@@ -50,6 +50,7 @@ from asteris.science.survey import (
     read_survey,
     run_survey,
     survey_candidates,
+    survey_interlopers,
     survey_luminosity_function,
 )
 from asteris.science.uvlf import bin_averages
@@ -72,17 +73,26 @@ def survey_config(realizations: int, per: int) -> SurveyConfig:
                         per_realization=per)  # fmt: skip
 
 
-def realized_truth(run_dir: Path) -> np.ndarray:
-    """phi of the finished pointings' own z > 8.5 galaxies (their truth catalogues, inside the image,
-    density boost removed): the input function as this sample of it happened to come out."""
+def truth_pass(run_dir: Path) -> tuple[np.ndarray, dict]:
+    """What the finished pointings' own truth catalogues say: phi of their z > 8.5 galaxies (inside
+    the image, density boost removed; the input function as this sample of it came out), and per
+    method the candidates that are not z > 8.5 galaxies, by measured M_UV bin and kind.
+
+    Candidates are matched to the truth as the pointings matched them (2 px), and those left
+    unmatched to the closest object within 4 px: blended galaxies are found that far from their
+    centres, and the 2-px match alone called some z > 8.5 galaxies spurious.
+    """
     import astropy.units as u
 
     from asteris.mock.datasets import HIGH_Z_FIELD, mock_field
+    from asteris.science.highz import with_truth
     from asteris.science.survey import pointing_from_record
     from asteris.science.uvlf import effective_volume
 
     _, summaries = read_survey(run_dir)
     counts, volume = np.zeros(len(MUV_EDGES) - 1), 0.0
+    contaminants = {m: {"low_z": np.zeros(len(MUV_EDGES) - 1), "spurious": np.zeros(len(MUV_EDGES) - 1)}
+                    for m in METHODS}  # fmt: skip
     for s in summaries:
         pointing = pointing_from_record(s["pointing"])
         truth = mock_field("nircam", **HIGH_Z_FIELD, seed=pointing.seed, progress=False).catalog
@@ -94,16 +104,31 @@ def realized_truth(run_dir: Path) -> np.ndarray:
         volume += (
             effective_volume(np.ones((1, 1)), z_edges=np.array([8.5, 16.0]), area=area)[0].value * s["boost"]
         )
-    return counts / (volume * np.diff(MUV_EDGES))
+        for m in METHODS:
+            found = survey_candidates(run_dir, m)
+            found = with_truth(found[found["pointing"] == s["name"]], truth, fallback_radius=4.0)
+            muv = u.Quantity(found["M_UV"], u.mag).value
+            kind = np.asarray(found["true_type"])
+            genuine = (kind == "high_z") & (np.asarray(found["true_z"], float) > 8.5)
+            contaminants[m]["spurious"] += np.histogram(muv[kind == "spurious"], MUV_EDGES)[0]
+            contaminants[m]["low_z"] += np.histogram(muv[~genuine & (kind != "spurious")], MUV_EDGES)[0]
+    return counts / (volume * np.diff(MUV_EDGES)), contaminants
 
 
 def against_input(
-    run_dir: Path, method: str, realized: np.ndarray, *, migration: bool = True, negated: bool = True
+    run_dir: Path,
+    method: str,
+    realized: np.ndarray,
+    *,
+    migration: bool = True,
+    negated: bool = True,
+    interlopers: bool = True,
 ) -> dict:
     """Binned phi and the DPL fit of one method from all finished pointings, against the input."""
     binned, fit, totals = survey_luminosity_function(run_dir, method, muv_edges=MUV_EDGES,
                                                      fixed={"beta": WHITLER25.beta}, migration=migration,
-                                                     subtract_negated=negated)  # fmt: skip
+                                                     subtract_negated=negated,
+                                                     subtract_interlopers=interlopers)  # fmt: skip
     truth = bin_averages(WHITLER25, binned["muv_lo"], binned["muv_hi"])
     lo, hi = binned["phi_lo"].value, binned["phi_hi"].value
     tested, within = np.asarray(binned["n"]) >= 5, (truth >= lo) & (truth <= hi)
@@ -119,7 +144,7 @@ def against_input(
         parameters[name] = {"input": value, "median": float(r["median"]), "interval_68": [low, high],
                             "input_inside": bool(low <= value <= high)}  # fmt: skip
     bins = [{k: (int(v) if k == "n" else float(v)) for k, v in zip(keys, row)} for row in rows]
-    if "background" in binned.colnames:  # the negated images' candidates, subtracted
+    if "background" in binned.colnames:  # the negated images' candidates and the interlopers, subtracted
         for entry, b in zip(bins, binned["background"]):
             entry["background"] = float(b)
     return {
@@ -133,6 +158,21 @@ def against_input(
         "targets_met": {"bins_within_80pct": bool(np.sum(tested & within) >= 0.8 * tested.sum() > 0),
                         "input_inside_68pct": all(p["input_inside"] for p in parameters.values())},
     }  # fmt: skip
+
+
+def background_parts(run_dir: Path, method: str, *, negated: bool) -> dict:
+    """The expected non-z > 8.5 candidates of each measured M_UV bin, by estimator, and their totals."""
+    import astropy.units as u
+
+    fakes = survey_interlopers(run_dir, method)
+    chosen = np.asarray(fakes["selected"], bool)
+    interlopers = np.histogram(u.Quantity(fakes["M_UV"][chosen], u.mag).value, MUV_EDGES,
+                               weights=np.asarray(fakes["weight"])[chosen])[0]  # fmt: skip
+    parts = {"interlopers": interlopers.tolist(), "interlopers_total": float(np.sum(fakes["weight"][chosen]))}
+    if negated:
+        found = u.Quantity(survey_candidates(run_dir, method, negated=True)["M_UV"], u.mag).value
+        parts["negated"] = np.histogram(found, MUV_EDGES)[0].tolist()
+    return parts
 
 
 def cost(run_dir: Path) -> dict:
@@ -212,11 +252,15 @@ def science_section(run_dir: Path, config: SurveyConfig, previous: dict, *, comm
     _, summaries = read_survey(run_dir)
     names = [s["name"] for s in summaries]
     mock_version = json.loads((run_dir / "survey.json").read_text()).get("mock_version")
-    if previous.get("pointings") == names and previous.get("mock_version") == mock_version:
-        # the same pointings' truth: rebuilding their mock fields would give the same numbers
+    contaminants = None
+    if mock_version == MOCK_VERSION:
+        realized, contaminants = truth_pass(run_dir)
+    elif previous.get("pointings") == names and previous.get("mock_version") == mock_version:
+        # the same pointings' truth, kept: this code builds mock fields of another version
         realized = np.array([b["phi_realized"] for b in previous["methods"]["coadd"]["bins"]])
     else:
-        realized = realized_truth(run_dir)
+        raise SystemExit(f"{run_dir} holds mock version {mock_version} pointings, whose truth this code "
+                         f"(mock version {MOCK_VERSION}) cannot rebuild")  # fmt: skip
     negated = all((run_dir / n / f"negated_{m}.ecsv").exists() for n in names for m in METHODS)
     methods = {}
     for m in METHODS:
@@ -226,6 +270,9 @@ def science_section(run_dir: Path, config: SurveyConfig, previous: dict, *, comm
             k: flat[k]
             for k in ("bins", "bins_tested", "bins_within_errors", "bins_within_errors_of_realized", "fit")
         }
+        methods[m]["background"] = background_parts(run_dir, m, negated=negated)
+        if contaminants is not None:
+            methods[m]["true_contaminants"] = {k: v.tolist() for k, v in contaminants[m].items()}
         medians = {k: round(v["median"], 2) for k, v in methods[m]["fit"].items()}
         print(f"{m}: {methods[m]['bins_within_errors']} of {methods[m]['bins_tested']} bins with n >= 5 "
               f"within errors (counts at face value: {flat['bins_within_errors']}); fit {medians} "
@@ -237,8 +284,9 @@ def science_section(run_dir: Path, config: SurveyConfig, previous: dict, *, comm
         "reference_model": {"file": Path(config.init_from).name, "sha256": sha256sum(config.init_from)},
         "pointings": names, "input": INPUT,
         "counting": "forward model through the injections' measured-M_UV migration",
-        "spurious": "the negated images' candidates subtracted" if negated
-        else "not subtracted: the pointings were run before the negated images were searched",
+        "background": ("the negated images' candidates" if negated else "not the negated images' candidates: "
+                       "the pointings were run before the negated images were searched")
+        + "; the low-z interlopers of dimmed bright galaxies (asteris.science.survey_interlopers)",
         "methods": methods,
     }  # fmt: skip
 

@@ -111,3 +111,17 @@ def test_truth_matching_prefers_the_brightest_neighbour():
     )  # the faint dwarf is closer, not what was seen
     truth.remove_column("mag_jwst_f356w")
     assert with_truth(found, truth)["true_type"][0] == "galaxy"  # without magnitudes: the closest
+
+
+def test_truth_matching_falls_back_to_the_closest_object_further_out():
+    from astropy.table import QTable
+
+    from asteris.science.highz import with_truth
+
+    truth = QTable({"x": [10.0, 40.0], "y": [10.0, 40.0], "type": ["high_z", "galaxy"], "z": [9.5, 2.0]})
+    truth["M_UV"] = [-20.0, -15.0]
+    found = QTable({"x": [13.1, 80.0], "y": [10.0, 80.0]})  # 3.1 px off a blended galaxy's centre; nothing
+    assert list(with_truth(found, truth)["true_type"]) == ["spurious", "spurious"]
+    matched = with_truth(found, truth, fallback_radius=4.0)
+    assert list(matched["true_type"]) == ["high_z", "spurious"]
+    assert list(matched["true_index"]) == [0, -1]

@@ -26,6 +26,7 @@ from asteris.science.survey import (  # noqa: E402
     read_survey,
     run_survey,
     survey_candidates,
+    survey_interlopers,
     survey_luminosity_function,
 )
 
@@ -146,7 +147,8 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, module_d
 
     candidates = survey_candidates(fresh, "coadd")
     assert set(candidates["pointing"]) <= {p.name for p in pointings}
-    binned, fit, totals = survey_luminosity_function(fresh, "coadd", muv_edges=np.arange(-22.5, -18.4, 1.0))
+    binned, fit, totals = survey_luminosity_function(fresh, "coadd", muv_edges=np.arange(-22.5, -18.4, 1.0),
+                                                     subtract_interlopers=False)  # fmt: skip
     with pytest.raises(ConfigError, match="ran coadd and asteris, not 'median'"):
         survey_luminosity_function(fresh, "median", muv_edges=np.arange(-22.5, -18.4, 1.0))
     assert totals["pointings"] == 2 and totals["candidates"] == len(candidates) == int(np.sum(binned["n"]))
@@ -157,7 +159,25 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, module_d
         "log_phi_star",
         "beta",
     }
-    _check_negated_searches(fresh, binned)
+    _check_interlopers(fresh)
+    _check_negated_searches(fresh, binned)  # last: it removes a pointing's negated candidates
+
+
+def _check_interlopers(run_dir: Path) -> None:
+    """The dimmed low-z galaxies of each pointing, kept in its folder, join the negated background."""
+    edges = np.arange(-22.5, -18.4, 1.0)
+    fakes = survey_interlopers(run_dir, "coadd")
+    _, summaries = read_survey(run_dir)
+    assert set(fakes["pointing"]) <= {s["name"] for s in summaries}
+    kept = {s["name"]: (run_dir / s["name"] / "interlopers_coadd.ecsv").stat().st_mtime_ns for s in summaries}
+    again = survey_interlopers(run_dir, "coadd")  # read back, not recomputed
+    assert kept == {n: (run_dir / n / "interlopers_coadd.ecsv").stat().st_mtime_ns for n in kept}
+    np.testing.assert_array_equal(again["weight"], fakes["weight"])
+    chosen = np.asarray(fakes["selected"], bool)
+    expected = np.histogram(fakes["M_UV"].value[chosen], edges, weights=fakes["weight"][chosen])[0]
+    expected += np.histogram(survey_candidates(run_dir, "coadd", negated=True)["M_UV"].value, edges)[0]
+    both, _, _ = survey_luminosity_function(run_dir, "coadd", muv_edges=edges)
+    np.testing.assert_allclose(both["background"], expected[np.searchsorted(edges, both["muv_lo"].value)])
 
 
 def _check_negated_searches(run_dir: Path, binned) -> None:
@@ -170,7 +190,7 @@ def _check_negated_searches(run_dir: Path, binned) -> None:
     kept = np.searchsorted(edges, binned["muv_lo"].value)  # bins without volume are left out
     np.testing.assert_array_equal(binned["background"], expected[kept])
     plain, _, _ = survey_luminosity_function(run_dir, "coadd", muv_edges=np.arange(-22.5, -18.4, 1.0),
-                                             subtract_negated=False)  # fmt: skip
+                                             subtract_negated=False, subtract_interlopers=False)  # fmt: skip
     assert "background" not in plain.colnames
     (run_dir / summaries[0]["name"] / "negated_coadd.ecsv").unlink()  # as in a run made before them
     with pytest.raises(ConfigError, match="before the negated images were searched"):

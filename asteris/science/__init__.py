@@ -6,6 +6,8 @@ selection and the UV luminosity function.
   photometric bias, PSF fidelity, limiting magnitudes and false detections per method;
 - `photoz`, `select`, `highz`: EAZY photometric redshifts, the z > 8.5 criteria and the whole
   chain with its injection-recovery;
+- `contamination`: the low-z interlopers expected among the candidates, from the field's own
+  bright galaxies dimmed to its faint detections;
 - `uvlf`: M_UV, effective volumes, the binned luminosity function and its fits.
 
 The comparison baselines themselves (`asteris.coadd`) belong to the core. The
@@ -24,6 +26,7 @@ from ..extras import require_extra
 require_extra("science", feature="asteris.science")
 
 from .catalog import aperture_correction, combined_detection_image, multiband_catalog
+from .contamination import dimmed_interlopers
 from .detect import DetectionImage, detect, detection_image, empty_aperture_noise, segment_sources
 from .highz import (
     high_z_recovery,
@@ -90,6 +93,7 @@ __all__ = [
     "with_truth",
     "photoz_accuracy",
     "selection_against_truth",
+    "dimmed_interlopers",
     "absolute_uv_magnitude",
     "completeness_curves",
     "effective_volume",

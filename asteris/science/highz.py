@@ -99,14 +99,21 @@ def match_to_truth(found: QTable, truth: QTable, *, radius: float = 2.0) -> np.n
 
 
 def with_truth(
-    found: QTable, truth: QTable, *, radius: float = 2.0, brightest: str = "mag_jwst_f356w"
+    found: QTable,
+    truth: QTable,
+    *,
+    radius: float = 2.0,
+    brightest: str = "mag_jwst_f356w",
+    fallback_radius: float | None = None,
 ) -> QTable:
     """``found`` with ``true_type`` ("spurious" when nothing matches), ``true_z`` and ``true_M_UV``.
 
     Each detection is matched to the brightest truth object (smallest
     ``brightest`` magnitude, when ``truth`` has that column; else the
     closest) within ``radius`` pixels: a faint neighbour that happens to lie
-    closer is not what was detected.
+    closer is not what was detected. A detection with nothing that close
+    takes the closest object within ``fallback_radius``, if given: faint
+    galaxies blended with a neighbour are found that far from their centres.
     """
     from scipy.spatial import cKDTree
 
@@ -123,6 +130,9 @@ def with_truth(
                 index[i] = near[np.argmin(np.hypot(*(positions[i] - tree.data[near]).T))]
             else:
                 index[i] = near[np.argmin(np.nan_to_num(rank[near], nan=np.inf))]
+    if fallback_radius is not None and np.any(index < 0):
+        distance, closest = tree.query(positions[index < 0], distance_upper_bound=fallback_radius)
+        index[index < 0] = np.where(np.isfinite(distance), closest, -1)
     hit, row = index >= 0, np.maximum(index, 0)
     out = found.copy()
     out["true_index"] = index

@@ -49,6 +49,7 @@ __all__ = [
     "read_survey",
     "survey_candidates",
     "survey_injections",
+    "survey_interlopers",
     "survey_luminosity_function",
 ]
 
@@ -511,6 +512,47 @@ def survey_injections(run_dir: str | os.PathLike) -> QTable:
     return _pointing_tables(run_dir, "recovery.ecsv")
 
 
+def _dimmed(catalog: QTable, config: SurveyConfig, name: str, *, draws: int, seed: int) -> QTable:
+    """One pointing's dimmed low-z galaxies; none, with a warning, where it has no bright or no faint ones."""
+    import warnings
+
+    from .contamination import dimmed_interlopers
+
+    try:
+        return dimmed_interlopers(catalog, config.filters, detection_bands=config.detection_bands,
+                                  draws=draws, seed=seed, photoz_options=config.photoz_options)  # fmt: skip
+    except ConfigError as why:
+        warnings.warn(f"pointing {name}: no interlopers estimated: {why}", stacklevel=3)
+        return QTable({"target": np.zeros(0, int), "weight": np.zeros(0), "z_phot": np.zeros(0),
+                       "selected": np.zeros(0, bool), "M_UV": np.zeros(0) * u.mag})  # fmt: skip
+
+
+def survey_interlopers(run_dir: str | os.PathLike, method: str, *, draws: int = 4) -> QTable:
+    """The simulated low-z interlopers of ``method`` in every finished pointing, by ``pointing``.
+
+    Each pointing's bright low-z galaxies dimmed to its faint detections
+    (`~asteris.science.contamination.dimmed_interlopers`), with the
+    survey's photo-z settings, computed once per pointing and kept in its
+    folder (``interlopers_<method>.ecsv``). ``weight`` summed over the
+    ``selected`` rows is the expected number of interlopers. A pointing
+    without bright low-z galaxies or faint detections contributes none, with a warning.
+    """
+    config, summaries = read_survey(run_dir)
+    for summary in summaries:
+        folder = Path(run_dir) / summary["name"]
+        path = folder / f"interlopers_{method}.ecsv"
+        if path.exists() and QTable.read(path).meta.get("draws") == draws:
+            continue
+        catalog = QTable.read(folder / f"candidates_{method}.ecsv")
+        seed = zlib.crc32(f"{summary['name']}/{method}".encode())
+        fakes = _dimmed(catalog, config, summary["name"], draws=draws, seed=seed)
+        fakes.meta["draws"] = draws
+        atomic_write(path, lambda tmp, fakes=fakes: fakes.write(tmp, format="ascii.ecsv", overwrite=True),
+                     overwrite=True)  # fmt: skip
+    columns = ["target", "weight", "z_phot", "selected", "M_UV"]
+    return _pointing_tables(run_dir, f"interlopers_{method}.ecsv", keep=lambda t: t[columns])
+
+
 def survey_luminosity_function(
     run_dir: str | os.PathLike,
     method: str,
@@ -519,6 +561,7 @@ def survey_luminosity_function(
     fixed: dict | None = None,
     migration: bool = True,
     subtract_negated: bool = True,
+    subtract_interlopers: bool = True,
     seed: int = 0,
 ):
     """The binned luminosity function and its double-power-law fit from all finished pointings.
@@ -532,8 +575,10 @@ def survey_luminosity_function(
     ``subtract_negated`` the candidates that the same search selected on the
     negated images of all pointings are the expected non-galaxy candidates of
     each bin: noise and the method's own features, which a source-free sky
-    gives either sign; they are subtracted from the counts and added to the
-    fit's expected counts.
+    gives either sign. With ``subtract_interlopers`` the low-z galaxies
+    expected among the candidates (`survey_interlopers`) join them. This
+    background is subtracted from the counts and added to the fit's
+    expected counts.
 
     Returns
     -------
@@ -560,10 +605,16 @@ def survey_luminosity_function(
         moved = migration_matrix(u.Quantity(injected["M_UV"][chosen], u.mag).value,
                                  u.Quantity(injected[f"{method}_M_UV"][chosen], u.mag).value,
                                  muv_grid=config.muv_grid, muv_edges=muv_edges)  # fmt: skip
-    background = None
+    background = np.zeros(len(muv_edges) - 1)
     if subtract_negated:
         spurious = survey_candidates(run_dir, method, negated=True)["M_UV"]
-        background = np.histogram(u.Quantity(spurious, u.mag).value, muv_edges)[0].astype(float)
+        background += np.histogram(u.Quantity(spurious, u.mag).value, muv_edges)[0]
+    if subtract_interlopers:
+        fakes = survey_interlopers(run_dir, method)
+        chosen = np.asarray(fakes["selected"], bool)
+        background += np.histogram(u.Quantity(fakes["M_UV"][chosen], u.mag).value, muv_edges,
+                                   weights=np.asarray(fakes["weight"])[chosen])[0]  # fmt: skip
+    background = background if subtract_negated or subtract_interlopers else None
     binned, fit = measure_luminosity_function(candidates["M_UV"], muv_edges=muv_edges,
                                               muv_grid=config.muv_grid, v_eff_grid=counted, migration=moved,
                                               background=background, fixed=fixed, seed=seed)  # fmt: skip

@@ -1,0 +1,73 @@
+"""The dimming estimate of low-z interlopers (`asteris.science.contamination`)."""
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.table import QTable
+
+from asteris.errors import ConfigError
+from asteris.mock.sed import Passbands, StellarPopulation
+from asteris.science.contamination import dimmed_interlopers
+
+pytestmark = pytest.mark.usefixtures("module_data_dir")  # EAZY grids cached per module
+
+BANDS = ("F090W", "F115W", "F150W", "F200W", "F277W", "F356W", "F444W")
+FILTERS = {b: f"jwst_{b.lower()}" for b in BANDS}
+DETECTION = ("F277W", "F356W", "F444W")
+
+
+OLD_DUSTY = StellarPopulation(age_gyr=1.5, tau_gyr=0.1, metallicity=1.0, av=1.0, log_u=-3.0)
+YOUNG = StellarPopulation(age_gyr=0.05, tau_gyr=0.1, metallicity=0.2)
+
+
+def _catalog(n_bright: int, n_faint: int, *, faint_error: float, sed=(OLD_DUSTY, 2.5), faint=(40.0, 80.0)):
+    """Bright galaxies of one SED at photo-z 2.5, and faint detections of no particular colour."""
+    passbands = Passbands(list(FILTERS.values()))
+    shape, _ = passbands.fluxes_njy(sed[0], z=sed[1], muv=-20.0)
+    shape = np.asarray(shape) / np.sum(np.asarray(shape)[-3:])
+    detection_flux = np.concatenate([np.full(n_bright, 3000.0), np.linspace(*faint, n_faint)])
+    catalog = QTable({"id": np.arange(1, n_bright + n_faint + 1)})
+    catalog["snr_det"] = np.concatenate([np.full(n_bright, 200.0), np.full(n_faint, 6.0)])
+    catalog["z_phot"] = np.concatenate([np.full(n_bright, 2.5), np.full(n_faint, 3.0)])
+    catalog["selected"] = np.zeros(len(catalog), bool)
+    for i, band in enumerate(BANDS):
+        error = np.concatenate([np.full(n_bright, 5.0), np.full(n_faint, faint_error)])
+        catalog[f"f_{band}"] = shape[i] * detection_flux * u.nJy
+        catalog[f"e_{band}"] = error * u.nJy
+    return catalog
+
+
+def test_stand_ins_carry_the_bright_colours_at_the_faint_fluxes():
+    catalog = _catalog(3, 5, faint_error=1e-3)
+    fakes = dimmed_interlopers(catalog, FILTERS, detection_bands=DETECTION, draws=3, seed=1)
+    assert len(fakes) == 15 and fakes.meta == {"n_templates": 3, "n_targets": 5}
+    assert np.isclose(fakes["weight"].sum(), 5.0)  # one galaxy per faint detection
+    assert set(fakes["target"]) == {3, 4, 5, 6, 7} and set(fakes["template"]) <= {0, 1, 2}
+    summed = sum(fakes[f"f_{b}"].value for b in DETECTION)
+    faint = sum(catalog[f"f_{b}"].value for b in DETECTION)[fakes["target"]]
+    np.testing.assert_allclose(summed, faint, rtol=1e-4)
+    blue = fakes["f_F115W"].value / fakes["f_F444W"].value
+    np.testing.assert_allclose(blue, catalog["f_F115W"][0] / catalog["f_F444W"][0], rtol=1e-2)
+    assert not fakes["selected"].any()  # measured that well, a Balmer break is not a Lyman break
+
+
+def test_a_break_that_noise_hides_is_counted_when_a_dimmed_galaxy_is_selected():
+    quiet = dimmed_interlopers(_catalog(4, 40, faint_error=1e-3), FILTERS, detection_bands=DETECTION,
+                               draws=2, seed=3)  # fmt: skip
+    assert quiet["weight"][quiet["selected"]].sum() == 0  # a Balmer break measured well is no Lyman break
+    # bright galaxies that the catalogue put at z = 2.5 but whose colours are a z = 10 galaxy's: their
+    # faint stand-ins must be selected, and counted, as most genuine z = 10 galaxies there would be
+    dropouts = _catalog(4, 40, faint_error=4.0, sed=(YOUNG, 10.0), faint=(60.0, 120.0))
+    fakes = dimmed_interlopers(dropouts, FILTERS, detection_bands=DETECTION, draws=2, seed=3)
+    interlopers = fakes[fakes["selected"]]
+    assert interlopers["weight"].sum() > 20  # of 40 faint detections
+    assert np.all(interlopers["z_phot"] > 8.5) and np.all(np.isfinite(interlopers["M_UV"].value))
+    np.testing.assert_allclose(np.median(interlopers["z_phot"]), 10.0, atol=0.5)
+
+
+def test_dimming_needs_bright_and_faint_galaxies():
+    catalog = _catalog(0, 5, faint_error=1.0)
+    with pytest.raises(ConfigError, match="0 bright low-z galaxies"):
+        dimmed_interlopers(catalog, FILTERS, detection_bands=DETECTION)
+    with pytest.raises(ConfigError, match="draws"):
+        dimmed_interlopers(_catalog(2, 5, faint_error=1.0), FILTERS, detection_bands=DETECTION, draws=0)
