@@ -168,7 +168,8 @@ def background_parts(run_dir: Path, method: str, *, negated: bool) -> dict:
     chosen = np.asarray(fakes["selected"], bool)
     interlopers = np.histogram(u.Quantity(fakes["M_UV"][chosen], u.mag).value, MUV_EDGES,
                                weights=np.asarray(fakes["weight"])[chosen])[0]  # fmt: skip
-    parts = {"interlopers": interlopers.tolist(), "interlopers_total": float(np.sum(fakes["weight"][chosen]))}
+    parts = {"M_UV": (0.5 * (MUV_EDGES[1:] + MUV_EDGES[:-1])).tolist(), "interlopers": interlopers.tolist(),
+             "interlopers_total": float(np.sum(fakes["weight"][chosen]))}  # fmt: skip
     if negated:
         found = u.Quantity(survey_candidates(run_dir, method, negated=True)["M_UV"], u.mag).value
         parts["negated"] = np.histogram(found, MUV_EDGES)[0].tolist()

@@ -862,24 +862,59 @@ def survey_table(*, result: dict | None = None) -> str:
     return f"`{survey['command']}` on a {machine_line(survey)}.\n\n" + markdown_table(header, rows)
 
 
+_BACKGROUND_FORMATS = (".0f", ".2f", ".0f", ".0f")
+
+
+def survey_background_table(*, result: dict | None = None) -> str:
+    """Per M_UV bin, the candidates that are not z > 8.5 galaxies: estimated without the truth
+    (negated images, dimmed low-z galaxies) against those the truth finds (``survey_uvlf.json``)."""
+    survey = result or committed_result("survey_uvlf")
+    rows, totals = [], []
+    for k, m in survey["methods"].items():
+        if "background" not in m:
+            continue
+        parts, truth, n = m["background"], m.get("true_contaminants"), len(m["background"]["M_UV"])
+        unknown = [None] * n
+        columns = [parts.get("negated", [0] * n), parts["interlopers"],
+                   truth["low_z"] if truth else unknown, truth["spurious"] if truth else unknown]  # fmt: skip
+        name = METHOD_NAMES.get(k, k)
+        for muv, *cells in zip(parts["M_UV"], *columns):
+            rows.append([name, f"{muv:.2f}", *map(_num, cells, _BACKGROUND_FORMATS)])
+        sums = [sum(columns[0]), parts["interlopers_total"], *(truth and sum(c) for c in columns[2:])]
+        totals.append([name, "all", *map(_num, sums, _BACKGROUND_FORMATS)])
+    header = ["method", "M_UV", "negated images: selected", "dimmed low-z galaxies: expected",
+              "truth: low-z galaxies", "truth: spurious"]  # fmt: skip
+    return markdown_table(header, rows + totals)
+
+
 def survey_cost_table(*, result: dict | None = None) -> str:
     """Seconds per pointing by stage, per run of the survey benchmark, and the runs' wall times."""
     survey = result or committed_result("survey_uvlf")
+    runs = [{"mock_version": survey.get("mock_version"), "cost": survey["cost"], "rounds": survey["rounds"]},
+            *survey.get("earlier_runs", [])]  # fmt: skip
+    rows, walls = [], []
+    for run in runs:
+        suffix = "" if run is runs[0] else f" (mock version {run['mock_version']})"
+        rows += _cost_rows(run["cost"], suffix)
+        walls += [[i["label"] + suffix, i["scheduler"], i["workers"], i["computed"],
+                   f"{i['wall_seconds']:.0f}", _num(i["seconds_per_computed_pointing"], ".0f")]
+                  for i in run["rounds"] if i["computed"]]  # fmt: skip
+    header = ["run", "torch threads per worker", "pointings", "load (s)", "fine-tune (s)", "search (s)",
+              "injections (s)", "total (s)"]  # fmt: skip
+    wall_header = ["run", "cluster", "workers", "pointings computed", "wall (s)", "wall per pointing (s)"]
+    return markdown_table(header, rows) + "\n\n" + markdown_table(wall_header, walls)
+
+
+def _cost_rows(cost: dict, suffix: str) -> list[list]:
     rows = []
-    for label, by_threads in survey["cost"].items():
+    for label, by_threads in cost.items():
         for threads, c in by_threads.items():
             stages = [
                 f"{c['mean_seconds'].get(k, 0):.0f}"
                 for k in ("load", "train", "search", "injections", "total")
             ]
-            rows.append([label, threads.replace("_", " "), c["pointings"], *stages])
-    header = ["run", "torch threads per worker", "pointings", "load (s)", "fine-tune (s)", "search (s)",
-              "injections (s)", "total (s)"]  # fmt: skip
-    rounds = [i for i in survey["rounds"] if i["computed"]]  # rounds that computed something
-    walls = [[i["label"], i["scheduler"], i["workers"], i["computed"], f"{i['wall_seconds']:.0f}",
-              _num(i["seconds_per_computed_pointing"], ".0f")] for i in rounds]  # fmt: skip
-    wall_header = ["run", "cluster", "workers", "pointings computed", "wall (s)", "wall per pointing (s)"]
-    return markdown_table(header, rows) + "\n\n" + markdown_table(wall_header, walls)
+            rows.append([label + suffix, threads.replace("_", " "), c["pointings"], *stages])
+    return rows
 
 
 def photoz_templates_table(*, result: dict | None = None) -> str:
