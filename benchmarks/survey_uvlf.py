@@ -50,6 +50,7 @@ from asteris.science.survey import (
     read_survey,
     run_survey,
     survey_candidates,
+    survey_injections,
     survey_interlopers,
     survey_luminosity_function,
 )
@@ -73,29 +74,25 @@ def survey_config(realizations: int, per: int) -> SurveyConfig:
                         per_realization=per)  # fmt: skip
 
 
-def truth_pass(run_dir: Path) -> tuple[np.ndarray, dict]:
+def truth_pass(run_dir: Path) -> tuple[np.ndarray, dict, dict]:
     """What the finished pointings' own truth catalogues say: phi of their z > 8.5 galaxies (inside
-    the image, density boost removed; the input function as this sample of it came out), and per
-    method the candidates that are not z > 8.5 galaxies, by measured M_UV bin and kind.
-
-    Candidates are matched to the truth as the pointings matched them (2 px), and those left
-    unmatched to the closest object within 4 px: blended galaxies are found that far from their
-    centres, and the 2-px match alone called some z > 8.5 galaxies spurious.
-    """
+    the image, density boost removed; the input function as this sample of it came out); per
+    method the candidates that are not z > 8.5 galaxies, by measured M_UV bin and kind
+    (`contaminants`); and per method how the fields' own z > 8.5 galaxies came through the chain
+    beside the injected ones (`field_against_injected`)."""
     import astropy.units as u
 
     from asteris.mock.datasets import HIGH_Z_FIELD, mock_field
-    from asteris.science.highz import with_truth
     from asteris.science.survey import pointing_from_record
     from asteris.science.uvlf import effective_volume
 
     _, summaries = read_survey(run_dir)
     counts, volume = np.zeros(len(MUV_EDGES) - 1), 0.0
-    contaminants = {m: {"low_z": np.zeros(len(MUV_EDGES) - 1), "spurious": np.zeros(len(MUV_EDGES) - 1)}
-                    for m in METHODS}  # fmt: skip
+    found = {m: survey_candidates(run_dir, m) for m in METHODS}
+    kinds, field = {m: [] for m in METHODS}, {m: [] for m in METHODS}
     for s in summaries:
-        pointing = pointing_from_record(s["pointing"])
-        truth = mock_field("nircam", **HIGH_Z_FIELD, seed=pointing.seed, progress=False).catalog
+        truth = mock_field("nircam", **HIGH_Z_FIELD, seed=pointing_from_record(s["pointing"]).seed,
+                           progress=False).catalog  # fmt: skip
         x, y = np.asarray(truth["x"], float), np.asarray(truth["y"], float)
         inside = (x >= 0) & (x < s["shape"][1]) & (y >= 0) & (y < s["shape"][0])
         high_z = inside & (np.asarray(truth["type"]) == "high_z") & (np.asarray(truth["z"], float) > 8.5)
@@ -105,14 +102,72 @@ def truth_pass(run_dir: Path) -> tuple[np.ndarray, dict]:
             effective_volume(np.ones((1, 1)), z_edges=np.array([8.5, 16.0]), area=area)[0].value * s["boost"]
         )
         for m in METHODS:
-            found = survey_candidates(run_dir, m)
-            found = with_truth(found[found["pointing"] == s["name"]], truth, fallback_radius=4.0)
-            muv = u.Quantity(found["M_UV"], u.mag).value
-            kind = np.asarray(found["true_type"])
-            genuine = (kind == "high_z") & (np.asarray(found["true_z"], float) > 8.5)
-            contaminants[m]["spurious"] += np.histogram(muv[kind == "spurious"], MUV_EDGES)[0]
-            contaminants[m]["low_z"] += np.histogram(muv[~genuine & (kind != "spurious")], MUV_EDGES)[0]
-    return counts / (volume * np.diff(MUV_EDGES)), contaminants
+            mine = found[m][found[m]["pointing"] == s["name"]]
+            kinds[m].append(_kinds(mine, truth))
+            field[m].append(_field_galaxies(mine, truth, high_z))
+    contaminants = {m: _contaminants(np.concatenate(kinds[m], axis=1)) for m in METHODS}
+    injected = survey_injections(run_dir)
+    compared = {m: _field_against_injected(np.concatenate(field[m], axis=1), injected, m) for m in METHODS}
+    return counts / (volume * np.diff(MUV_EDGES)), contaminants, compared
+
+
+def _kinds(found, truth) -> np.ndarray:
+    """Measured M_UV and kind (0: z > 8.5 galaxy, 1: other object, 2: nothing) of each candidate.
+
+    Matched as the pointings matched them (2 px), and those left unmatched to the closest object
+    within 4 px: blended galaxies are found that far from their centres, and the 2-px match alone
+    called some z > 8.5 galaxies spurious."""
+    import astropy.units as u
+
+    from asteris.science.highz import with_truth
+
+    labelled = with_truth(found, truth, fallback_radius=4.0)
+    kind = np.asarray(labelled["true_type"])
+    genuine = (kind == "high_z") & (np.asarray(labelled["true_z"], float) > 8.5)
+    code = np.where(genuine, 0, np.where(kind == "spurious", 2, 1))
+    return np.vstack([u.Quantity(found["M_UV"], u.mag).value, code])
+
+
+def _contaminants(kinds: np.ndarray) -> dict:
+    muv, code = kinds
+    return {name: np.histogram(muv[code == c], MUV_EDGES)[0] for name, c in (("low_z", 1), ("spurious", 2))}
+
+
+def _field_galaxies(found, truth, high_z: np.ndarray) -> np.ndarray:
+    """True M_UV, selected (0/1) and measured M_UV of the field's z > 8.5 galaxies, matched within
+    2 px as the injections are."""
+    import astropy.units as u
+
+    from asteris.science.highz import match_to_truth
+
+    index = match_to_truth(found, truth)
+    measured = np.full(len(truth), np.nan)
+    hit = index >= 0
+    measured[index[hit]] = u.Quantity(found["M_UV"], u.mag).value[hit]
+    true = u.Quantity(truth["M_UV"], u.mag).value
+    return np.vstack([true, np.isfinite(measured), measured])[:, high_z]
+
+
+def _field_against_injected(field: np.ndarray, injected, method: str) -> list[dict]:
+    """Per true M_UV bin: the fraction selected and the median measured-minus-true M_UV of the
+    selected, for the fields' own z > 8.5 galaxies and for the injected ones."""
+    import astropy.units as u
+
+    true_i = u.Quantity(injected["M_UV"], u.mag).value
+    chosen_i = np.asarray(injected[f"{method}_selected"], bool)
+    offset_i = u.Quantity(injected[f"{method}_M_UV"], u.mag).value - true_i
+    true_f, chosen_f, offset_f = field[0], field[1].astype(bool), field[2] - field[0]
+    rows = []
+    for lo, hi in zip(MUV_EDGES[:-1], MUV_EDGES[1:]):
+        row = {"M_UV": float((lo + hi) / 2)}
+        for name, true, chosen, offset in (("field", true_f, chosen_f, offset_f),
+                                           ("injected", true_i, chosen_i, offset_i)):  # fmt: skip
+            inside = (true >= lo) & (true < hi)
+            picked = offset[inside & chosen]
+            row[name] = {"n": int(inside.sum()), "selected": int(picked.size),
+                         "median_offset": float(np.median(picked)) if picked.size else None}  # fmt: skip
+        rows.append(row)
+    return rows
 
 
 def against_input(
@@ -255,7 +310,7 @@ def science_section(run_dir: Path, config: SurveyConfig, previous: dict, *, comm
     mock_version = json.loads((run_dir / "survey.json").read_text()).get("mock_version")
     contaminants = None
     if mock_version == MOCK_VERSION:
-        realized, contaminants = truth_pass(run_dir)
+        realized, contaminants, compared = truth_pass(run_dir)
     elif previous.get("pointings") == names and previous.get("mock_version") == mock_version:
         # the same pointings' truth, kept: this code builds mock fields of another version
         realized = np.array([b["phi_realized"] for b in previous["methods"]["coadd"]["bins"]])
@@ -274,6 +329,7 @@ def science_section(run_dir: Path, config: SurveyConfig, previous: dict, *, comm
         methods[m]["background"] = background_parts(run_dir, m, negated=negated)
         if contaminants is not None:
             methods[m]["true_contaminants"] = {k: v.tolist() for k, v in contaminants[m].items()}
+            methods[m]["field_against_injected"] = compared[m]
         medians = {k: round(v["median"], 2) for k, v in methods[m]["fit"].items()}
         print(f"{m}: {methods[m]['bins_within_errors']} of {methods[m]['bins_tested']} bins with n >= 5 "
               f"within errors (counts at face value: {flat['bins_within_errors']}); fit {medians} "

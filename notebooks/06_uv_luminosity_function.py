@@ -55,6 +55,7 @@
 # {func}`asteris.science.effective_volume`,
 # {func}`asteris.science.measure_luminosity_function`,
 # {func}`asteris.science.literature_luminosity_functions`,
+# {func}`asteris.science.dimmed_interlopers`, {func}`asteris.science.with_truth`,
 # {func}`asteris.science.survey.run_survey`.
 
 # %%
@@ -185,6 +186,33 @@ for name, table in found.items():
 # %%
 fig = plot_luminosity_function(binned, literature=literature_luminosity_functions(z_range=(8.5, 12.5)),
                                input_function=WHITLER25, fits=fits)  # fmt: skip
+
+# %% [markdown]
+# ## Candidates that are not z > 8.5 galaxies
+#
+# A real field has no truth to count its interlopers with. The field's own
+# bright galaxies at secure low redshift stand in for its faint ones: each
+# faint detection gets four of them, dimmed to its flux in the detection
+# bands, given its noise in every band, and run through the same photo-z and
+# selection ({func}`asteris.science.dimmed_interlopers`, after
+# {cite:t}`bouwens2015uvlf`). What they select, each counting a quarter of a
+# galaxy, is the expected number of low-z interlopers; on the mock, the truth
+# says how many there are.
+
+# %%
+from asteris.science import dimmed_interlopers, with_truth
+
+for name, table in found.items():
+    fakes = dimmed_interlopers(table, filters, detection_bands=detection, seed=1)
+    expected = float(np.sum(fakes["weight"][fakes["selected"]]))
+    line = (f"{name}: {int(np.sum(table['selected']))} candidates; {fakes.meta['n_templates']} bright "
+            f"low-z galaxies dimmed to {fakes.meta['n_targets']} faint detections: {expected:.2f} expected")
+    if truth is not None:
+        kinds = with_truth(table[np.asarray(table["selected"])], truth, fallback_radius=4.0)["true_type"]
+        spurious = int(np.sum(kinds == "spurious"))
+        low_z = int(np.sum(kinds != "high_z")) - spurious
+        line += f"; the truth: {low_z} low-z galaxies, {spurious} spurious"
+    print(line)
 
 # %% [markdown]
 # ## At survey scale

@@ -887,6 +887,21 @@ def survey_background_table(*, result: dict | None = None) -> str:
     return markdown_table(header, rows + totals)
 
 
+def field_against_injected_table(*, result: dict | None = None) -> str:
+    """Per true M_UV bin, how the fields' own z > 8.5 galaxies and the injected ones came through the
+    chain: selected / all, and the median measured-minus-true M_UV of the selected (``survey_uvlf.json``)."""
+    survey = result or committed_result("survey_uvlf")
+    rows = []
+    for k, m in survey["methods"].items():
+        for row in m.get("field_against_injected", []):
+            cells = [f"{row[w]['selected']} / {row[w]['n']}: {_num(row[w]['median_offset'], '+.2f', '-')}"
+                     for w in ("field", "injected")]  # fmt: skip
+            rows.append([METHOD_NAMES.get(k, k), f"{row['M_UV']:.2f}", *cells])
+    header = ["method", "true M_UV", "fields' own galaxies: selected / all: median offset",
+              "injected galaxies: selected / all: median offset"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
 def survey_cost_table(*, result: dict | None = None) -> str:
     """Seconds per pointing by stage, per run of the survey benchmark, and the runs' wall times."""
     survey = result or committed_result("survey_uvlf")

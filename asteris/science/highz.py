@@ -260,7 +260,7 @@ def high_z_recovery(
     the losses to blending that the field's own galaxies suffer.
 
     Returns one row per injected galaxy: ``realization``, ``M_UV`` and ``z``
-    (intrinsic), and per method ``<method>_detected``, ``<method>_selected``,
+    (intrinsic), its position ``x``, ``y``, and per method ``<method>_detected``, ``<method>_selected``,
     ``<method>_z_phot`` and ``<method>_M_UV`` (NaN when not detected).
     """
     _check_bands(stacks, renderers, filters)
@@ -273,6 +273,7 @@ def high_z_recovery(
         injected = inject_high_z(stacks, injected_catalog, renderers)
         row = QTable({"realization": np.full(n_per_realization, realization)})
         row["M_UV"], row["z"] = injected_catalog["M_UV"], injected_catalog["z"]
+        row["x"], row["y"] = injected_catalog["x"], injected_catalog["y"]  # to study blends with the field
         measure = None if measure_with is None else {b: measure_with(s) for b, s in injected.items()}
         for name, method in methods.items():
             if method is measure_with:  # the measuring method's images are already made

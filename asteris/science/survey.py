@@ -562,6 +562,7 @@ def survey_luminosity_function(
     migration: bool = True,
     subtract_negated: bool = True,
     subtract_interlopers: bool = True,
+    migration_width: float = 0.25,
     seed: int = 0,
 ):
     """The binned luminosity function and its double-power-law fit from all finished pointings.
@@ -604,7 +605,8 @@ def survey_luminosity_function(
         chosen = np.asarray(injected[f"{method}_selected"], bool)
         moved = migration_matrix(u.Quantity(injected["M_UV"][chosen], u.mag).value,
                                  u.Quantity(injected[f"{method}_M_UV"][chosen], u.mag).value,
-                                 muv_grid=config.muv_grid, muv_edges=muv_edges)  # fmt: skip
+                                 muv_grid=config.muv_grid, muv_edges=muv_edges,
+                                 width=migration_width)  # fmt: skip
     background = np.zeros(len(muv_edges) - 1)
     if subtract_negated:
         spurious = survey_candidates(run_dir, method, negated=True)["M_UV"]
