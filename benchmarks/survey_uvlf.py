@@ -15,13 +15,18 @@ The run folder (``--run-dir``, default ``<data folder>/survey_uvlf_mock<version>
 resumable: start it again and only unfinished pointings run. From all finished
 pointings, per method: the binned luminosity function (summed counts over
 summed effective volumes, density boost removed; forward-modelled through the
-injections' measured-M_UV migration, with the counts at face value beside it,
-and the negated images' candidates subtracted where every pointing has them;
-``--summarize`` recomputes only this) against the input function
-(Whitler et al. 2025) and against the pointings' own truth (the input as this
-sample of it came out), how many bins with n >= 5 lie within their Poisson
-intervals, and the double-power-law fit (bright-end slope fixed) against the
-input parameters. Cost: the time of every pointing by stage, and the wall time
+injections' measured-M_UV migration, with the counts at face value beside it;
+the negated images' candidates, where every pointing has them, and the
+low-z interlopers of each pointing's bright galaxies dimmed to its faint
+detections subtracted; ``--summarize`` recomputes only this) against the input
+function (Whitler et al. 2025) and against the pointings' own truth (the input
+as this sample of it came out), how many bins with n >= 5 lie within their
+Poisson intervals, and the double-power-law fit (bright-end slope fixed)
+against the input parameters. From the truth too: the candidates that are
+not z > 8.5 galaxies beside the two estimates of them, and the fields' own
+z > 8.5 galaxies beside the injected ones (selected fraction and measured
+M_UV per true M_UV bin; the candidates they should give through the
+injections' transfer, per measured bin). Cost: the time of every pointing by stage, and the wall time
 of every round with its workers and threads, appended to the results as each
 round ends, so that the 1- and 2-worker runs and a hand-started cluster
 (``--scheduler ADDRESS``) sit side by side.
@@ -107,7 +112,11 @@ def truth_pass(run_dir: Path) -> tuple[np.ndarray, dict, dict]:
             field[m].append(_field_galaxies(mine, truth, high_z))
     contaminants = {m: _contaminants(np.concatenate(kinds[m], axis=1)) for m in METHODS}
     injected = survey_injections(run_dir)
-    compared = {m: _field_against_injected(np.concatenate(field[m], axis=1), injected, m) for m in METHODS}
+    compared = {}
+    for m in METHODS:
+        galaxies = np.concatenate(field[m], axis=1)
+        compared[m] = {"by_true_bin": _field_against_injected(galaxies, injected, m),
+                       "through_injections": _through_injections(galaxies[0], injected, m)}  # fmt: skip
     return counts / (volume * np.diff(MUV_EDGES)), contaminants, compared
 
 
@@ -146,6 +155,23 @@ def _field_galaxies(found, truth, high_z: np.ndarray) -> np.ndarray:
     measured[index[hit]] = u.Quantity(found["M_UV"], u.mag).value[hit]
     true = u.Quantity(truth["M_UV"], u.mag).value
     return np.vstack([true, np.isfinite(measured), measured])[:, high_z]
+
+
+def _through_injections(true_muv: np.ndarray, injected, method: str, *, window: float = 0.15) -> list[float]:
+    """Candidates per measured M_UV bin that the fields' own z > 8.5 galaxies should give if they came
+    through the chain as the injections do: for each galaxy, the fraction of the injections within
+    ``window`` mag of its true M_UV that were selected and measured in each bin."""
+    import astropy.units as u
+
+    true_i = u.Quantity(injected["M_UV"], u.mag).value
+    chosen = np.asarray(injected[f"{method}_selected"], bool)
+    measured = u.Quantity(injected[f"{method}_M_UV"], u.mag).value
+    expected = np.zeros(len(MUV_EDGES) - 1)
+    for muv in true_muv:
+        near = np.abs(true_i - muv) < window
+        if near.any():
+            expected += np.histogram(measured[near & chosen], MUV_EDGES)[0] / near.sum()
+    return expected.tolist()
 
 
 def _field_against_injected(field: np.ndarray, injected, method: str) -> list[dict]:
@@ -327,6 +353,8 @@ def science_section(run_dir: Path, config: SurveyConfig, previous: dict, *, comm
             for k in ("bins", "bins_tested", "bins_within_errors", "bins_within_errors_of_realized", "fit")
         }
         methods[m]["background"] = background_parts(run_dir, m, negated=negated)
+        found = np.asarray(survey_candidates(run_dir, m)["M_UV"])
+        methods[m]["found_per_bin"] = np.histogram(found, MUV_EDGES)[0].tolist()
         if contaminants is not None:
             methods[m]["true_contaminants"] = {k: v.tolist() for k, v in contaminants[m].items()}
             methods[m]["field_against_injected"] = compared[m]

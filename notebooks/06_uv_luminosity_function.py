@@ -231,7 +231,15 @@ for name, table in found.items():
 from IPython.display import Markdown
 
 from asteris.book import committed_result
-from asteris.book.report import METHOD_NAMES, binned_table, survey_table, uvlf_table
+from asteris.book.report import (
+    METHOD_NAMES,
+    binned_table,
+    field_against_injected_table,
+    survey_background_table,
+    survey_table,
+    through_injections_table,
+    uvlf_table,
+)
 
 survey = committed_result("survey_uvlf")
 survey_binned = {METHOD_NAMES.get(name, name).replace("`", ""): binned_table(m)
@@ -242,37 +250,24 @@ Markdown(survey_table(result=survey) + "\n\nRecovered phi against the input, in 
          + uvlf_table(result=survey))  # fmt: skip
 
 # %% [markdown]
-# At survey scale the test fails, and the table says where. Twelve pointings
-# (1.40 arcmin^2, 173 coadd and 137 ASTERIS candidates; mock version 3, the
-# exposures co-added as they came) give five tested bins
-# (M_UV = -21.25 to -19.25). Candidates are counted at their measured M_UV,
-# which scatters about the true one (0.2 mag NMAD), so the counts are
-# forward-modelled: the selected injections of all pointings give how
-# galaxies of each true M_UV spread over the measured bins
-# ({func}`asteris.science.migration_matrix`), and the fit and each bin's
-# volume carry them through it. The coadd's points then lie within their
-# Poisson intervals of the input in 2 of the 5 tested bins (of the pointings'
-# own truth in 1), ASTERIS's in 2 and 3, against a target of 80%; counted at
-# face value they were 2 and 3, and 1 and 2 (`without_migration` in the
-# JSON). Three things remain. The sample itself is a fluctuation: the twelve
-# fields hold 50 z > 8.5 galaxies at M_UV = -20.75 where the input predicts
-# 32. Contamination is not subtracted: 11% of the coadd's and 14% of
-# ASTERIS's candidates are not z > 8.5 galaxies (19 each: 10 and 12
-# spurious detections, the rest galaxies at lower redshift), most of them at
-# -20.75 and -20.25, where the coadd's points lie 1.3 times above the fields'
-# own truth. These pointings predate it, but each pointing now also searches
-# its negated images, and what they select is subtracted as the spurious
-# candidates a source-free sky would give (`subtract_negated`); galaxies at
-# lower redshift still need an estimate of their own. And the faint end is out of reach: the effective volume
-# at -19.75 is a third of its value two bins brighter, the coadd's point
-# there is 1.5 times high with only 3 contaminants among 55, and the
-# completeness falls to 3% at -19.25 and 1% at -18.75, so the fitted
-# faint-end slope (-1.40 for the coadd, -1.29 for ASTERIS, against -2.60)
-# follows the bins above it. A depth claim for the luminosity function needs
-# contamination measured without the truth and deeper data; the runner makes
-# the larger survey a matter of pointings and workers, and a run folder
-# records its mock version, so that pointings of a newer mock are never mixed
-# into it.
+# SURVEY_RESULT_PROSE
+
+# %%
+Markdown("Candidates that are not z > 8.5 galaxies, per measured M_UV bin: estimated without the truth, "
+         "and counted with it:\n\n" + survey_background_table(result=survey))  # fmt: skip
+
+# %% [markdown]
+# SURVEY_CHECK_PROSE
+
+# %%
+Markdown("Candidates per measured M_UV bin, found (with the subtracted background) and expected from the "
+         "fields' own galaxies through the injections:\n\n" + through_injections_table(result=survey)
+         + "\n\nPer true M_UV bin, the fields' own z > 8.5 galaxies and the injected ones (selected / all: "
+         "median measured-minus-true M_UV of the selected):\n\n"
+         + field_against_injected_table(result=survey))  # fmt: skip
+
+# %% [markdown]
+# SURVEY_CLOSING_PROSE
 
 # %% [markdown]
 # ## Summary

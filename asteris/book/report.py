@@ -893,12 +893,30 @@ def field_against_injected_table(*, result: dict | None = None) -> str:
     survey = result or committed_result("survey_uvlf")
     rows = []
     for k, m in survey["methods"].items():
-        for row in m.get("field_against_injected", []):
+        for row in m.get("field_against_injected", {}).get("by_true_bin", []):
             cells = [f"{row[w]['selected']} / {row[w]['n']}: {_num(row[w]['median_offset'], '+.2f', '-')}"
                      for w in ("field", "injected")]  # fmt: skip
             rows.append([METHOD_NAMES.get(k, k), f"{row['M_UV']:.2f}", *cells])
     header = ["method", "true M_UV", "fields' own galaxies: selected / all: median offset",
               "injected galaxies: selected / all: median offset"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def through_injections_table(*, result: dict | None = None) -> str:
+    """Candidates per measured M_UV bin: found, and expected from the fields' own z > 8.5 galaxies
+    had they come through the chain as the injections did (``survey_uvlf.json``)."""
+    survey = result or committed_result("survey_uvlf")
+    methods = {k: m for k, m in survey["methods"].items() if "field_against_injected" in m}
+    rows = []
+    for i, muv in enumerate(next(iter(methods.values()), {}).get("background", {}).get("M_UV", [])):
+        cells = []
+        for m in methods.values():
+            found = m["found_per_bin"][i]
+            background = m["background"]["interlopers"][i] + (m["background"].get("negated") or [0] * 99)[i]
+            expected = m["field_against_injected"]["through_injections"][i]
+            cells.append(f"{found} ({background:.1f}): {expected:.1f}")
+        rows.append([f"{muv:.2f}", *cells])
+    header = ["measured M_UV", *(f"{METHOD_NAMES.get(k, k)}: found (background): expected" for k in methods)]
     return markdown_table(header, rows)
 
 
