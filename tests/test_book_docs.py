@@ -81,6 +81,9 @@ def test_every_table_of_the_book_renders_from_the_committed_results():
         "purity_estimates_table",
         "photoz_templates_table",
         "survey_table",
+        "survey_background_table",
+        "through_injections_table",
+        "field_against_injected_table",
         "survey_cost_table",
     ):
         table = getattr(report, name)()
