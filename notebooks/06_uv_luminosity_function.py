@@ -200,10 +200,15 @@ fig = plot_luminosity_function(binned, literature=literature_luminosity_function
 # says how many there are.
 
 # %%
+from asteris.errors import ConfigError
 from asteris.science import dimmed_interlopers, with_truth
 
 for name, table in found.items():
-    fakes = dimmed_interlopers(table, filters, detection_bands=detection, seed=1)
+    try:
+        fakes = dimmed_interlopers(table, filters, detection_bands=detection, seed=1)
+    except ConfigError as why:  # a field too small to hold bright low-z galaxies and faint detections
+        print(f"{name}: no interloper estimate: {why}")
+        continue
     expected = float(np.sum(fakes["weight"][fakes["selected"]]))
     line = (f"{name}: {int(np.sum(table['selected']))} candidates; {fakes.meta['n_templates']} bright "
             f"low-z galaxies dimmed to {fakes.meta['n_targets']} faint detections: {expected:.2f} expected")
