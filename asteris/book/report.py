@@ -911,10 +911,10 @@ def through_injections_table(*, result: dict | None = None) -> str:
     for i, muv in enumerate(next(iter(methods.values()), {}).get("background", {}).get("M_UV", [])):
         cells = []
         for m in methods.values():
-            found = m["found_per_bin"][i]
-            background = m["background"]["interlopers"][i] + (m["background"].get("negated") or [0] * 99)[i]
+            parts = m["background"]
+            background = parts["interlopers"][i] + (parts["negated"][i] if "negated" in parts else 0)
             expected = m["field_against_injected"]["through_injections"][i]
-            cells.append(f"{found} ({background:.1f}): {expected:.1f}")
+            cells.append(f"{m['found_per_bin'][i]} ({background:.1f}): {expected:.1f}")
         rows.append([f"{muv:.2f}", *cells])
     header = ["measured M_UV", *(f"{METHOD_NAMES.get(k, k)}: found (background): expected" for k in methods)]
     return markdown_table(header, rows)
