@@ -54,6 +54,7 @@ from asteris.science.survey import (
     SurveyConfig,
     read_survey,
     run_survey,
+    survey_background,
     survey_candidates,
     survey_injections,
     survey_interlopers,
@@ -243,18 +244,13 @@ def against_input(
 
 def background_parts(run_dir: Path, method: str, *, negated: bool) -> dict:
     """The expected non-z > 8.5 candidates of each measured M_UV bin, by estimator, and their totals."""
-    import astropy.units as u
-
-    fakes = survey_interlopers(run_dir, method)
-    chosen = np.asarray(fakes["selected"], bool)
-    interlopers = np.histogram(u.Quantity(fakes["M_UV"][chosen], u.mag).value, MUV_EDGES,
-                               weights=np.asarray(fakes["weight"])[chosen])[0]  # fmt: skip
-    parts = {"M_UV": (0.5 * (MUV_EDGES[1:] + MUV_EDGES[:-1])).tolist(), "interlopers": interlopers.tolist(),
-             "interlopers_total": float(np.sum(fakes["weight"][chosen]))}  # fmt: skip
-    if negated:
-        found = u.Quantity(survey_candidates(run_dir, method, negated=True)["M_UV"], u.mag).value
-        parts["negated"] = np.histogram(found, MUV_EDGES)[0].tolist()
-    return parts
+    parts = survey_background(run_dir, method, muv_edges=MUV_EDGES, negated=negated)
+    fakes = survey_interlopers(run_dir, method)  # read back from the pointings' folders
+    selected = np.asarray(fakes["selected"], bool)
+    out = {"M_UV": (0.5 * (MUV_EDGES[1:] + MUV_EDGES[:-1])).tolist(),
+           "interlopers_total": float(np.sum(fakes["weight"][selected]))}  # fmt: skip
+    out.update({k: v.tolist() for k, v in parts.items()})
+    return out
 
 
 def cost(run_dir: Path) -> dict:

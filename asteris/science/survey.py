@@ -50,6 +50,7 @@ __all__ = [
     "survey_candidates",
     "survey_injections",
     "survey_interlopers",
+    "survey_background",
     "survey_luminosity_function",
 ]
 
@@ -553,6 +554,29 @@ def survey_interlopers(run_dir: str | os.PathLike, method: str, *, draws: int = 
     return _pointing_tables(run_dir, f"interlopers_{method}.ecsv", keep=lambda t: t[columns])
 
 
+def survey_background(
+    run_dir: str | os.PathLike,
+    method: str,
+    *,
+    muv_edges: np.ndarray,
+    negated: bool = True,
+    interlopers: bool = True,
+) -> dict[str, np.ndarray]:
+    """The expected candidates of ``method`` per M_UV bin that are not z > 8.5 galaxies, by estimate:
+    ``"negated"``, what the negated images selected, and ``"interlopers"``, the weighted dimmed
+    low-z galaxies that were selected (`survey_interlopers`); each only where asked for."""
+    parts = {}
+    if negated:
+        spurious = survey_candidates(run_dir, method, negated=True)["M_UV"]
+        parts["negated"] = np.histogram(u.Quantity(spurious, u.mag).value, muv_edges)[0].astype(float)
+    if interlopers:
+        fakes = survey_interlopers(run_dir, method)
+        chosen = np.asarray(fakes["selected"], bool)
+        parts["interlopers"] = np.histogram(u.Quantity(fakes["M_UV"][chosen], u.mag).value, muv_edges,
+                                            weights=np.asarray(fakes["weight"])[chosen])[0]  # fmt: skip
+    return parts
+
+
 def survey_luminosity_function(
     run_dir: str | os.PathLike,
     method: str,
@@ -607,16 +631,9 @@ def survey_luminosity_function(
                                  u.Quantity(injected[f"{method}_M_UV"][chosen], u.mag).value,
                                  muv_grid=config.muv_grid, muv_edges=muv_edges,
                                  width=migration_width)  # fmt: skip
-    background = np.zeros(len(muv_edges) - 1)
-    if subtract_negated:
-        spurious = survey_candidates(run_dir, method, negated=True)["M_UV"]
-        background += np.histogram(u.Quantity(spurious, u.mag).value, muv_edges)[0]
-    if subtract_interlopers:
-        fakes = survey_interlopers(run_dir, method)
-        chosen = np.asarray(fakes["selected"], bool)
-        background += np.histogram(u.Quantity(fakes["M_UV"][chosen], u.mag).value, muv_edges,
-                                   weights=np.asarray(fakes["weight"])[chosen])[0]  # fmt: skip
-    background = background if subtract_negated or subtract_interlopers else None
+    parts = survey_background(run_dir, method, muv_edges=muv_edges, negated=subtract_negated,
+                              interlopers=subtract_interlopers)  # fmt: skip
+    background = sum(parts.values()) if parts else None
     binned, fit = measure_luminosity_function(candidates["M_UV"], muv_edges=muv_edges,
                                               muv_grid=config.muv_grid, v_eff_grid=counted, migration=moved,
                                               background=background, fixed=fixed, seed=seed)  # fmt: skip
