@@ -197,6 +197,12 @@ def _field_against_injected(field: np.ndarray, injected, method: str) -> list[di
     return rows
 
 
+#: The estimator (`survey_luminosity_function`): injections weighted to the comoving volume in the
+#: migration, errors from 200 draws of the pointings, and a bin judged only where its completeness is
+#: at least MIN_COMPLETENESS (see the closure test, `benchmarks/closure.py`).
+ESTIMATOR = {"population_weighted": True, "bootstrap": 200, "min_completeness": 0.15}
+
+
 def against_input(
     run_dir: Path,
     method: str,
@@ -207,16 +213,19 @@ def against_input(
     interlopers: bool = True,
 ) -> dict:
     """Binned phi and the DPL fit of one method from all finished pointings, against the input."""
-    binned, fit, totals = survey_luminosity_function(run_dir, method, muv_edges=MUV_EDGES,
-                                                     fixed={"beta": WHITLER25.beta}, migration=migration,
-                                                     subtract_negated=negated,
-                                                     subtract_interlopers=interlopers)  # fmt: skip
+    options = {"migration": migration, "subtract_negated": negated, "subtract_interlopers": interlopers,
+               "fixed": {"beta": WHITLER25.beta}, **ESTIMATOR}  # fmt: skip
+    binned, fit, totals = survey_luminosity_function(run_dir, method, muv_edges=MUV_EDGES, **options)
     truth = bin_averages(WHITLER25, binned["muv_lo"], binned["muv_hi"])
     lo, hi = binned["phi_lo"].value, binned["phi_hi"].value
-    tested, within = np.asarray(binned["n"]) >= 5, (truth >= lo) & (truth <= hi)
-    keys = ("M_UV", "n", "v_eff_mpc3", "phi", "phi_lo", "phi_hi", "phi_input", "phi_realized")
+    tested, within = np.asarray(binned["tested"]), (truth >= lo) & (truth <= hi)
+    kept = np.searchsorted(MUV_EDGES, binned["muv_lo"].value)  # bins without volume are left out
+    realized = np.asarray(realized)[kept]
+    keys = ("M_UV", "n", "v_eff_mpc3", "phi", "phi_lo", "phi_hi", "phi_input", "phi_realized", "completeness",
+            "sd_counts", "rel_err_volume", "tested")  # fmt: skip
+    budget = (binned[k] for k in ("completeness", "sd_counts", "rel_err_volume"))
     rows = zip(binned["M_UV"].value, binned["n"], binned["v_eff"].value, binned["phi"].value, lo, hi, truth,
-               realized)  # fmt: skip
+               realized, *budget, tested)  # fmt: skip
     within_realized = (realized >= lo) & (realized <= hi)
     summary = {r["parameter"]: r for r in fit.summary()}
     parameters = {}
@@ -225,7 +234,8 @@ def against_input(
         low, high = float(r["median"] - r["minus"]), float(r["median"] + r["plus"])
         parameters[name] = {"input": value, "median": float(r["median"]), "interval_68": [low, high],
                             "input_inside": bool(low <= value <= high)}  # fmt: skip
-    bins = [{k: (int(v) if k == "n" else float(v)) for k, v in zip(keys, row)} for row in rows]
+    kinds = {"n": int, "tested": bool}
+    bins = [{k: kinds.get(k, float)(v) for k, v in zip(keys, row)} for row in rows]
     if "background" in binned.colnames:  # the negated images' candidates and the interlopers, subtracted
         for entry, b in zip(bins, binned["background"]):
             entry["background"] = float(b)
@@ -365,6 +375,7 @@ def science_section(run_dir: Path, config: SurveyConfig, previous: dict, *, comm
         "reference_model": {"file": Path(config.init_from).name, "sha256": sha256sum(config.init_from)},
         "pointings": names, "input": INPUT,
         "counting": "forward model through the injections' measured-M_UV migration",
+        "estimator": ESTIMATOR,
         "background": ("the negated images' candidates" if negated else "not the negated images' candidates: "
                        "the pointings were run before the negated images were searched")
         + "; the low-z interlopers of dimmed bright galaxies (asteris.science.survey_interlopers)",

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from asteris.errors import ConfigError
 from asteris.mock.instruments import NIRCAM
 from asteris.science.highz import high_z_injection_catalog, high_z_recovery, inject_high_z, search_high_z
 from asteris.science.injection import SourceRenderer
@@ -33,10 +34,10 @@ def test_injection_catalog_of_high_z_galaxies():
     assert len(cat) == 6 and set(np.unique(cat["id"])) == set(range(1, 7))
     assert np.all((cat["M_UV"].value >= -21) & (cat["M_UV"].value <= -20))
     assert np.all((cat["z"] >= 9) & (cat["z"] <= 11))
-    assert np.all(cat["mag_F090W"].value > 35)  # blueward of Lyman-alpha: the IGM absorbs everything
-    assert np.all(cat["mag_F200W"].value < 29) and np.all(cat["r_e"].value > 0)
+    assert np.all(cat["mag_jwst_f090w"].value > 35)  # blueward of Lyman-alpha: the IGM absorbs everything
+    assert np.all(cat["mag_jwst_f200w"].value < 29) and np.all(cat["r_e"].value > 0)
     again = high_z_injection_catalog(avoid, FILTERS, n=6, muv_range=(-21, -20), z_range=(9, 11), seed=2)
-    np.testing.assert_array_equal(cat["mag_F277W"], again["mag_F277W"])
+    np.testing.assert_array_equal(cat["mag_jwst_f277w"], again["mag_jwst_f277w"])
 
 
 def test_pure_noise_yields_no_candidates(field):
@@ -68,7 +69,7 @@ def test_injected_stacks_keep_the_noise_and_add_flux(field):
     stacks, renderers = field
     avoid = np.zeros(SHAPE, bool)
     cat = high_z_injection_catalog(avoid, FILTERS, n=3, muv_range=(-21, -20.5), z_range=(9, 10))
-    injected = inject_high_z(stacks, cat, renderers)
+    injected = inject_high_z(stacks, cat, renderers, FILTERS)
     assert set(injected) == set(BANDS)
     np.testing.assert_allclose(injected["F090W"].data, stacks["F090W"].data, atol=1e-9)
     assert injected["F277W"].data.sum() > stacks["F277W"].data.sum()
@@ -125,3 +126,31 @@ def test_truth_matching_falls_back_to_the_closest_object_further_out():
     matched = with_truth(found, truth, fallback_radius=4.0)
     assert list(matched["true_type"]) == ["high_z", "spurious"]
     assert list(matched["true_index"]) == [0, -1]
+
+
+def test_given_galaxies_are_injected_as_they_are(field):
+    """``sources``: the rows given (say, copies of a field's own galaxies), placed at random, in as many
+    realizations as they need, each result row naming its source row."""
+    stacks, renderers = field
+    given = high_z_injection_catalog(np.zeros(SHAPE, bool), FILTERS, n=5, muv_range=(-21.8, -21.2),
+                                     z_range=(9.5, 10.5), seed=4)  # fmt: skip
+    methods = {"coadd": coadd_method("ivar")}
+    recovery = high_z_recovery(stacks, renderers, methods, FILTERS, n_per_realization=3,
+                               detection_bands=LONG_BANDS, sources=given, seed=1, progress=False)  # fmt: skip
+    assert list(recovery["source"]) == [0, 1, 2, 3, 4] and list(recovery["realization"]) == [0, 0, 0, 1, 1]
+    np.testing.assert_allclose(recovery["M_UV"].value, given["M_UV"].value)
+    assert not np.allclose(recovery["x"], given["x"])  # placed anew
+    assert recovery["coadd_detected"].all()
+    with pytest.raises(ConfigError, match="no columns"):
+        inject_high_z(stacks, given[["x", "y"]], renderers, FILTERS)
+
+
+def test_the_footprint_is_where_every_band_has_data():
+    from asteris.science.highz import footprint
+
+    data = np.ones((2, 64, 64), np.float32)
+    gap = data.copy()
+    gap[:, 30:34] = 0.0  # a row of pixels without data in one band
+    inside = footprint({"a": read_stack(data), "b": read_stack(gap)}, edge=4)
+    assert not inside[:4].any() and not inside[:, -4:].any() and not inside[30:34].any()
+    assert inside[10, 10] and inside.sum() == (64 - 8 - 4) * (64 - 8)

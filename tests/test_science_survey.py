@@ -152,7 +152,9 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, module_d
     with pytest.raises(ConfigError, match="ran coadd and asteris, not 'median'"):
         survey_luminosity_function(fresh, "median", muv_edges=np.arange(-22.5, -18.4, 1.0))
     assert totals["pointings"] == 2 and totals["candidates"] == len(candidates) == int(np.sum(binned["n"]))
-    assert totals["area_arcmin2"] == pytest.approx(2 * (192 * 0.04 / 60) ** 2, rel=0.05)
+    # the footprint: every band covered, 16 px inside the image, where the injections are placed
+    assert totals["area_arcmin2"] == pytest.approx(2 * (160 * 0.04 / 60) ** 2, rel=0.05)
+    assert np.all(candidates["in_footprint"])
     assert np.all(binned["v_eff"].value >= 0) and set(fit.names) == {
         "m_star",
         "alpha",
@@ -160,6 +162,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, module_d
         "beta",
     }
     _check_interlopers(fresh)
+    _check_error_budget(fresh)
     _check_negated_searches(fresh, binned)  # last: it removes a pointing's negated candidates
 
 
@@ -180,6 +183,26 @@ def _check_interlopers(run_dir: Path) -> None:
     np.testing.assert_allclose(both["background"], expected[np.searchsorted(edges, both["muv_lo"].value)])
 
 
+def _check_error_budget(run_dir: Path) -> None:
+    """Pointings drawn again give each bin the spread of its counts and of its volume, which widen
+    its Poisson interval; completeness and the bins judged come beside them."""
+    edges = np.arange(-22.5, -18.4, 1.0)
+    plain, _, _ = survey_luminosity_function(run_dir, "coadd", muv_edges=edges)
+    binned, _, _ = survey_luminosity_function(run_dir, "coadd", muv_edges=edges, bootstrap=30,
+                                              min_completeness=0.1)  # fmt: skip
+    np.testing.assert_allclose(binned["phi"].value, plain["phi"].value)  # the estimate is the same
+    np.testing.assert_allclose(binned["phi_lo_poisson"].value, plain["phi_lo"].value)
+    assert np.all(binned["phi_hi"] >= binned["phi_hi_poisson"])
+    assert np.all(binned["phi_lo"].value <= binned["phi_lo_poisson"].value * (1 + 1e-9))
+    counted = np.asarray(binned["n"]) > 0
+    assert np.all(binned["rel_err_volume"][counted] > 0) and np.all(binned["sd_counts"] >= 0)
+    completeness = np.asarray(binned["completeness"])
+    assert np.all((completeness >= 0) & (completeness <= 1))
+    np.testing.assert_array_equal(binned["tested"], (np.asarray(binned["n"]) >= 5) & (completeness >= 0.1))
+    weighted, _, _ = survey_luminosity_function(run_dir, "coadd", muv_edges=edges, population_weighted=True)
+    assert len(weighted) == len(plain)
+
+
 def _check_negated_searches(run_dir: Path, binned) -> None:
     """Each pointing searched its negated images too; what they select is each bin's background."""
     _, summaries = read_survey(run_dir)
@@ -193,7 +216,7 @@ def _check_negated_searches(run_dir: Path, binned) -> None:
                                              subtract_negated=False, subtract_interlopers=False)  # fmt: skip
     assert "background" not in plain.colnames
     (run_dir / summaries[0]["name"] / "negated_coadd.ecsv").unlink()  # as in a run made before them
-    with pytest.raises(ConfigError, match="before the negated images were searched"):
+    with pytest.raises(ConfigError, match="without searching the negated images"):
         survey_luminosity_function(run_dir, "coadd", muv_edges=np.arange(-22.5, -18.4, 1.0))
 
 

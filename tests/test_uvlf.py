@@ -239,3 +239,26 @@ def test_a_background_of_spurious_candidates_is_subtracted_and_fitted():
     np.testing.assert_allclose(ratios, 1.0, atol=0.08)
     assert abs(alpha + 2.2) < 0.2
     assert np.max(results["plain"][1]) > 1.1  # the spurious candidates, taken for galaxies
+
+
+def test_population_weights_follow_the_comoving_volume():
+    from asteris.science.uvlf import population_weights
+
+    z = np.linspace(8.5, 16.0, 2001)
+    w = population_weights(z)
+    assert np.mean(w) == pytest.approx(1.0, rel=0.01)  # uniform draws weighted: mean one
+    dvdz = Planck18.differential_comoving_volume([9.0, 14.0]).value
+    ratio = w[np.searchsorted(z, 9.0)] / w[np.searchsorted(z, 14.0)]
+    assert ratio == pytest.approx(dvdz[0] / dvdz[1], rel=0.01)
+    assert population_weights([8.0, 17.0]).tolist() == [0.0, 0.0]  # outside the range: not in the population
+
+
+def test_weighted_migration_counts_each_injection_by_its_weight():
+    from asteris.science.uvlf import migration_matrix
+
+    grid, edges = np.array([-20.0]), np.array([-20.5, -19.5, -18.5])
+    true, measured = [-20.0, -20.0], [-20.1, -19.2]
+    even = migration_matrix(true, measured, muv_grid=grid, muv_edges=edges, width=0.1)
+    leaning = migration_matrix(true, measured, muv_grid=grid, muv_edges=edges, width=0.1, weights=[3.0, 1.0])
+    np.testing.assert_allclose(even, [[0.5, 0.5]])
+    np.testing.assert_allclose(leaning, [[0.75, 0.25]])

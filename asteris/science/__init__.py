@@ -8,6 +8,8 @@ selection and the UV luminosity function.
   chain with its injection-recovery;
 - `contamination`: the low-z interlopers expected among the candidates, from the field's own
   bright galaxies dimmed to its faint detections;
+- `closure`: a mock field's own z > 8.5 galaxies against copies of themselves through the
+  injection road, the check that injections stand for the sky's galaxies;
 - `uvlf`: M_UV, effective volumes, the binned luminosity function and its fits.
 
 The comparison baselines themselves (`asteris.coadd`) belong to the core. The
@@ -26,9 +28,11 @@ from ..extras import require_extra
 require_extra("science", feature="asteris.science")
 
 from .catalog import aperture_correction, combined_detection_image, multiband_catalog
+from .closure import closure_pointing, closure_significance, closure_table, injection_statistics
 from .contamination import dimmed_interlopers
 from .detect import DetectionImage, detect, detection_image, empty_aperture_noise, segment_sources
 from .highz import (
+    footprint,
     high_z_recovery,
     inject_high_z,
     photoz_accuracy,
@@ -58,6 +62,7 @@ from .uvlf import (
     literature_luminosity_functions,
     measure_luminosity_function,
     migration_matrix,
+    population_weights,
 )
 
 __all__ = [
@@ -94,11 +99,17 @@ __all__ = [
     "photoz_accuracy",
     "selection_against_truth",
     "dimmed_interlopers",
+    "footprint",
+    "closure_pointing",
+    "closure_table",
+    "closure_significance",
+    "injection_statistics",
     "absolute_uv_magnitude",
     "completeness_curves",
     "effective_volume",
     "measure_luminosity_function",
     "migration_matrix",
+    "population_weights",
     "fit_luminosity_function",
     "literature_luminosity_functions",
 ]

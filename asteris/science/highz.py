@@ -42,6 +42,8 @@ __all__ = [
     "with_truth",
     "photoz_accuracy",
     "selection_against_truth",
+    "recovered_columns",
+    "footprint",
 ]
 
 OUTLIER = 0.15  #: |dz| / (1 + z) beyond which a photometric redshift is an outlier
@@ -200,7 +202,8 @@ def high_z_injection_catalog(
 
     Sizes, Sersic indices and SEDs are those of the mock universe's high-z
     population; every band of ``bands`` (band -> sedpy filter) gets a
-    ``mag_<band>`` column (AB; inf where the galaxy has no flux).
+    ``mag_<filter>`` column (AB; inf where the galaxy has no flux), named as
+    in the mock's truth catalogue (``mag_jwst_f356w``), so that either can be injected.
     """
     rng = np.random.default_rng(seed)
     placed = injection_catalog(
@@ -215,18 +218,30 @@ def high_z_injection_catalog(
     flux = np.reshape(rows.flux, (n, len(bands)))
     for i, band in enumerate(bands):
         positive = np.maximum(flux[:, i], 1e-30)
-        out[f"mag_{band}"] = np.where(flux[:, i] > 0, NJY_AB_ZP - 2.5 * np.log10(positive), np.inf) * u.ABmag
+        mags = np.where(flux[:, i] > 0, NJY_AB_ZP - 2.5 * np.log10(positive), np.inf)
+        out[f"mag_{bands[band]}"] = mags * u.ABmag
     return out
 
 
 def inject_high_z(
-    stacks: Mapping[str, Stack], catalog: QTable, renderers: Mapping[str, SourceRenderer]
+    stacks: Mapping[str, Stack],
+    catalog: QTable,
+    renderers: Mapping[str, SourceRenderer],
+    filters: Mapping[str, str],
 ) -> dict[str, Stack]:
-    """Every band's stack with the galaxies of ``catalog`` (`high_z_injection_catalog`) added."""
+    """Every band's stack with the galaxies of ``catalog`` added.
+
+    ``catalog``: `high_z_injection_catalog`, or rows of a mock truth catalogue
+    (the same columns: ``x``, ``y``, ``r_e``, ``sersic_n``, ``axis_ratio``,
+    ``theta`` and ``mag_<filter>`` of each band's filter in ``filters``).
+    """
+    missing = [f"mag_{filters[b]}" for b in stacks if f"mag_{filters[b]}" not in catalog.colnames]
+    if missing:
+        raise ConfigError(f"the catalogue to inject has no columns {missing}")
     out = {}
     for band, stack in stacks.items():
         band_catalog = catalog.copy()
-        band_catalog["mag"] = catalog[f"mag_{band}"].value * u.mag
+        band_catalog["mag"] = np.asarray(catalog[f"mag_{filters[band]}"].value, float) * u.mag
         out[band] = inject(stack, band_catalog, renderers[band])[0]
     return out
 
@@ -246,10 +261,19 @@ def high_z_recovery(
     match_radius: float = 2.0,
     avoid_sources: bool = False,
     measure_with: Method | None = None,
+    sources: QTable | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> QTable:
     """Inject mock z > 8.5 galaxies into every band and run the whole chain with each method.
+
+    ``sources``: inject these galaxies instead of drawing them (for example
+    copies of a mock field's own z > 8.5 galaxies, `asteris.science.closure`):
+    rows with ``M_UV``, ``z``, ``r_e``, ``sersic_n``, ``axis_ratio``,
+    ``theta`` and ``mag_<filter>`` per band, placed at random as drawn
+    galaxies are, ``n_per_realization`` at a time, in as many realizations as
+    they need (``realizations``, ``muv_range`` and ``z_range`` are then unused);
+    each row of the result gives its row of ``sources`` in ``source``.
 
     ``measure_with``: dual-image mode: every method detects on its own images
     and measures fluxes on this method's images of the same injected stacks
@@ -266,13 +290,23 @@ def high_z_recovery(
     _check_bands(stacks, renderers, filters)
     avoid = _occupied(stacks, renderers, methods, detection_bands) if avoid_sources else _no_data(stacks)
     rng = np.random.default_rng(seed)
+    if sources is not None:
+        realizations = -(-len(sources) // n_per_realization)
     tables = []
     for realization in tqdm(range(realizations), desc="high-z injections", disable=not progress):
-        injected_catalog = high_z_injection_catalog(avoid, filters, n=n_per_realization, muv_range=muv_range,
-                                                    z_range=z_range, seed=rng)  # fmt: skip
-        injected = inject_high_z(stacks, injected_catalog, renderers)
-        row = QTable({"realization": np.full(n_per_realization, realization)})
-        row["M_UV"], row["z"] = injected_catalog["M_UV"], injected_catalog["z"]
+        if sources is None:
+            injected_catalog = high_z_injection_catalog(
+                avoid, filters, n=n_per_realization, muv_range=muv_range, z_range=z_range, seed=rng
+            )
+        else:
+            first = realization * n_per_realization
+            rows = np.arange(first, min(len(sources), first + n_per_realization))
+            injected_catalog = _placed(sources, rows, avoid, rng)
+        injected = inject_high_z(stacks, injected_catalog, renderers, filters)
+        row = QTable({"realization": np.full(len(injected_catalog), realization)})
+        if sources is not None:
+            row["source"] = injected_catalog["source"]
+        row["M_UV"], row["z"] = u.Quantity(injected_catalog["M_UV"], u.mag), injected_catalog["z"]
         row["x"], row["y"] = injected_catalog["x"], injected_catalog["y"]  # to study blends with the field
         measure = None if measure_with is None else {b: measure_with(s) for b, s in injected.items()}
         for name, method in methods.items():
@@ -282,19 +316,41 @@ def high_z_recovery(
                 images = {band: method(stack) for band, stack in injected.items()}
             found = search_high_z(images, renderers, filters, detection_bands=detection_bands,
                                   criteria=criteria, measure_images=measure)  # fmt: skip
-            _record(row, name, injected_catalog, found, match_radius)
+            row.update(recovered_columns(injected_catalog, found, name, radius=match_radius))
         tables.append(row)
     return vstack(tables)
 
 
-def _record(row: QTable, name: str, injected: QTable, found: QTable, radius: float) -> None:
-    index = match_positions(injected["x"], injected["y"], found["x"], found["y"], radius)
-    hit = index >= 0
-    row[f"{name}_detected"] = hit
-    row[f"{name}_selected"] = hit & np.asarray(found["selected"])[np.maximum(index, 0)]
-    row[f"{name}_z_phot"] = np.where(hit, np.asarray(found["z_phot"])[np.maximum(index, 0)], np.nan)
+def _placed(sources: QTable, rows: np.ndarray, avoid: np.ndarray, rng) -> QTable:
+    """Rows ``rows`` of ``sources`` at random free positions, placed as `high_z_injection_catalog` does."""
+    positions = injection_catalog(avoid, n=len(rows), mags=(20.0, 21.0), kinds=("sersic",), seed=rng)
+    placed = QTable(sources[rows], copy=True)
+    placed["source"] = rows
+    placed["x"], placed["y"] = positions["x"], positions["y"]
+    return placed
+
+
+def recovered_columns(sources: QTable, found: QTable, name: str, *, radius: float = 2.0) -> dict:
+    """What a search (`search_high_z`) made of each row of ``sources``: its closest detection within
+    ``radius`` pixels gives ``<name>_detected``, ``<name>_selected``, ``<name>_z_phot`` and
+    ``<name>_M_UV`` (NaN when not detected). Injected and field galaxies are matched alike."""
+    index = match_positions(sources["x"], sources["y"], found["x"], found["y"], radius)
+    hit, row = index >= 0, np.maximum(index, 0)
     measured = u.Quantity(found["M_UV"], u.mag).value
-    row[f"{name}_M_UV"] = np.where(hit, measured[np.maximum(index, 0)], np.nan) * u.mag
+    return {
+        f"{name}_detected": hit,
+        f"{name}_selected": hit & np.asarray(found["selected"], bool)[row],
+        f"{name}_z_phot": np.where(hit, np.asarray(found["z_phot"], float)[row], np.nan),
+        f"{name}_M_UV": np.where(hit, measured[row], np.nan) * u.mag,
+    }
+
+
+def footprint(stacks: Mapping[str, Stack], *, edge: int = 16) -> np.ndarray:
+    """Pixels where every band has data and that lie ``edge`` pixels or more inside the image: where
+    injected galaxies are placed, and so the area that their completeness describes."""
+    inside = ~_no_data(stacks)
+    inside[:edge], inside[-edge:], inside[:, :edge], inside[:, -edge:] = False, False, False, False
+    return inside
 
 
 def _check_bands(stacks, renderers, filters) -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "MockPointing",
     "ArchivePointing",
     "SurveyConfig",
+    "search_pointing",
     "run_pointing",
     "run_survey",
     "read_survey",
@@ -52,6 +53,7 @@ __all__ = [
     "survey_interlopers",
     "survey_background",
     "survey_luminosity_function",
+    "survey_closure",
 ]
 
 SURVEY_SCHEMA = 1
@@ -137,6 +139,9 @@ class SurveyConfig:
     pointing's ``training_band`` stack, from the checkpoint ``init_from``; ``None`` runs the
     coadd alone. Injection-recovery: ``realizations`` x ``per_realization`` galaxies uniform in
     ``muv_range`` and ``z_edges``, each pointing with its own random draws.
+    ``closure_copies``: on a pointing with a truth catalogue, that many copies of each of its own
+    z > 8.5 galaxies go through the injection road too (`asteris.science.closure`).
+    ``search_negated``: search the negated images as well (the spurious-candidate estimate).
     """
 
     schema_version: int = SURVEY_SCHEMA
@@ -152,6 +157,8 @@ class SurveyConfig:
     muv_step: float = 0.025
     injection_seed: int = 2
     photoz_options: dict = field(default_factory=dict)
+    closure_copies: int = 0
+    search_negated: bool = True
 
     def __post_init__(self) -> None:
         if self.schema_version != SURVEY_SCHEMA:
@@ -160,6 +167,8 @@ class SurveyConfig:
             raise ConfigError("the training and detection bands must be among the survey's bands")
         if self.realizations < 1 or self.per_realization < 1:
             raise ConfigError("a survey needs at least one realization of at least one injected galaxy")
+        if self.closure_copies < 0:
+            raise ConfigError(f"closure_copies must be 0 or more, got {self.closure_copies}")
         if self.train is not None:
             from ..config import TrainConfig
 
@@ -209,14 +218,21 @@ def _methods(stacks: dict, config: SurveyConfig, folder: Path) -> dict:
     return methods
 
 
-def _search(stacks, renderers, methods, config: SurveyConfig) -> tuple[dict, dict]:
-    """Each method's search, and the same search on its negated images (every band x -1).
+def search_pointing(
+    stacks: dict, renderers: dict, methods: dict, config: SurveyConfig, *, negated: bool = True
+) -> tuple[dict, dict]:
+    """Each method's z > 8.5 search of one pointing, as the survey runs it, and the same search on
+    its negated images (every band x -1; an empty dict unless ``negated``).
 
-    What the negated images select estimates the candidates that noise and the
-    method make by themselves, without a truth (`survey_luminosity_function`).
+    Every method detects on its own images of every band and measures on the
+    coadds (dual-image). What the negated images select estimates the
+    candidates that noise and the method make by themselves, without a truth
+    (`survey_luminosity_function`).
     """
     from .highz import search_high_z
 
+    if "coadd" not in methods:
+        raise ConfigError("the survey's search measures on the coadd: methods need a 'coadd' entry")
     images = {name: {b: method(s) for b, s in stacks.items()} for name, method in methods.items()}
 
     def search(band_images: dict, measure: dict):
@@ -224,10 +240,12 @@ def _search(stacks, renderers, methods, config: SurveyConfig) -> tuple[dict, dic
                              measure_images=measure, photoz_options=config.photoz_options)  # fmt: skip
 
     found = {name: search(band_images, images["coadd"]) for name, band_images in images.items()}
+    if not negated:
+        return found, {}
     negated_coadd = {b: -image for b, image in images["coadd"].items()}
-    negated = {name: search({b: -image for b, image in band_images.items()}, negated_coadd)
+    flipped = {name: search({b: -image for b, image in band_images.items()}, negated_coadd)
                for name, band_images in images.items()}  # fmt: skip
-    return found, negated
+    return found, flipped
 
 
 def _recovery(stacks, renderers, methods, config: SurveyConfig, seed: int) -> QTable:
@@ -250,6 +268,13 @@ def _effective_volumes(recovery: QTable, methods, config: SurveyConfig, area: u.
                                      muv_grid=config.muv_grid, z_edges=z_edges)  # fmt: skip
         volumes[name] = effective_volume(curves, z_edges=z_edges, area=area).to_value(u.Mpc**3).tolist()
     return volumes
+
+
+def _on(inside: np.ndarray, table: QTable) -> np.ndarray:
+    """Whether each row's position (``x``, ``y``) lies on the map ``inside``."""
+    row = np.clip(np.round(np.asarray(table["y"], float)).astype(int), 0, inside.shape[0] - 1)
+    col = np.clip(np.round(np.asarray(table["x"], float)).astype(int), 0, inside.shape[1] - 1)
+    return inside[row, col] if len(table) else np.zeros(0, bool)
 
 
 def _write_table(table: QTable, path: Path) -> None:
@@ -280,7 +305,8 @@ def run_pointing(
     """
     import torch
 
-    from .highz import selection_against_truth, with_truth
+    from .closure import closure_pointing
+    from .highz import footprint, selection_against_truth, with_truth
 
     final = Path(folder) / pointing.name
     if (final / SUMMARY).exists():
@@ -300,18 +326,31 @@ def run_pointing(
         lap("load")
         methods = _methods(stacks, config, work)
         lap("train")
-        found, negated = _search(stacks, renderers, methods, config)
+        found, negated = search_pointing(stacks, renderers, methods, config, negated=config.search_negated)
+        inside = footprint(stacks)
+        for table in (*found.values(), *negated.values()):
+            table["in_footprint"] = _on(inside, table)
         lap("search")
         recovery = _recovery(stacks, renderers, methods, config, _injection_seed(config, pointing.name))
         lap("injections")
+        if config.closure_copies and truth is not None:
+            closure = closure_pointing(stacks, renderers, methods, config.filters, truth, found,
+                                       copies=config.closure_copies, n_per_realization=config.per_realization,
+                                       inside=inside, detection_bands=config.detection_bands,
+                                       measure_with=methods["coadd"],
+                                       seed=_injection_seed(config, "closure/" + pointing.name))  # fmt: skip
+            _write_table(closure, work / "closure.ecsv")
+            lap("closure")
         shape = stacks[config.training_band].data.shape[1:]
-        area = shape[0] * shape[1] * (renderers[config.training_band].pixel_scale * u.arcsec) ** 2
+        pixel = (renderers[config.training_band].pixel_scale * u.arcsec) ** 2
+        area = int(inside.sum()) * pixel  # where the injections' completeness holds
         summary = {
             "schema_version": SURVEY_SCHEMA, "name": pointing.name, "pointing": _pointing_record(pointing),
             "area_arcmin2": float(area.to_value(u.arcmin**2)), "boost": boost, "shape": list(shape),
+            "image_arcmin2": float((shape[0] * shape[1] * pixel).to_value(u.arcmin**2)), "footprint": True,
             "methods": list(methods), "v_eff_mpc3": _effective_volumes(recovery, methods, config, area),
-            "n_candidates": {m: int(np.sum(t["selected"])) for m, t in found.items()},
-            "n_negated_candidates": {m: int(np.sum(t["selected"])) for m, t in negated.items()},
+            "n_candidates": {m: int(np.sum(_counted(t))) for m, t in found.items()},
+            "n_negated_candidates": {m: int(np.sum(_counted(t))) for m, t in negated.items()},
             "injected": len(recovery), "worker": {"host": socket.gethostname(), "pid": os.getpid(),
                                                   "threads": torch.get_num_threads()},
         }  # fmt: skip
@@ -322,7 +361,8 @@ def run_pointing(
                     table, truth, shape=shape
                 )
             _write_table(table, work / f"candidates_{name}.ecsv")
-            _write_table(negated[name], work / f"negated_{name}.ecsv")
+            if name in negated:
+                _write_table(negated[name], work / f"negated_{name}.ecsv")
         _write_table(recovery, work / "recovery.ecsv")
         lap("write")
         summary["seconds"] = {**seconds, "total": round(time.perf_counter() - start, 2)}
@@ -362,7 +402,7 @@ def _check_run_folder(run_dir: Path, config: SurveyConfig) -> None:
     record = run_dir / "survey.json"
     if record.exists():
         held = json.loads(record.read_text())
-        if held["config"] != config.to_dict():
+        if SurveyConfig.from_dict(held["config"]) != config:
             raise ConfigError(
                 f"{run_dir} holds a survey run with another config; resume it with that "
                 f"config (SurveyConfig.from_dict of its survey.json) or choose a new folder"
@@ -488,29 +528,40 @@ def _pointing_tables(run_dir, file_name: str, *, keep=None, missing: str = "") -
             raise ConfigError(f"pointing {summary['name']} of {run_dir} has no {file_name}{missing}")
         table = QTable.read(path)
         table = table if keep is None else keep(table)
-        table["pointing"] = [summary["name"]] * len(table)
+        table["pointing"] = np.full(len(table), summary["name"])  # str even when empty
         tables.append(table)
     if not tables:
         raise ConfigError(f"{run_dir} has no finished pointing yet")
     return vstack(tables, metadata_conflicts="silent")
 
 
+def _counted(table: QTable) -> np.ndarray:
+    """The selected rows that count: those on the pointing's footprint, where it records one."""
+    chosen = np.asarray(table["selected"], bool)
+    return chosen & np.asarray(table["in_footprint"], bool) if "in_footprint" in table.colnames else chosen
+
+
 def survey_candidates(run_dir: str | os.PathLike, method: str, *, negated: bool = False) -> QTable:
-    """The selected z > 8.5 candidates of ``method`` in every finished pointing, by ``pointing``;
-    with ``negated``, those the same search selected on the negated images."""
+    """The selected z > 8.5 candidates of ``method`` on the footprint of every finished pointing, by
+    ``pointing``; with ``negated``, those the same search selected on the negated images."""
     if not negated:
-        return _pointing_tables(run_dir, f"candidates_{method}.ecsv",
-                                keep=lambda t: t[np.asarray(t["selected"], bool)])  # fmt: skip
+        return _pointing_tables(run_dir, f"candidates_{method}.ecsv", keep=lambda t: t[_counted(t)])
     # often empty, and then without the photo-z columns: keep what every table has
     return _pointing_tables(
-        run_dir, f"negated_{method}.ecsv", keep=lambda t: t[["M_UV"]][np.asarray(t["selected"], bool)],
-        missing=": it was run before the negated images were searched; use subtract_negated=False",
+        run_dir, f"negated_{method}.ecsv", keep=lambda t: t[["M_UV"]][_counted(t)],
+        missing=": it was run without searching the negated images; use subtract_negated=False",
     )  # fmt: skip
 
 
 def survey_injections(run_dir: str | os.PathLike) -> QTable:
     """The injections of every finished pointing, with what each method made of them, by ``pointing``."""
     return _pointing_tables(run_dir, "recovery.ecsv")
+
+
+def survey_closure(run_dir: str | os.PathLike) -> QTable:
+    """The closure rows (`asteris.science.closure.closure_pointing`) of every finished pointing, by
+    ``pointing``: the fields' own z > 8.5 galaxies and their copies; needs ``closure_copies``."""
+    return _pointing_tables(run_dir, "closure.ecsv", missing=": the survey ran with closure_copies=0")
 
 
 def _dimmed(catalog: QTable, config: SurveyConfig, name: str, *, draws: int, seed: int) -> QTable:
@@ -561,19 +612,28 @@ def survey_background(
     muv_edges: np.ndarray,
     negated: bool = True,
     interlopers: bool = True,
+    by_pointing: bool = False,
 ) -> dict[str, np.ndarray]:
     """The expected candidates of ``method`` per M_UV bin that are not z > 8.5 galaxies, by estimate:
     ``"negated"``, what the negated images selected, and ``"interlopers"``, the weighted dimmed
-    low-z galaxies that were selected (`survey_interlopers`); each only where asked for."""
-    parts = {}
+    low-z galaxies that were selected (`survey_interlopers`); each only where asked for. With
+    ``by_pointing`` each is an array of one row per finished pointing, in `read_survey`'s order."""
+    _, summaries = read_survey(run_dir)
+    names = [s["name"] for s in summaries]
+    tables = {}
     if negated:
-        spurious = survey_candidates(run_dir, method, negated=True)["M_UV"]
-        parts["negated"] = np.histogram(u.Quantity(spurious, u.mag).value, muv_edges)[0].astype(float)
+        tables["negated"] = (survey_candidates(run_dir, method, negated=True), None)
     if interlopers:
         fakes = survey_interlopers(run_dir, method)
-        chosen = np.asarray(fakes["selected"], bool)
-        parts["interlopers"] = np.histogram(u.Quantity(fakes["M_UV"][chosen], u.mag).value, muv_edges,
-                                            weights=np.asarray(fakes["weight"])[chosen])[0]  # fmt: skip
+        fakes = fakes[np.asarray(fakes["selected"], bool)]
+        tables["interlopers"] = (fakes, np.asarray(fakes["weight"], float))
+    parts = {}
+    for name, (table, weights) in tables.items():
+        muv, where = u.Quantity(table["M_UV"], u.mag).value, np.asarray(table["pointing"])
+        weights = np.ones(len(muv)) if weights is None else weights
+        rows = [np.histogram(muv[where == n], muv_edges, weights=weights[where == n])[0] for n in names]
+        per = np.array(rows, dtype=float).reshape(len(names), len(muv_edges) - 1)
+        parts[name] = per if by_pointing else per.sum(axis=0)
     return parts
 
 
@@ -587,16 +647,23 @@ def survey_luminosity_function(
     subtract_negated: bool = True,
     subtract_interlopers: bool = True,
     migration_width: float = 0.25,
+    population_weighted: bool = False,
+    bootstrap: int = 0,
+    min_completeness: float = 0.0,
     seed: int = 0,
 ):
     """The binned luminosity function and its double-power-law fit from all finished pointings.
 
     Counts are summed over pointings and so are the effective volumes, each
-    pointing's own (its completeness from its own injections, times its area
-    and its density boost, which a mock field carries and the sky does not).
+    pointing's own (its completeness from its own injections, times its
+    footprint's area and its density boost, which a mock field carries and the
+    sky does not); candidates off a pointing's footprint are not counted.
     With ``migration`` the scatter of measured about true M_UV, from the
     selected injections of all pointings together, enters the fit and the
-    bins' volumes (`~asteris.science.migration_matrix`). With
+    bins' volumes (`~asteris.science.migration_matrix`); with
+    ``population_weighted`` each injection counts in it by the comoving volume
+    at its z (`~asteris.science.uvlf.population_weights`), as the sky's
+    galaxies are distributed, rather than uniformly in z as drawn. With
     ``subtract_negated`` the candidates that the same search selected on the
     negated images of all pointings are the expected non-galaxy candidates of
     each bin: noise and the method's own features, which a source-free sky
@@ -604,6 +671,20 @@ def survey_luminosity_function(
     expected among the candidates (`survey_interlopers`) join them. This
     background is subtracted from the counts and added to the fit's
     expected counts.
+
+    ``bootstrap`` > 0 draws the pointings again with replacement that many
+    times and gives each bin an error budget: ``sd_counts`` (the spread of the
+    summed counts between draws, which holds the variance between pointings
+    as well as Poisson's), ``rel_err_volume`` (the relative spread of the
+    bin's effective volume, recomputed from the drawn pointings'
+    injections: the completeness's own error) and ``phi_lo``/``phi_hi`` from
+    both (the counts' part the wider of the Poisson interval and
+    ``sd_counts``), with the Poisson-only limits kept as
+    ``phi_lo_poisson``/``phi_hi_poisson``. Every bin gets ``completeness``,
+    its effective volume over the volume it would have if every galaxy were
+    found, and ``tested``: at least five candidates and ``completeness`` at
+    least ``min_completeness``. The fit uses every bin: the forward model
+    carries the faint end.
 
     Returns
     -------
@@ -614,32 +695,122 @@ def survey_luminosity_function(
     totals : dict
         ``pointings``, ``area_arcmin2`` and ``candidates``.
     """
-    from .uvlf import bin_volumes, measure_luminosity_function, migration_matrix
+    from .uvlf import bin_volumes, measure_luminosity_function
 
     config, summaries = read_survey(run_dir)
     ran = ("coadd", "asteris") if config.train is not None else ("coadd",)
     if method not in ran:
         raise ConfigError(f"the survey in {run_dir} ran {' and '.join(ran)}, not {method!r}")
     candidates = survey_candidates(run_dir, method)
-    sky = np.sum([s["v_eff_mpc3"][method] for s in summaries], axis=0) * u.Mpc**3
-    counted = np.sum([np.asarray(s["v_eff_mpc3"][method]) * s["boost"] for s in summaries], axis=0) * u.Mpc**3
-    moved = None
-    if migration:
-        injected = survey_injections(run_dir)
-        chosen = np.asarray(injected[f"{method}_selected"], bool)
-        moved = migration_matrix(u.Quantity(injected["M_UV"][chosen], u.mag).value,
-                                 u.Quantity(injected[f"{method}_M_UV"][chosen], u.mag).value,
-                                 muv_grid=config.muv_grid, muv_edges=muv_edges,
-                                 width=migration_width)  # fmt: skip
+    sky = np.array([s["v_eff_mpc3"][method] for s in summaries])
+    boosts = np.array([s["boost"] for s in summaries])
+    injected = survey_injections(run_dir) if migration else None
+    moved = _migration(injected, method, config, muv_edges, migration_width, population_weighted)
     parts = survey_background(run_dir, method, muv_edges=muv_edges, negated=subtract_negated,
-                              interlopers=subtract_interlopers)  # fmt: skip
+                              interlopers=subtract_interlopers, by_pointing=True)  # fmt: skip
     background = sum(parts.values()) if parts else None
+    counted = np.sum(sky * boosts[:, None], axis=0) * u.Mpc**3
+    summed = None if background is None else background.sum(axis=0)
     binned, fit = measure_luminosity_function(candidates["M_UV"], muv_edges=muv_edges,
                                               muv_grid=config.muv_grid, v_eff_grid=counted, migration=moved,
-                                              background=background, fixed=fixed, seed=seed)  # fmt: skip
-    sky_volume = sky if moved is None else sky[:, None] * moved
+                                              background=summed, fixed=fixed, seed=seed)  # fmt: skip
+    total_sky = np.sum(sky, axis=0) * u.Mpc**3
+    sky_volume = total_sky if moved is None else total_sky[:, None] * moved
     volumes = bin_volumes(config.muv_grid, sky_volume, muv_edges, weight=fit.function())
-    binned["v_eff"] = volumes[volumes.value > 0]  # the bins binned keeps: the fitted phi is positive
+    kept = volumes.value > 0  # the bins binned keeps: the fitted phi is positive
+    counted_bins = binned["v_eff"].value  # boost included: what phi divides by
+    binned["v_eff"] = volumes[kept]
+    flat = bin_volumes(config.muv_grid, total_sky, muv_edges, weight=fit.function())
+    full = _full_volume(summaries, config)
+    binned["completeness"] = (flat / full).to_value(u.dimensionless_unscaled)[kept]
+    enough = np.asarray(binned["completeness"]) >= min_completeness
+    binned["tested"] = (np.asarray(binned["n"]) >= 5) & enough
+    if bootstrap:
+        draws = _pointing_bootstrap(candidates, summaries, sky * boosts[:, None], injected, background,
+                                    method=method, config=config, muv_edges=muv_edges, weight=fit.function(),
+                                    width=migration_width, population_weighted=population_weighted,
+                                    n_boot=bootstrap, seed=seed)  # fmt: skip
+        budget = {"sd_counts": np.std(draws["counts"], axis=0)[kept],
+                  "rel_err_volume": np.std(draws["volumes"], axis=0)[kept] / counted_bins}  # fmt: skip
+        _add_budget(binned, budget, per_count=1.0 / (counted_bins * np.diff(muv_edges)[kept]))
     totals = {"pointings": len(summaries), "area_arcmin2": float(sum(s["area_arcmin2"] for s in summaries)),
               "candidates": len(candidates)}  # fmt: skip
     return binned, fit, totals
+
+
+def _migration(injected, method, config, muv_edges, width, population_weighted, multiplicity=None):
+    """The migration matrix of ``method``'s selected injections (None without injections), each counted
+    by ``multiplicity`` (per row: how often its pointing was drawn) and by its z's population weight."""
+    from .uvlf import migration_matrix, population_weights
+
+    if injected is None:
+        return None
+    chosen = np.asarray(injected[f"{method}_selected"], bool)
+    weights = np.ones(len(injected)) if multiplicity is None else np.asarray(multiplicity, float)
+    if population_weighted:
+        z_range = (config.z_edges[0], config.z_edges[-1])
+        weights = weights * population_weights(np.asarray(injected["z"], float), z_range=z_range)
+    chosen &= weights > 0
+    return migration_matrix(u.Quantity(injected["M_UV"][chosen], u.mag).value,
+                            u.Quantity(injected[f"{method}_M_UV"][chosen], u.mag).value,
+                            muv_grid=config.muv_grid, muv_edges=muv_edges, width=width,
+                            weights=weights[chosen])  # fmt: skip
+
+
+def _full_volume(summaries, config: SurveyConfig) -> u.Quantity:
+    """The comoving volume of the pointings' footprints over the survey's z range: V_eff at completeness 1."""
+    from .uvlf import effective_volume
+
+    area = sum(s["area_arcmin2"] for s in summaries) * u.arcmin**2
+    z_edges = np.asarray(config.z_edges)
+    return effective_volume(np.ones((1, len(z_edges) - 1)), z_edges=z_edges, area=area)[0]
+
+
+def _pointing_bootstrap(candidates, summaries, volumes, injected, background, *, method, config, muv_edges,
+                        weight, width, population_weighted, n_boot, seed) -> dict:  # fmt: skip
+    """The summed counts (less their background) and bin volumes of ``n_boot`` draws of the pointings
+    with replacement, each an array of one row per draw."""
+    from .uvlf import bin_volumes
+
+    names = [s["name"] for s in summaries]
+    index = {n: i for i, n in enumerate(names)}
+    muv = u.Quantity(candidates["M_UV"], u.mag).value
+    where = np.array([index[n] for n in np.asarray(candidates["pointing"])], int)
+    per_pointing = np.array([np.histogram(muv[where == i], muv_edges)[0] for i in range(len(names))], float)
+    if background is not None:
+        per_pointing = per_pointing - background
+    injected_at = None if injected is None else np.array([index[n] for n in np.asarray(injected["pointing"])])
+    rng = np.random.default_rng(seed)
+    counts, bins = [], []
+    for _ in range(n_boot):
+        k = np.bincount(rng.integers(0, len(names), len(names)), minlength=len(names)).astype(float)
+        drawn = (k @ volumes) * u.Mpc**3
+        if injected is not None:
+            try:
+                moved = _migration(injected, method, config, muv_edges, width, population_weighted,
+                                   multiplicity=k[injected_at])  # fmt: skip
+            except ConfigError:  # the pointings drawn selected no injection: a draw that says nothing
+                continue
+            drawn = drawn[:, None] * moved
+        counts.append(k @ per_pointing)
+        bins.append(bin_volumes(config.muv_grid, drawn, muv_edges, weight=weight).value)
+    if not counts:
+        raise ConfigError("no draw of the pointings holds a selected injection: too few to bootstrap")
+    return {"counts": np.array(counts), "volumes": np.array(bins)}
+
+
+def _add_budget(binned: QTable, budget: dict, *, per_count: np.ndarray) -> None:
+    """Each bin's phi interval from its counts' part (Poisson, or the pointings' spread where wider)
+    and its volume's, added in quadrature; ``per_count``: phi of one candidate in each bin."""
+    from .uvlf import poisson_interval
+
+    n = np.asarray(binned["n"], float)
+    phi = binned["phi"]
+    lower, upper = poisson_interval(n)
+    binned["phi_lo_poisson"], binned["phi_hi_poisson"] = binned["phi_lo"], binned["phi_hi"]
+    up = np.maximum(upper - n, budget["sd_counts"]) * per_count
+    down = np.maximum(n - lower, budget["sd_counts"]) * per_count
+    volume = np.nan_to_num(budget["rel_err_volume"]) * phi.value
+    binned["sd_counts"], binned["rel_err_volume"] = budget["sd_counts"], budget["rel_err_volume"]
+    binned["phi_hi"] = np.maximum(phi.value + np.hypot(up, volume), binned["phi_hi"].value) * phi.unit
+    binned["phi_lo"] = np.maximum(phi.value - np.hypot(down, volume), 0.0) * phi.unit

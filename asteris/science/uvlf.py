@@ -48,6 +48,7 @@ __all__ = [
     "effective_volume",
     "bin_volumes",
     "migration_matrix",
+    "population_weights",
     "binned_luminosity_function",
     "LuminosityFunctionFit",
     "fit_luminosity_function",
@@ -218,7 +219,29 @@ def bin_volumes(muv_grid, v_eff, muv_edges, *, weight=None) -> u.Quantity:
     return np.array(out) * u.Mpc**3
 
 
-def migration_matrix(muv_true, muv_measured, *, muv_grid, muv_edges, width: float = 0.25) -> np.ndarray:
+def population_weights(z, *, z_range: tuple[float, float] = (8.5, 16.0)) -> np.ndarray:
+    """Weights that make galaxies drawn uniformly in z follow the comoving volume, as the sky's do.
+
+    Injected galaxies are drawn uniformly in z; the sky's (and the mock's) are
+    distributed as dV/dz over the same range. Weighting each injection by
+    dV/dz at its z (normalised to a mean of one over ``z_range``) makes
+    statistics pooled over z, such as the `migration_matrix`, those of the
+    population the candidates come from.
+
+    >>> w = population_weights([9.0, 15.0])
+    >>> bool(w[0] > w[1] > 0)
+    True
+    """
+    z = np.asarray(z, float)
+    dvdz = Planck18.differential_comoving_volume(z).to_value("Mpc3 / sr")
+    grid = np.linspace(*z_range, 200)
+    mean = np.mean(Planck18.differential_comoving_volume(grid).to_value("Mpc3 / sr"))
+    return np.where((z >= z_range[0]) & (z <= z_range[1]), dvdz / mean, 0.0)
+
+
+def migration_matrix(
+    muv_true, muv_measured, *, muv_grid, muv_edges, width: float = 0.25, weights=None
+) -> np.ndarray:
     """P(measured M_UV in bin j | true M_UV on the grid) from selected injections, (len(muv_grid), n_bins).
 
     Candidates are counted at their measured M_UV, which scatters about the
@@ -227,7 +250,8 @@ def migration_matrix(muv_true, muv_measured, *, muv_grid, muv_edges, width: floa
     measured-minus-true offsets of the injections, weighted by a Gaussian of
     ``width`` mag in their true M_UV, and counts where the row's M_UV plus
     each offset falls. Rows sum to less than one where galaxies scatter out
-    of the bins. Pass the selected injections only.
+    of the bins. Pass the selected injections only; ``weights`` (one per
+    injection, e.g. `population_weights` of their z) count each that many times.
 
     >>> grid, edges = np.array([-20.0, -19.0]), np.array([-20.5, -19.5, -18.5])
     >>> measured = migration_matrix([-20.0, -20.0, -19.0], [-20.1, -19.2, -19.1], muv_grid=grid,
@@ -240,9 +264,12 @@ def migration_matrix(muv_true, muv_measured, *, muv_grid, muv_edges, width: floa
     keep = np.isfinite(true) & np.isfinite(measured)
     if not keep.any():
         raise ConfigError("no selected injection with a measured M_UV to estimate the migration from")
+    counted = (
+        np.ones(keep.size) if weights is None else np.broadcast_to(np.asarray(weights, float), keep.size)
+    )
     true, offsets = true[keep], measured[keep] - true[keep]
     grid, edges = np.asarray(muv_grid, float), np.asarray(muv_edges, float)
-    weights = np.exp(-0.5 * ((grid[:, None] - true[None, :]) / width) ** 2)
+    weights = np.exp(-0.5 * ((grid[:, None] - true[None, :]) / width) ** 2) * counted[keep][None, :]
     weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
     where = np.digitize(grid[:, None] + offsets[None, :], edges) - 1  # bin of each row's offset copies
     out = np.zeros((len(grid), len(edges) - 1))

@@ -1,0 +1,167 @@
+"""Closure of injection-recovery: the mock fields' own z > 8.5 galaxies against copies of themselves.
+
+Runs `asteris.science.survey.run_survey` over mock pointings of the z > 8.5
+field (seeds 1..N) with ``closure_copies``: besides the survey's own
+search and injections, every z > 8.5 galaxy of each pointing's truth is
+copied ``--copies`` times, with its exact profile, size, per-band
+magnitudes, z and M_UV, to random positions through the injection road
+(`asteris.science.closure.closure_pointing`), and searched the same way. Per
+method and true M_UV bin, the originals (found by the field's own search)
+and the copies are compared: fractions detected, selected and selected given
+detected, and the median measured-minus-true M_UV of the selected, with errors
+bootstrapped over pointings (`asteris.science.closure.closure_table`). Two
+tables: the originals on the survey's footprint (every band covered, 16 px
+inside the image, where injections are placed and so where their completeness
+holds), and all originals, as the survey counted them before it had a footprint.
+
+The run folder (``--run-dir``, default ``<data folder>/closure_mock<version>[_coadd]``) makes it
+resumable; ``--summarize`` recomputes the tables from it.
+
+Usage: ``python benchmarks/closure.py [--pointings 8] [--first-seed 1] [--workers 2] [--copies 2]
+[--coadd-only] [--run-dir DIR] [--out FILE] [--summarize]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from asteris.book import CI_FINE_TUNE_STEPS, CI_REFERENCE, reference_weights, training_preset
+from asteris.fileio import atomic_write, data_dir
+from asteris.mock.datasets import MOCK_VERSION
+from asteris.science.closure import (
+    CLOSURE_STATISTICS,
+    closure_significance,
+    closure_table,
+    injection_statistics,
+)
+from asteris.science.survey import (
+    MockPointing,
+    SurveyConfig,
+    read_survey,
+    run_survey,
+    survey_closure,
+    survey_injections,
+)
+from asteris.science.uvlf import population_weights
+from asteris.tuning import machine_description
+
+RESULTS = Path(__file__).parent / "results" / "closure.json"
+MUV_EDGES = np.arange(-22.5, -18.49, 0.5)
+MIN_GALAXIES = 10  #: bins with fewer originals or copies are shown but not judged
+
+
+def closure_config(copies: int, coadd_only: bool) -> SurveyConfig:
+    """The survey's chain (the chapters' fine-tuning for ASTERIS), one realization of uniform
+    injections, no negated search: the closure copies are what this run is for."""
+    train = {} if coadd_only else {"train": training_preset("ci").to_dict(),
+                                   "init_from": str(reference_weights(*CI_REFERENCE))}  # fmt: skip
+    return SurveyConfig(**train, realizations=1, closure_copies=copies, search_negated=False)
+
+
+def _rows(table) -> list[dict]:
+    out = []
+    for row in table:
+        entry = {}
+        for name in table.colnames:
+            value = row[name]
+            value = getattr(value, "value", value)
+            value = value.item() if hasattr(value, "item") else value
+            entry[name] = None if isinstance(value, float) and not np.isfinite(value) else value
+        out.append(entry)
+    return out
+
+
+def verdict(significance, methods) -> dict:
+    """Per method: the largest |difference| / error over judged bins, and the bins beyond 2 sigma."""
+    out = {}
+    for method in methods:
+        mine = significance[np.asarray(significance["method"]) == method]
+        beyond, largest = [], 0.0
+        for row in mine:
+            for stat in CLOSURE_STATISTICS:
+                sigma = float(row[stat])
+                if np.isfinite(sigma):
+                    largest = max(largest, abs(sigma))
+                    if abs(sigma) >= 2:
+                        beyond.append({"M_UV": float(row["M_UV"].value), "statistic": stat,
+                                       "sigma": round(sigma, 2)})  # fmt: skip
+        out[method] = {"largest_sigma": round(largest, 2), "beyond_2_sigma": beyond, "agree": not beyond}
+    return out
+
+
+def summarize(run_dir: Path, out: Path, *, command: str, wall: float | None) -> dict:
+    config, summaries = read_survey(run_dir)
+    methods = ["coadd", "asteris"] if config.train is not None else ["coadd"]
+    galaxies = survey_closure(run_dir)
+    result = json.loads(out.read_text()) if out.exists() else {}
+    result.update({
+        "command": command, "machine": machine_description(), "mock_version": MOCK_VERSION,
+        "config": {k: v for k, v in config.to_dict().items() if k != "init_from"},
+        "fine_tune_steps": CI_FINE_TUNE_STEPS if config.train is not None else None,
+        "pointings": [s["name"] for s in summaries], "muv_edges": MUV_EDGES.tolist(),
+        "min_galaxies": MIN_GALAXIES,
+        "seconds_per_pointing": {k: float(np.mean([s["seconds"].get(k, 0.0) for s in summaries]))
+                                 for k in summaries[0]["seconds"]},
+    })  # fmt: skip
+    if wall is not None:
+        result.setdefault("runs", []).append({"wall_seconds": round(wall, 1), "pointings": len(summaries)})
+    for label, covered_only in (("footprint", True), ("all_originals", False)):
+        table = closure_table(galaxies, methods, muv_edges=MUV_EDGES, covered_only=covered_only)
+        significance = closure_significance(table, min_galaxies=MIN_GALAXIES)
+        result[label] = {"table": _rows(table), "significance": _rows(significance),
+                         "verdict": verdict(significance, methods)}  # fmt: skip
+        for method in methods:
+            v = result[label]["verdict"][method]
+            print(f"{label} {method}: largest {v['largest_sigma']} sigma; beyond 2: {v['beyond_2_sigma']}")
+    # the survey's own injections (uniform in M_UV and z) beside the copies: as drawn, and weighted
+    # to the comoving volume that the fields' galaxies (and so their copies) follow
+    injected = survey_injections(run_dir)
+    z_range = (config.z_edges[0], config.z_edges[-1])
+    weights = population_weights(np.asarray(injected["z"], float), z_range=z_range)
+    result["injections"] = {
+        "uniform": _rows(injection_statistics(injected, methods, muv_edges=MUV_EDGES)),
+        "population_weighted": _rows(
+            injection_statistics(injected, methods, muv_edges=MUV_EDGES, weights=weights)
+        ),
+    }
+    atomic_write(out, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite=True)
+    print(f"wrote {out}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pointings", type=int, default=8, help="how many mock pointings")
+    parser.add_argument("--first-seed", type=int, default=1, help="their seeds: this one and those after it")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--copies", type=int, default=2, help="copies of every field galaxy")
+    parser.add_argument("--coadd-only", action="store_true", help="the ivar coadd alone (no fine-tuning)")
+    parser.add_argument("--run-dir", help="run folder (default: <data folder>/closure_mock<version>)")
+    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--summarize", action="store_true", help="recompute the tables, run no pointing")
+    args = parser.parse_args()
+    suffix = "_coadd" if args.coadd_only else ""
+    run_dir = Path(args.run_dir or Path(data_dir()) / f"closure_mock{MOCK_VERSION}{suffix}")
+    command = (f"python benchmarks/closure.py --pointings {args.pointings} --first-seed {args.first_seed} "
+               f"--workers {args.workers} --copies {args.copies}")  # fmt: skip
+    command += " --coadd-only" if args.coadd_only else ""
+    wall = None
+    if not args.summarize:
+        start = time.perf_counter()
+        seeds = range(args.first_seed, args.first_seed + args.pointings)
+        pointings = [MockPointing(seed) for seed in seeds]
+        config = closure_config(args.copies, args.coadd_only)
+        table = run_survey(pointings, run_dir, config=config, n_workers=args.workers)
+        if failed := [f"{r['name']}: {r['error']}" for r in table if r["status"] == "failed"]:
+            raise SystemExit("pointings failed:\n" + "\n".join(failed))
+        wall = time.perf_counter() - start
+    summarize(run_dir, Path(args.out), command=command, wall=wall)
+
+
+if __name__ == "__main__":
+    main()
