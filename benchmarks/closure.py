@@ -18,7 +18,7 @@ The run folder (``--run-dir``, default ``<data folder>/closure_mock<version>[_co
 resumable; ``--summarize`` recomputes the tables from it.
 
 Usage: ``python benchmarks/closure.py [--pointings 8] [--first-seed 1] [--workers 2] [--copies 2]
-[--coadd-only] [--run-dir DIR] [--out FILE] [--summarize]``
+[--coadd-only] [--run-dir DIR] [--out FILE] [--key NAME] [--summarize]``
 """
 
 from __future__ import annotations
@@ -94,41 +94,122 @@ def verdict(significance, methods) -> dict:
     return out
 
 
-def summarize(run_dir: Path, out: Path, *, command: str, wall: float | None) -> dict:
+def _command(config: SurveyConfig, summaries: list[dict], workers: int) -> str:
+    """The command that runs these pointings with this config."""
+    seeds = sorted(s["pointing"]["seed"] for s in summaries)
+    command = (f"python benchmarks/closure.py --pointings {len(seeds)} --first-seed {seeds[0]} "
+               f"--workers {workers} --copies {config.closure_copies}")  # fmt: skip
+    return command + (" --coadd-only" if config.train is None else "")
+
+
+def closure_section(run_dir: Path, *, workers: int) -> dict:
+    """Everything the run folder says: what ran, the closure tables with and without the footprint,
+    and the survey's own injections beside the copies."""
     config, summaries = read_survey(run_dir)
     methods = ["coadd", "asteris"] if config.train is not None else ["coadd"]
     galaxies = survey_closure(run_dir)
-    result = json.loads(out.read_text()) if out.exists() else {}
-    result.update({
-        "command": command, "machine": machine_description(), "mock_version": MOCK_VERSION,
+    section = {
+        "command": _command(config, summaries, workers), "machine": machine_description(),
+        "mock_version": MOCK_VERSION,
         "config": {k: v for k, v in config.to_dict().items() if k != "init_from"},
         "fine_tune_steps": CI_FINE_TUNE_STEPS if config.train is not None else None,
         "pointings": [s["name"] for s in summaries], "muv_edges": MUV_EDGES.tolist(),
         "min_galaxies": MIN_GALAXIES,
         "seconds_per_pointing": {k: float(np.mean([s["seconds"].get(k, 0.0) for s in summaries]))
                                  for k in summaries[0]["seconds"]},
-    })  # fmt: skip
-    if wall is not None:
-        result.setdefault("runs", []).append({"wall_seconds": round(wall, 1), "pointings": len(summaries)})
+    }  # fmt: skip
     for label, covered_only in (("footprint", True), ("all_originals", False)):
         table = closure_table(galaxies, methods, muv_edges=MUV_EDGES, covered_only=covered_only)
         significance = closure_significance(table, min_galaxies=MIN_GALAXIES)
-        result[label] = {"table": _rows(table), "significance": _rows(significance),
-                         "verdict": verdict(significance, methods)}  # fmt: skip
+        section[label] = {"table": _rows(table), "significance": _rows(significance),
+                          "verdict": verdict(significance, methods)}  # fmt: skip
         for method in methods:
-            v = result[label]["verdict"][method]
+            v = section[label]["verdict"][method]
             print(f"{label} {method}: largest {v['largest_sigma']} sigma; beyond 2: {v['beyond_2_sigma']}")
     # the survey's own injections (uniform in M_UV and z) beside the copies: as drawn, and weighted
     # to the comoving volume that the fields' galaxies (and so their copies) follow
     injected = survey_injections(run_dir)
     z_range = (config.z_edges[0], config.z_edges[-1])
     weights = population_weights(np.asarray(injected["z"], float), z_range=z_range)
-    result["injections"] = {
+    section["injections"] = {
         "uniform": _rows(injection_statistics(injected, methods, muv_edges=MUV_EDGES)),
         "population_weighted": _rows(
             injection_statistics(injected, methods, muv_edges=MUV_EDGES, weights=weights)
         ),
     }
+    section["contamination"] = {m: contamination(run_dir, m, summaries) for m in methods}
+    section["luminosity_function"] = {m: luminosity_function(run_dir, m) for m in methods}
+    return section
+
+
+def luminosity_function(run_dir: Path, method: str) -> dict:
+    """An early look at the survey's estimator on these pointings (`survey_uvlf.ESTIMATOR`; one
+    realization of injections per pointing, so the completeness is noisy and its error large; no
+    negated search, so the background is the candidates' own low-z probability): per bin, the
+    count, completeness, phi with its interval and the input, and the fitted faint-end slope."""
+    from survey_uvlf import ESTIMATOR, INPUT
+
+    from asteris.mock.population import WHITLER25
+    from asteris.science.survey import survey_luminosity_function
+    from asteris.science.uvlf import bin_averages
+
+    binned, fit, totals = survey_luminosity_function(
+        run_dir, method, muv_edges=MUV_EDGES, fixed={"beta": WHITLER25.beta}, subtract_negated=False,
+        subtract_interlopers=False, subtract_posterior=True, **ESTIMATOR,
+    )  # fmt: skip
+    phi_input = bin_averages(WHITLER25, binned["muv_lo"], binned["muv_hi"])
+    lo, hi = binned["phi_lo"].value, binned["phi_hi"].value
+    within, tested = (phi_input >= lo) & (phi_input <= hi), np.asarray(binned["tested"])
+    keys = ("M_UV", "n", "completeness", "sd_counts", "rel_err_volume", "phi", "phi_lo", "phi_hi")
+    bins = [{k: float(getattr(row[k], "value", row[k])) for k in keys} for row in binned]
+    for entry, value, inside, judged in zip(bins, phi_input, within, tested):
+        entry.update(phi_input=float(value), within=bool(inside), tested=bool(judged))
+    alpha = next(r for r in fit.summary() if r["parameter"] == "alpha")
+    low, high = float(alpha["median"] - alpha["minus"]), float(alpha["median"] + alpha["plus"])
+    slope = {"median": float(alpha["median"]), "interval_68": [low, high], "input": INPUT["alpha"]}
+    return {**totals, "estimator": ESTIMATOR, "bins": bins, "bins_tested": int(tested.sum()),
+            "bins_within_errors": int(np.sum(tested & within)), "alpha": slope}  # fmt: skip
+
+
+def contamination(run_dir: Path, method: str, summaries: list[dict]) -> dict:
+    """Per measured M_UV bin, the candidates on the footprints that the truth finds not to be
+    z > 8.5 galaxies (matched within 2 px, or 4 px where nothing lies that close: blends), beside
+    the sum of the candidates' own probabilities of lying at z < 8.5 (the ``posterior`` estimate of
+    `asteris.science.survey.survey_background`) and the negated images' candidates, where searched."""
+    from asteris.mock.datasets import HIGH_Z_FIELD, mock_field
+    from asteris.science.highz import with_truth
+    from asteris.science.survey import pointing_from_record, survey_background, survey_candidates
+
+    found = survey_candidates(run_dir, method)
+    low_z, spurious = np.zeros(len(MUV_EDGES) - 1), np.zeros(len(MUV_EDGES) - 1)
+    for s in summaries:
+        mine = found[found["pointing"] == s["name"]]
+        truth = mock_field("nircam", **HIGH_Z_FIELD, seed=pointing_from_record(s["pointing"]).seed,
+                           progress=False).catalog  # fmt: skip
+        labelled = with_truth(mine[["x", "y"]], truth, fallback_radius=4.0)
+        kind = np.asarray(labelled["true_type"])
+        genuine = (kind == "high_z") & (np.asarray(labelled["true_z"], float) > 8.5)
+        muv = np.asarray(mine["M_UV"].value, float)
+        low_z += np.histogram(muv[~genuine & (kind != "spurious")], MUV_EDGES)[0]
+        spurious += np.histogram(muv[kind == "spurious"], MUV_EDGES)[0]
+    negated = all((run_dir / s["name"] / f"negated_{method}.ecsv").exists() for s in summaries)
+    parts = survey_background(run_dir, method, muv_edges=MUV_EDGES, negated=negated, interlopers=False,
+                              posterior=True)  # fmt: skip
+    return {"M_UV": (0.5 * (MUV_EDGES[1:] + MUV_EDGES[:-1])).tolist(), "candidates": len(found),
+            "truth_low_z": low_z.tolist(), "truth_spurious": spurious.tolist(),
+            **{f"estimated_{k}": v.tolist() for k, v in parts.items()}}  # fmt: skip
+
+
+def summarize(run_dir: Path, out: Path, *, workers: int, wall: float | None, key: str | None) -> dict:
+    """Write the run folder's section into ``out`` (its top level, or the entry ``key``), keeping
+    the rest of ``out``; a run's wall time is appended to the section's ``runs``."""
+    result = json.loads(out.read_text()) if out.exists() else {}
+    target = result.setdefault(key, {}) if key else result
+    runs = target.get("runs", [])
+    target.update(closure_section(run_dir, workers=workers))
+    if wall is not None:
+        runs.append({"wall_seconds": round(wall, 1), "pointings": len(target["pointings"])})
+    target["runs"] = runs
     atomic_write(out, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite=True)
     print(f"wrote {out}")
     return result
@@ -144,12 +225,10 @@ def main() -> None:
     parser.add_argument("--run-dir", help="run folder (default: <data folder>/closure_mock<version>)")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--summarize", action="store_true", help="recompute the tables, run no pointing")
+    parser.add_argument("--key", help="write into this entry of the result (e.g. fresh_skies), not its top")
     args = parser.parse_args()
     suffix = "_coadd" if args.coadd_only else ""
     run_dir = Path(args.run_dir or Path(data_dir()) / f"closure_mock{MOCK_VERSION}{suffix}")
-    command = (f"python benchmarks/closure.py --pointings {args.pointings} --first-seed {args.first_seed} "
-               f"--workers {args.workers} --copies {args.copies}")  # fmt: skip
-    command += " --coadd-only" if args.coadd_only else ""
     wall = None
     if not args.summarize:
         start = time.perf_counter()
@@ -160,7 +239,7 @@ def main() -> None:
         if failed := [f"{r['name']}: {r['error']}" for r in table if r["status"] == "failed"]:
             raise SystemExit("pointings failed:\n" + "\n".join(failed))
         wall = time.perf_counter() - start
-    summarize(run_dir, Path(args.out), command=command, wall=wall)
+    summarize(run_dir, Path(args.out), workers=args.workers, wall=wall, key=args.key)
 
 
 if __name__ == "__main__":

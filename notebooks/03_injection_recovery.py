@@ -113,6 +113,8 @@ print(f"{mode} mode: model trained for {run.step} steps; coadd 5-sigma limit {m5
 # Sersic galaxies, placed away from the field's own sources. Each injected
 # stack is coadded, denoised by the model trained on the stack *without*
 # injections, and searched at thresholds from 2 to 7 sigma.
+#
+# CLOSURE_CH3
 
 # %%
 realizations, per_stack = chapter_budget(mode, ci=(2, 150), full=(4, 200), rehearsal=(1, 20))

@@ -47,7 +47,8 @@ def test_the_table_compares_originals_with_copies_per_bin():
     table = closure_table(same, ["coadd"], muv_edges=EDGES, n_boot=200)
     assert list(table["n_original"]) == [48, 0] and list(table["n_copy"]) == [48, 0]
     assert table["selected_original"][0] == table["selected_copy"][0] == 0.5
-    assert table["selected_diff"][0] == 0 and table["selected_err"][0] == 0  # every pointing alike
+    assert table["selected_diff"][0] == 0 and table["selected_err"][0] > 0  # the galaxies' own spread
+    assert closure_significance(table)["selected"][0] == 0
     assert table["selected_given_detected_original"][0] == 0.5 and table["detected_copy"][0] == 1.0
     assert np.isnan(table["selected_original"][1])  # an empty bin
     # originals selected a third as often and measured 0.3 mag brighter: the table says so, with errors
@@ -58,6 +59,7 @@ def test_the_table_compares_originals_with_copies_per_bin():
     assert table["selected_diff"][0] < -0.25 and table["selected_err"][0] > 0
     assert sigma["selected"][0] < -2 and table["offset_diff"][0] == pytest.approx(-0.3)
     assert np.isnan(sigma["selected"][1])  # too few galaxies to judge
+    assert np.isnan(sigma["offset"][0])  # four selected originals: too few for their median
     with pytest.raises(ConfigError, match="no column 'asteris_detected'"):
         closure_table(short, ["asteris"], muv_edges=EDGES)
 
@@ -126,28 +128,39 @@ def test_a_survey_folder_gives_its_closure_rows(tmp_path):
 
 def test_injections_at_the_survey_density_leave_the_field_detections_alone():
     """A realization of the survey's injections (40 galaxies per 512 x 512 pixels) must not move the
-    field's own detections away from the injected galaxies: else the copies would be measured in a
-    more crowded field than their originals."""
+    field's own detections away from the injected galaxies, else the copies would be measured in a
+    more crowded field than their originals; four times as many do move them (the local noise of
+    the detection image rises)."""
+    from asteris.science.catalog import multiband_catalog
     from asteris.science.recovery import match_positions
     from asteris.science.survey import MockPointing, SurveyConfig
 
     config = SurveyConfig()
-    stacks, renderers, _, _ = MockPointing(3, shape=(192, 192), exposures=8).load(config.bands)
-    coadd = coadd_method("ivar")
-    n = round(40 * (192 / 512) ** 2)
-    injected = high_z_injection_catalog(~footprint(stacks), FILTERS, n=n, muv_range=(-21.0, -19.0), seed=9)
+    shape = (320, 320)
+    stacks, renderers, _, _ = MockPointing(3, shape=shape, exposures=8).load(config.bands)
+    coadd, bands = coadd_method("ivar"), list(config.detection_bands)
 
     def detections(band_stacks):
-        images = {b: coadd(s) for b, s in band_stacks.items()}
-        return search_high_z(images, renderers, FILTERS, detection_bands=config.detection_bands)
+        images = {b: coadd(band_stacks[b]) for b in bands}
+        return multiband_catalog(images, {b: renderers[b] for b in bands}, detection_bands=bands)
 
-    before, after = detections(stacks), detections(inject_high_z(stacks, injected, renderers, FILTERS))
-    x, y = np.asarray(before["x"], float), np.asarray(before["y"], float)
-    ix, iy = np.asarray(injected["x"], float), np.asarray(injected["y"], float)
-    distance = np.min(np.hypot(x[:, None] - ix[None], y[:, None] - iy[None]), axis=1)
-    away = distance > 16
-    match = match_positions(x[away], y[away], after["x"], after["y"], 1.0)
-    assert away.sum() >= 10 and np.mean(match >= 0) >= 0.95, (away.sum(), np.mean(match >= 0))
-    kept = match >= 0
-    ratio = np.asarray(after["snr_det"])[match[kept]] / np.asarray(before["snr_det"])[away][kept]
-    assert np.median(np.abs(ratio - 1)) < 0.02, ratio
+    def moved(per_512: int) -> tuple[float, float]:
+        """Of the field's detections 16 px or more from any injection, the fraction of those above
+        S/N 6 (clear of the threshold, 5) found again, and the median relative change of their S/N."""
+        n = round(per_512 * shape[0] * shape[1] / 512**2)
+        injected = high_z_injection_catalog(~footprint(stacks), FILTERS, n=n, muv_range=(-21.0, -19.0),
+                                            min_separation=8.0, seed=9)  # fmt: skip
+        after = detections(inject_high_z(stacks, injected, renderers, FILTERS))
+        x, y = np.asarray(before["x"], float), np.asarray(before["y"], float)
+        ix, iy = np.asarray(injected["x"], float), np.asarray(injected["y"], float)
+        away = np.min(np.hypot(x[:, None] - ix[None], y[:, None] - iy[None]), axis=1) > 16
+        match = match_positions(x[away], y[away], after["x"], after["y"], 1.0)
+        kept, snr = match >= 0, np.asarray(before["snr_det"])[away]
+        ratio = np.asarray(after["snr_det"])[match[kept]] / snr[kept]
+        return float(np.mean(kept[snr > 6])), float(np.median(np.abs(ratio - 1)))
+
+    before = detections(stacks)
+    kept, change = moved(40)
+    assert kept >= 0.97 and change < 0.03, (kept, change)
+    crowded = moved(160)
+    assert crowded[1] > 2 * change, (crowded, change)

@@ -236,6 +236,8 @@ def closure_table(
             for side in ("original", "copy"):
                 chosen = in_bin & (kind == side)
                 row[f"n_{side}"] = int(chosen.sum())
+                row[f"n_detected_{side}"] = int(np.sum(chosen & detected))
+                row[f"n_selected_{side}"] = int(np.sum(chosen & selected))
                 sides[side] = (chosen, _statistics(detected[chosen], selected[chosen], offset[chosen]))
             by_pointing = [_difference(weights, group_index, sides, detected, selected, offset)
                            for weights in draws]  # fmt: skip
@@ -266,12 +268,21 @@ def _difference(weights, groups, sides, detected, selected, offset) -> np.ndarra
     return values[0] - values[1]
 
 
+#: The galaxies each statistic is computed from: the bin's, its detected or its selected ones.
+_SAMPLE = {"detected": "n", "selected": "n", "selected_given_detected": "n_detected", "offset": "n_selected"}
+
+
 def closure_significance(table: QTable, *, min_galaxies: int = 10) -> QTable:
     """Per row of `closure_table` and statistic, the difference in units of its error, where both
-    sides hold at least ``min_galaxies`` galaxies (NaN elsewhere)."""
+    sides hold at least ``min_galaxies`` of the galaxies the statistic is computed from (all of
+    the bin's for the fractions detected and selected, the detected ones for selected given
+    detected, the selected ones for the offset); NaN elsewhere."""
     out = QTable({"method": table["method"], "M_UV": table["M_UV"]})
-    enough = (np.asarray(table["n_original"]) >= min_galaxies) & (np.asarray(table["n_copy"]) >= min_galaxies)
     for stat in CLOSURE_STATISTICS:
+        sample = _SAMPLE[stat]
+        enough = np.ones(len(table), bool)
+        for side in ("original", "copy"):
+            enough &= np.asarray(table[f"{sample}_{side}"]) >= min_galaxies
         diff, error = np.asarray(table[f"{stat}_diff"], float), np.asarray(table[f"{stat}_err"], float)
         with np.errstate(invalid="ignore", divide="ignore"):  # no spread: equal is 0 sigma, else unknown
             sigma = np.where(error > 1e-9, diff / error, np.where(diff == 0, 0.0, np.nan))

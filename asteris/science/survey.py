@@ -612,12 +612,16 @@ def survey_background(
     muv_edges: np.ndarray,
     negated: bool = True,
     interlopers: bool = True,
+    posterior: bool = False,
     by_pointing: bool = False,
 ) -> dict[str, np.ndarray]:
     """The expected candidates of ``method`` per M_UV bin that are not z > 8.5 galaxies, by estimate:
-    ``"negated"``, what the negated images selected, and ``"interlopers"``, the weighted dimmed
-    low-z galaxies that were selected (`survey_interlopers`); each only where asked for. With
-    ``by_pointing`` each is an array of one row per finished pointing, in `read_survey`'s order."""
+    ``"negated"``, what the negated images selected; ``"interlopers"``, the weighted dimmed
+    low-z galaxies that were selected (`survey_interlopers`); ``"posterior"``, each candidate's
+    own photometric-redshift probability of lying below ``z_min`` (1 - ``p_high_z``), summed: the
+    low-z solutions its photometry allows. Each only where asked for (the last two estimate the
+    same interlopers: take one). With ``by_pointing`` each is an array of one row per finished
+    pointing, in `read_survey`'s order."""
     _, summaries = read_survey(run_dir)
     names = [s["name"] for s in summaries]
     tables = {}
@@ -627,6 +631,9 @@ def survey_background(
         fakes = survey_interlopers(run_dir, method)
         fakes = fakes[np.asarray(fakes["selected"], bool)]
         tables["interlopers"] = (fakes, np.asarray(fakes["weight"], float))
+    if posterior:
+        candidates = survey_candidates(run_dir, method)
+        tables["posterior"] = (candidates, 1.0 - np.asarray(candidates["p_high_z"], float))
     parts = {}
     for name, (table, weights) in tables.items():
         muv, where = u.Quantity(table["M_UV"], u.mag).value, np.asarray(table["pointing"])
@@ -646,6 +653,7 @@ def survey_luminosity_function(
     migration: bool = True,
     subtract_negated: bool = True,
     subtract_interlopers: bool = True,
+    subtract_posterior: bool = False,
     migration_width: float = 0.25,
     population_weighted: bool = False,
     bootstrap: int = 0,
@@ -668,9 +676,10 @@ def survey_luminosity_function(
     negated images of all pointings are the expected non-galaxy candidates of
     each bin: noise and the method's own features, which a source-free sky
     gives either sign. With ``subtract_interlopers`` the low-z galaxies
-    expected among the candidates (`survey_interlopers`) join them. This
-    background is subtracted from the counts and added to the fit's
-    expected counts.
+    expected among the candidates (`survey_interlopers`) join them; with
+    ``subtract_posterior`` the candidates' own probabilities of lying at low z
+    do instead (`survey_background`). This background is subtracted from the
+    counts and added to the fit's expected counts.
 
     ``bootstrap`` > 0 draws the pointings again with replacement that many
     times and gives each bin an error budget: ``sd_counts`` (the spread of the
@@ -706,8 +715,12 @@ def survey_luminosity_function(
     boosts = np.array([s["boost"] for s in summaries])
     injected = survey_injections(run_dir) if migration else None
     moved = _migration(injected, method, config, muv_edges, migration_width, population_weighted)
+    if subtract_interlopers and subtract_posterior:
+        raise ConfigError("the dimmed interlopers and the candidates' posteriors estimate the same "
+                          "low-z galaxies: subtract one of them")  # fmt: skip
     parts = survey_background(run_dir, method, muv_edges=muv_edges, negated=subtract_negated,
-                              interlopers=subtract_interlopers, by_pointing=True)  # fmt: skip
+                              interlopers=subtract_interlopers, posterior=subtract_posterior,
+                              by_pointing=True)  # fmt: skip
     background = sum(parts.values()) if parts else None
     counted = np.sum(sky * boosts[:, None], axis=0) * u.Mpc**3
     summed = None if background is None else background.sum(axis=0)
