@@ -29,6 +29,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from survey_uvlf import (
+    ESTIMATOR,
+    INJECTION_MUV_SLOPE,
+    INPUT,
+    MUV_EDGES,
+)  # the survey's bins and estimator, beside this script
 
 from asteris.book import CI_FINE_TUNE_STEPS, CI_REFERENCE, reference_weights, training_preset
 from asteris.fileio import atomic_write, data_dir
@@ -51,7 +57,6 @@ from asteris.science.uvlf import population_weights
 from asteris.tuning import machine_description
 
 RESULTS = Path(__file__).parent / "results" / "closure.json"
-MUV_EDGES = np.arange(-22.5, -18.49, 0.5)
 MIN_GALAXIES = 10  #: bins with fewer originals or copies are shown but not judged
 
 
@@ -142,20 +147,18 @@ def closure_section(run_dir: Path, *, workers: int) -> dict:
     return section
 
 
-def luminosity_function(run_dir: Path, method: str) -> dict:
-    """An early look at the survey's estimator on these pointings (`survey_uvlf.ESTIMATOR`; one
-    realization of injections per pointing, so the completeness is noisy and its error large; no
-    negated search, so the background is the candidates' own low-z probability): per bin, the
-    count, completeness, phi with its interval and the input, and the fitted faint-end slope."""
-    from survey_uvlf import ESTIMATOR, INPUT
-
+def luminosity_function(run_dir: Path, method: str, injections: str | None = None) -> dict:
+    """An early look at the survey's estimator on these pointings (`survey_uvlf.ESTIMATOR`; no
+    negated search, so the background is the candidates' own low-z probability), with the
+    pointings' own injections or those of ``injections`` (`injection_check`): per bin, the count,
+    completeness, phi with its interval and the input, and the fitted faint-end slope."""
     from asteris.mock.population import WHITLER25
     from asteris.science.survey import survey_luminosity_function
     from asteris.science.uvlf import bin_averages
 
     binned, fit, totals = survey_luminosity_function(
         run_dir, method, muv_edges=MUV_EDGES, fixed={"beta": WHITLER25.beta}, subtract_negated=False,
-        subtract_interlopers=False, subtract_posterior=True, **ESTIMATOR,
+        subtract_interlopers=False, subtract_posterior=True, injections=injections, **ESTIMATOR,
     )  # fmt: skip
     phi_input = bin_averages(WHITLER25, binned["muv_lo"], binned["muv_hi"])
     lo, hi = binned["phi_lo"].value, binned["phi_hi"].value
@@ -200,13 +203,69 @@ def contamination(run_dir: Path, method: str, summaries: list[dict]) -> dict:
             **{f"estimated_{k}": v.tolist() for k, v in parts.items()}}  # fmt: skip
 
 
-def summarize(run_dir: Path, out: Path, *, workers: int, wall: float | None, key: str | None) -> dict:
+#: The injection sets of `injection_check`: uniform in M_UV and z, and drawn as a population is.
+CHECK_INJECTIONS = {"uniform": None, "population": INJECTION_MUV_SLOPE}
+
+
+def _check_pointing(summary: dict, folder: str, config: SurveyConfig, realizations: int) -> str:
+    """Inject both sets of `CHECK_INJECTIONS` into one pointing and run the coadd's chain on them."""
+    import torch
+
+    from asteris.science.highz import high_z_recovery
+    from asteris.science.recovery import coadd_method
+    from asteris.science.survey import pointing_from_record
+
+    torch.set_num_threads(1)
+    stacks, renderers, _, _ = pointing_from_record(summary["pointing"]).load(config.bands)
+    coadd = coadd_method("ivar")
+    for name, slope in CHECK_INJECTIONS.items():
+        path = Path(folder) / f"injections_{name}.ecsv"
+        if path.exists():
+            continue
+        seed = 7919 * pointing_from_record(summary["pointing"]).seed + (slope is not None)
+        table = high_z_recovery(stacks, renderers, {"coadd": coadd}, config.filters, seed=seed,
+                                n_per_realization=config.per_realization, realizations=realizations,
+                                muv_range=config.muv_range, z_range=(config.z_edges[0], config.z_edges[-1]),
+                                detection_bands=config.detection_bands, measure_with=coadd, muv_slope=slope,
+                                progress=False)  # fmt: skip
+        keep = [c for c in table.colnames if getattr(table[c], "ndim", 1) == 1]
+        atomic_write(path, lambda tmp, t=table[keep]: t.write(tmp, format="ascii.ecsv", overwrite=True))
+    return summary["name"]
+
+
+def injection_check(run_dir: Path, realizations: int, workers: int) -> dict:
+    """The coadd's luminosity function on these pointings with each injection set of
+    `CHECK_INJECTIONS`, ``realizations`` x the survey's galaxies per realization each: is it the
+    injections' distribution that the function needs? Resumable: each pointing keeps its sets."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    config, summaries = read_survey(run_dir)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        jobs = [
+            pool.submit(_check_pointing, s, str(run_dir / s["name"]), config, realizations) for s in summaries
+        ]
+        for job in jobs:
+            print(f"injection check: {job.result()} done", flush=True)
+    return {"realizations": realizations, "per_realization": config.per_realization,
+            "muv_slope": INJECTION_MUV_SLOPE,
+            **{name: luminosity_function(run_dir, "coadd", f"injections_{name}.ecsv")
+               for name in CHECK_INJECTIONS}}  # fmt: skip
+
+
+def summarize(
+    run_dir: Path, out: Path, *, workers: int, wall: float | None, key: str | None, check: int = 0
+) -> dict:
     """Write the run folder's section into ``out`` (its top level, or the entry ``key``), keeping
-    the rest of ``out``; a run's wall time is appended to the section's ``runs``."""
+    the rest of ``out``; a run's wall time is appended to the section's ``runs``; ``check`` > 0
+    adds the `injection_check` with that many realizations."""
     result = json.loads(out.read_text()) if out.exists() else {}
     target = result.setdefault(key, {}) if key else result
     runs = target.get("runs", [])
     target.update(closure_section(run_dir, workers=workers))
+    if check:
+        command = f"python benchmarks/closure.py --summarize --injection-check {check} --workers {workers}"
+        target["injection_check"] = {"command": command + (f" --key {key}" if key else ""),
+                                     **injection_check(run_dir, check, workers)}  # fmt: skip
     if wall is not None:
         runs.append({"wall_seconds": round(wall, 1), "pointings": len(target["pointings"])})
     target["runs"] = runs
@@ -226,6 +285,13 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--summarize", action="store_true", help="recompute the tables, run no pointing")
     parser.add_argument("--key", help="write into this entry of the result (e.g. fresh_skies), not its top")
+    parser.add_argument(
+        "--injection-check",
+        type=int,
+        default=0,
+        metavar="REALIZATIONS",
+        help="also measure the coadd's function with uniform and population-drawn injections",
+    )
     args = parser.parse_args()
     suffix = "_coadd" if args.coadd_only else ""
     run_dir = Path(args.run_dir or Path(data_dir()) / f"closure_mock{MOCK_VERSION}{suffix}")
@@ -239,7 +305,9 @@ def main() -> None:
         if failed := [f"{r['name']}: {r['error']}" for r in table if r["status"] == "failed"]:
             raise SystemExit("pointings failed:\n" + "\n".join(failed))
         wall = time.perf_counter() - start
-    summarize(run_dir, Path(args.out), workers=args.workers, wall=wall, key=args.key)
+    summarize(
+        run_dir, Path(args.out), workers=args.workers, wall=wall, key=args.key, check=args.injection_check
+    )
 
 
 if __name__ == "__main__":

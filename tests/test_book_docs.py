@@ -85,10 +85,30 @@ def test_every_table_of_the_book_renders_from_the_committed_results():
         "through_injections_table",
         "field_against_injected_table",
         "survey_cost_table",
+        "closure_report_table",
+        "closure_injections_table",
+        "closure_contamination_table",
+        "injection_check_table",
     ):
         table = getattr(report, name)()
         assert _rows(table), name
         assert "nan" not in table.lower().replace("nanmedian", ""), name
+
+
+def test_closure_tables_and_verdicts_follow_the_result_they_are_given():
+    closure = report.committed_result("closure")
+    changed = copy.deepcopy(closure)
+    row = next(r for r in changed["footprint"]["significance"] if r["selected"] is not None)
+    row["selected"] = -3.4
+    changed["footprint"]["verdict"]["coadd"] = {"largest_sigma": 3.4, "agree": False, "beyond_2_sigma": [
+        {"M_UV": row["M_UV"], "statistic": "selected", "sigma": -3.4}]}  # fmt: skip
+    assert "(**-3.4σ**)" in report.closure_report_table(result=changed)
+    assert "(**-3.4σ**)" not in report.closure_report_table(result=closure)
+    assert "differences of 2σ or more: selected" in report.closure_summary(result=changed)
+    assert "differ from them" in report._closure_clause(changed)
+    assert "differ from them" not in report._closure_clause(closure) or not all(
+        v["agree"] for v in closure["footprint"]["verdict"].values()
+    )
 
 
 def test_findings_follow_the_measured_gain():

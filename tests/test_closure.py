@@ -11,8 +11,9 @@ from astropy.table import QTable
 
 pytest.importorskip("eazy")
 
+from fields import white_noise_bands  # noqa: E402
+
 from asteris.errors import ConfigError  # noqa: E402
-from asteris.mock.instruments import NIRCAM  # noqa: E402
 from asteris.science.closure import (  # noqa: E402
     closure_pointing,
     closure_significance,
@@ -20,9 +21,7 @@ from asteris.science.closure import (  # noqa: E402
     field_high_z_galaxies,
 )
 from asteris.science.highz import footprint, high_z_injection_catalog, inject_high_z, search_high_z  # noqa: E402
-from asteris.science.injection import SourceRenderer  # noqa: E402
 from asteris.science.recovery import coadd_method  # noqa: E402
-from asteris.stack import read_stack  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("module_data_dir")  # EAZY grids cached per module
 
@@ -79,12 +78,7 @@ def test_originals_off_the_footprint_are_flagged():
 def field():
     """White noise at the mock's per-exposure depth with six bright z ~ 10 galaxies injected: a field
     whose own galaxies came through the injection road, so that its copies must close on them."""
-    rng = np.random.default_rng(11)
-    stacks, renderers = {}, {}
-    for band in BANDS:
-        spec = NIRCAM.band(band)
-        stacks[band] = read_stack(rng.normal(0.0, spec.white_sigma, (6, *SHAPE)).astype(np.float32))
-        renderers[band] = SourceRenderer(NIRCAM.pixel_scale, NIRCAM.zero_point, "airy", spec.psf_fwhm)
+    stacks, renderers = white_noise_bands(BANDS, SHAPE, exposures=6, seed=11)
     truth = high_z_injection_catalog(np.zeros(SHAPE, bool), FILTERS, n=6, muv_range=(-22.0, -21.4),
                                      z_range=(9.5, 10.5), min_separation=30.0, seed=3)  # fmt: skip
     truth["type"] = "high_z"

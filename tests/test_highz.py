@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
+from fields import white_noise_bands
 
 from asteris.errors import ConfigError
-from asteris.mock.instruments import NIRCAM
 from asteris.science.highz import high_z_injection_catalog, high_z_recovery, inject_high_z, search_high_z
-from asteris.science.injection import SourceRenderer
 from asteris.science.recovery import coadd_method
 from asteris.stack import read_stack
 
@@ -19,13 +18,7 @@ LONG_BANDS = ["F277W", "F356W", "F444W"]
 @pytest.fixture(scope="module")
 def field():
     """Eight exposures of white noise per band at the mock's per-exposure depth."""
-    rng = np.random.default_rng(5)
-    stacks, renderers = {}, {}
-    for band in BANDS:
-        spec = NIRCAM.band(band)
-        stacks[band] = read_stack(rng.normal(0.0, spec.white_sigma, (8, *SHAPE)).astype(np.float32))
-        renderers[band] = SourceRenderer(NIRCAM.pixel_scale, NIRCAM.zero_point, "airy", spec.psf_fwhm)
-    return stacks, renderers
+    return white_noise_bands(BANDS, SHAPE, exposures=8, seed=5)
 
 
 def test_injection_catalog_of_high_z_galaxies():
@@ -154,3 +147,42 @@ def test_the_footprint_is_where_every_band_has_data():
     inside = footprint({"a": read_stack(data), "b": read_stack(gap)}, edge=4)
     assert not inside[:4].any() and not inside[:, -4:].any() and not inside[30:34].any()
     assert inside[10, 10] and inside.sum() == (64 - 8 - 4) * (64 - 8)
+
+
+def test_injections_drawn_as_a_population_crowd_the_faint_end_and_carry_weights_to_the_volume():
+    """``muv_slope``: M_UV from a steep luminosity function and z from the comoving volume (a quarter
+    still uniform); ``z_weight`` turns the z's drawn into the comoving volume's."""
+    from asteris.science.highz import UNIFORM_SHARE
+    from asteris.science.uvlf import population_weights
+
+    avoid = np.zeros((400, 400), bool)
+    kw = {"n": 300, "muv_range": (-22.5, -18.5), "z_range": (8.5, 16.0), "min_separation": 4.0, "seed": 6}
+    flat = high_z_injection_catalog(avoid, FILTERS, **kw)
+    steep = high_z_injection_catalog(avoid, FILTERS, muv_slope=-2.0, **kw)
+    assert "z_weight" not in flat.colnames
+    faint = [np.mean(c["M_UV"].value > -20.5) for c in (flat, steep)]
+    assert faint[1] > faint[0] + 0.2  # density ~ L^-1: about three quarters fainter than -20.5
+    z = np.asarray(steep["z"], float)
+    w = np.asarray(steep["z_weight"], float)
+    volume = population_weights(z, z_range=(8.5, 16.0))
+    np.testing.assert_allclose(w, volume / (UNIFORM_SHARE + (1 - UNIFORM_SHARE) * volume))
+
+
+def test_population_draws_follow_their_distributions():
+    from scipy import stats
+
+    from asteris.science.highz import UNIFORM_SHARE, _population_draws
+    from asteris.science.uvlf import population_weights
+
+    muvs, z = _population_draws(np.random.default_rng(3), 40000, (-22.5, -18.5), (8.5, 16.0), -2.0)
+    grid = np.linspace(8.5, 16.0, 4001)
+    volume = np.cumsum(population_weights(grid, z_range=(8.5, 16.0)))
+    volume /= volume[-1]
+    mixture = UNIFORM_SHARE * (grid - 8.5) / 7.5 + (1 - UNIFORM_SHARE) * volume
+    assert stats.kstest(z, lambda x: np.interp(x, grid, mixture)).pvalue > 0.01
+    assert stats.kstest(z, "uniform", args=(8.5, 7.5)).pvalue < 1e-3  # the volume's fall is seen
+    # M_UV: density ~ exp(k M) with k = 0.4 ln 10 for slope -2 (~ L^-1), a quarter uniform
+    k, edges = 0.4 * np.log(10), np.array([-22.5, -22.0, -19.0, -18.5])
+    steep = np.diff(np.exp(k * edges)) / (np.exp(k * -18.5) - np.exp(k * -22.5))
+    expected = UNIFORM_SHARE * np.diff(edges) / 4.0 + (1 - UNIFORM_SHARE) * steep
+    np.testing.assert_allclose(np.histogram(muvs, edges)[0] / muvs.size, expected, rtol=0.05)

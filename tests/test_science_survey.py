@@ -155,6 +155,13 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, module_d
     # the footprint: every band covered, 16 px inside the image, where the injections are placed
     assert totals["area_arcmin2"] == pytest.approx(2 * (160 * 0.04 / 60) ** 2, rel=0.05)
     assert np.all(candidates["in_footprint"])
+    from astropy.table import QTable
+
+    for pointing in pointings:  # a mock pointing keeps its own z > 8.5 galaxies, flagged on its footprint
+        field = QTable.read(fresh / pointing.name / "field_high_z.ecsv")
+        x, y = np.asarray(field["x"]), np.asarray(field["y"])
+        border = (x < 15.5) | (x >= 175.5) | (y < 15.5) | (y >= 175.5)  # within 16 px of the edge
+        assert not np.any(np.asarray(field["covered"])[border]) and np.all(field["z"] > 8.5)
     assert np.all(binned["v_eff"].value >= 0) and set(fit.names) == {
         "m_star",
         "alpha",

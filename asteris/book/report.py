@@ -28,6 +28,7 @@ __all__ = [
     "book_times_table",
     "calibration_table",
     "closure_contamination_table",
+    "injection_check_table",
     "closure_injections_table",
     "closure_report_table",
     "closure_summary",
@@ -457,14 +458,17 @@ def _highz_sentence(highz: dict | None) -> str:
 def _closure_clause(closure: dict | None = None) -> str:
     """One sentence: do the fields' own galaxies and their copies through the injection road agree?"""
     closure = closure or committed_result("closure")
-    verdicts = closure["footprint"]["verdict"]
-    agree = [METHOD_NAMES.get(k, k) for k, v in verdicts.items() if v["agree"]]
-    differ = [METHOD_NAMES.get(k, k) for k, v in verdicts.items() if not v["agree"]]
-    where = f"{len(closure['pointings'])} pointings"
+    runs = [closure] + ([closure["fresh_skies"]] if "fresh_skies" in closure else [])
+    verdicts = [(len(run["pointings"]), k, v) for run in runs for k, v in run["footprint"]["verdict"].items()]
+    where = "; ".join(
+        f"{n} pointings, {' and '.join(METHOD_NAMES.get(k, k) for m, k, _ in verdicts if m == n)}"
+        for n in dict.fromkeys(n for n, _, _ in verdicts)
+    )
+    differ = sorted({METHOD_NAMES.get(k, k) for _, k, v in verdicts if not v["agree"]})
     if not differ:
         return (f"The injections behind it stand for the fields' own galaxies: copies of those galaxies "
-                f"through the injection road agree with them within 2σ in every judged bin ({where}, "
-                f"{' and '.join(agree)})")  # fmt: skip
+                f"through the injection road agree with them within 2σ in every judged bin "
+                f"({where})")  # fmt: skip
     return (f"Copies of the fields' own galaxies through the injection road differ from them by 2σ or more "
             f"for {' and '.join(differ)} ({where})")  # fmt: skip
 
@@ -1021,6 +1025,35 @@ def closure_contamination_table(*, result: dict | None = None) -> str:
             rows.append([label, METHOD_NAMES.get(method, method), c["candidates"], *counts])
     header = ["pointings", "method", "candidates", "truth: low-z galaxies", "truth: spurious",
               "estimated: sum of P(z < 8.5)"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def injection_check_table(*, result: dict | None = None) -> str:
+    """The coadd's luminosity function on the closure test's pointings with uniform injections and
+    with injections drawn as a population is (``closure.json``, ``injection_check``): per M_UV bin
+    the candidates, completeness and phi against the input, and per set the bins within errors and
+    the fitted faint-end slope."""
+    check = (result or committed_result("closure"))["injection_check"]
+    names = {
+        "uniform": "uniform in M_UV and z",
+        "population": f"as a population (slope {check['muv_slope']:g})",
+    }
+    rows = []
+    for key, label in names.items():
+        lf = check[key]
+        a = lf["alpha"]
+        judged = f"{lf['bins_within_errors']} of {lf['bins_tested']} judged bins"
+        fit = f"alpha {a['median']:.2f} [{a['interval_68'][0]:.2f}, {a['interval_68'][1]:.2f}]"
+        rows.append([f"**{label}**", "", "", "", judged, fit])
+        for b in lf["bins"]:
+            if b["n"] < 1:
+                continue
+            phi = f"{b['phi'] / 1e-5:.3g} [{b['phi_lo'] / 1e-5:.2g}, {b['phi_hi'] / 1e-5:.3g}]"
+            judged = ("within" if b["within"] else "outside") if b["tested"] else "not judged"
+            rows.append(["", f"{b['M_UV']:.2f}", f"{b['n']:.0f}", f"{b['completeness']:.2f}", judged,
+                         f"{phi} (input {b['phi_input'] / 1e-5:.3g})"])  # fmt: skip
+    header = ["injections", "M_UV", "candidates", "completeness", "against the input",
+              "phi, 1e-5 Mpc⁻³ mag⁻¹ [interval]"]  # fmt: skip
     return markdown_table(header, rows)
 
 

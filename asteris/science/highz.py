@@ -31,7 +31,7 @@ from .injection import SourceRenderer, inject, injection_catalog, source_mask
 from .photoz import photometric_redshifts
 from .recovery import match_positions
 from .select import HighZCriteria, select_high_z
-from .uvlf import absolute_uv_magnitude
+from .uvlf import absolute_uv_magnitude, population_weights
 
 __all__ = [
     "search_high_z",
@@ -188,6 +188,29 @@ def selection_against_truth(
     }
 
 
+#: Of galaxies drawn like the population (``muv_slope``), the share still drawn uniformly in M_UV and
+#: z, so that the bright end, where the population is sparse, keeps injections of its own.
+UNIFORM_SHARE = 0.25
+
+
+def _population_draws(rng, n: int, muv_range, z_range, muv_slope: float) -> tuple[np.ndarray, np.ndarray]:
+    """M_UV from a luminosity function of faint-end slope ``muv_slope`` (density ~ L^(slope + 1))
+    and z from the comoving volume, each galaxy with probability `UNIFORM_SHARE` uniform instead."""
+    k = -0.4 * np.log(10) * (muv_slope + 1)  # the density ~ exp(k M)
+    lo, hi = muv_range
+    share = rng.random(n)
+    if abs(k) < 1e-9:
+        steep = lo + share * (hi - lo)
+    else:
+        steep = np.log(np.exp(k * lo) + share * (np.exp(k * hi) - np.exp(k * lo))) / k
+    grid = np.linspace(*z_range, 400)
+    cdf = np.cumsum(population_weights(grid, z_range=z_range))
+    volume_z = np.interp(rng.random(n) * cdf[-1], cdf, grid)
+    uniform = rng.random(n) < UNIFORM_SHARE
+    muvs = np.where(uniform, rng.uniform(lo, hi, n), steep)
+    return muvs, np.where(uniform, rng.uniform(*z_range, n), volume_z)
+
+
 def high_z_injection_catalog(
     avoid: np.ndarray,
     bands: Mapping[str, str],
@@ -195,10 +218,20 @@ def high_z_injection_catalog(
     n: int,
     muv_range: tuple[float, float] = (-22.0, -18.0),
     z_range: tuple[float, float] = (8.5, 13.0),
+    muv_slope: float | None = None,
     min_separation: float = 16.0,
     seed: int | np.random.Generator = 0,
 ) -> QTable:
-    """``n`` mock z > 8.5 galaxies, uniform in M_UV and z, placed away from ``avoid`` (True = occupied).
+    """``n`` mock z > 8.5 galaxies placed away from ``avoid`` (True = occupied).
+
+    M_UV and z are uniform over their ranges by default. With ``muv_slope``
+    they are drawn as a population is distributed, so that the faint end,
+    where most galaxies and most of the migration into brighter bins come
+    from, is sampled as densely as it is populated: M_UV from a luminosity
+    function of that faint-end slope and z from the comoving volume, with a
+    share (`UNIFORM_SHARE`) still uniform for the bright end; ``z_weight`` then
+    gives each galaxy the weight that turns the z's drawn into the comoving
+    volume's (`~asteris.science.uvlf.population_weights` for uniform draws).
 
     Sizes, Sersic indices and SEDs are those of the mock universe's high-z
     population; every band of ``bands`` (band -> sedpy filter) gets a
@@ -209,10 +242,16 @@ def high_z_injection_catalog(
     placed = injection_catalog(
         avoid, n=n, mags=(20.0, 21.0), kinds=("sersic",), min_separation=min_separation, seed=rng
     )
-    muvs, redshifts = rng.uniform(*muv_range, n), rng.uniform(*z_range, n)
+    if muv_slope is None:
+        muvs, redshifts = rng.uniform(*muv_range, n), rng.uniform(*z_range, n)
+    else:
+        muvs, redshifts = _population_draws(rng, n, muv_range, z_range, muv_slope)
     rows = high_z_sources(rng, Passbands(list(bands.values())), muvs, redshifts)
     out = QTable({"id": placed["id"], "x": placed["x"], "y": placed["y"]})
     out["M_UV"], out["z"] = muvs * u.mag, redshifts
+    if muv_slope is not None:  # the drawn z's density is the mixture; the weight brings it to dV/dz
+        volume = population_weights(redshifts, z_range=z_range)
+        out["z_weight"] = volume / (UNIFORM_SHARE + (1 - UNIFORM_SHARE) * volume)
     out["r_e"] = np.array(rows.r_e) * u.arcsec
     out["sersic_n"], out["axis_ratio"], out["theta"] = rows.n, rows.q, placed["theta"]
     flux = np.reshape(rows.flux, (n, len(bands)))
@@ -262,6 +301,7 @@ def high_z_recovery(
     avoid_sources: bool = False,
     measure_with: Method | None = None,
     sources: QTable | None = None,
+    muv_slope: float | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> QTable:
@@ -274,6 +314,8 @@ def high_z_recovery(
     galaxies are, ``n_per_realization`` at a time, in as many realizations as
     they need (``realizations``, ``muv_range`` and ``z_range`` are then unused);
     each row of the result gives its row of ``sources`` in ``source``.
+    ``muv_slope``: draw the galaxies as a population is distributed
+    (`high_z_injection_catalog`); each row then carries its ``z_weight``.
 
     ``measure_with``: dual-image mode: every method detects on its own images
     and measures fluxes on this method's images of the same injected stacks
@@ -295,8 +337,9 @@ def high_z_recovery(
     tables = []
     for realization in tqdm(range(realizations), desc="high-z injections", disable=not progress):
         if sources is None:
+            drawn = {"muv_range": muv_range, "z_range": z_range, "muv_slope": muv_slope}
             injected_catalog = high_z_injection_catalog(
-                avoid, filters, n=n_per_realization, muv_range=muv_range, z_range=z_range, seed=rng
+                avoid, filters, n=n_per_realization, seed=rng, **drawn
             )
         else:
             first = realization * n_per_realization
@@ -308,6 +351,8 @@ def high_z_recovery(
             row["source"] = injected_catalog["source"]
         row["M_UV"], row["z"] = u.Quantity(injected_catalog["M_UV"], u.mag), injected_catalog["z"]
         row["x"], row["y"] = injected_catalog["x"], injected_catalog["y"]  # to study blends with the field
+        if "z_weight" in injected_catalog.colnames:
+            row["z_weight"] = injected_catalog["z_weight"]
         measure = None if measure_with is None else {b: measure_with(s) for b, s in injected.items()}
         for name, method in methods.items():
             if method is measure_with:  # the measuring method's images are already made

@@ -59,6 +59,8 @@ __all__ = [
 SURVEY_SCHEMA = 1
 #: A pointing's files: its summary is written last, so a folder with one is complete.
 SUMMARY = "summary.json"
+#: A mock pointing's own z > 8.5 galaxies (its truth), with ``covered``: on its footprint.
+FIELD_HIGH_Z = "field_high_z.ecsv"
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,9 @@ class SurveyConfig:
     ``closure_copies``: on a pointing with a truth catalogue, that many copies of each of its own
     z > 8.5 galaxies go through the injection road too (`asteris.science.closure`).
     ``search_negated``: search the negated images as well (the spurious-candidate estimate).
+    ``injection_muv_slope``: draw the injected galaxies as a population of that faint-end slope
+    is distributed, in M_UV and in z, rather than uniformly
+    (`~asteris.science.highz.high_z_injection_catalog`).
     """
 
     schema_version: int = SURVEY_SCHEMA
@@ -159,6 +164,7 @@ class SurveyConfig:
     photoz_options: dict = field(default_factory=dict)
     closure_copies: int = 0
     search_negated: bool = True
+    injection_muv_slope: float | None = None
 
     def __post_init__(self) -> None:
         if self.schema_version != SURVEY_SCHEMA:
@@ -255,7 +261,7 @@ def _recovery(stacks, renderers, methods, config: SurveyConfig, seed: int) -> QT
                            n_per_realization=config.per_realization, realizations=config.realizations,
                            muv_range=config.muv_range, z_range=(config.z_edges[0], config.z_edges[-1]),
                            detection_bands=config.detection_bands, measure_with=methods["coadd"], seed=seed,
-                           progress=False)  # fmt: skip
+                           muv_slope=config.injection_muv_slope, progress=False)  # fmt: skip
 
 
 def _effective_volumes(recovery: QTable, methods, config: SurveyConfig, area: u.Quantity) -> dict:
@@ -305,7 +311,7 @@ def run_pointing(
     """
     import torch
 
-    from .closure import closure_pointing
+    from .closure import closure_pointing, field_high_z_galaxies
     from .highz import footprint, selection_against_truth, with_truth
 
     final = Path(folder) / pointing.name
@@ -364,6 +370,9 @@ def run_pointing(
             if name in negated:
                 _write_table(negated[name], work / f"negated_{name}.ecsv")
         _write_table(recovery, work / "recovery.ecsv")
+        if truth is not None:  # the field's own z > 8.5 galaxies, flagged on or off the footprint
+            galaxies = field_high_z_galaxies(truth, shape=shape, inside=inside)
+            _write_table(galaxies[["x", "y", "z", "M_UV", "covered"]], work / FIELD_HIGH_Z)
         lap("write")
         summary["seconds"] = {**seconds, "total": round(time.perf_counter() - start, 2)}
         atomic_write(work / SUMMARY, lambda tmp: tmp.write_text(json.dumps(summary, indent=1) + "\n"))
@@ -658,6 +667,7 @@ def survey_luminosity_function(
     population_weighted: bool = False,
     bootstrap: int = 0,
     min_completeness: float = 0.0,
+    injections: str | None = None,
     seed: int = 0,
 ):
     """The binned luminosity function and its double-power-law fit from all finished pointings.
@@ -695,6 +705,11 @@ def survey_luminosity_function(
     least ``min_completeness``. The fit uses every bin: the forward model
     carries the faint end.
 
+    ``injections``: the name of another table of injections in each
+    pointing's folder (columns as ``recovery.ecsv``, for example galaxies
+    drawn otherwise and put through the same chain): the completeness, the
+    effective volumes and the migration then come from it instead.
+
     Returns
     -------
     binned : `~astropy.table.QTable`
@@ -711,9 +726,14 @@ def survey_luminosity_function(
     if method not in ran:
         raise ConfigError(f"the survey in {run_dir} ran {' and '.join(ran)}, not {method!r}")
     candidates = survey_candidates(run_dir, method)
-    sky = np.array([s["v_eff_mpc3"][method] for s in summaries])
     boosts = np.array([s["boost"] for s in summaries])
-    injected = survey_injections(run_dir) if migration else None
+    if injections is None:
+        sky = np.array([s["v_eff_mpc3"][method] for s in summaries])
+        injected = survey_injections(run_dir) if migration else None
+    else:
+        injected = _pointing_tables(run_dir, injections)
+        sky = np.array([_pointing_volume(injected, s, method, config) for s in summaries])
+        injected = injected if migration else None
     moved = _migration(injected, method, config, muv_edges, migration_width, population_weighted)
     if subtract_interlopers and subtract_posterior:
         raise ConfigError("the dimmed interlopers and the candidates' posteriors estimate the same "
@@ -751,6 +771,12 @@ def survey_luminosity_function(
     return binned, fit, totals
 
 
+def _pointing_volume(injected: QTable, summary: dict, method: str, config: SurveyConfig) -> list:
+    """One pointing's V_eff of ``method`` on the survey's M_UV grid, from its rows of ``injected``."""
+    mine = injected[np.asarray(injected["pointing"]) == summary["name"]]
+    return _effective_volumes(mine, [method], config, summary["area_arcmin2"] * u.arcmin**2)[method]
+
+
 def _migration(injected, method, config, muv_edges, width, population_weighted, multiplicity=None):
     """The migration matrix of ``method``'s selected injections (None without injections), each counted
     by ``multiplicity`` (per row: how often its pointing was drawn) and by its z's population weight."""
@@ -760,7 +786,9 @@ def _migration(injected, method, config, muv_edges, width, population_weighted, 
         return None
     chosen = np.asarray(injected[f"{method}_selected"], bool)
     weights = np.ones(len(injected)) if multiplicity is None else np.asarray(multiplicity, float)
-    if population_weighted:
+    if population_weighted and "z_weight" in injected.colnames:  # drawn as a population: as recorded
+        weights = weights * np.asarray(injected["z_weight"], float)
+    elif population_weighted:  # drawn uniformly in z
         z_range = (config.z_edges[0], config.z_edges[-1])
         weights = weights * population_weights(np.asarray(injected["z"], float), z_range=z_range)
     chosen &= weights > 0
