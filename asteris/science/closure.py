@@ -139,6 +139,13 @@ def _rows(galaxies: QTable, kind: str, source: np.ndarray) -> QTable:
     return out
 
 
+def _outcomes(table: QTable, method: str, true: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, whether ``method`` detected and selected it, and its measured minus ``true`` M_UV."""
+    detected = np.asarray(table[f"{method}_detected"], bool)
+    selected = np.asarray(table[f"{method}_selected"], bool)
+    return detected, selected, u.Quantity(table[f"{method}_M_UV"], u.mag).value - true
+
+
 def _statistics(detected, selected, offset, weights=None) -> np.ndarray:
     """`CLOSURE_STATISTICS` of some galaxies, each counted ``weights`` times (default once)."""
     w = np.ones(detected.size) if weights is None else np.asarray(weights, float)
@@ -178,9 +185,7 @@ def injection_statistics(
     w = np.ones(len(recovery)) if weights is None else np.asarray(weights, float)
     rows = []
     for method in methods:
-        detected = np.asarray(recovery[f"{method}_detected"], bool)
-        selected = np.asarray(recovery[f"{method}_selected"], bool)
-        offset = u.Quantity(recovery[f"{method}_M_UV"], u.mag).value - true
+        detected, selected, offset = _outcomes(recovery, method, true)
         for lo, hi in zip(edges[:-1], edges[1:]):
             b = (true >= lo) & (true < hi)
             values = _statistics(detected[b], selected[b], offset[b], w[b])
@@ -226,9 +231,7 @@ def closure_table(
     draws = [np.bincount(rng.integers(0, k, k), minlength=k) for _ in range(n_boot)]
     rows = []
     for method in methods:
-        detected = np.asarray(galaxies[f"{method}_detected"], bool)
-        selected = np.asarray(galaxies[f"{method}_selected"], bool)
-        offset = u.Quantity(galaxies[f"{method}_M_UV"], u.mag).value - true
+        detected, selected, offset = _outcomes(galaxies, method, true)
         for lo, hi in zip(edges[:-1], edges[1:]):
             in_bin = (true >= lo) & (true < hi)
             row = {"method": method, "M_UV": 0.5 * (lo + hi) * u.mag}
