@@ -455,11 +455,17 @@ def _highz_sentence(highz: dict | None) -> str:
     )
 
 
+def _closure_runs(closure: dict) -> list[tuple[str, dict]]:
+    """The runs of ``closure.json``: the survey's own seeds, and the fresh skies where there are some."""
+    fresh = [("fresh skies", closure["fresh_skies"])] if "fresh_skies" in closure else []
+    return [("seeds of the survey", closure), *fresh]
+
+
 def _closure_clause(closure: dict | None = None) -> str:
     """One sentence: do the fields' own galaxies and their copies through the injection road agree?"""
     closure = closure or committed_result("closure")
-    runs = [closure] + ([closure["fresh_skies"]] if "fresh_skies" in closure else [])
-    verdicts = [(len(run["pointings"]), k, v) for run in runs for k, v in run["footprint"]["verdict"].items()]
+    verdicts = [(len(run["pointings"]), k, v) for _, run in _closure_runs(closure)
+                for k, v in run["footprint"]["verdict"].items()]  # fmt: skip
     where = "; ".join(
         f"{n} pointings, {' and '.join(METHOD_NAMES.get(k, k) for m, k, _ in verdicts if m == n)}"
         for n in dict.fromkeys(n for n, _, _ in verdicts)
@@ -742,6 +748,7 @@ def readme_findings(*, depth: dict | None = None, highz: dict | None = None) -> 
         return f"{entry['m90']:.2f} ± {entry['m90_err']:.2f}"
 
     survey = highz or committed_result("survey_uvlf")
+    closure = _closure_clause()
     recovered = ", ".join(
         f"{METHOD_NAMES.get(k, k)} {m['bins_within_errors']} of {m['bins_tested']}"
         for k, m in survey["methods"].items()
@@ -768,8 +775,8 @@ def readme_findings(*, depth: dict | None = None, highz: dict | None = None) -> 
             f"on the denoised image they are off by {min(own):+.2f} to {max(own):+.2f} mag.",
             f"- **z > 8.5 luminosity function** over {len(survey['pointings'])} mock pointings with a known "
             f"one: tested M_UV bins within errors of the input, {recovered} (target: 80%), not yet "
-            f"recovered (`benchmarks/results/survey_uvlf.json`); {_closure_clause()[0].lower()}"
-            f"{_closure_clause()[1:]} (`benchmarks/results/closure.json`).",
+            f"recovered (`benchmarks/results/survey_uvlf.json`); {closure[0].lower()}{closure[1:]} "
+            f"(`benchmarks/results/closure.json`).",
             f"- **Speed** {speed_sentence()}.",
             "",
             headroom_table(short=True),
@@ -1013,12 +1020,8 @@ def closure_contamination_table(*, result: dict | None = None) -> str:
     truth against the sum of the candidates' own photo-z probabilities of lying at z < 8.5
     (``closure.json``)."""
     closure = result or committed_result("closure")
-    runs = [
-        ("seeds of the survey", closure),
-        *(("fresh skies", closure[k]) for k in ("fresh_skies",) if k in closure),
-    ]
     rows = []
-    for label, run in runs:
+    for label, run in _closure_runs(closure):
         for method, c in run.get("contamination", {}).items():
             counts = [f"{sum(c[k]):{f}}" for k, f in (("truth_low_z", ".0f"), ("truth_spurious", ".0f"),
                                                        ("estimated_posterior", ".1f"))]  # fmt: skip

@@ -33,7 +33,7 @@ import numpy as np
 from astropy.table import QTable, vstack
 
 from ..errors import ConfigError
-from .highz import high_z_recovery, recovered_columns
+from .highz import high_z_recovery, on_footprint, recovered_columns
 
 __all__ = [
     "field_high_z_galaxies",
@@ -59,9 +59,7 @@ def field_high_z_galaxies(
     on_image = (x >= 0) & (x < shape[1]) & (y >= 0) & (y < shape[0])
     high_z = (np.asarray(truth["type"]) == "high_z") & (np.asarray(truth["z"], float) > z_min)
     galaxies = QTable(truth[on_image & high_z], copy=True)
-    row = np.clip(np.round(np.asarray(galaxies["y"], float)).astype(int), 0, shape[0] - 1)
-    col = np.clip(np.round(np.asarray(galaxies["x"], float)).astype(int), 0, shape[1] - 1)
-    galaxies["covered"] = np.ones(len(galaxies), bool) if inside is None else np.asarray(inside)[row, col]
+    galaxies["covered"] = np.ones(len(galaxies), bool) if inside is None else on_footprint(inside, galaxies)
     return galaxies
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "selection_against_truth",
     "recovered_columns",
     "footprint",
+    "on_footprint",
 ]
 
 OUTLIER = 0.15  #: |dz| / (1 + z) beyond which a photometric redshift is an outlier
@@ -388,6 +389,14 @@ def recovered_columns(sources: QTable, found: QTable, name: str, *, radius: floa
         f"{name}_z_phot": np.where(hit, np.asarray(found["z_phot"], float)[row], np.nan),
         f"{name}_M_UV": np.where(hit, measured[row], np.nan) * u.mag,
     }
+
+
+def on_footprint(inside: np.ndarray, table: QTable) -> np.ndarray:
+    """Whether each row's position (``x``, ``y``, pixels) lies on the map ``inside`` (`footprint`)."""
+    inside = np.asarray(inside, bool)
+    row = np.clip(np.round(np.asarray(table["y"], float)).astype(int), 0, inside.shape[0] - 1)
+    col = np.clip(np.round(np.asarray(table["x"], float)).astype(int), 0, inside.shape[1] - 1)
+    return inside[row, col] if len(table) else np.zeros(0, bool)
 
 
 def footprint(stacks: Mapping[str, Stack], *, edge: int = 16) -> np.ndarray:

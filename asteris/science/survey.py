@@ -276,13 +276,6 @@ def _effective_volumes(recovery: QTable, methods, config: SurveyConfig, area: u.
     return volumes
 
 
-def _on(inside: np.ndarray, table: QTable) -> np.ndarray:
-    """Whether each row's position (``x``, ``y``) lies on the map ``inside``."""
-    row = np.clip(np.round(np.asarray(table["y"], float)).astype(int), 0, inside.shape[0] - 1)
-    col = np.clip(np.round(np.asarray(table["x"], float)).astype(int), 0, inside.shape[1] - 1)
-    return inside[row, col] if len(table) else np.zeros(0, bool)
-
-
 def _write_table(table: QTable, path: Path) -> None:
     keep = [c for c in table.colnames if getattr(table[c], "ndim", 1) == 1]  # p(z) stays out
     atomic_write(path, lambda tmp: table[keep].write(tmp, format="ascii.ecsv", overwrite=True))
@@ -312,7 +305,7 @@ def run_pointing(
     import torch
 
     from .closure import closure_pointing, field_high_z_galaxies
-    from .highz import footprint, selection_against_truth, with_truth
+    from .highz import footprint, on_footprint, selection_against_truth, with_truth
 
     final = Path(folder) / pointing.name
     if (final / SUMMARY).exists():
@@ -335,7 +328,7 @@ def run_pointing(
         found, negated = search_pointing(stacks, renderers, methods, config, negated=config.search_negated)
         inside = footprint(stacks)
         for table in (*found.values(), *negated.values()):
-            table["in_footprint"] = _on(inside, table)
+            table["in_footprint"] = on_footprint(inside, table)
         lap("search")
         recovery = _recovery(stacks, renderers, methods, config, _injection_seed(config, pointing.name))
         lap("injections")
@@ -645,12 +638,18 @@ def survey_background(
         tables["posterior"] = (candidates, 1.0 - np.asarray(candidates["p_high_z"], float))
     parts = {}
     for name, (table, weights) in tables.items():
-        muv, where = u.Quantity(table["M_UV"], u.mag).value, np.asarray(table["pointing"])
-        weights = np.ones(len(muv)) if weights is None else weights
-        rows = [np.histogram(muv[where == n], muv_edges, weights=weights[where == n])[0] for n in names]
-        per = np.array(rows, dtype=float).reshape(len(names), len(muv_edges) - 1)
+        per = _histograms_by_pointing(table, names, muv_edges, weights=weights)
         parts[name] = per if by_pointing else per.sum(axis=0)
     return parts
+
+
+def _histograms_by_pointing(table: QTable, names: list[str], muv_edges, *, weights=None) -> np.ndarray:
+    """The rows of ``table`` per M_UV bin (each counted ``weights`` times), one row per pointing of
+    ``names`` (the ``pointing`` column)."""
+    muv, where = u.Quantity(table["M_UV"], u.mag).value, np.asarray(table["pointing"])
+    weights = np.ones(len(muv)) if weights is None else np.asarray(weights, float)
+    rows = [np.histogram(muv[where == n], muv_edges, weights=weights[where == n])[0] for n in names]
+    return np.array(rows, dtype=float).reshape(len(names), len(muv_edges) - 1)
 
 
 def survey_luminosity_function(
@@ -815,9 +814,7 @@ def _pointing_bootstrap(candidates, summaries, volumes, injected, background, *,
 
     names = [s["name"] for s in summaries]
     index = {n: i for i, n in enumerate(names)}
-    muv = u.Quantity(candidates["M_UV"], u.mag).value
-    where = np.array([index[n] for n in np.asarray(candidates["pointing"])], int)
-    per_pointing = np.array([np.histogram(muv[where == i], muv_edges)[0] for i in range(len(names))], float)
+    per_pointing = _histograms_by_pointing(candidates, names, muv_edges)
     if background is not None:
         per_pointing = per_pointing - background
     injected_at = None if injected is None else np.array([index[n] for n in np.asarray(injected["pointing"])])
