@@ -460,7 +460,8 @@ def _cmd_survey(args: argparse.Namespace) -> None:
     from .extras import require_extra
 
     require_extra("science", feature="asteris survey")
-    from .science.survey import ArchivePointing, MockPointing, SurveyConfig, run_survey, survey_candidates
+    from .mock import MockPointing
+    from .science.survey import ArchivePointing, SurveyConfig, run_survey, survey_candidates
 
     if args.mock_seeds:
         pointings = [MockPointing(seed) for seed in _seeds(args.mock_seeds)]
@@ -468,9 +469,7 @@ def _cmd_survey(args: argparse.Namespace) -> None:
         pointings = [ArchivePointing(name) for name in args.manifests]
     train = None
     if args.model:
-        preset = TrainConfig.preset(args.preset)
-        train = preset.replace(epochs=1, max_steps_per_epoch=args.steps, lr=preset.lr / 10,
-                               lr_min=preset.lr_min / 10).to_dict()  # fmt: skip
+        train = TrainConfig.preset(args.preset).fine_tuning(args.steps).to_dict()
     config = SurveyConfig(train=train, init_from=args.model, realizations=args.realizations,
                           per_realization=args.per)  # fmt: skip
     report = run_survey(

@@ -2,7 +2,7 @@
 
 Each method reads the same inputs as `asteris.denoise` (arrays, FITS cubes,
 aligned FITS exposures; zero or NaN = no data) and returns the same
-`~asteris.denoise.DenoiseResult`: the image (NaN where no exposure has data),
+`~asteris.result.DenoiseResult`: the image (NaN where no exposure has data),
 its validity mask, the plain mean, the header with WCS and provenance, and
 ``crop`` (the whole input grid: coadds are not cropped).
 """
@@ -17,26 +17,16 @@ from astropy.stats import sigma_clip
 from astropy.utils.exceptions import AstropyUserWarning
 from scipy import ndimage
 
-from .denoise import DenoiseResult, image_header
 from .errors import ConfigError, StackMismatchError
 from .fileio import check_writable
 from .preprocess import data_mean, mask_no_data, quiet_nan_warnings, temporal_nanmedian
+from .result import DenoiseResult, image_header
 from .stack import Stack, read_stack
+from .stats import NMAD_SCALE
 
-__all__ = ["COADD_METHODS", "coadd", "exposure_variances", "local_weights", "nmad"]
+__all__ = ["COADD_METHODS", "coadd", "exposure_variances", "local_weights"]
 
 COADD_METHODS = ("mean", "median", "sigma_clip", "ivar", "local_ivar")
-
-
-def nmad(values) -> float:
-    """Normalised median absolute deviation, 1.4826 median(|x - median(x)|): the standard deviation of
-    Gaussian values, robust to outliers; NaN for no values.
-
-    >>> round(nmad([1.0, 2.0, 3.0, 4.0, 100.0]), 4)
-    1.4826
-    """
-    values = np.asarray(values, dtype=float)
-    return float(1.4826 * np.median(np.abs(values - np.median(values)))) if values.size else float("nan")
 
 
 def exposure_variances(frames: np.ndarray) -> np.ndarray:
@@ -51,7 +41,7 @@ def exposure_variances(frames: np.ndarray) -> np.ndarray:
     with quiet_nan_warnings():
         centre = np.nanmedian(residual, axis=(1, 2), keepdims=True)
         mad = np.nanmedian(np.abs(residual - centre), axis=(1, 2))
-    variance = (1.4826 * mad) ** 2
+    variance = (NMAD_SCALE * mad) ** 2
     if not np.all(np.isfinite(variance) & (variance > 0)):
         raise ConfigError("an exposure has no valid pixel or no noise; remove it from the stack")
     return variance
@@ -160,7 +150,7 @@ def coadd(
 
     Returns
     -------
-    `~asteris.denoise.DenoiseResult`
+    `~asteris.result.DenoiseResult`
 
     Examples
     --------

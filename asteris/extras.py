@@ -24,11 +24,12 @@ __all__ = ["EXTRA_MODULES", "require_extra"]
 
 #: The importable modules each extra brings (pyproject.toml lists the distributions).
 _ARCHIVE = ("astroquery", "requests", "drizzle", "yaml")
-_MOCK = (*_ARCHIVE, "bagpipes", "sedpy", "eazy", "matplotlib")  # the mock aligns with the archive's drizzle
+_SKY = ("bagpipes", "sedpy", "eazy")  # spectral grids, filter curves, the IGM
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "archive": _ARCHIVE,
-    "mock": _MOCK,
-    "science": (*_MOCK, "photutils", "skimage", "emcee"),
+    "sky": _SKY,
+    "mock": (*_ARCHIVE, *_SKY, "matplotlib"),  # the mock aligns with the archive's drizzle
+    "science": (*_ARCHIVE, *_SKY, "matplotlib", "photutils", "skimage", "emcee"),
     "survey": ("distributed",),
     "plot": ("matplotlib",),
 }

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyUserWarning
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 
 from .errors import EmptyStackError, NotFITSError, StackMismatchError, TooFewExposuresError
 from .fileio import atomic_path
+from .wcs import celestial_wcs
 
 __all__ = [
     "Stack",
@@ -114,13 +115,6 @@ def _open_image(path: Path) -> tuple[np.ndarray, fits.Header]:
         return np.asarray(hdus[0].data, dtype=np.float32), header
 
 
-def _celestial_wcs(header: fits.Header) -> WCS | None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        wcs = WCS(header, naxis=2) if "CTYPE1" in header else None
-    return wcs if wcs is not None and wcs.has_celestial else None
-
-
 def _check_aligned(wcses: list[WCS | None], shape: tuple[int, int], names: list[str]) -> None:
     ref = wcses[0]
     if ref is None:
@@ -145,7 +139,7 @@ def _read_files(paths: Sequence[str | os.PathLike]) -> Stack:
     images, headers = zip(*(_open_image(p) for p in paths))
     if len(paths) == 1 and images[0].ndim == 3:
         cube, header = images[0], headers[0]
-        return Stack(cube, header, _celestial_wcs(header), [str(paths[0])])
+        return Stack(cube, header, celestial_wcs(header), [str(paths[0])])
     if len(paths) == 1:
         raise TooFewExposuresError(
             f"{paths[0]} holds one 2D image, not a stack; give a (T, H, W) cube or several aligned exposures"
@@ -157,7 +151,7 @@ def _read_files(paths: Sequence[str | os.PathLike]) -> Stack:
             f"the frames differ in shape or are not 2D images ({detail}); "
             "resample them onto one grid with `asteris align` first"
         )
-    wcses = [_celestial_wcs(h) for h in headers]
+    wcses = [celestial_wcs(h) for h in headers]
     _check_aligned(wcses, images[0].shape, [p.name for p in paths])
     return Stack(np.stack(images), headers[0], wcses[0], [str(p) for p in paths])
 

@@ -22,15 +22,7 @@ import numpy as np
 from astropy.io import fits
 from tqdm.auto import tqdm
 
-from .denoise import (
-    DEFAULT_TILE,
-    _NetworkOnTiles,
-    _resolve_model,
-    image_header,
-    provenance_cards,
-    select_device,
-    tile_geometry,
-)
+from .engine import DEFAULT_TILE, NetworkOnTiles, resolve_model, select_device, tile_geometry
 from .errors import EmptyStackError, NotFITSError
 from .fileio import atomic_path, check_writable
 from .preprocess import (
@@ -43,8 +35,10 @@ from .preprocess import (
     quiet_nan_warnings,
     restore_frames,
 )
-from .stack import _celestial_wcs, require_exposures
+from .result import image_header, provenance_cards
+from .stack import require_exposures
 from .tiling import tile_grid
+from .wcs import celestial_wcs
 
 __all__ = ["denoise_large", "streamed_sigmaclip", "streamed_median"]
 
@@ -212,7 +206,7 @@ def denoise_large(
     ``scratch_dir`` (default: beside the output) and are removed at the end.
     """
     output = check_writable(output, overwrite=overwrite)
-    net = _resolve_model(model, frames)
+    net = resolve_model(model, frames)
     dev = select_device(device)
     hdul, cube, header = _open_cube(Path(path))
     folder = Path(tempfile.mkdtemp(prefix=".asteris-scratch-", dir=scratch_dir or output.parent))
@@ -222,10 +216,10 @@ def denoise_large(
         rows = block_rows or max(1, block_pixels // cube.shape[2])
         scratch = _Scratch(cube, folder, rows, progress)
         bounds, norm, offset, input_max = _global_statistics(scratch, net.config.frames, folder)
-        wcs = _celestial_wcs(header)
+        wcs = celestial_wcs(header)
         wcs = wcs.slice(scratch.crop) if wcs is not None else None
         cards = provenance_cards(net, cube.shape[0], tile_size)
-        run = _NetworkOnTiles(net.to(dev).eval(), dev, bf16, compile)
+        run = NetworkOnTiles(net.to(dev).eval(), dev, bf16, compile)
         tile = tile_size or DEFAULT_TILE
         with atomic_path(output, overwrite=overwrite) as tmp:
             _write_streamed(
@@ -255,7 +249,7 @@ def _tile_input(cube: np.ndarray, source, shape) -> np.ndarray:
 
 
 def _write_streamed(
-    path, scratch: _Scratch, run: _NetworkOnTiles, header, stats, *, tile, overlap, batch_size, progress
+    path, scratch: _Scratch, run: NetworkOnTiles, header, stats, *, tile, overlap, batch_size, progress
 ) -> None:
     bounds, norm, offset, input_max = stats
     frames, multiple = run.model.config.frames, run.model.config.multiple

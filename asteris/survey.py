@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 from astropy.table import QTable
 
-from .extras import require_extra
+from .fanout import fan_out
 
 __all__ = ["denoise_many", "output_paths"]
 
@@ -53,21 +52,6 @@ def _denoise_one(source: str, output: str, model_path: str, options: dict) -> tu
     start = time.perf_counter()
     denoise(source, model=_cached_model(model_path), output=output, progress=False, **options)
     return "done", time.perf_counter() - start
-
-
-def _client(scheduler, n_workers: int, *, threads_per_worker: int = 1, feature: str = "denoise_many (Dask)"):
-    """A `distributed.Client` and the cluster it started (None when given a client or an address)."""
-    require_extra("survey", feature=feature)
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None and not isinstance(scheduler, str):
-        return scheduler, None  # a Client given by the caller
-    if scheduler in (None, "local"):
-        cluster = LocalCluster(
-            n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True, dashboard_address=":0"
-        )
-        return Client(cluster), cluster
-    return Client(scheduler), None
 
 
 def denoise_many(
@@ -113,31 +97,14 @@ def denoise_many(
         raise ValueError(f"{len(inputs)} inputs but {len(outs)} outputs")
     for o in outs:
         o.parent.mkdir(parents=True, exist_ok=True)
-    client, cluster = _client(scheduler, n_workers)
-    run = uuid.uuid4().hex[:8]  # fresh task keys: a scheduler must not hand back an earlier run's results
-    try:
-        futures = [
-            client.submit(
-                _denoise_one,
-                str(i),
-                str(o),
-                str(model),
-                options,
-                key=f"asteris-{run}-{k}-{o.stem}",
-                retries=retries,
-                pure=False,
-            )
-            for k, (i, o) in enumerate(zip(inputs, outs))
-        ]
-        rows = []
-        for source, out, future in zip(inputs, outs, futures):
-            try:
-                status, seconds = future.result()
-                rows.append((str(source), str(out), status, seconds, ""))
-            except Exception as exc:  # reported per stack: one bad stack must not sink the survey
-                rows.append((str(source), str(out), "failed", 0.0, f"{type(exc).__name__}: {exc}"))
-    finally:
-        if cluster is not None:
-            client.close()
-            cluster.close()
+    tasks = {f"{k}-{o.stem}": (str(i), str(o), str(model), options)
+             for k, (i, o) in enumerate(zip(inputs, outs))}  # fmt: skip
+    done = fan_out(_denoise_one, tasks, scheduler=scheduler, n_workers=n_workers, retries=retries,
+                   feature="denoise_many (Dask)")  # fmt: skip
+    rows = []
+    for name, source, out in zip(tasks, inputs, outs):
+        if isinstance(done[name], Exception):  # reported per stack: one bad stack must not sink the survey
+            rows.append((str(source), str(out), "failed", 0.0, f"{type(done[name]).__name__}: {done[name]}"))
+        else:
+            rows.append((str(source), str(out), *done[name], ""))
     return QTable(rows=rows, names=("input", "output", "status", "seconds", "error"))

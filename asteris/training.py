@@ -20,8 +20,8 @@ from tqdm.auto import tqdm
 
 from .checkpoint import load_model, read_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .denoise import bf16_autocast, select_device, warn_bf16_off_cuda
 from .distributed import World
+from .engine import bf16_autocast, select_device, warn_bf16_off_cuda
 from .errors import ConfigError, OutputExistsError
 from .fileio import atomic_write, writable_folder
 from .losses import asteris_loss

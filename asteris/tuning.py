@@ -34,6 +34,7 @@ from .network import DEPTHWISE_GRADIENTS
 __all__ = [
     "machine_description",
     "emulated_isa",
+    "machine_line",
     "choose_memory_format",
     "choose_kernels",
     "LAYOUTS",
@@ -102,6 +103,28 @@ def emulated_isa(machine: dict) -> str | None:
     if forced and forced.lower() == "avx2" and "avx512f" in (machine.get("vector_extensions") or []):
         return "AVX2"
     return None
+
+
+def machine_line(result: dict) -> str:
+    """The machine a result was measured on, in one line (every figure belongs to one).
+
+    >>> machine_line({"machine": {"cpu_model": "AMD EPYC", "logical_cores": 2, "torch_threads": 2,
+    ...     "cpu_capability": "AVX512", "torch": "2.13.0+cpu"}})
+    '2-core AMD EPYC (AVX512 kernels), 2 threads, torch 2.13.0+cpu'
+    """
+    m = result.get("machine") or {}
+    if m.get("cpu_model"):
+        isa = m.get("aten_cpu_capability") or m.get("cpu_capability") or "default"
+        emulated = emulated_isa(m)
+        kernels = f"{isa.upper()} kernels" + (" on an AVX-512 CPU: emulated" if emulated else "")
+        gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
+        return (
+            f"{m.get('logical_cores', '?')}-core {m['cpu_model']} ({kernels}), "
+            f"{m.get('torch_threads')} threads, torch {m.get('torch')}{gpu}"
+        )
+    if m.get("gpu"):
+        return f"GPU {m['gpu']}, torch {m.get('torch')}"
+    return "machine not recorded"
 
 
 def _key(model, shape: tuple[int, ...], training: bool) -> str:

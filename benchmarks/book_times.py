@@ -16,7 +16,6 @@ benchmarks/book_times.py [--chapters 01 03] [--cold] [--write-outputs] [--out FI
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from _results import write_result
 from nbclient import NotebookClient
 
 from asteris.fileio import atomic_write
@@ -94,7 +94,7 @@ def main() -> None:
         "total_seconds": round(sum(r["seconds"] for r in rows), 1),
     }
     print(f"total: {result['total_seconds']:.0f} s")
-    atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite=True)
+    write_result(args.out, result)
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
 
 

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results import finite_or_none, write_result
 from survey_uvlf import (
     ESTIMATOR,
     INJECTION_MUV_SLOPE,
@@ -38,6 +39,7 @@ from survey_uvlf import (
 
 from asteris.book import CI_FINE_TUNE_STEPS, CI_REFERENCE, reference_weights, training_preset
 from asteris.fileio import atomic_write, data_dir
+from asteris.mock import MockPointing
 from asteris.mock.datasets import MOCK_VERSION
 from asteris.science.closure import (
     CLOSURE_STATISTICS,
@@ -46,7 +48,6 @@ from asteris.science.closure import (
     injection_statistics,
 )
 from asteris.science.survey import (
-    MockPointing,
     SurveyConfig,
     read_survey,
     run_survey,
@@ -76,7 +77,7 @@ def _rows(table) -> list[dict]:
             value = row[name]
             value = getattr(value, "value", value)
             value = value.item() if hasattr(value, "item") else value
-            entry[name] = None if isinstance(value, float) and not np.isfinite(value) else value
+            entry[name] = finite_or_none(value) if isinstance(value, float) else value
         out.append(entry)
     return out
 
@@ -152,9 +153,9 @@ def luminosity_function(run_dir: Path, method: str, injections: str | None = Non
     negated search, so the background is the candidates' own low-z probability), with the
     pointings' own injections or those of ``injections`` (`injection_check`): per bin, the count,
     completeness, phi with its interval and the input, and the fitted faint-end slope."""
-    from asteris.mock.population import WHITLER25
     from asteris.science.survey import survey_luminosity_function
     from asteris.science.uvlf import bin_averages
+    from asteris.sky.luminosity import WHITLER25
 
     binned, fit, totals = survey_luminosity_function(
         run_dir, method, muv_edges=MUV_EDGES, fixed={"beta": WHITLER25.beta}, subtract_negated=False,
@@ -181,13 +182,13 @@ def contamination(run_dir: Path, method: str, summaries: list[dict]) -> dict:
     `asteris.science.survey.survey_background`) and the negated images' candidates, where searched."""
     from asteris.mock.datasets import HIGH_Z_FIELD, mock_field
     from asteris.science.highz import with_truth
-    from asteris.science.survey import pointing_from_record, survey_background, survey_candidates
+    from asteris.science.survey import survey_background, survey_candidates
 
     found = survey_candidates(run_dir, method)
     low_z, spurious = np.zeros(len(MUV_EDGES) - 1), np.zeros(len(MUV_EDGES) - 1)
     for s in summaries:
         mine = found[found["pointing"] == s["name"]]
-        truth = mock_field("nircam", **HIGH_Z_FIELD, seed=pointing_from_record(s["pointing"]).seed,
+        truth = mock_field("nircam", **HIGH_Z_FIELD, seed=MockPointing.from_record(s["pointing"]).seed,
                            progress=False).catalog  # fmt: skip
         labelled = with_truth(mine[["x", "y"]], truth, fallback_radius=4.0)
         kind = np.asarray(labelled["true_type"])
@@ -213,16 +214,15 @@ def _check_pointing(summary: dict, folder: str, config: SurveyConfig, realizatio
 
     from asteris.science.highz import high_z_recovery
     from asteris.science.recovery import coadd_method
-    from asteris.science.survey import pointing_from_record
 
     torch.set_num_threads(1)
-    stacks, renderers, _, _ = pointing_from_record(summary["pointing"]).load(config.bands)
+    stacks, renderers, _, _ = MockPointing.from_record(summary["pointing"]).load(config.bands)
     coadd = coadd_method("ivar")
     for name, slope in CHECK_INJECTIONS.items():
         path = Path(folder) / f"injections_{name}.ecsv"
         if path.exists():
             continue
-        seed = 7919 * pointing_from_record(summary["pointing"]).seed + (slope is not None)
+        seed = 7919 * MockPointing.from_record(summary["pointing"]).seed + (slope is not None)
         table = high_z_recovery(stacks, renderers, {"coadd": coadd}, config.filters, seed=seed,
                                 n_per_realization=config.per_realization, realizations=realizations,
                                 muv_range=config.muv_range, z_range=(config.z_edges[0], config.z_edges[-1]),
@@ -269,7 +269,7 @@ def summarize(
     if wall is not None:
         runs.append({"wall_seconds": round(wall, 1), "pointings": len(target["pointings"])})
     target["runs"] = runs
-    atomic_write(out, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite=True)
+    write_result(out, result)
     print(f"wrote {out}")
     return result
 

@@ -29,16 +29,15 @@ os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
 
 import argparse  # noqa: E402
 import copy  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
+from _results import write_result
 from _timing import median_seconds, seconds_of  # noqa: E402
 
 import asteris  # noqa: E402
 from asteris import build_network, compile_network  # noqa: E402
-from asteris.fileio import atomic_write  # noqa: E402
 from asteris.tuning import machine_description  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -116,7 +115,7 @@ def main() -> None:
             f"first call, whole graph / block by block: {result['first_call_ratio_whole_over_blocks']:.1f}x"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(result, indent=1)), overwrite=True)
+    write_result(args.out, result)
     print(f"wrote {args.out}")
 
 

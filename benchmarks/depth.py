@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _results import write_result
 
 from asteris import TrainConfig, train
 from asteris.book import reference_name, reference_weights, training_preset
@@ -322,17 +323,6 @@ def _validation_loss(metrics: Path, step: int) -> float | None:
     return None
 
 
-def no_nan(value):
-    """``value`` with NaN floats as None (null): JSON has no NaN."""
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: no_nan(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [no_nan(v) for v in value]
-    return value
-
-
 def print_table(name: str, figures: dict) -> None:
     print(f"\n{name} ({figures['band']}, {figures['injected']} injected sources, "
           f"coadd 5-sigma {figures['m5_coadd']:.2f})")  # fmt: skip
@@ -409,7 +399,7 @@ def main() -> None:
         results |= {"command": "python benchmarks/depth.py --convergence RUNS " + " ".join(
             f"--{k} {getattr(args, k)}" for k in ("band", "realizations", "per", "bootstrap")),
             "mock_version": MOCK_VERSION, "convergence": convergence(args)}  # fmt: skip
-        Path(args.out).write_text(json.dumps(no_nan(results), indent=2) + "\n")
+        write_result(args.out, results, indent=2)
         plot_convergence(results["convergence"], RESULTS / "depth" / "convergence.png", overwrite=True)
         print(f"\nwrote {args.out}")
         return
@@ -418,7 +408,7 @@ def main() -> None:
             f"--{k} {getattr(args, k)}" for k in ("band", "realizations", "per", "bootstrap"))
             + f" --models {','.join(args.models)}",
             "mock_version": MOCK_VERSION, "sweep": sweep(args)}  # fmt: skip
-        Path(args.out).write_text(json.dumps(no_nan(results), indent=2) + "\n")
+        write_result(args.out, results, indent=2)
         print(f"\nwrote {args.out}")
         return
     for name, noise in FIELDS.items():
@@ -428,7 +418,7 @@ def main() -> None:
         print_table(name, figures)
         print_protocols(figures)
     if not args.quick:
-        Path(args.out).write_text(json.dumps(no_nan(results), indent=2) + "\n")
+        write_result(args.out, results, indent=2)
         print(f"\nwrote {args.out}")
 
 

@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results import json_ready, write_result
 
 from asteris.archive.corrections import CorrectionConfig
 from asteris.fileio import atomic_path
@@ -126,14 +127,6 @@ def filtered_noise(noise: NoiseConfig, corrections: CorrectionConfig) -> float:
     return matched_filter_noise(image, SourceRenderer.for_mock(field, BAND))
 
 
-def _clean(value):
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, float | np.floating):
-        return None if not np.isfinite(value) else round(float(value), 4)
-    return value
-
-
 def _mag(value, spec: str = ".2f") -> str:
     return "n/a" if value is None or not np.isfinite(value) else format(value, spec)
 
@@ -212,7 +205,7 @@ def measured_fields(names, measure_one, work: Path) -> dict:
             done[name] = json.loads(path.read_text())
             continue
         start = time.perf_counter()
-        done[name] = _clean(measure_one(name))
+        done[name] = json_ready(measure_one(name), 4)
         done[name]["seconds"] = round(time.perf_counter() - start, 1)
         with atomic_path(path, overwrite=True) as tmp:
             tmp.write_text(json.dumps(done[name], indent=2) + "\n")
@@ -220,15 +213,14 @@ def measured_fields(names, measure_one, work: Path) -> dict:
     return done
 
 
-def write_result(script: str, args, m5: float, mags, summary: dict, done: dict) -> None:
+def write_depth_result(script: str, args, m5: float, mags, summary: dict, done: dict) -> None:
     """The result JSON: the command, mock version, machine, summary and every field's figures."""
     command = (f"python benchmarks/{script} --realizations {args.realizations} --per {args.per} "
                f"--bootstrap {args.bootstrap}")  # fmt: skip
     out = {"command": command, "mock_version": MOCK_VERSION, "band": BAND, "m5_plain": round(m5, 3),
            "mags": [round(m, 3) for m in mags], "machine": machine_description(), "summary": summary,
            "fields": done}  # fmt: skip
-    with atomic_path(args.out, overwrite=True) as tmp:
-        Path(tmp).write_text(json.dumps(out, indent=2) + "\n")
+    write_result(args.out, out, indent=2)
     print(f"wrote {args.out}")
 
 
@@ -249,9 +241,9 @@ def main() -> None:
             done[name]["filtered_rms"] = filtered_noise(noise, corrections)
             with atomic_path(work / f"{name}.json", overwrite=True) as tmp:
                 tmp.write_text(json.dumps(done[name], indent=2) + "\n")
-    summary = _clean(summarise(done))
+    summary = json_ready(summarise(done), 4)
     print_summary(summary)
-    write_result("depth_corrections.py", args, m5, mags, summary, done)
+    write_depth_result("depth_corrections.py", args, m5, mags, summary, done)
 
 
 if __name__ == "__main__":

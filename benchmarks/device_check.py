@@ -31,10 +31,11 @@ import time
 from pathlib import Path
 
 import torch
+from _results import write_result
 
 from asteris import TrainConfig, train
 from asteris.checkpoint import save_checkpoint
-from asteris.fileio import atomic_write, sha256sum
+from asteris.fileio import sha256sum
 from asteris.mock.datasets import MOCK_VERSION, mock_field
 from asteris.science import SourceRenderer, asteris_method, coadd_method, limiting_magnitude
 from asteris.science.recovery import compare_protocols
@@ -137,7 +138,7 @@ def main() -> None:
 
     def save(section: str, value: dict) -> None:
         result[section] = value
-        atomic_write(out, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite=True)
+        write_result(out, result)
         print(f"{section}: {json.dumps(value)[:400]}", flush=True)
 
     weights, record = train_timeboxed(size, 2.0 if args.dry_run else args.train_seconds, work)

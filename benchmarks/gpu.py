@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _results import write_result
 from _timing import median_seconds, seconds_of, sync
 
 from asteris.tuning import machine_description
@@ -250,7 +251,7 @@ def end_to_end(
     published-size network keeps its initial weights: the same work, timed alike.
     """
     from asteris import build_network, denoise, load_model
-    from asteris.denoise import denoise_frames
+    from asteris.engine import denoise_frames
     from asteris.preprocess import prepare_stack, restore_image
     from asteris.preprocess_torch import prepare_stack_torch, restore_image_torch
 
@@ -354,7 +355,7 @@ def main() -> None:
 
     def save(key, value):
         result[key] = value
-        out.write_text(json.dumps(result, indent=2, default=float) + "\n")
+        write_result(out, result, indent=2)
 
     stack = Path(args.stack)
     work = Path(args.work)

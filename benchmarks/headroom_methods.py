@@ -48,8 +48,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from _results import json_ready
 from depth import BASELINES, model_record
-from depth_corrections import _clean, injection_mags, matched_filter_noise, measured_fields, write_result
+from depth_corrections import injection_mags, matched_filter_noise, measured_fields, write_depth_result
 
 from asteris import train
 from asteris.archive.corrections import CorrectionConfig
@@ -225,9 +226,9 @@ def main() -> None:
     work = Path(args.work)
     m5, mags = injection_mags()  # as depth_corrections.py: the same injections
     done = measured_fields(FIELDS, lambda name: measure(name, args, mags, work), work)
-    summary = _clean(summarise(done))
+    summary = json_ready(summarise(done), 4)
     print_summary(summary)
-    write_result("headroom_methods.py", args, m5, mags, summary, done)
+    write_depth_result("headroom_methods.py", args, m5, mags, summary, done)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ Usage: ``python benchmarks/mock_calibration.py [--shape 768] [--exposures 8]``
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
+
+from _results import write_result
 
 from asteris.mock.calibration import calibration_table
 from asteris.mock.datasets import MOCK_VERSION
@@ -38,7 +39,7 @@ def main() -> None:
     out = {"command": command,
            "mock_version": MOCK_VERSION, "seconds": round(seconds, 1), "machine": machine_description(),
            "rows": rows}  # fmt: skip
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    write_result(args.out, out, indent=2)
     print(f"wrote {args.out} ({seconds:.0f} s)")
 
 

@@ -33,11 +33,11 @@ Usage: ``python benchmarks/photoz_templates.py [--seeds 1 2 3 4] [--eazy-templat
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+from _results import finite_or_none, write_result
 from astropy.table import QTable, vstack
 
 from asteris.mock.datasets import HIGH_Z_FIELD, MOCK_VERSION, mock_field
@@ -46,6 +46,7 @@ from asteris.science import SourceRenderer, coadd_method, multiband_catalog, pho
 from asteris.science.highz import photoz_accuracy, with_truth
 from asteris.science.photoz import DEFAULT_POPULATIONS, default_templates
 from asteris.science.select import select_high_z
+from asteris.stats import nmad
 from asteris.tuning import machine_description
 
 RESULTS = Path(__file__).parent / "results" / "photoz_templates.json"
@@ -109,7 +110,8 @@ def figures(table: QTable) -> dict:
 
     def rows(t):
         return [{"snr": f"{r['snr_min']:g}-{r['snr_max']:g}", "n": int(r["n"]),
-                 "sigma_nmad": _finite(r["sigma_nmad"]), "outlier_fraction": _finite(r["outlier_fraction"])}
+                 "sigma_nmad": finite_or_none(r["sigma_nmad"]),
+                 "outlier_fraction": finite_or_none(r["outlier_fraction"])}
                 for r in photoz_accuracy(t, snr_bins=SNR_BINS)]  # fmt: skip
 
     high_z = (np.asarray(table["true_type"]) == "high_z") & (np.asarray(table["true_z"], float) > 8.5)
@@ -135,14 +137,10 @@ def pulls(catalog: QTable) -> dict:
         true = np.asarray(catalog[f"true_f_{band}"], float)
         pull = ((f - true) / np.where(e > 0, e, np.inf))[galaxy & (e > 0)]
         ratio = f[bright & (true > 0)] / true[bright & (true > 0)]
-        spread = 1.4826 * np.median(np.abs(pull - np.median(pull)))
-        out[band] = {"pull_nmad": _finite(spread), "pull_median": _finite(np.median(pull)),
-                     "flux_ratio_snr20": _finite(np.median(ratio))}  # fmt: skip
+        spread = nmad(pull)
+        out[band] = {"pull_nmad": finite_or_none(spread), "pull_median": finite_or_none(np.median(pull)),
+                     "flux_ratio_snr20": finite_or_none(np.median(ratio))}  # fmt: skip
     return out
-
-
-def _finite(value) -> float | None:
-    return float(value) if np.isfinite(value) else None
 
 
 def main() -> None:
@@ -177,7 +175,7 @@ def main() -> None:
                             "mock_library": [p[0] for p in library_populations()]},
               "measured_fluxes": measurement, "ways": ways,
               "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    write_result(args.out, result)
     print(f"wrote {args.out} ({result['seconds']:.0f} s)")
 
 

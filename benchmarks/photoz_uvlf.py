@@ -29,7 +29,6 @@ Usage: ``python benchmarks/photoz_uvlf.py [--realizations 4] [--per 40] [--quick
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import tempfile
 import time
@@ -38,6 +37,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import torch
+from _results import finite_or_none, write_result
 
 from asteris import TrainConfig, train
 from asteris.book import CI_FINE_TUNE_STEPS, CI_REFERENCE, reference_weights, training_preset
@@ -71,15 +71,11 @@ Z_EDGES = np.array([8.5, 9.5, 10.5, 11.5, 13.0, 16.0])
 SNR_BINS = (5.0, 10.0, 20.0, np.inf)
 
 
-def _finite(value) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
 def photoz_figures(matched) -> dict:
     """sigma_NMAD and outlier fraction overall and per detection S/N bin."""
     table = photoz_accuracy(matched, snr_bins=SNR_BINS)
-    rows = [{"n": int(r["n"]), "sigma_nmad": _finite(r["sigma_nmad"]),
-             "outlier_fraction": _finite(r["outlier_fraction"])} for r in table]  # fmt: skip
+    rows = [{"n": int(r["n"]), "sigma_nmad": finite_or_none(r["sigma_nmad"]),
+             "outlier_fraction": finite_or_none(r["outlier_fraction"])} for r in table]  # fmt: skip
     by_snr = {f"{r['snr_min']:g}-{r['snr_max']:g}": row for r, row in zip(table[1:], rows[1:])}
     return {**rows[0], "by_snr": by_snr}
 
@@ -175,7 +171,7 @@ def main() -> None:
     result.update(
         realizations=args.realizations, per_realization=args.per, seconds=time.perf_counter() - start
     )
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.out, result, indent=2)
     print(f"wrote {args.out} ({result['seconds']:.0f} s)")
 
 

@@ -17,14 +17,13 @@ Usage: ``python benchmarks/purity_estimates.py [--realizations 2] [--per 150] [-
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+from _results import finite_or_none, write_result
 
 from asteris.book import chapter_run
-from asteris.fileio import atomic_write
 from asteris.mock.datasets import MOCK_VERSION, mock_field
 from asteris.science.injection import SourceRenderer
 from asteris.science.recovery import asteris_method, coadd_method, compare_protocols, limiting_magnitude
@@ -40,7 +39,7 @@ def purity_rows(result, method: str) -> list[dict]:
     for threshold in result.thresholds:
         mags, _ = result.detections[method][result._t(threshold)]
         row = {"threshold": float(threshold), "detections": int(len(mags))}
-        row |= {k: (None if not np.isfinite(v) else round(v, 4))
+        row |= {k: finite_or_none(v, 4)
                 for k, v in result.purity_estimates(method, threshold).items()}  # fmt: skip
         rows.append(row)
     return rows
@@ -91,7 +90,7 @@ def main() -> None:
         for r in rows:
             print("  " + ", ".join(f"{k} {v}" for k, v in r.items()))
         print("  " + ", ".join(f"{k} {v}" for k, v in summary(rows).items()))
-    atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(out, indent=1) + "\n"), overwrite=True)
+    write_result(args.out, out)
     print(f"wrote {args.out}")
 
 

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from _memory import status_mb
+from _results import write_result
 
 from asteris.tuning import machine_description
 
@@ -87,7 +88,7 @@ def main() -> None:
         "big_over_baseline_time": ratio,
     }
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    write_result(RESULTS, report, indent=2)
     print(f"wrote {RESULTS}")
 
 

@@ -16,6 +16,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from _results import write_result
+
+from asteris.tuning import machine_line
+
 RESULTS = Path(__file__).parent / "results"
 SOURCES = ["throughput", "streaming", "gpu", "bf16_accuracy_cpu", "compile_time"]
 
@@ -24,21 +28,12 @@ def _load() -> dict:
     return {name: json.loads(p.read_text()) for name in SOURCES if (p := RESULTS / f"{name}.json").exists()}
 
 
-def machine_line(result: dict) -> str:
-    """The machine a result was measured on, in one line: every figure belongs to one."""
-    m = result.get("machine") or {}
-    if m.get("cpu_model"):
-        flags = ", ".join(m.get("vector_extensions") or [])
-        gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
-        threads = f"{m.get('torch_threads')} threads"
-        return f"  machine: {m['cpu_model']} ({flags}), {threads}, torch {m.get('torch')}{gpu}"
-    if m.get("gpu"):
-        return f"  machine: GPU {m['gpu']}, torch {m.get('torch')}; {m.get('note', 'host CPU not recorded')}"
-    return "  machine: not recorded"
+def _machine(result: dict) -> str:
+    return "  machine: " + machine_line(result)
 
 
 def _cpu_lines(t: dict) -> list[str]:
-    lines = [f"CPU ({t['device']}, torch {t['torch']})", machine_line(t)]
+    lines = [f"CPU ({t['device']}, torch {t['torch']})", _machine(t)]
     for r in t["inference"]:
         lines.append(
             f"  inference {r['implementation']:>8} {r['tile']:>12}: {r['voxels_per_s']:>12,.0f} voxels/s"
@@ -55,7 +50,7 @@ def _cpu_lines(t: dict) -> list[str]:
 
 
 def _streaming_lines(s: dict) -> list[str]:
-    return ["streamed denoising (network replaced by the identity)", machine_line(s)] + [
+    return ["streamed denoising (network replaced by the identity)", _machine(s)] + [
         f"  {r['size']}^2 x {r['exposures']} {r['mode']:>9}: {r['seconds']:.0f} s, "
         f"peak anonymous {r['peak_anon_mb']:.0f} MB"
         for r in s["results"]
@@ -69,7 +64,7 @@ def _gpu_lines(g: dict) -> list[str]:
         f"fp32 {c['matmul_fp32_tflop_per_s']:.0f} / tf32 {c['matmul_tf32_tflop_per_s']:.0f} / "
         f"bf16 {c['matmul_bf16_tflop_per_s']:.0f} TFLOP/s; "
         f"network {g['flops']['flops_per_voxel'] / 1e6:.2f} MFLOP/voxel",
-        machine_line(g),
+        _machine(g),
     ]
     for r in g.get("inference", []):
         lines.append(
@@ -110,7 +105,7 @@ def _compile_lines(c: dict) -> list[str]:
     lines = [
         f"torch.compile on {c['device']}, {c['network']}, tile {c['tile']} "
         f"(eager {c['eager_seconds']:.3f} s)",
-        machine_line(c),
+        _machine(c),
     ]
     for r in c["rows"]:
         lines.append(
@@ -133,12 +128,12 @@ def main() -> None:
         lines += _accuracy_lines("GPU", found["gpu"].get("bf16_accuracy", {}))
     if "bf16_accuracy_cpu" in found:
         lines += ["bf16 autocast on a CPU (same number format, another machine)"]
-        lines.append(machine_line(found["bf16_accuracy_cpu"]))
+        lines.append(_machine(found["bf16_accuracy_cpu"]))
         lines += _accuracy_lines("CPU", found["bf16_accuracy_cpu"].get("bf16_accuracy", {}))
     if "compile_time" in found:
         lines += _compile_lines(found["compile_time"])
     print("\n".join(lines))
-    (RESULTS / "speed.json").write_text(json.dumps(found, indent=2) + "\n")
+    write_result(RESULTS / "speed.json", found, indent=2)
     print(f"wrote {RESULTS / 'speed.json'} from {', '.join(found)}")
 
 

@@ -44,13 +44,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results import write_result
 
 from asteris.book import CI_FINE_TUNE_STEPS, CI_REFERENCE, reference_weights, training_preset
-from asteris.fileio import atomic_write, data_dir, sha256sum
+from asteris.fileio import data_dir, sha256sum
+from asteris.mock import MockPointing
 from asteris.mock.datasets import MOCK_VERSION
-from asteris.mock.population import WHITLER25
 from asteris.science.survey import (
-    MockPointing,
     SurveyConfig,
     read_survey,
     run_survey,
@@ -61,6 +61,7 @@ from asteris.science.survey import (
     survey_luminosity_function,
 )
 from asteris.science.uvlf import bin_averages
+from asteris.sky.luminosity import WHITLER25
 from asteris.tuning import machine_description
 
 RESULTS = Path(__file__).parent / "results" / "survey_uvlf.json"
@@ -89,7 +90,6 @@ def truth_pass(run_dir: Path) -> tuple[np.ndarray, dict, dict]:
     import astropy.units as u
 
     from asteris.mock.datasets import HIGH_Z_FIELD, mock_field
-    from asteris.science.survey import pointing_from_record
     from asteris.science.uvlf import effective_volume
 
     _, summaries = read_survey(run_dir)
@@ -97,7 +97,7 @@ def truth_pass(run_dir: Path) -> tuple[np.ndarray, dict, dict]:
     found = {m: survey_candidates(run_dir, m) for m in METHODS}
     kinds, field = {m: [] for m in METHODS}, {m: [] for m in METHODS}
     for s in summaries:
-        truth = mock_field("nircam", **HIGH_Z_FIELD, seed=pointing_from_record(s["pointing"]).seed,
+        truth = mock_field("nircam", **HIGH_Z_FIELD, seed=MockPointing.from_record(s["pointing"]).seed,
                            progress=False).catalog  # fmt: skip
         x, y = np.asarray(truth["x"], float), np.asarray(truth["y"], float)
         inside = (x >= 0) & (x < s["shape"][1]) & (y >= 0) & (y < s["shape"][0])
@@ -409,7 +409,7 @@ def summarize(out: Path, run_dir: Path) -> None:
     command = result.get("command", "python benchmarks/survey_uvlf.py")
     result.update(science_section(run_dir, config, result, command=command))
     result["summarized_by"] = "python benchmarks/survey_uvlf.py --summarize --run-dir RUN_DIR"
-    atomic_write(out, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite=True)
+    write_result(out, result)
     print(f"wrote {out}")
 
 
@@ -436,7 +436,7 @@ def write_results(
     result.setdefault("cost", {})[args.label] = cost(run_dir)
     if science and args.label == "survey":
         result.update(science_section(run_dir, config, result, command=_command(args)))
-    atomic_write(out, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite=True)
+    write_result(out, result)
     print(f"wrote {out}")
 
 

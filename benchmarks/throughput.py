@@ -48,6 +48,7 @@ import time
 from pathlib import Path
 
 from _memory import status_mb
+from _results import write_result
 
 from asteris.tuning import emulated_isa, machine_description
 
@@ -116,7 +117,7 @@ def load_authors_class(path: str | Path):
 
 def _network(impl: str, net, shape: tuple[int, ...], training: bool, authors_code: str | None):
     """The module to run for ``impl`` and its forward function; kernel choices are made (or forced) first."""
-    from asteris.denoise import TUNING_SIDE
+    from asteris.engine import TUNING_SIDE
     from asteris.tuning import LAYOUTS, choose_kernels
 
     if impl == "asteris":
@@ -440,7 +441,7 @@ def main() -> None:
     out = Path(args.out) if args.out else None if args.quick else RESULTS
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        write_result(out, result, indent=2)
         print(f"wrote {out}")
 
 

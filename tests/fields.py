@@ -8,8 +8,8 @@ def white_noise_bands(bands, shape: tuple[int, int], *, exposures: int, seed: in
     renderers (pixel scale, zero point, Airy PSF of the band)."""
     import numpy as np
 
-    from asteris.mock.instruments import NIRCAM
     from asteris.science.injection import SourceRenderer
+    from asteris.sky.instruments import NIRCAM
     from asteris.stack import read_stack
 
     rng = np.random.default_rng(seed)

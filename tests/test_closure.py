@@ -125,9 +125,10 @@ def test_injections_at_the_survey_density_leave_the_field_detections_alone():
     field's own detections away from the injected galaxies, else the copies would be measured in a
     more crowded field than their originals; four times as many do move them (the local noise of
     the detection image rises)."""
+    from asteris.mock import MockPointing
     from asteris.science.catalog import multiband_catalog
     from asteris.science.recovery import match_positions
-    from asteris.science.survey import MockPointing, SurveyConfig
+    from asteris.science.survey import SurveyConfig
 
     config = SurveyConfig()
     shape = (320, 320)

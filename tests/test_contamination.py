@@ -6,8 +6,8 @@ import pytest
 from astropy.table import QTable
 
 from asteris.errors import ConfigError
-from asteris.mock.sed import Passbands, StellarPopulation
 from asteris.science.contamination import dimmed_interlopers
+from asteris.sky.sed import Passbands, StellarPopulation
 
 pytestmark = pytest.mark.usefixtures("module_data_dir")  # EAZY grids cached per module
 

@@ -9,7 +9,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from asteris import denoise, read_stack, save_checkpoint
-from asteris.denoise import _tile_offset, denoise_frames
+from asteris.engine import denoise_frames, tile_offset
 from asteris.errors import (
     EmptyStackError,
     NotFITSError,
@@ -172,8 +172,8 @@ def test_tile_offset_is_the_numpy_median_of_medians(exposures):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         expected = np.nanmedian(np.nanmedian(np.where(tile != 0, tile, np.nan), axis=0))
-    assert _tile_offset(torch.from_numpy(tile)).item() == expected
-    assert _tile_offset(torch.zeros((exposures, 8, 8))).item() == 0
+    assert tile_offset(torch.from_numpy(tile)).item() == expected
+    assert tile_offset(torch.zeros((exposures, 8, 8))).item() == 0
 
 
 def test_kernels_compiled_under_a_forced_cpu_level_get_a_cache_of_their_own(tiny_net, monkeypatch):

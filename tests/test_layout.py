@@ -1,5 +1,6 @@
 """The package's layers: the core imports none of the optional parts, each part names its extra
-when missing, and the imports run one way (core <- archive <- mock <- science <- book)."""
+when missing, and the imports run one way: core <- archive, sky <- mock, science <- book; the science
+never stands on the simulator."""
 
 import ast
 import json
@@ -16,12 +17,13 @@ RUN_CORE = Path(__file__).resolve().parent / "core_only" / "run_core.py"
 ALLOWED = {
     "core": {"core"},
     "archive": {"core"},
-    "mock": {"core", "archive"},
-    "science": {"core", "archive", "mock"},
-    "book": {"core", "archive", "mock", "science"},
+    "sky": {"core"},
+    "mock": {"core", "archive", "sky"},
+    "science": {"core", "archive", "sky"},
+    "book": {"core", "archive", "sky", "mock", "science"},
     # the command line is the front door: each command imports its part inside the command's function,
     # so that `asteris info/train/denoise` run on the core alone (test_the_core_runs_... shows it)
-    "cli": {"core", "archive", "mock", "science"},
+    "cli": {"core", "archive", "sky", "mock", "science"},
 }
 
 
@@ -66,6 +68,33 @@ def test_imports_run_one_way():
     assert not crossings(PACKAGE), "\n".join(crossings(PACKAGE))
 
 
+def test_the_science_never_imports_the_simulator():
+    science = PACKAGE / "science"
+    found = {}
+    for path in science.rglob("*.py"):
+        imported = package_imports(path, PACKAGE)
+        found[str(path.relative_to(PACKAGE))] = [t for t in imported if layer_of(t) == "mock"]
+    assert not any(found.values()), {k: v for k, v in found.items() if v}
+
+
+def private_imports(package: Path) -> list[str]:
+    """``from .x import _name`` lines of the package: a private name used outside its module."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("asteris")):
+                found += [f"{path.relative_to(package.parent)}:{node.lineno} imports {a.name}"
+                          for a in node.names if a.name.startswith("_")]  # fmt: skip
+    return found
+
+
+def test_no_private_name_crosses_a_module(tmp_path):
+    assert not private_imports(PACKAGE), "\n".join(private_imports(PACKAGE))
+    (tmp_path / "asteris").mkdir()
+    (tmp_path / "asteris" / "a.py").write_text("def f():\n    from .b import _g, h\n")
+    assert private_imports(tmp_path / "asteris") == ["asteris/a.py:2 imports _g"]
+
+
 def test_the_layer_check_sees_crossings(tmp_path):
     package = tmp_path / "asteris"
     (package / "mock").mkdir(parents=True)
@@ -89,10 +118,11 @@ def test_the_core_runs_without_any_optional_package(tmp_path):
     assert report["status"] == {"info": 0, "train": 0, "denoise": 0}, report["stderr"]
     assert report["output_finite"]
     assert report["optional_imported"] == []  # info, train and denoise touched no extra
-    assert report["subpackages"] == {"archive": "imported", "mock": "imported", "science": "imported"}
+    assert report["subpackages"] == {"archive": "imported", "sky": "imported", "mock": "imported",
+                                     "science": "imported"}
 
 
-@pytest.mark.parametrize("extra", ["archive", "mock", "science"])
+@pytest.mark.parametrize("extra", ["archive", "sky", "mock", "science"])
 def test_a_missing_extra_is_named_on_import(extra):
     code = (
         "import asteris.extras as e\n"

@@ -19,10 +19,10 @@ from asteris.mock.calibration import (
     row_offset_rms,
 )
 from asteris.mock.detector import DQ_HOT, row_median_correction
-from asteris.mock.instruments import NIRCAM
 from asteris.mock.noise import NoiseConfig
 from asteris.mock.population import PopulationConfig
 from asteris.mock.simulate import simulate_field
+from asteris.sky.instruments import NIRCAM
 
 EMPTY = PopulationConfig.empty()
 AS_THEY_COME = CorrectionConfig.none()  # the simulator and the drizzle alone

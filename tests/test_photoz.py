@@ -5,8 +5,8 @@ import pytest
 from astropy.table import QTable
 
 from asteris.errors import ConfigError
-from asteris.mock.sed import Passbands, StellarPopulation, rest_frame_spectrum
 from asteris.science.photoz import Template, default_templates, photometric_redshifts
+from asteris.sky.sed import Passbands, StellarPopulation, rest_frame_spectrum
 
 pytestmark = pytest.mark.usefixtures("module_data_dir")  # EAZY grids cached per module
 

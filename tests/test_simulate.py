@@ -9,11 +9,12 @@ from astropy.table import QTable
 from asteris.archive.corrections import CorrectionConfig
 from asteris.errors import ConfigError
 from asteris.fileio import sha256sum
-from asteris.mock.instruments import HSC, NIRCAM, get_instrument, psf_kernel
 from asteris.mock.noise import NoiseConfig, persistence_ghost, resample_to_sky
 from asteris.mock.population import WHITLER25, PopulationConfig, high_z_galaxies
-from asteris.mock.sed import Passbands, StellarPopulation
 from asteris.mock.simulate import read_mock_field, simulate_field
+from asteris.sky.instruments import HSC, NIRCAM, get_instrument
+from asteris.sky.psf import psf_kernel
+from asteris.sky.sed import Passbands, StellarPopulation
 
 photutils = pytest.importorskip("photutils.aperture")
 

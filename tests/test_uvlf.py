@@ -7,8 +7,6 @@ from scipy.integrate import quad
 from scipy.special import gamma
 
 from asteris.errors import ConfigError
-from asteris.mock.population import WHITLER25, DoublePowerLaw
-from asteris.mock.sed import Passbands, StellarPopulation
 from asteris.science.uvlf import (
     Schechter,
     absolute_uv_magnitude,
@@ -19,6 +17,8 @@ from asteris.science.uvlf import (
     literature_luminosity_functions,
     poisson_interval,
 )
+from asteris.sky.luminosity import WHITLER25, DoublePowerLaw
+from asteris.sky.sed import Passbands, StellarPopulation
 
 FILTERS = {b: f"jwst_{b.lower()}" for b in ("F090W", "F115W", "F150W", "F200W", "F277W", "F356W", "F444W")}
 

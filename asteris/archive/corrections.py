@@ -37,6 +37,7 @@ from scipy import ndimage
 
 from ..config import reject_unknown_keys
 from ..errors import ConfigError
+from ..stats import NMAD_SCALE, nmad
 
 __all__ = [
     "CorrectionConfig",
@@ -177,13 +178,6 @@ class CorrectionConfig:
         return dataclasses.asdict(self)
 
 
-def _robust_sigma(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return 0.0
-    return float(1.4826 * np.median(np.abs(values - np.median(values))))
-
-
 def source_mask(image: np.ndarray, usable: np.ndarray, *, nsigma: float = 3.0, smooth: float = 1.5,
                 background_scale: float = 4.0, dilate: int = 4) -> np.ndarray:  # fmt: skip
     """True on pixels of sources: ``image`` band-passed between ``smooth`` and ``background_scale`` px.
@@ -201,7 +195,7 @@ def source_mask(image: np.ndarray, usable: np.ndarray, *, nsigma: float = 3.0, s
     (True, False)
     """
     band = _masked_smooth(image, usable, smooth) - _masked_smooth(image, usable, background_scale)
-    sigma = _robust_sigma(band[usable])
+    sigma = nmad(band[usable], finite_only=True, empty=0.0, keep_dtype=True)
     mask = usable & (band > nsigma * sigma) if sigma > 0 else np.zeros(image.shape, bool)
     mask = ndimage.binary_opening(mask, iterations=1)  # single noise pixels are not sources
     return ndimage.binary_dilation(mask, iterations=dilate) if dilate else mask
@@ -279,7 +273,7 @@ def _clipped_median(block: np.ndarray, axis: int, nsigma: float = 3.0) -> np.nda
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # lines with no usable pixel give NaN
         centre = np.nanmedian(block, axis=axis, keepdims=True)
-        spread = 1.4826 * np.nanmedian(np.abs(block - centre), axis=axis, keepdims=True)
+        spread = NMAD_SCALE * np.nanmedian(np.abs(block - centre), axis=axis, keepdims=True)
         clipped = np.where(np.abs(block - centre) <= nsigma * spread, block, np.nan)
         return np.nan_to_num(np.nanmedian(clipped, axis=axis))
 
@@ -345,7 +339,7 @@ def column_excess(residuals: np.ndarray, fit: np.ndarray, *, smooth: int = 33) -
         if used.sum() < 2 * smooth:
             continue
         high = medians[used] - ndimage.median_filter(medians[used], size=smooth, mode="nearest")
-        sigma = _robust_sigma(values[np.isfinite(values)])
+        sigma = nmad(values[np.isfinite(values)], finite_only=True, empty=0.0, keep_dtype=True)
         expected = np.mean(np.pi / 2 * sigma**2 / counts[used])
         ratios.append(float(np.var(high) / expected))
     return float(np.median(ratios)) if ratios else float("nan")
@@ -387,7 +381,8 @@ def detector_pattern(frames: np.ndarray, usable: np.ndarray, sources: np.ndarray
     if not known.any():
         return median, median
     contrast = median - ndimage.median_filter(median, size=3)
-    spikes = known & (np.abs(contrast) > pixel_sigma * _robust_sigma(contrast[known]))
+    spread = nmad(contrast[known], finite_only=True, empty=0.0, keep_dtype=True)
+    spikes = known & (np.abs(contrast) > pixel_sigma * spread)
     smooth_part = _masked_smooth(median, known & ~spikes, smooth)  # hot pixels would spread into it
     return np.where(known, smooth_part, 0.0), np.where(spikes, median - smooth_part, 0.0)
 
@@ -428,7 +423,7 @@ def reject_outliers(frames: np.ndarray, weights: np.ndarray, *, nsigma: float = 
     gradient = ndimage.maximum_filter(np.nan_to_num(np.abs(median)), size=3)
     out = np.zeros(frames.shape, bool)
     for t, (frame, ok) in enumerate(zip(frames, valid)):
-        noise = _robust_sigma((frame - median)[ok & judged])
+        noise = nmad((frame - median)[ok & judged], finite_only=True, empty=0.0, keep_dtype=True)
         limit = nsigma * noise + scale * gradient
         flags = ok & judged & (np.abs(frame - np.nan_to_num(median)) > limit)
         out[t] = ndimage.binary_dilation(flags, iterations=grow) & ok if grow and flags.any() else flags

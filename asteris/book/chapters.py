@@ -287,6 +287,4 @@ def training_preset(mode: str, *, from_scratch: bool = False) -> TrainConfig:
     preset = TrainConfig.preset("tiny") if ci else TrainConfig.preset("paper", bf16=torch.cuda.is_available())
     if from_scratch:
         return preset
-    if ci:
-        return preset.replace(epochs=1, max_steps_per_epoch=CI_FINE_TUNE_STEPS, lr=1e-4, lr_min=1e-5)
-    return preset.replace(epochs=1, max_steps_per_epoch=FINE_TUNE_STEPS, lr=1e-5, lr_min=1e-6)
+    return preset.fine_tuning(CI_FINE_TUNE_STEPS if ci else FINE_TUNE_STEPS)

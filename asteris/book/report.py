@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 import astropy.units as u
 from astropy.table import QTable
 
-from ..tuning import emulated_isa
+from ..tuning import emulated_isa, machine_line
 from .chapters import committed_result
 
 __all__ = [
@@ -86,28 +86,6 @@ def _gain(value, error=None) -> str:
     if value is None or not math.isfinite(value):
         return "none"
     return f"{value:+.2f}" + (f" ± {error:.2f}" if error is not None and math.isfinite(error) else "")
-
-
-def machine_line(result: dict) -> str:
-    """The machine a result was measured on, in one line (every figure belongs to one).
-
-    >>> machine_line({"machine": {"cpu_model": "AMD EPYC", "logical_cores": 2, "torch_threads": 2,
-    ...     "cpu_capability": "AVX512", "torch": "2.13.0+cpu"}})
-    '2-core AMD EPYC (AVX512 kernels), 2 threads, torch 2.13.0+cpu'
-    """
-    m = result.get("machine") or {}
-    if m.get("cpu_model"):
-        isa = m.get("aten_cpu_capability") or m.get("cpu_capability") or "default"
-        emulated = emulated_isa(m)
-        kernels = f"{isa.upper()} kernels" + (" on an AVX-512 CPU: emulated" if emulated else "")
-        gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
-        return (
-            f"{m.get('logical_cores', '?')}-core {m['cpu_model']} ({kernels}), "
-            f"{m.get('torch_threads')} threads, torch {m.get('torch')}{gpu}"
-        )
-    if m.get("gpu"):
-        return f"GPU {m['gpu']}, torch {m.get('torch')}"
-    return "machine not recorded"
 
 
 # --- depth ------------------------------------------------------------------------------------

@@ -20,12 +20,16 @@ from ..extras import require_extra
 
 require_extra("mock", feature="asteris.mock")
 
+from ..sky.instruments import HSC, NIRCAM, BandSpec, Instrument, get_instrument, mjy_sr_zero_point
+from ..sky.psf import psf_kernel
+from ..sky.render import render_sources
+from ..sky.sed import NJY_AB_ZP, Passbands, StellarPopulation, igm_transmission, rest_frame_spectrum
 from .calibration import calibration_table, casertano_r, correlated_noise_factor
 from .datasets import HIGH_Z_FIELD, MOCK_VERSION, default_parameters, high_z_field, mock_field
 from .detector import exposure_wcs, row_median_correction, write_cal, write_warp
-from .instruments import HSC, NIRCAM, BandSpec, Instrument, get_instrument, mjy_sr_zero_point, psf_kernel
 from .noise import COMPONENTS, STRUCTURED, NoiseConfig
 from .plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
+from .pointing import MockPointing
 from .population import (
     WHITLER25,
     DoublePowerLaw,
@@ -34,13 +38,11 @@ from .population import (
     high_z_sources,
     sky_catalog,
 )
-from .sed import NJY_AB_ZP, Passbands, StellarPopulation, igm_transmission, rest_frame_spectrum
 from .simulate import (
     MockBand,
     MockField,
     component_power_spectra,
     read_mock_field,
-    render_sources,
     simulate_field,
 )
 from .synthetic import synthetic_stack, synthetic_wcs
@@ -56,6 +58,7 @@ __all__ = [
     "high_z_field",
     "default_parameters",
     "HIGH_Z_FIELD",
+    "MockPointing",
     "MOCK_VERSION",
     "NoiseConfig",
     "COMPONENTS",

@@ -21,9 +21,9 @@ import numpy as np
 from astropy.io import fits
 from scipy import ndimage
 
-from ..coadd import nmad
+from ..sky.instruments import NIRCAM
+from ..stats import nmad
 from .detector import DQ_HOT, EXPOSURE_TIME, detector_shape, row_median_correction
-from .instruments import NIRCAM
 from .noise import COMPONENTS, NoiseConfig
 from .population import PopulationConfig
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..archive.corrections import CorrectionConfig
 from ..fileio import data_dir
-from .instruments import get_instrument
+from ..sky.instruments import get_instrument
 from .noise import NoiseConfig
 from .population import PopulationConfig
 from .simulate import MockField, read_mock_field, simulate_field

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from ..errors import ConfigError
+from ..sky.render import add_patch
 
 __all__ = [
     "NoiseConfig",
@@ -35,7 +36,6 @@ __all__ = [
     "persistence_ghost",
     "gap_mask",
     "resample_to_sky",
-    "add_patch",
     "power_spectrum",
 ]
 
@@ -189,13 +189,6 @@ def one_over_f_stripes(shape: tuple[int, int], amplifier_width: int, rms: float,
         rows = np.fft.irfft(spectrum, n=height)
         out[:, start : start + amplifier_width] = (rms * rows / rows.std())[:, None]
     return out
-
-
-def add_patch(image: np.ndarray, y0: int, x0: int, patch: np.ndarray) -> None:
-    """Add ``patch`` with its lower corner at (y0, x0), clipped to the image, in place."""
-    ys = slice(max(y0, 0), min(y0 + patch.shape[0], image.shape[0]))
-    xs = slice(max(x0, 0), min(x0 + patch.shape[1], image.shape[1]))
-    image[ys, xs] += patch[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
 
 
 def cosmic_ray_residuals(shape: tuple[int, int], per_mpx: float, sigma: float, rng) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The mock sky: galaxies, stars, z > 8.5 galaxies and red interlopers, with SEDs.
 
-Every object gets a spectral energy distribution from `asteris.mock.sed`, so its
+Every object gets a spectral energy distribution from `asteris.sky.sed`, so its
 fluxes in all bands (JWST NIRCam, HST ACS, Subaru HSC) are consistent. The
 populations and their default parameters:
 
@@ -27,16 +27,16 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import astropy.units as u
 import numpy as np
 from astropy.cosmology import Planck18
 from astropy.table import QTable, vstack
-from scipy.integrate import trapezoid
 
 from ..config import reject_unknown_keys
-from .sed import NJY_AB_ZP, Passbands, StellarPopulation
+from ..sky.galaxies import SourceRows, age_limit_gyr, high_z_sources, loguniform, sample_pdf
+from ..sky.luminosity import WHITLER25, DoublePowerLaw, integrate
+from ..sky.sed import Passbands, StellarPopulation
 
 __all__ = [
     "DoublePowerLaw",
@@ -56,46 +56,6 @@ ALL_BANDS = (
     "acs_wfc_f435w", "acs_wfc_f606w", "acs_wfc_f814w",
     "hsc_g", "hsc_r", "hsc_i", "hsc_z", "hsc_y",
 )  # fmt: skip
-_ARCMIN2_PER_SR = (180 * 60 / np.pi) ** 2
-
-
-@dataclass(frozen=True)
-class DoublePowerLaw:
-    """A double-power-law UV luminosity function ``phi(M_UV)`` in Mpc^-3 mag^-1."""
-
-    m_star: float
-    alpha: float
-    beta: float
-    phi_star: float
-
-    def __call__(self, muv: np.ndarray | float) -> np.ndarray:
-        dm = np.asarray(muv, dtype=float) - self.m_star
-        return self.phi_star / (10 ** (0.4 * (self.alpha + 1) * dm) + 10 ** (0.4 * (self.beta + 1) * dm))
-
-    def expected_number(
-        self, muv_edges: np.ndarray, *, z_range: tuple[float, float], area_arcmin2: float, boost: float = 1.0
-    ) -> np.ndarray:
-        """Expected number of galaxies per M_UV bin in a field of ``area_arcmin2`` over ``z_range``."""
-        return (
-            boost
-            * _volume(z_range, area_arcmin2)
-            * np.array([_integrate(self, lo, hi) for lo, hi in zip(muv_edges[:-1], muv_edges[1:])])
-        )
-
-
-#: Whitler et al. (2025) double-power-law fit at z ~ 9.8.
-WHITLER25 = DoublePowerLaw(m_star=-20.54, alpha=-2.60, beta=-3.49, phi_star=4.85e-5)
-
-
-def _integrate(fn, lo: float, hi: float, n: int = 400) -> float:
-    x = np.linspace(lo, hi, n)
-    return float(trapezoid(fn(x), x))
-
-
-def _volume(z_range: tuple[float, float], area_arcmin2: float) -> float:
-    """Comoving volume in Mpc^3 of a field of ``area_arcmin2`` between two redshifts."""
-    dvdz = lambda z: Planck18.differential_comoving_volume(z).to_value("Mpc3 / sr")  # noqa: E731
-    return _integrate(dvdz, *z_range, n=200) * area_arcmin2 / _ARCMIN2_PER_SR
 
 
 @dataclass(frozen=True)
@@ -146,77 +106,17 @@ def _galaxy_redshifts(rng, mags: np.ndarray) -> np.ndarray:
     return out
 
 
-def _sample_pdf(rng, n: int, grid: np.ndarray, pdf: np.ndarray) -> np.ndarray:
-    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (pdf[1:] + pdf[:-1]) * np.diff(grid))])
-    return np.interp(rng.random(n) * cdf[-1], cdf, grid)
-
-
-_Z_TABLE = np.linspace(0.0, 20.0, 2001)
-_AGE_TABLE = Planck18.age(_Z_TABLE).to_value("Gyr")
-_KPC_PER_ARCSEC_TABLE = Planck18.kpc_proper_per_arcmin(_Z_TABLE).to_value("kpc / arcmin") / 60
-
-
-def _age_limit_gyr(z: float) -> float:
-    """95% of the age of the universe at ``z`` (Planck18), from a table."""
-    return float(np.interp(z, _Z_TABLE, _AGE_TABLE)) * 0.95
-
-
-def _loguniform(rng, lo: float, hi: float, n: int | None = None):
-    return np.exp(rng.uniform(np.log(lo), np.log(hi), n))
-
-
-@dataclass
-class _Rows:
-    """Per-object columns collected before they become a table."""
-
-    kind: str
-    z: list = field(default_factory=list)
-    muv: list = field(default_factory=list)
-    flux: list = field(default_factory=list)
-    r_e: list = field(default_factory=list)
-    n: list = field(default_factory=list)
-    q: list = field(default_factory=list)
-
-    def add(self, z, muv, flux, r_e, n, q) -> None:
-        for name, value in zip(("z", "muv", "flux", "r_e", "n", "q"), (z, muv, flux, r_e, n, q)):
-            getattr(self, name).append(value)
-
-    def table(self, rng, bands: list[str], extent: tuple[float, float]) -> QTable:
-        count = len(self.z)
-        flux = np.reshape(self.flux, (count, len(bands)))
-        cols = {
-            "type": np.full(count, self.kind, dtype="U10"),
-            "x_arcsec": rng.uniform(0, extent[0], count) * u.arcsec,
-            "y_arcsec": rng.uniform(0, extent[1], count) * u.arcsec,
-            "z": np.array(self.z, dtype=float),
-            "M_UV": np.array(self.muv, dtype=float) * u.mag,
-            "r_e": np.array(self.r_e, dtype=float) * u.arcsec,
-            "sersic_n": np.array(self.n, dtype=float),
-            "axis_ratio": np.array(self.q, dtype=float),
-            "theta": rng.uniform(0, 180, count) * u.deg,
-        }
-        for i, band in enumerate(bands):
-            cols[f"flux_{band}"] = flux[:, i] * u.nJy
-            cols[f"mag_{band}"] = _ab_mag(flux[:, i]) * u.ABmag
-        return QTable(cols)
-
-
-def _ab_mag(flux_njy: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return np.where(flux_njy > 0, NJY_AB_ZP - 2.5 * np.log10(np.maximum(flux_njy, 1e-30)), np.inf)
-
-
-def _field_galaxies(rng, passbands: Passbands, cfg: PopulationConfig, area: float, ref: int) -> _Rows:
+def _field_galaxies(rng, passbands: Passbands, cfg: PopulationConfig, area: float, ref: int) -> SourceRows:
     n_expected = (
         area
         / 3600
-        * _integrate(lambda m: 10 ** (cfg.counts_log_norm + cfg.counts_slope * (m - 28)), *cfg.galaxy_mags)
+        * integrate(lambda m: 10 ** (cfg.counts_log_norm + cfg.counts_slope * (m - 28)), *cfg.galaxy_mags)
     )
     mags = _power_law_mags(rng, rng.poisson(n_expected), *cfg.galaxy_mags, cfg.counts_slope)
     pool = [
         StellarPopulation(
-            age_gyr=_loguniform(rng, 0.05, 3.0),
-            tau_gyr=_loguniform(rng, 0.1, 5.0),
+            age_gyr=loguniform(rng, 0.05, 3.0),
+            tau_gyr=loguniform(rng, 0.1, 5.0),
             metallicity=float(rng.choice([0.2, 0.4, 1.0])),
             av=float(min(rng.exponential(0.4), 2.0)),
             log_u=-2.5,
@@ -224,31 +124,31 @@ def _field_galaxies(rng, passbands: Passbands, cfg: PopulationConfig, area: floa
         for _ in range(cfg.templates)
     ]
     pool_ages = np.array([p.age_gyr for p in pool])
-    rows = _Rows("galaxy")
+    rows = SourceRows("galaxy")
     for mag, z in zip(mags, _galaxy_redshifts(rng, mags)):
-        allowed = np.flatnonzero(pool_ages < max(_age_limit_gyr(z), 0.06))
+        allowed = np.flatnonzero(pool_ages < max(age_limit_gyr(z), 0.06))
         pop = pool[rng.choice(allowed)]
         flux, muv = passbands.fluxes_njy(pop, z=z, mag=mag, band=ref)
         size = np.clip(0.3 * 10 ** (-0.1 * (mag - 24) + rng.normal(0, 0.15)), 0.03, 1.0)
-        rows.add(z, muv, flux, size, _loguniform(rng, 0.5, 4.0), rng.uniform(0.2, 1.0))
+        rows.add(z, muv, flux, size, loguniform(rng, 0.5, 4.0), rng.uniform(0.2, 1.0))
     return rows
 
 
-def _interlopers(rng, passbands: Passbands, cfg: PopulationConfig, area: float, ref: int) -> list[_Rows]:
-    dusty, quiescent = _Rows("dusty"), _Rows("quiescent")
+def _interlopers(rng, passbands: Passbands, cfg: PopulationConfig, area: float, ref: int) -> list[SourceRows]:
+    dusty, quiescent = SourceRows("dusty"), SourceRows("quiescent")
     for _ in range(rng.poisson(cfg.interloper_density * area)):
         z = rng.uniform(2.0, 5.0)
         mag = rng.uniform(*cfg.interloper_mags)
         if rng.random() < 0.5:
             rows = dusty
             pop = StellarPopulation(
-                age_gyr=min(_loguniform(rng, 0.1, 1.0), _age_limit_gyr(z)),
-                tau_gyr=_loguniform(rng, 0.1, 1.0), metallicity=1.0, av=rng.uniform(2.0, 4.0), log_u=-2.5,
+                age_gyr=min(loguniform(rng, 0.1, 1.0), age_limit_gyr(z)),
+                tau_gyr=loguniform(rng, 0.1, 1.0), metallicity=1.0, av=rng.uniform(2.0, 4.0), log_u=-2.5,
             )  # fmt: skip
             n = rng.uniform(0.8, 2.0)
         else:
             rows = quiescent
-            age = rng.uniform(0.6, 1.0) * _age_limit_gyr(z)
+            age = rng.uniform(0.6, 1.0) * age_limit_gyr(z)
             pop = StellarPopulation(age_gyr=age, tau_gyr=rng.uniform(0.05, 0.2), metallicity=1.0,
                                     av=rng.uniform(0.0, 0.3))  # fmt: skip
             n = rng.uniform(2.5, 4.0)
@@ -257,8 +157,8 @@ def _interlopers(rng, passbands: Passbands, cfg: PopulationConfig, area: float, 
     return [dusty, quiescent]
 
 
-def _stars(rng, passbands: Passbands, cfg: PopulationConfig, area: float, ref: int) -> _Rows:
-    rows = _Rows("star")
+def _stars(rng, passbands: Passbands, cfg: PopulationConfig, area: float, ref: int) -> SourceRows:
+    rows = SourceRows("star")
     for _ in range(rng.poisson(cfg.star_density * area)):
         flux = passbands.star_fluxes_njy(rng.uniform(3000, 10000), mag=rng.uniform(*cfg.star_mags), band=ref)
         rows.add(0.0, np.nan, flux, 0.0, np.nan, 1.0)
@@ -267,7 +167,7 @@ def _stars(rng, passbands: Passbands, cfg: PopulationConfig, area: float, ref: i
 
 def high_z_galaxies(
     rng: np.random.Generator, passbands: Passbands, cfg: PopulationConfig, area_arcmin2: float
-) -> _Rows:
+) -> SourceRows:
     """Galaxies at ``cfg.high_z_range`` with M_UV drawn from ``cfg.high_z_lf`` (times the boost)."""
     lf = cfg.high_z_lf
     muv_grid = np.linspace(*cfg.high_z_muv, 800)
@@ -275,9 +175,9 @@ def high_z_galaxies(
     expected = lf.expected_number(np.array(cfg.high_z_muv), z_range=cfg.high_z_range,
                                   area_arcmin2=area_arcmin2, boost=cfg.high_z_boost)[0]  # fmt: skip
     count = rng.poisson(expected)
-    muvs = _sample_pdf(rng, count, muv_grid, lf(muv_grid))
+    muvs = sample_pdf(rng, count, muv_grid, lf(muv_grid))
     dvdz = Planck18.differential_comoving_volume(z_grid).to_value("Mpc3 / sr")
-    redshifts = _sample_pdf(rng, count, z_grid, dvdz)
+    redshifts = sample_pdf(rng, count, z_grid, dvdz)
     return high_z_sources(rng, passbands, muvs, redshifts, templates=cfg.templates)
 
 
@@ -314,35 +214,6 @@ def library_populations() -> tuple[tuple, ...]:
     return tuple(field + interlopers + high_z)
 
 
-def high_z_sources(
-    rng: np.random.Generator, passbands: Passbands, muvs, redshifts, *, templates: int = 64
-) -> _Rows:
-    """Young, metal-poor, nearly dust-free galaxies of the given M_UV and z, with SEDs and sizes.
-
-    Each draws one of ``templates`` populations (10-250 Myr, Z = 0.02-0.2 Zsun,
-    A_V < 0.3) and a half-light radius of 0.6 kpc at M_UV = -21 scaling as
-    ``L^0.25`` with 0.15 dex scatter.
-    """
-    pool = [
-        StellarPopulation(
-            age_gyr=_loguniform(rng, 0.01, 0.25),
-            tau_gyr=_loguniform(rng, 0.05, 1.0),
-            metallicity=float(rng.choice([0.02, 0.2])),
-            av=float(min(rng.exponential(0.05), 0.3)),
-            log_u=-2.0,
-        )  # fmt: skip
-        for _ in range(templates)
-    ]
-    rows = _Rows("high_z")
-    for muv, z in zip(muvs, redshifts):
-        flux, _ = passbands.fluxes_njy(pool[rng.integers(len(pool))], z=z, muv=muv)
-        kpc_per_arcsec = np.interp(z, _Z_TABLE, _KPC_PER_ARCSEC_TABLE)
-        r_kpc = 0.6 * 10 ** (-0.1 * (muv + 21) + rng.normal(0, 0.15))
-        rows.add(z, muv, flux, np.clip(r_kpc / kpc_per_arcsec, 0.01, 1.0), rng.uniform(0.5, 1.5),
-                 rng.uniform(0.4, 1.0))  # fmt: skip
-    return rows
-
-
 def sky_catalog(
     extent_arcsec: tuple[float, float],
     *,
@@ -372,7 +243,7 @@ def sky_catalog(
         *_interlopers(rng, passbands, cfg, area, ref),
     ]
     tables = [g.table(rng, bands, extent_arcsec) for g in groups if g.z]
-    table = vstack(tables) if tables else _Rows("galaxy").table(rng, bands, extent_arcsec)
+    table = vstack(tables) if tables else SourceRows("galaxy").table(rng, bands, extent_arcsec)
     table.add_column(np.arange(1, len(table) + 1), name="id", index=0)
     table.meta.update({"HIZBOOST": cfg.high_z_boost, "AREA": area})
     return table

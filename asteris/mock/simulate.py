@@ -32,12 +32,19 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 from astropy.table import QTable
-from scipy.ndimage import map_coordinates, spline_filter
-from scipy.signal import oaconvolve
 from tqdm import tqdm
 
 from ..errors import ConfigError
 from ..fileio import atomic_path, check_writable, writable_folder
+from ..sky.instruments import BandSpec, Instrument, get_instrument
+from ..sky.render import (
+    CanvasGeometry,
+    canvas_kernel,
+    render_stamps,
+    sample_on_detectors,
+    sky_images,
+)
+from ..sky.sed import NJY_AB_ZP, SPECTRAL_GRIDS
 from ..stack import Stack, read_stack
 from ..version import VERSION
 from . import noise as nz
@@ -53,9 +60,7 @@ from .detector import (
     write_cal,
     write_warp,
 )
-from .instruments import BandSpec, Instrument, get_instrument, pixel_response, psf_kernel
 from .population import ALL_BANDS, PopulationConfig, sky_catalog
-from .sed import NJY_AB_ZP, SPECTRAL_GRIDS
 from .synthetic import synthetic_wcs
 
 __all__ = [
@@ -63,15 +68,11 @@ __all__ = [
     "MockField",
     "simulate_field",
     "read_mock_field",
-    "sersic_stamp",
-    "render_sources",
     "component_power_spectra",
     "SPECTRUM_COMPONENTS",
 ]
 
-_STRIPE_ROWS = 256  # output rows rendered at a time: bounds the canvas memory on big fields
 _PERSISTENCE_THRESHOLD = 100.0  # in units of the white noise: where a previous exposure leaves a ghost
-_SPLINE_PAD = 16  # canvas rows beyond a stripe for the spline prefilter: its edge error falls 0.27x a row
 _HOT_FLAGGED = 50.0  # hot pixels above this many sigma are in the bad-pixel mask (DQ), fainter ones are not
 _GROUP_BYTES = 3 << 30  # bound on the pixel coordinates and images of exposures rendered together
 
@@ -132,174 +133,6 @@ def read_mock_field(directory: str | Path) -> MockField:
         bands[name] = MockBand(name, stack, truth, exposures)
     catalog = QTable.read(directory / "catalog.ecsv", format="ascii.ecsv")
     return MockField(params["instrument"], bands, catalog, params)
-
-
-def _sersic_b(n: float) -> float:
-    """b_n of Ciotti & Bertin (1999), good to 1e-6 for n > 0.36."""
-    return 2 * n - 1 / 3 + 4 / (405 * n) + 46 / (25515 * n**2) + 131 / (1148175 * n**3)
-
-
-def sersic_stamp(
-    cx: float, cy: float, r_e: float, n: float, q: float, theta_deg: float, *, max_radius: float
-) -> tuple[int, int, np.ndarray]:
-    """A unit-sum Sersic image around (cx, cy), all lengths in canvas pixels.
-
-    Returns ``(y0, x0, patch)``: the patch's lower corner on the canvas. The
-    profile is tapered to zero between 0.8 and 1 times ``min(8 r_e, max_radius)``
-    along the major axis and normalised inside the patch, so the patch holds
-    the source's whole flux.
-    """
-    radius = float(np.clip(8 * r_e, 3, max_radius))
-    half = int(np.ceil(radius))
-    x0, y0 = int(np.floor(cx)) - half, int(np.floor(cy)) - half
-    sub = 3 if r_e < 6 else 1  # sub-sample small sources, whose cores a pixel does not resolve
-    offsets = (np.arange(sub) + 0.5) / sub - 0.5
-    grid = np.arange(2 * half + 2)
-    ys = (y0 + grid)[:, None, None, None] + offsets[None, :, None, None] - cy
-    xs = (x0 + grid)[None, None, :, None] + offsets[None, None, None, :] - cx
-    c, s = np.cos(np.radians(theta_deg)), np.sin(np.radians(theta_deg))
-    r = np.hypot(c * xs + s * ys, (-s * xs + c * ys) / q)
-    taper = np.clip((radius - r) / (0.2 * radius), 0, 1)
-    patch = (np.exp(-_sersic_b(n) * ((r / r_e) ** (1 / n) - 1)) * taper).mean(axis=(1, 3))
-    return y0, x0, (patch / patch.sum()).astype(np.float32)
-
-
-def _point_stamp(cx: float, cy: float) -> tuple[int, int, np.ndarray]:
-    x0, y0 = int(np.floor(cx)), int(np.floor(cy))
-    fx, fy = cx - x0, cy - y0
-    patch = np.array([[(1 - fy) * (1 - fx), (1 - fy) * fx], [fy * (1 - fx), fy * fx]], dtype=np.float32)
-    return y0, x0, patch
-
-
-@dataclass
-class _Geometry:
-    shape: tuple[int, int]  #: output grid (H, W)
-    margin: int  #: padding on each side, pixels
-    oversample: int
-
-    @property
-    def padded(self) -> tuple[int, int]:
-        return self.shape[0] + 2 * self.margin, self.shape[1] + 2 * self.margin
-
-    def canvas_coord(self, pixel: np.ndarray) -> np.ndarray:
-        """Canvas pixel coordinate of an output-grid pixel coordinate."""
-        return (np.asarray(pixel) + self.margin + 0.5) * self.oversample - 0.5
-
-
-def _render_stamps(catalog: QTable, geom: _Geometry, pixel_scale: float) -> list[tuple[int, int, np.ndarray]]:
-    cx, cy = geom.canvas_coord(catalog["x"]), geom.canvas_coord(catalog["y"])
-    r_e = catalog["r_e"].to_value(u.arcsec) / pixel_scale * geom.oversample
-    stamps = []
-    for i, row in enumerate(catalog):
-        if r_e[i] <= 0:
-            stamps.append(_point_stamp(cx[i], cy[i]))
-        else:
-            stamps.append(
-                sersic_stamp(
-                    cx[i],
-                    cy[i],
-                    r_e[i],
-                    row["sersic_n"],
-                    row["axis_ratio"],
-                    row["theta"].to_value(u.deg),
-                    max_radius=100 * geom.oversample,
-                )  # fmt: skip
-            )
-    return stamps
-
-
-def _convolved_rows(stamps, tops, bottoms, fluxes, kernel, width: int, start: int, stop: int) -> np.ndarray:
-    """Canvas rows ``[start, stop)`` of the sky convolved with ``kernel`` (canvas ``width`` columns wide)."""
-    halo = kernel.shape[0] // 2
-    c0, c1 = start - halo, stop + halo
-    canvas = np.zeros((c1 - c0, width))
-    for i in np.flatnonzero((bottoms > c0) & (tops < c1) & (fluxes != 0)):
-        y0, x0, patch = stamps[i]
-        nz.add_patch(canvas, y0 - c0, x0, fluxes[i] * patch)
-    return oaconvolve(canvas, kernel, mode="same")[halo : halo + stop - start]
-
-
-def _stamp_rows(stamps) -> tuple[np.ndarray, np.ndarray]:
-    tops = np.array([s[0] for s in stamps], dtype=int)
-    return tops, tops + np.array([s[2].shape[0] for s in stamps], dtype=int)
-
-
-def _sky_images(
-    stamps: list, fluxes: np.ndarray, kernel: np.ndarray, geom: _Geometry, phases: set[tuple[int, int]]
-) -> dict[tuple[int, int], np.ndarray]:
-    """PSF-convolved sky binned to pixels at each sub-pixel phase (py, px), on the padded grid less one."""
-    os_, (hp, wp) = geom.oversample, geom.padded
-    out = {p: np.zeros((hp - 1, wp - 1), dtype=np.float32) for p in phases}
-    tops, bottoms = _stamp_rows(stamps)
-    for r0 in range(0, hp - 1, _STRIPE_ROWS):
-        r1 = min(r0 + _STRIPE_ROWS, hp - 1)
-        sharp = _convolved_rows(stamps, tops, bottoms, fluxes, kernel, wp * os_, r0 * os_, (r1 + 1) * os_)
-        for py, px in phases:
-            block = sharp[py : py + (r1 - r0) * os_, px : px + (wp - 1) * os_]
-            out[py, px][r0:r1] = block.reshape(r1 - r0, os_, wp - 1, os_).sum(axis=(1, 3))
-    return out
-
-
-def _sample_on_detectors(
-    stamps: list, fluxes: np.ndarray, kernel: np.ndarray, geom: _Geometry, coords: list
-) -> list[np.ndarray]:
-    """The sky convolved with ``kernel`` (PSF and detector pixel) at each detector pixel centre.
-
-    ``coords`` holds per exposure the output-grid (x, y) of its pixel centres.
-    The convolved canvas is built a stripe of rows at a time (bounded memory)
-    and interpolated with cubic splines; values are surface brightness in
-    image units (a canvas pixel holds 1/oversample^2 of an output pixel).
-    """
-    os_, (hp, wp) = geom.oversample, geom.padded
-    total, step = hp * os_, _STRIPE_ROWS * os_
-    tops, bottoms = _stamp_rows(stamps)
-    canvas_yx = [(geom.canvas_coord(y), geom.canvas_coord(x)) for x, y in coords]
-    out = [np.zeros(x.shape) for x, _ in coords]
-    for start in range(0, total, step):
-        stop = min(start + step, total)
-        lo, hi = max(start - _SPLINE_PAD, 0), min(stop + _SPLINE_PAD, total)
-        rows = _convolved_rows(stamps, tops, bottoms, fluxes, kernel, wp * os_, lo, hi)
-        rows = spline_filter(rows, order=3, mode="mirror")
-        for image, (cy, cx) in zip(out, canvas_yx):
-            inside = (cy >= start - 0.5) & (cy < stop - 0.5)
-            image[inside] = map_coordinates(rows, [cy[inside] - lo, cx[inside]], order=3, prefilter=False,
-                                            mode="mirror")  # fmt: skip
-    return [image * os_**2 for image in out]
-
-
-def render_sources(
-    catalog: QTable,
-    shape: tuple[int, int],
-    *,
-    fluxes: np.ndarray,
-    pixel_scale: float,
-    psf_profile: str,
-    psf_fwhm: float,
-    pixel_widths: tuple[float, ...] = (),
-    oversample: int = 4,
-) -> np.ndarray:
-    """Noiseless image of ``catalog`` on an ``(H, W)`` grid, rendered exactly as the mock's truth images.
-
-    ``catalog`` needs ``x``, ``y`` (zero-based pixels), ``r_e`` (angle; 0 for
-    a point source), ``sersic_n``, ``axis_ratio`` and ``theta``; ``fluxes``
-    are the total fluxes in image units; the PSF is ``psf_profile`` with FWHM
-    ``psf_fwhm`` arcsec, convolved with square boxes of ``pixel_widths``
-    arcsec (the native detector pixel and drizzle drop of a drizzled image).
-    Sources up to a PSF radius outside the grid still spill in.
-    """
-    kernel = _kernel(psf_profile, psf_fwhm, pixel_scale, oversample, pixel_widths)
-    margin = int(np.ceil(kernel.shape[0] / (2 * oversample))) + 2
-    geom = _Geometry(tuple(shape), margin, oversample)
-    stamps = _render_stamps(catalog, geom, pixel_scale)
-    image = _sky_images(stamps, np.asarray(fluxes, dtype=float), kernel, geom, {(0, 0)})[0, 0]
-    return image[margin : margin + shape[0], margin : margin + shape[1]]
-
-
-def _kernel(profile: str, fwhm: float, pixel_scale: float, oversample: int, widths=()) -> np.ndarray:
-    """The PSF on the canvas (``oversample`` x the output grid), convolved with boxes of ``widths`` arcsec."""
-    canvas_scale = pixel_scale / oversample
-    kernel = psf_kernel(profile, fwhm / canvas_scale)
-    return pixel_response(kernel, tuple(w / canvas_scale for w in widths)) if widths else kernel
 
 
 @dataclass(frozen=True)
@@ -405,7 +238,7 @@ class _Scene:
     """What every band of a field shares: the grid, the sources and the pointings."""
 
     instrument: Instrument
-    geom: _Geometry
+    geom: CanvasGeometry
     wcs: object
     stamps: list
     catalog: QTable
@@ -431,7 +264,7 @@ def _signals(scene: _Scene, fluxes: np.ndarray, kernel: np.ndarray, wcses: list,
     for start in range(0, len(wcses), size):
         group = wcses[start : start + size]
         coords = [detector_sky_coords(w, scene.wcs, shape) for w in group]
-        yield from zip(_sample_on_detectors(scene.stamps, fluxes, kernel, scene.geom, coords), group)
+        yield from zip(sample_on_detectors(scene.stamps, fluxes, kernel, scene.geom, coords), group)
 
 
 def _detector_frames(scene: _Scene, spec: BandSpec, folder: Path, rng, progress: bool) -> tuple[list, QTable]:
@@ -443,7 +276,7 @@ def _detector_frames(scene: _Scene, spec: BandSpec, folder: Path, rng, progress:
     wcses = [exposure_wcs(scene.wcs, geom.shape, offset=(p.dx, p.dy), roll_deg=p.roll,
                           scale=native.detector_scale, shape=shape) for p in scene.pointings]  # fmt: skip
     pixel = (native.detector_scale,)
-    kernel = _kernel(inst.psf_profile, spec.psf_fwhm, inst.pixel_scale, geom.oversample, pixel)
+    kernel = canvas_kernel(inst.psf_profile, spec.psf_fwhm, inst.pixel_scale, geom.oversample, pixel)
     fixed = _fixed_patterns(native, inst, shape, scene.noise, rng)
     hot = fixed["hot"] > _HOT_FLAGGED * native.white_sigma
     files, previous = [], None
@@ -476,8 +309,8 @@ def _warp_frames(scene: _Scene, spec: BandSpec, folder: Path, rng, progress: boo
     images, fluxes = {}, scene.fluxes(spec)
     for fwhm in np.unique(fwhms):
         wanted = {ph[2:] for ph, f in zip(phases, fwhms) if f == fwhm}
-        kernel = _kernel(inst.psf_profile, fwhm, inst.pixel_scale, os_)
-        images[fwhm] = _sky_images(scene.stamps, fluxes, kernel, geom, wanted)
+        kernel = canvas_kernel(inst.psf_profile, fwhm, inst.pixel_scale, os_)
+        images[fwhm] = sky_images(scene.stamps, fluxes, kernel, geom, wanted)
     fixed = _fixed_patterns(spec, inst, geom.shape, scene.noise, rng)
     files, previous = [], None
     for t, (ny, nx, py, px) in enumerate(tqdm(phases, desc=f"expose {spec.name}", disable=not progress,
@@ -528,8 +361,8 @@ def _simulate_band(scene: _Scene, spec: BandSpec, rng, folder: Path, progress: b
         widths = (native, inst.pixfrac * native) if scene.noise.resampling else ()
     table["valid_fraction"] = (weights > 0).mean(axis=(1, 2))
     table["file"] = [Path(f).name for f in files]
-    kernel = _kernel(inst.psf_profile, spec.psf_fwhm, inst.pixel_scale, geom.oversample, widths)
-    truth = _sky_images(scene.stamps, scene.fluxes(spec), kernel, geom, {(0, 0)})[0, 0][m : m + h, m : m + w]
+    kernel = canvas_kernel(inst.psf_profile, spec.psf_fwhm, inst.pixel_scale, geom.oversample, widths)
+    truth = sky_images(scene.stamps, scene.fluxes(spec), kernel, geom, {(0, 0)})[0, 0][m : m + h, m : m + w]
     header = _header(spec, inst, scene.wcs, scene.seed)
     header["PIXRESP"] = (",".join(f"{v:g}" for v in widths) or "none",
                          "[arcsec] boxes the truth PSF is convolved with")  # fmt: skip
@@ -568,7 +401,7 @@ def _header(spec: BandSpec, instrument: Instrument, wcs, seed: int) -> fits.Head
     return header
 
 
-def _finish_catalog(catalog: QTable, geom: _Geometry, wcs, pixel_scale: float, seed: int) -> QTable:
+def _finish_catalog(catalog: QTable, geom: CanvasGeometry, wcs, pixel_scale: float, seed: int) -> QTable:
     h, w = geom.shape
     inside = (
         (catalog["x"] >= -0.5) & (catalog["x"] < w - 0.5) & (catalog["y"] >= -0.5) & (catalog["y"] < h - 0.5)
@@ -627,7 +460,7 @@ def simulate_field(
         raise ConfigError(f"need at least one exposure and a 16x16 field, got {exposures} and {shape}")
     specs = [inst.band(b) for b in bands] if bands else list(inst.bands)
     roll_reach = np.hypot(*shape) / 2 * np.sin(np.radians(inst.roll_max))
-    geom = _Geometry(tuple(shape), inst.dither_max + 4 + int(np.ceil(roll_reach)), oversample)
+    geom = CanvasGeometry(tuple(shape), inst.dither_max + 4 + int(np.ceil(roll_reach)), oversample)
     seeds = np.random.SeedSequence(seed).spawn(2 + len(specs))
     extent = (geom.padded[1] * inst.pixel_scale, geom.padded[0] * inst.pixel_scale)
     catalog = sky_catalog(extent, bands=ALL_BANDS, config=population, seed=int(seeds[0].generate_state(1)[0]))
@@ -635,7 +468,7 @@ def simulate_field(
     catalog["y"] = catalog["y_arcsec"].to_value(u.arcsec) / inst.pixel_scale - geom.margin - 0.5
     wcs = synthetic_wcs(geom.shape, ra=ra, dec=dec, scale_arcsec=inst.pixel_scale)
     pointings = _pointings(exposures, inst, oversample, noise.resampling, np.random.default_rng(seeds[1]))
-    scene = _Scene(inst, geom, wcs, _render_stamps(catalog, geom, inst.pixel_scale), catalog, pointings,
+    scene = _Scene(inst, geom, wcs, render_stamps(catalog, geom, inst.pixel_scale), catalog, pointings,
                    noise, seed, corrections)  # fmt: skip
     out = {}
     with _exposure_folder(exposures_dir) as folder:

@@ -22,7 +22,7 @@ from astropy.wcs import WCS
 from photutils.aperture import CircularAperture, aperture_photometry
 
 from ..errors import ConfigError
-from ..mock.instruments import psf_kernel
+from ..sky.psf import psf_kernel
 from .detect import (
     DetectionImage,
     detect,

@@ -41,9 +41,10 @@ from photutils.utils import NoDetectionsWarning
 from scipy import ndimage
 from scipy.signal import oaconvolve
 
-from ..coadd import nmad
 from ..errors import ConfigError
-from ..mock.sed import NJY_AB_ZP
+from ..sky.sed import NJY_AB_ZP
+from ..stats import nmad
+from ..wcs import wcs_pixel_scale
 
 __all__ = [
     "DetectionImage",
@@ -197,11 +198,6 @@ def _diameters_px(diameters, pixel_scale: float | None, fwhm: float) -> np.ndarr
     if diameters.unit in (u.pix, u.dimensionless_unscaled):
         return diameters.value.ravel()
     raise ConfigError(f"aperture diameters must be angles or pixels, got {diameters.unit}")
-
-
-def wcs_pixel_scale(wcs: WCS) -> float:
-    """Pixel scale of a celestial WCS in arcsec (the square root of the pixel area)."""
-    return float(np.sqrt(abs(np.linalg.det(wcs.celestial.pixel_scale_matrix))) * 3600.0)
 
 
 def _pixel_scale(wcs: WCS | None, pixel_scale: float | None) -> float | None:

@@ -4,7 +4,7 @@
 images of every band): multi-band catalogue (`asteris.science.catalog`), photometric
 redshifts (`asteris.science.photoz`), selection (`asteris.science.select`) and M_UV
 (`asteris.science.uvlf`). `high_z_recovery` measures what that chain finds: it adds
-mock z > 8.5 galaxies with full SEDs (`asteris.mock.population.high_z_sources`)
+mock z > 8.5 galaxies with full SEDs (`asteris.sky.galaxies.high_z_sources`)
 to every exposure of every band, turns each band's injected stack into an
 image with each method, runs the chain and records, per injected galaxy and
 method, whether it was detected and selected, and its photometric redshift
@@ -21,11 +21,11 @@ import numpy as np
 from astropy.table import QTable, vstack
 from tqdm import tqdm
 
-from ..coadd import nmad
 from ..errors import ConfigError
-from ..mock.population import high_z_sources
-from ..mock.sed import NJY_AB_ZP, Passbands
+from ..sky.galaxies import high_z_sources
+from ..sky.sed import NJY_AB_ZP, Passbands
 from ..stack import Stack
+from ..stats import nmad
 from .catalog import combined_detection_image, multiband_catalog
 from .injection import SourceRenderer, inject, injection_catalog, source_mask
 from .photoz import photometric_redshifts

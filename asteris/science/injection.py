@@ -22,17 +22,15 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 from scipy import ndimage
 
 from ..errors import ConfigError
-from ..mock.instruments import NIRCAM, get_instrument, mjy_sr_zero_point
+from ..sky.render import SourceRenderer
 from ..stack import Stack, read_stack
-from .detect import detection_image, segment_sources, wcs_pixel_scale
+from .detect import detection_image, segment_sources
 
 __all__ = ["SourceRenderer", "injection_catalog", "inject", "source_mask", "INJECTION_KINDS"]
 
@@ -40,84 +38,6 @@ INJECTION_KINDS = ("point", "sersic")
 _SERSIC_R_E = (0.03, 0.12)  # arcsec: small galaxies, a few NIRCam pixels
 _SERSIC_N = (0.8, 1.5)
 _SERSIC_Q = (0.5, 1.0)
-
-
-@dataclass(frozen=True)
-class SourceRenderer:
-    """How sources look on a stack's grid: pixel scale, AB zero point and PSF.
-
-    ``exposure_fwhm`` (arcsec, one per exposure) renders each exposure with
-    its own seeing; ``psf_fwhm`` is the PSF of the reference (truth) image.
-    """
-
-    pixel_scale: float
-    zero_point: float
-    psf_profile: str
-    psf_fwhm: float
-    exposure_fwhm: tuple[float, ...] | None = None
-    #: arcsec: square boxes the PSF is convolved with (a drizzled image's native pixel and drop)
-    pixel_widths: tuple[float, ...] = ()
-
-    @classmethod
-    def for_mock(cls, field, band: str) -> SourceRenderer:
-        """The renderer of one band of a `~asteris.mock.simulate.MockField`.
-
-        Its sources look like the field's truth: for drizzled detector-frame
-        exposures the PSF carries the native pixel and drizzle drop (``PIXRESP``).
-        """
-        inst = get_instrument(field.instrument)
-        spec, mock_band = inst.band(band), field.bands[inst.band(band).name]
-        fwhms = tuple(float(f) for f in mock_band.exposures["psf_fwhm"].to_value(u.arcsec))
-        response = str(mock_band.stack.header.get("PIXRESP", "none"))
-        widths = () if response == "none" else tuple(float(w) for w in response.split(","))
-        return cls(inst.pixel_scale, inst.zero_point, inst.psf_profile, spec.psf_fwhm, fwhms, widths)
-
-    @classmethod
-    def for_stack(cls, stack: Stack, *, psf_profile: str = "airy") -> SourceRenderer:
-        """The renderer a stack's header describes: pixel scale from its WCS, AB zero point
-        (``ABMAGZP``, or from ``BUNIT`` = MJy/sr) and PSF FWHM (``PSFFWHM``, or the NIRCam
-        band of ``FILTER``)."""
-        if stack.wcs is None:
-            raise ConfigError("the stack has no celestial WCS to give its pixel scale")
-        scale = wcs_pixel_scale(stack.wcs)
-        header = stack.header
-        if "ABMAGZP" in header:
-            zero_point = float(header["ABMAGZP"])
-        elif str(header.get("BUNIT", "")).strip().lower() == "mjy/sr":
-            zero_point = mjy_sr_zero_point(scale)
-        else:
-            raise ConfigError(
-                "the header gives no AB zero point (ABMAGZP, or BUNIT MJy/sr); build a SourceRenderer"
-            )
-        fwhm = header.get("PSFFWHM") or NIRCAM.band(str(header.get("FILTER", "none"))).psf_fwhm
-        return cls(scale, zero_point, psf_profile, float(fwhm))
-
-    @property
-    def fwhm_px(self) -> float:
-        """FWHM of the sources on the grid, pixels: the PSF's, widened by the pixel boxes (each adds the
-        FWHM of a Gaussian of its variance, 0.68 of its width, in quadrature)."""
-        boxes = sum((0.68 * w) ** 2 for w in self.pixel_widths)
-        return float(np.sqrt(self.psf_fwhm**2 + boxes)) / self.pixel_scale
-
-    def fluxes(self, mags) -> np.ndarray:
-        """Total fluxes in image units of AB magnitudes ``mags``."""
-        return 10 ** (-0.4 * (np.asarray(mags, dtype=float) - self.zero_point))
-
-    def image(self, catalog: QTable, shape: tuple[int, int], fwhm: float | None = None) -> np.ndarray:
-        """Noiseless image of ``catalog`` (columns of `injection_catalog`) with PSF FWHM ``fwhm`` arcsec."""
-        from ..mock.simulate import (
-            render_sources,  # the simulator imports the instruments; keep imports light
-        )
-
-        return render_sources(
-            catalog,
-            shape,
-            fluxes=self.fluxes(catalog["mag"].value),
-            pixel_scale=self.pixel_scale,
-            psf_profile=self.psf_profile,
-            psf_fwhm=self.psf_fwhm if fwhm is None else fwhm,
-            pixel_widths=self.pixel_widths,
-        )
 
 
 def source_mask(image: np.ndarray, *, fwhm: float, threshold: float = 2.0, grow: int = 4) -> np.ndarray:

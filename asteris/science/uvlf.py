@@ -1,7 +1,7 @@
 """The rest-frame UV luminosity function: M_UV, effective volumes, binned phi and model fits.
 
 * `absolute_uv_magnitude`: M_UV at rest-frame 1500 A (the mean L_nu over
-  1450-1550 A, as `asteris.mock.sed` defines it) from the bands redward of
+  1450-1550 A, as `asteris.sky.sed` defines it) from the bands redward of
   Lyman-alpha, through a power law ``f_nu ~ lambda^(beta + 2)`` fitted to them;
 * `completeness_grid` and `effective_volume`: the fraction C(M_UV, z) of
   injected galaxies that come out of the whole chain as candidates, and
@@ -34,8 +34,8 @@ from astropy.cosmology import Planck18
 from astropy.table import QTable
 
 from ..errors import ConfigError
-from ..mock.population import DoublePowerLaw
-from ..mock.sed import NJY_AB_ZP
+from ..sky.luminosity import DoublePowerLaw
+from ..sky.sed import NJY_AB_ZP
 from .select import LYMAN_ALPHA, band_edges
 
 __all__ = [

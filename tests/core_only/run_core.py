@@ -43,7 +43,7 @@ def run(argv: list[str]) -> tuple[int, str]:
 
 def subpackage_messages() -> dict[str, str]:
     out = {}
-    for name in ("archive", "mock", "science"):
+    for name in ("archive", "sky", "mock", "science"):
         try:
             __import__(f"asteris.{name}")
             out[name] = "imported"

@@ -1,0 +1,158 @@
+"""The inference engine: a network run over a stack's frames in overlapping tiles, on any device.
+
+`denoise_frames` is what `asteris.denoise`, `asteris.streaming.denoise_large`
+and the science's ASTERIS method all run; `NetworkOnTiles` is its per-tile
+step (offset out, network, offset back) and `resolve_model` turns a path or a
+network into the network to run.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .checkpoint import load_model
+from .network import Asteris, compile_network
+from .preprocess_torch import data_mean_torch, nanmedian_all, nanmedian_frames
+from .tiling import apply_tiled, pad_to_multiple, tile_grid
+from .tuning import choose_memory_format
+
+__all__ = [
+    "DEFAULT_TILE",
+    "select_device",
+    "bf16_autocast",
+    "warn_bf16_off_cuda",
+    "tile_offset",
+    "NetworkOnTiles",
+    "denoise_frames",
+    "tile_geometry",
+    "resolve_model",
+]
+
+DEFAULT_TILE = 512  #: px on every device: on an H100, 1024 px tiles ran 3-10 times slower per voxel
+#: Side of the tiles on which the CPU layout trial runs (`asteris.tuning`): bounded so that the
+#: trial costs seconds even for the published network; its result is cached per machine.
+TUNING_SIDE = 128
+
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """The given device, or the best available one: cuda, then mps, then cpu."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def bf16_autocast(device: torch.device, enabled: bool) -> torch.autocast:
+    """bfloat16 autocast on CUDA and CPU when ``enabled`` (mps has none: float32 there)."""
+    return torch.autocast(device.type, torch.bfloat16, enabled=enabled and device.type in ("cuda", "cpu"))
+
+
+def warn_bf16_off_cuda(device: torch.device) -> None:
+    """Say that bf16 off a CUDA GPU is for checking accuracy, not for speed."""
+    if device.type != "cuda":
+        warnings.warn(
+            f"bf16 autocast pays on CUDA GPUs; on {device.type} it is for checking its accuracy "
+            "(slow on most CPUs, float32 on mps)",
+            stacklevel=3,
+        )
+
+
+def tile_offset(tile: torch.Tensor) -> torch.Tensor:
+    """Median over pixels of the per-pixel temporal median, no-data (zero) voxels ignored.
+
+    Equal, bit for bit, to ``np.nanmedian(np.nanmedian(data, axis=0))`` with
+    zeros as NaN, computed where the tile already is (on the GPU, when used).
+    """
+    per_pixel = nanmedian_frames(torch.where(tile != 0, tile, torch.nan))
+    return nanmedian_all(per_pixel, empty=0.0)
+
+
+class NetworkOnTiles:
+    """Callable for `apply_tiled`: per-tile offset, the network on a batch, offset back."""
+
+    def __init__(self, model: Asteris, device: torch.device, bf16: bool, compile: bool = False) -> None:
+        self.model = compile_network(copy.deepcopy(model)) if compile else model
+        self.device = device
+        self.bf16 = bf16
+
+    def __call__(self, batch: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+        """Denoised tiles, as a tensor on the model's device for a tensor, else as numpy."""
+        on_host = not isinstance(batch, torch.Tensor)
+        tiles = torch.as_tensor(np.ascontiguousarray(batch) if on_host else batch, dtype=torch.float32,
+                                device=self.device)  # fmt: skip
+        offsets = torch.stack([tile_offset(t) for t in tiles])[:, None, None, None]
+        x = torch.where(tiles != 0, tiles - offsets, 0).unsqueeze(1)
+        with torch.inference_mode(), bf16_autocast(self.device, self.bf16):
+            y = self.model(x)
+        out = y.squeeze(1).float() + offsets
+        return out.cpu().numpy() if on_host else out
+
+
+def denoise_frames(
+    frames: np.ndarray,
+    model: Asteris,
+    *,
+    tile_size: int | None = None,
+    overlap: float = 0.1,
+    batch_size: int = 1,
+    device: str | torch.device | None = None,
+    bf16: bool = False,
+    compile: bool = False,
+    progress: bool = True,
+) -> np.ndarray:
+    """Run the network over normalised frames ``(N, H, W)`` in overlapping tiles.
+
+    Zeros are no data. The stack offset (median of the per-pixel temporal
+    mean) and each tile's offset are subtracted before the network and added
+    back after it. Returns the network output frames, ``(N, H, W)``.
+    """
+    dev = select_device(device)
+    if bf16:
+        warn_bf16_off_cuda(dev)
+    model = model.to(dev).eval()
+    multiple = model.config.multiple
+    if dev.type == "cpu" and model.memory_format is None:
+        trial = max(multiple, min(tile_size or DEFAULT_TILE, TUNING_SIDE) // multiple * multiple)
+        choose_memory_format(model, (batch_size, 1, model.config.frames, trial, trial))
+    # On a GPU the frames go there once: offsets, tiles and stitching are all computed there.
+    work = dev if dev.type == "cuda" else torch.device("cpu")
+    data = torch.as_tensor(np.asarray(frames, dtype=np.float32), device=work)
+    stack_offset = float(nanmedian_all(data_mean_torch(data)))
+    shifted = torch.where(data != 0, data - stack_offset, 0)
+    padded, (h, w) = pad_to_multiple(shifted, multiple)
+    tiles, overlaps = tile_geometry(padded.shape[1:], multiple, tile_size or DEFAULT_TILE, overlap)
+    n_tiles = len(tile_grid(padded.shape[1:], tiles, overlaps))
+    with tqdm(total=n_tiles, desc="denoising", unit="tile", disable=not progress) as bar:
+        out = apply_tiled(
+            padded,
+            NetworkOnTiles(model, dev, bf16, compile),
+            tile=tiles,
+            overlap=overlaps,
+            batch_size=batch_size,
+            progress=bar.update,
+        )
+    return (out[:, :h, :w] + stack_offset).cpu().numpy()
+
+
+def tile_geometry(shape, multiple: int, tile: int, overlap: float) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Tile size (a multiple of ``multiple``, at most the padded image) and overlap in px, per axis."""
+    tile = max(multiple, tile - tile % multiple)
+    tiles = (min(tile, shape[0]), min(tile, shape[1]))
+    return tiles, tuple(int(round(overlap * t)) for t in tiles)
+
+
+def resolve_model(model: Asteris | str | os.PathLike, frames: int | None) -> Asteris:
+    """``model`` itself (checked to take ``frames``), or the checkpoint at that path loaded."""
+    if isinstance(model, Asteris):
+        if frames is not None and frames != model.config.frames:
+            raise ValueError(f"the model takes {model.config.frames} frames, not {frames}")
+        return model
+    return load_model(model, frames=frames)

@@ -1,0 +1,76 @@
+"""One Dask fan-out: many independent tasks on a cluster, each reported done or failed on its own.
+
+`denoise_many` (stacks) and the survey (pointings) both run through `fan_out`:
+a `distributed.LocalCluster` it starts and closes, a scheduler's address, or
+a client the caller holds; fresh task keys on every call, retries per task,
+and a failure that is returned, not raised, so that one bad task never sinks
+the others.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+
+from .extras import require_extra
+
+__all__ = ["dask_client", "fan_out"]
+
+
+def dask_client(scheduler, n_workers: int, *, threads_per_worker: int = 1, feature: str):
+    """A `distributed.Client` and the cluster it started (None when given a client or an address).
+
+    ``scheduler``: None or ``"local"`` (a `distributed.LocalCluster` of ``n_workers``
+    processes), an address such as ``tcp://host:8786``, or a `distributed.Client`.
+    """
+    require_extra("survey", feature=feature)
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None and not isinstance(scheduler, str):
+        return scheduler, None  # a Client given by the caller
+    if scheduler in (None, "local"):
+        cluster = LocalCluster(
+            n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True, dashboard_address=":0"
+        )
+        return Client(cluster), cluster
+    return Client(scheduler), None
+
+
+def fan_out(
+    function: Callable,
+    tasks: Mapping[str, tuple],
+    *,
+    scheduler=None,
+    n_workers: int = 1,
+    retries: int = 1,
+    feature: str,
+    key: str = "asteris",
+    on_done: Callable[[str], None] | None = None,
+    **common,
+) -> dict[str, object]:
+    """``function(*args, **common)`` for each named task on a Dask cluster.
+
+    Returns each task's result, or the exception it raised, by name; ``on_done``
+    is called with each name as its task ends (a progress bar's update).
+    """
+    from distributed import as_completed
+
+    client, cluster = dask_client(scheduler, n_workers, feature=feature)
+    run = uuid.uuid4().hex[:8]  # fresh task keys: a scheduler must not hand back an earlier run's results
+    try:
+        futures = {client.submit(function, *args, **common, key=f"{key}-{run}-{name}", retries=retries,
+                                 pure=False): name for name, args in tasks.items()}  # fmt: skip
+        results: dict[str, object] = {}
+        for future in as_completed(futures):
+            name = futures[future]
+            try:
+                results[name] = future.result()
+            except Exception as exc:  # reported per task: one bad task must not sink the others
+                results[name] = exc
+            if on_done is not None:
+                on_done(name)
+        return results
+    finally:
+        if cluster is not None:
+            client.close()
+            cluster.close()
