@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import torch
 
-from .engine import denoise_frames, resolve_model, select_device
+from .engine import InferenceOptions, denoise_frames, resolve_model, select_device
 from .fileio import check_writable
 from .network import Asteris
 from .preprocess import data_mean, prepare_stack, restore_image
@@ -21,16 +20,11 @@ def denoise(
     data,
     *,
     model: Asteris | str | os.PathLike,
-    frames: int | None = None,
-    tile_size: int | None = None,
-    overlap: float = 0.1,
-    batch_size: int = 1,
-    device: str | torch.device | None = None,
-    bf16: bool = False,
-    compile: bool = False,
+    options: InferenceOptions | None = None,
     progress: bool = True,
     output: str | os.PathLike | None = None,
     overwrite: bool = False,
+    **overrides,
 ) -> DenoiseResult:
     """Denoise a stack of aligned exposures with an ASTERIS model.
 
@@ -40,21 +34,11 @@ def denoise(
         A ``(T, H, W)`` array, a FITS cube, or aligned FITS exposures.
     model : `~asteris.network.Asteris` or path
         A network, or a checkpoint (published or asteris) to load.
-    frames : int, optional
-        The variant required (8 or 4); a checkpoint of the other one is refused.
-    tile_size : int, optional
-        Tile side in pixels (default 512; on an H100, 1024 px tiles run 3-10 times slower per voxel).
-    overlap : float
-        Tile overlap as a fraction of the tile size.
-    batch_size : int
-        Tiles per network call.
-    device : str, optional
-        ``"cuda"``, ``"mps"``, ``"cpu"``; default the best available.
-    bf16 : bool
-        Use bfloat16 autocast (for speed on CUDA GPUs; on a CPU only to check its effect).
-    compile : bool
-        Compile the network with `torch.compile` first (pays on GPUs for
-        large stacks; the first tiles wait for the compilation).
+    options : `~asteris.engine.InferenceOptions`, optional
+        Tile size, overlap, batch, device, bf16, compile and the frames policy.
+    **overrides
+        Any field of `~asteris.engine.InferenceOptions` (``tile_size=256``, ``device="cuda"``...),
+        replacing the one of ``options``; an unknown name is refused.
     progress : bool
         Show a progress bar.
     output : path, optional
@@ -75,32 +59,24 @@ def denoise(
     >>> denoise(stack, model=net, progress=False).image.shape
     (20, 20)
     """
+    opts = InferenceOptions.resolve(options, **overrides)
     if output is not None:
         check_writable(output, overwrite=overwrite)
     stack: Stack = read_stack(data)
-    net = resolve_model(model, frames)
+    net = resolve_model(model, opts.frames)
     require_exposures(stack.exposures, net.config.frames, "denoise")
-    dev = select_device(device)
+    dev = select_device(opts.device)
     gpu = dev.type == "cuda"  # preprocessing and restoration where the network runs
     if gpu:
         prepared = prepare_stack_torch(stack.data, net.config.frames, wcs=stack.wcs, device=dev)
     else:
         prepared = prepare_stack(stack.data, net.config.frames, wcs=stack.wcs)
-    out = denoise_frames(
-        prepared.frames,
-        net,
-        tile_size=tile_size,
-        overlap=overlap,
-        batch_size=batch_size,
-        device=dev,
-        bf16=bf16,
-        compile=compile,
-        progress=progress,
-    )
+    out = denoise_frames(prepared.frames, net, options=opts, device=dev, progress=progress)
     image, mask = restore_image_torch(out, prepared, device=dev) if gpu else restore_image(out, prepared)
     raw = stack.data[(slice(None), *prepared.crop)]
     coadd = data_mean_torch(raw, device=dev).cpu().numpy() if gpu else data_mean(raw)
-    header = image_header(stack.header, prepared.wcs, provenance_cards(net, prepared.exposures, tile_size))
+    cards = provenance_cards(net, prepared.exposures, opts.tile_size)
+    header = image_header(stack.header, prepared.wcs, cards)
     result = DenoiseResult(image, mask, coadd.astype(np.float32), header, prepared.wcs, prepared.crop)
     if output is not None:
         result.write(output, overwrite=overwrite)

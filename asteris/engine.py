@@ -11,18 +11,21 @@ from __future__ import annotations
 import copy
 import os
 import warnings
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from .checkpoint import load_model
+from .errors import ConfigError
 from .network import Asteris, compile_network
 from .preprocess_torch import data_mean_torch, nanmedian_all, nanmedian_frames
 from .tiling import apply_tiled, pad_to_multiple, tile_grid
 from .tuning import choose_memory_format
 
 __all__ = [
+    "InferenceOptions",
     "DEFAULT_TILE",
     "select_device",
     "bf16_autocast",
@@ -38,6 +41,64 @@ DEFAULT_TILE = 512  #: px on every device: on an H100, 1024 px tiles ran 3-10 ti
 #: Side of the tiles on which the CPU layout trial runs (`asteris.tuning`): bounded so that the
 #: trial costs seconds even for the published network; its result is cached per machine.
 TUNING_SIDE = 128
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How a network runs over a stack, checked once and taken by every entry point (`asteris.denoise`,
+    `asteris.streaming.denoise_large`, `asteris.survey.denoise_many`, the science's
+    `~asteris.science.methods.asteris_method`), as ``options=`` or as keywords of the same names.
+
+    ``tile_size``: tile side in pixels (default `DEFAULT_TILE`; on an H100, 1024 px tiles ran 3-10
+    times slower per voxel); ``overlap``: tile overlap as a fraction of the tile; ``batch_size``:
+    tiles per network call; ``device``: ``"cuda"``, ``"mps"`` or ``"cpu"`` (default the best
+    available); ``bf16``: bfloat16 autocast (for speed on CUDA GPUs; on a CPU only to check its
+    effect); ``compile``: `torch.compile` the network first (pays on GPUs for large stacks);
+    ``frames``: the variant required (8 or 4), a checkpoint of the other one is refused.
+
+    >>> InferenceOptions.resolve(None, tile_size=256).tile_size
+    256
+    >>> InferenceOptions.resolve(None, tile=256)
+    Traceback (most recent call last):
+    ...
+    asteris.errors.ConfigError: unknown inference option 'tile'; the options are tile_size, overlap, \
+batch_size, device, bf16, compile, frames
+    """
+
+    tile_size: int | None = None
+    overlap: float = 0.1
+    batch_size: int = 1
+    device: str | torch.device | None = None
+    bf16: bool = False
+    compile: bool = False
+    frames: int | None = None
+
+    def __post_init__(self) -> None:
+        problems = [
+            (self.tile_size is not None and not (isinstance(self.tile_size, int) and self.tile_size > 0),
+             f"tile_size must be a positive number of pixels, got {self.tile_size!r}"),
+            (not 0 <= self.overlap < 1, f"overlap is a fraction of the tile in [0, 1), got {self.overlap!r}"),
+            (not (isinstance(self.batch_size, int) and self.batch_size > 0),
+             f"batch_size must be a positive number of tiles, got {self.batch_size!r}"),
+            (self.frames not in (None, 4, 8), f"frames must be 4 or 8 (the variants), got {self.frames!r}"),
+        ]  # fmt: skip
+        for bad, message in problems:
+            if bad:
+                raise ConfigError(message)
+
+    @classmethod
+    def resolve(cls, options: InferenceOptions | None = None, **overrides) -> InferenceOptions:
+        """``options`` (default all defaults) with the keywords ``overrides`` replacing its fields."""
+        names = [f.name for f in fields(cls)]
+        for key in overrides:
+            if key not in names:
+                raise ConfigError(f"unknown inference option {key!r}; the options are {', '.join(names)}")
+        options = options if options is not None else cls()
+        return replace(options, **overrides) if overrides else options
+
+    def network_options(self) -> dict:
+        """What `denoise_frames` takes: every option but ``frames``."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "frames"}
+
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
     """The given device, or the best available one: cuda, then mps, then cpu."""
@@ -100,21 +161,20 @@ def denoise_frames(
     frames: np.ndarray,
     model: Asteris,
     *,
-    tile_size: int | None = None,
-    overlap: float = 0.1,
-    batch_size: int = 1,
-    device: str | torch.device | None = None,
-    bf16: bool = False,
-    compile: bool = False,
+    options: InferenceOptions | None = None,
     progress: bool = True,
+    **overrides,
 ) -> np.ndarray:
     """Run the network over normalised frames ``(N, H, W)`` in overlapping tiles.
 
     Zeros are no data. The stack offset (median of the per-pixel temporal
     mean) and each tile's offset are subtracted before the network and added
-    back after it. Returns the network output frames, ``(N, H, W)``.
+    back after it. Returns the network output frames, ``(N, H, W)``. ``options`` and
+    ``overrides``: as `InferenceOptions` (its ``frames`` does not apply: the network is given).
     """
-    dev = select_device(device)
+    opts = InferenceOptions.resolve(options, **overrides)
+    tile_size, overlap, batch_size, bf16 = opts.tile_size, opts.overlap, opts.batch_size, opts.bf16
+    dev = select_device(opts.device)
     if bf16:
         warn_bf16_off_cuda(dev)
     model = model.to(dev).eval()
@@ -133,7 +193,7 @@ def denoise_frames(
     with tqdm(total=n_tiles, desc="denoising", unit="tile", disable=not progress) as bar:
         out = apply_tiled(
             padded,
-            NetworkOnTiles(model, dev, bf16, compile),
+            NetworkOnTiles(model, dev, bf16, opts.compile),
             tile=tiles,
             overlap=overlaps,
             batch_size=batch_size,

@@ -22,7 +22,14 @@ import numpy as np
 from astropy.io import fits
 from tqdm.auto import tqdm
 
-from .engine import DEFAULT_TILE, NetworkOnTiles, resolve_model, select_device, tile_geometry
+from .engine import (
+    DEFAULT_TILE,
+    InferenceOptions,
+    NetworkOnTiles,
+    resolve_model,
+    select_device,
+    tile_geometry,
+)
 from .errors import EmptyStackError, NotFITSError
 from .fileio import atomic_path, check_writable
 from .preprocess import (
@@ -181,18 +188,13 @@ def denoise_large(
     *,
     model,
     output: str | os.PathLike,
-    frames: int | None = None,
-    tile_size: int | None = None,
-    overlap: float = 0.1,
-    batch_size: int = 1,
+    options: InferenceOptions | None = None,
     block_rows: int | None = None,
     block_pixels: int = 1 << 19,
-    device=None,
-    bf16: bool = False,
-    compile: bool = False,
     progress: bool = True,
     overwrite: bool = False,
     scratch_dir: str | os.PathLike | None = None,
+    **overrides,
 ) -> Path:
     """Denoise a FITS cube of any size with memory set by the block and tile sizes.
 
@@ -204,10 +206,12 @@ def denoise_large(
     written as FITS (image, then ``MASK``) with the same header, WCS and
     provenance. Scratch files (the clipped cube, the mean image) go to
     ``scratch_dir`` (default: beside the output) and are removed at the end.
+    ``options`` and ``overrides``: as `asteris.denoise` (`~asteris.engine.InferenceOptions`).
     """
+    opts = InferenceOptions.resolve(options, **overrides)
     output = check_writable(output, overwrite=overwrite)
-    net = resolve_model(model, frames)
-    dev = select_device(device)
+    net = resolve_model(model, opts.frames)
+    dev = select_device(opts.device)
     hdul, cube, header = _open_cube(Path(path))
     folder = Path(tempfile.mkdtemp(prefix=".asteris-scratch-", dir=scratch_dir or output.parent))
     try:
@@ -218,9 +222,9 @@ def denoise_large(
         bounds, norm, offset, input_max = _global_statistics(scratch, net.config.frames, folder)
         wcs = celestial_wcs(header)
         wcs = wcs.slice(scratch.crop) if wcs is not None else None
-        cards = provenance_cards(net, cube.shape[0], tile_size)
-        run = NetworkOnTiles(net.to(dev).eval(), dev, bf16, compile)
-        tile = tile_size or DEFAULT_TILE
+        cards = provenance_cards(net, cube.shape[0], opts.tile_size)
+        run = NetworkOnTiles(net.to(dev).eval(), dev, opts.bf16, opts.compile)
+        tile = opts.tile_size or DEFAULT_TILE
         with atomic_path(output, overwrite=overwrite) as tmp:
             _write_streamed(
                 tmp,
@@ -229,8 +233,8 @@ def denoise_large(
                 image_header(header, wcs, cards),
                 (bounds, norm, offset, input_max),
                 tile=tile,
-                overlap=overlap,
-                batch_size=batch_size,
+                overlap=opts.overlap,
+                batch_size=opts.batch_size,
                 progress=progress,
             )
     finally:

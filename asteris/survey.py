@@ -7,6 +7,7 @@ recomputed or overwritten, so an interrupted survey run simply resumes.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from astropy.table import QTable
 
+from .engine import InferenceOptions
 from .fanout import fan_out
 
 __all__ = ["denoise_many", "output_paths"]
@@ -62,7 +64,8 @@ def denoise_many(
     scheduler=None,
     n_workers: int = 2,
     retries: int = 2,
-    **options,
+    options: InferenceOptions | None = None,
+    **overrides,
 ) -> QTable:
     """Denoise many stacks on a Dask cluster; return what happened to each.
 
@@ -80,14 +83,16 @@ def denoise_many(
         SLURM cluster) connects to that scheduler.
     retries : int
         How often a failed stack is tried again before it is reported failed.
-    **options
-        Passed to `asteris.denoise` (``tile_size``, ``batch_size``, ``device``, ``bf16``...).
+    options, **overrides
+        As `asteris.denoise` (`~asteris.engine.InferenceOptions`: ``tile_size``, ``batch_size``,
+        ``device``, ``bf16``...), checked before any worker starts.
 
     Returns
     -------
     `~astropy.table.QTable`
         ``input``, ``output``, ``status`` (done, present, failed), ``seconds``, ``error``.
     """
+    options = dataclasses.asdict(InferenceOptions.resolve(options, **overrides))
     outs = (
         output_paths(inputs, outputs)
         if isinstance(outputs, (str, os.PathLike))

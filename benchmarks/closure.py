@@ -213,7 +213,7 @@ def _check_pointing(summary: dict, folder: str, config: SurveyConfig, realizatio
     import torch
 
     from asteris.science.highz import high_z_recovery
-    from asteris.science.recovery import coadd_method
+    from asteris.science.methods import coadd_method
 
     torch.set_num_threads(1)
     stacks, renderers, _, _ = MockPointing.from_record(summary["pointing"]).load(config.bands)

@@ -50,6 +50,8 @@ from asteris.mock.noise import NoiseConfig
 from asteris.mock.population import PopulationConfig
 from asteris.science.detect import detection_image, random_aperture_noise_ratio
 from asteris.science.injection import SourceRenderer, source_mask
+from asteris.science.methods import asteris_method, coadd_method
+from asteris.science.photometry import limiting_magnitude
 from asteris.science.plotting import (
     plot_completeness_purity,
     plot_convergence,
@@ -59,12 +61,9 @@ from asteris.science.plotting import (
 )
 from asteris.science.recovery import (
     PROTOCOLS,
-    asteris_method,
-    coadd_method,
     compare_protocols,
     equal_spurious_threshold,
     injection_recovery,
-    limiting_magnitude,
     spurious_rate,
 )
 from asteris.tuning import machine_description

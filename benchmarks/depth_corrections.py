@@ -47,13 +47,9 @@ from asteris.mock.noise import STRUCTURED, NoiseConfig
 from asteris.mock.population import PopulationConfig
 from asteris.science.detect import detection_image
 from asteris.science.injection import SourceRenderer
-from asteris.science.recovery import (
-    PROTOCOLS,
-    coadd_method,
-    compare_protocols,
-    limiting_magnitude,
-    spurious_rate,
-)
+from asteris.science.methods import coadd_method
+from asteris.science.photometry import limiting_magnitude
+from asteris.science.recovery import PROTOCOLS, compare_protocols, spurious_rate
 from asteris.tuning import machine_description
 
 RESULTS = Path(__file__).parent / "results" / "depth_corrections.json"

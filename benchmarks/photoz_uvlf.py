@@ -52,7 +52,7 @@ from asteris.science.highz import (
     with_truth,
 )
 from asteris.science.injection import SourceRenderer
-from asteris.science.recovery import asteris_method, coadd_method
+from asteris.science.methods import asteris_method, coadd_method
 from asteris.science.uvlf import (
     bin_averages,
     completeness_curves,

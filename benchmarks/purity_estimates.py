@@ -26,7 +26,9 @@ from _results import finite_or_none, write_result
 from asteris.book import chapter_run
 from asteris.mock.datasets import MOCK_VERSION, mock_field
 from asteris.science.injection import SourceRenderer
-from asteris.science.recovery import asteris_method, coadd_method, compare_protocols, limiting_magnitude
+from asteris.science.methods import asteris_method, coadd_method
+from asteris.science.photometry import limiting_magnitude
+from asteris.science.recovery import compare_protocols
 from asteris.tuning import machine_description
 
 RESULTS = Path(__file__).parent / "results"

@@ -92,7 +92,7 @@ from asteris.book import (
     training_preset,
 )
 from asteris.plotting import plot_panels, plot_training_history
-from asteris.science.recovery import truth_errors
+from asteris.science.photometry import truth_errors
 
 mode = book_mode(MODE)
 stack, truth = chapter_stack(mode)

@@ -95,7 +95,9 @@ MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"
 from asteris.book import book_mode, chapter_budget, chapter_run, chapter_stack
 from asteris.science.injection import SourceRenderer
 from asteris.science.plotting import plot_completeness_purity, plot_injection_cutouts, plot_magnitude_bias, plot_point_source_profiles
-from asteris.science.recovery import asteris_method, coadd_method, compare_protocols, limiting_magnitude
+from asteris.science.methods import asteris_method, coadd_method
+from asteris.science.photometry import limiting_magnitude
+from asteris.science.recovery import compare_protocols
 
 mode = book_mode(MODE)
 stack, truth = chapter_stack(mode)

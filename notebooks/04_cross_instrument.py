@@ -91,7 +91,7 @@ from astropy.stats import sigma_clipped_stats
 from asteris import coadd, denoise, train
 from asteris.book import book_mode, chapter_run, chapter_stack, training_preset
 from asteris.plotting import plot_panels
-from asteris.science.recovery import truth_errors
+from asteris.science.photometry import truth_errors
 
 mode = book_mode(MODE)
 hsc, hsc_truth = chapter_stack(mode, instrument="hsc", band="i", manifest="hsc_cosmos_i_warps")

@@ -95,7 +95,7 @@ import numpy as np
 from asteris.book import book_mode, chapter_field, chapter_method, chapter_run, chapter_stack
 from asteris.science.highz import photoz_accuracy, search_high_z, selection_against_truth, with_truth
 from asteris.science.plotting import plot_candidates, plot_photoz
-from asteris.science.recovery import coadd_method
+from asteris.science.methods import coadd_method
 
 mode = book_mode(MODE)
 stacks, renderers, truth = chapter_field(mode)

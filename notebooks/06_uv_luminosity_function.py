@@ -96,7 +96,7 @@ from asteris.book import book_mode, chapter_budget, chapter_field, chapter_metho
 from asteris.science.highz import high_z_recovery, search_high_z
 from asteris.science.plotting import plot_completeness_map, plot_luminosity_function
 from asteris.sky.luminosity import WHITLER25
-from asteris.science.recovery import coadd_method
+from asteris.science.methods import coadd_method
 from asteris.science.uvlf import (
     bin_averages,
     completeness_curves,

@@ -5,7 +5,7 @@ import pytest
 from asteris.errors import ConfigError
 from asteris.science.catalog import aperture_correction, combined_detection_image, multiband_catalog
 from asteris.science.injection import SourceRenderer, injection_catalog
-from asteris.science.recovery import match_positions
+from asteris.science.matching import match_positions
 
 SHAPE = (200, 200)
 RENDERERS = {  # a sharp and a twice broader PSF, 0.04 arcsec/px, AB zero point 28

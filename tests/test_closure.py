@@ -21,7 +21,7 @@ from asteris.science.closure import (  # noqa: E402
     field_high_z_galaxies,
 )
 from asteris.science.highz import footprint, high_z_injection_catalog, inject_high_z, search_high_z  # noqa: E402
-from asteris.science.recovery import coadd_method  # noqa: E402
+from asteris.science.methods import coadd_method  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("module_data_dir")  # EAZY grids cached per module
 
@@ -127,7 +127,7 @@ def test_injections_at_the_survey_density_leave_the_field_detections_alone():
     the detection image rises)."""
     from asteris.mock import MockPointing
     from asteris.science.catalog import multiband_catalog
-    from asteris.science.recovery import match_positions
+    from asteris.science.matching import match_positions
     from asteris.science.survey import SurveyConfig
 
     config = SurveyConfig()

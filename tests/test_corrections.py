@@ -26,7 +26,7 @@ from asteris.mock.calibration import correction_residuals, row_offset_rms
 from asteris.mock.noise import NoiseConfig
 from asteris.mock.population import PopulationConfig
 from asteris.mock.simulate import simulate_field
-from asteris.science.recovery import aperture_fluxes
+from asteris.science.photometry import aperture_fluxes
 
 SHAPE = (256, 256)
 SIGMA = 1.0

@@ -188,3 +188,29 @@ def test_kernels_compiled_under_a_forced_cpu_level_get_a_cache_of_their_own(tiny
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/somewhere/chosen")
     compile_network(copy.deepcopy(tiny_net))
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == "/somewhere/chosen"  # the user's choice stands
+
+
+def test_one_options_object_is_taken_by_every_entry_point(tmp_path, tiny_net):
+    from asteris.engine import InferenceOptions
+    from asteris.errors import ConfigError
+    from asteris.science.methods import asteris_method
+    from asteris.streaming import denoise_large
+
+    stack = np.random.default_rng(4).normal(1, 0.1, (8, 40, 40)).astype(np.float32)
+    options = InferenceOptions(tile_size=32, overlap=0.2, device="cpu")
+    by_keywords = denoise(stack, model=tiny_net, tile_size=32, overlap=0.2, device="cpu", progress=False)
+    by_object = denoise(stack, model=tiny_net, options=options, progress=False)
+    np.testing.assert_array_equal(by_keywords.image, by_object.image)
+    assert by_object.header["ASTTILE"] == 32
+    np.testing.assert_array_equal(asteris_method(tiny_net, options=options)(stack), by_object.image)
+    cube = tmp_path / "cube.fits"
+    fits.PrimaryHDU(stack).writeto(cube)
+    streamed = denoise_large(cube, model=tiny_net, output=tmp_path / "o.fits", options=options, progress=False)
+    np.testing.assert_allclose(fits.getdata(streamed), by_object.image, rtol=1e-5, atol=1e-5)
+    refused = (({"tile": 32}, "unknown inference option 'tile'"), ({"overlap": 1.5}, "overlap"),
+               ({"frames": 6}, "frames must be 4 or 8"), ({"batch_size": 0}, "batch_size"))  # fmt: skip
+    for bad, match in refused:
+        with pytest.raises(ConfigError, match=match):
+            denoise(stack, model=tiny_net, progress=False, **bad)
+    with pytest.raises(ValueError, match="the model takes 8 frames, not 4"):
+        denoise(stack, model=tiny_net, options=InferenceOptions(frames=4), progress=False)

@@ -4,7 +4,7 @@ from fields import white_noise_bands
 
 from asteris.errors import ConfigError
 from asteris.science.highz import high_z_injection_catalog, high_z_recovery, inject_high_z, search_high_z
-from asteris.science.recovery import coadd_method
+from asteris.science.methods import coadd_method
 from asteris.stack import read_stack
 
 pytestmark = pytest.mark.usefixtures("module_data_dir")  # EAZY grids cached per module

@@ -87,7 +87,7 @@ def test_injected_fluxes_come_back_unbiased_on_a_noiseless_image():
     cat = injection_catalog(np.zeros(shape, bool), n=12, mags=(22, 24), min_separation=48, edge=24, seed=4)
     image = RENDERER.image(cat, shape) + np.random.default_rng(1).normal(0, 1e-6, shape)
     table = detect(image, fwhm=RENDERER.fwhm_px, threshold=5, aperture_diameters=[46] * u.pix, box_size=64)
-    from asteris.science.recovery import match_positions
+    from asteris.science.matching import match_positions
 
     hit = match_positions(cat["x"], cat["y"], table["x"].value, table["y"].value, 1.0)
     assert (hit >= 0).all()

@@ -11,24 +11,21 @@ from asteris.mock.noise import NoiseConfig
 from asteris.mock.population import PopulationConfig
 from asteris.mock.simulate import simulate_field
 from asteris.science.injection import SourceRenderer
+from asteris.science.matching import (
+    binned_fraction,
+    completeness_magnitude,
+    fit_completeness,
+    match_positions,
+)
+from asteris.science.methods import coadd_method
+from asteris.science.photometry import moment_shape, stacked_profile
 from asteris.science.plotting import (
     plot_completeness_purity,
     plot_injection_cutouts,
     plot_magnitude_bias,
     plot_point_source_profiles,
 )
-from asteris.science.recovery import (
-    RecoveryResult,
-    binned_fraction,
-    coadd_method,
-    completeness_magnitude,
-    fit_completeness,
-    injection_recovery,
-    match_positions,
-    moment_shape,
-    spurious_rate,
-    stacked_profile,
-)
+from asteris.science.recovery import RecoveryResult, injection_recovery, spurious_rate
 
 # --- metric functions on hand-built inputs -------------------------------------------------------
 
@@ -99,8 +96,8 @@ def hand_built_result(negatives=None) -> RecoveryResult:
     detections = {m: [(np.full(len(r), 27.0), r.astype(bool)) for r in real[m]] for m in limit}
     shapes = {"shallow": (np.full(mags.size, 2.0), np.zeros(mags.size)),
               "deep": (np.full(mags.size, 2.2), np.full(mags.size, 0.05))}  # fmt: skip
-    return RecoveryResult(["shallow", "deep"], (2.0, 4.0), injected, recovered, flux, shapes, detections,
-                          negatives, 27.0, 4.0, 1.0, "shallow", 1.0)  # fmt: skip
+    return RecoveryResult.from_arrays(["shallow", "deep"], (2.0, 4.0), injected, recovered, flux, shapes,
+                                      detections, negatives, 27.0, 4.0, 1.0, "shallow", 1.0)  # fmt: skip
 
 
 def test_result_metrics_on_a_hand_built_experiment():
@@ -126,6 +123,18 @@ def test_result_metrics_on_a_hand_built_experiment():
     ) == pytest.approx(0.05)
     with pytest.raises(ConfigError, match="not scanned"):
         result.completeness("deep", 3.0)
+
+
+def test_the_result_is_one_table_of_sources_by_method():
+    result = hand_built_result()
+    table = result.table
+    assert len(table) == 2 * len(result.injected) and result.methods == ["shallow", "deep"]
+    assert {"recovered_2", "recovered_4", "flux_2", "flux_4", "fwhm", "ellipticity"} <= set(table.colnames)
+    deep = table[table["method"] == "deep"]
+    np.testing.assert_array_equal(deep["recovered_2"], result.injected["mag"].value < 27.5)
+    assert "method" not in result.injected.colnames and not result.has_dual
+    with pytest.raises(ConfigError, match="no dual-image fluxes"):
+        result.magnitude_offsets("deep", 2.0, dual=True)
 
 
 def test_purity_of_real_data_comes_from_the_negated_image():
@@ -228,7 +237,7 @@ def test_a_hallucinating_method_is_caught(white_field):
 
 def test_retrained_method_trains_a_model_per_stack(tmp_path):
     from asteris import TrainConfig
-    from asteris.science.recovery import retrained_asteris_method
+    from asteris.science.methods import retrained_asteris_method
 
     config = TrainConfig.preset("tiny", epochs=1, max_steps_per_epoch=2, checkpoint_every=2)
     method = retrained_asteris_method(config, tmp_path)

@@ -57,9 +57,9 @@ def test_config_round_trip_and_refusals():
 def test_pointings_are_named_and_recorded():
     for pointing in (MockPointing(5), MockPointing(5, shape=(96, 96), exposures=4),
                      ArchivePointing("jades_1210_nircam", ("nrca1",))):  # fmt: skip
-        from asteris.science.survey import _pointing_record
+        from asteris.science.survey.config import pointing_record
 
-        record = json.loads(json.dumps(_pointing_record(pointing)))
+        record = json.loads(json.dumps(pointing_record(pointing)))
         assert pointing_from_record(record, kinds=(MockPointing,)) == pointing
     assert MockPointing(5, shape=(96, 96), exposures=4).name == "mock-seed5-96x96-4exp"
     assert ArchivePointing("jades_1210_nircam", ("nrca1", "nrca2")).name == "jades_1210_nircam-nrca1-nrca2"
@@ -80,7 +80,7 @@ def test_a_folder_keeps_its_config_and_mock_version(tmp_path):
 
 
 def test_a_folder_is_used_by_one_run_at_a_time(tmp_path):
-    from asteris.science.survey import _run_lock
+    from asteris.science.survey.run import _run_lock
 
     config = SurveyConfig.from_dict(TINY)
     run_survey([], tmp_path, config=config, progress=False)

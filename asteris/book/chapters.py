@@ -221,7 +221,7 @@ def chapter_run(stack: Stack, mode: str, *, name: str) -> TrainResult:
 def chapter_method(run: TrainResult):
     """The ASTERIS method of a chapter: ``run``'s model denoising a stack, each image kept by content.
 
-    A `~asteris.science.recovery.asteris_method` whose outputs are stored in
+    A `~asteris.science.methods.asteris_method` whose outputs are stored in
     ``<data folder>/book_denoised/`` under a hash of the model's weights and the
     stack's pixels, so that a chapter denoising what an earlier chapter
     denoised (chapter 6 the bands of chapter 5) reads the image instead of
@@ -231,7 +231,7 @@ def chapter_method(run: TrainResult):
     import hashlib
 
     from ..fileio import atomic_write, data_dir
-    from ..science.recovery import asteris_method
+    from ..science.methods import asteris_method
 
     method = asteris_method(run.model)
     weights = hashlib.sha256()

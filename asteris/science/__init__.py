@@ -41,18 +41,11 @@ from .highz import (
     with_truth,
 )
 from .injection import SourceRenderer, inject, injection_catalog, source_mask
+from .matching import match_positions
+from .methods import asteris_method, coadd_method, retrained_asteris_method
+from .photometry import limiting_magnitude, truth_errors
 from .photoz import Template, default_templates, photometric_redshifts
-from .recovery import (
-    RecoveryResult,
-    asteris_method,
-    coadd_method,
-    injection_recovery,
-    limiting_magnitude,
-    match_positions,
-    retrained_asteris_method,
-    spurious_rate,
-    truth_errors,
-)
+from .recovery import RecoveryResult, injection_recovery, spurious_rate
 from .select import HighZCriteria, select_high_z
 from .uvlf import (
     absolute_uv_magnitude,

@@ -28,8 +28,8 @@ from ..stack import Stack
 from ..stats import nmad
 from .catalog import combined_detection_image, multiband_catalog
 from .injection import SourceRenderer, inject, injection_catalog, source_mask
+from .matching import match_positions
 from .photoz import photometric_redshifts
-from .recovery import match_positions
 from .select import HighZCriteria, select_high_z
 from .uvlf import absolute_uv_magnitude, population_weights
 

@@ -170,7 +170,7 @@ def plot_point_source_profiles(
     result, path: str | os.PathLike | None = None, *, min_snr: float = 20.0, overwrite: bool = False
 ):
     """Radial profiles of the bright injected point sources stacked, per method and for the truth."""
-    from .recovery import stacked_profile
+    from .photometry import stacked_profile
 
     plt = pyplot(path)
     last = result.injected[result.injected["realization"] == result.injected["realization"].max()]

@@ -21,26 +21,23 @@ a truth), or on the negated image, which holds for a linear method only
 (``"image"``). The spurious rate on a source-free stack (`spurious_rate`) is
 the third view.
 
-Metric functions (`match_positions`, `binned_fraction`,
-`fit_completeness`, `moment_shape`, `stacked_profile`) are plain
-functions tested on hand-built inputs.
+The methods themselves are in `asteris.science.methods`, matching and
+completeness fits in `asteris.science.matching` and the measurements at the
+injected positions in `asteris.science.photometry`: plain functions tested
+on hand-built inputs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
-from astropy.table import QTable
-from photutils.aperture import CircularAperture, aperture_photometry
+from astropy.table import QTable, vstack
 from scipy import ndimage
-from scipy.optimize import minimize
 from scipy.signal import oaconvolve
-from scipy.spatial import cKDTree
 from tqdm import tqdm
 
-from ..coadd import coadd
 from ..errors import ConfigError
 from ..stack import Stack, read_stack
 from ..stats import nmad
@@ -53,30 +50,20 @@ from .detect import (
     segment_sources,
 )
 from .injection import INJECTION_KINDS, SourceRenderer, inject, injection_catalog, source_mask
+from .matching import binned_fraction, completeness_magnitude, fit_completeness, match_positions
+from .methods import Method
+from .photometry import aperture_fluxes, flux_to_mag, moment_shape
 
 __all__ = [
-    "Method",
-    "coadd_method",
-    "asteris_method",
-    "retrained_asteris_method",
-    "on_input_grid",
-    "match_positions",
-    "binned_fraction",
-    "fit_completeness",
-    "completeness_magnitude",
-    "moment_shape",
-    "stacked_profile",
-    "aperture_fluxes",
-    "limiting_magnitude",
-    "truth_errors",
     "injection_recovery",
     "compare_protocols",
+    "RecoveryResult",
     "PROTOCOLS",
     "PAPER_THRESHOLDS",
-    "RecoveryResult",
+    "DEFAULT_THRESHOLDS",
+    "PURITY_GOAL",
     "spurious_rate",
     "equal_spurious_threshold",
-    "DEFAULT_THRESHOLDS",
 ]
 
 #: Detection thresholds scanned, in units of the filtered image's noise.
@@ -97,258 +84,6 @@ PROTOCOLS = {
               "n_pixels": 5, "threshold": 1.5},
 }  # fmt: skip
 PURITY_GOAL = 0.9
-COMPLETENESS_LEVEL = 0.9
-
-#: A method turns a stack into one image on the stack's grid (NaN = no data).
-Method = Callable[[Stack], np.ndarray]
-
-
-def on_input_grid(result, shape: tuple[int, int]) -> np.ndarray:
-    """A `~asteris.result.DenoiseResult` image placed on the input grid, NaN outside ``crop`` and mask."""
-    full = np.full(shape, np.nan, dtype=np.float32)
-    full[result.crop] = np.where(result.mask, result.image, np.nan)
-    return full
-
-
-def coadd_method(method: str = "ivar", **options) -> Method:
-    """A method that coadds the stack with `asteris.coadd.coadd`."""
-    return lambda stack: coadd(stack, method=method, **options).image
-
-
-def asteris_method(model, **options) -> Method:
-    """A method that denoises the stack with ``model`` (a network or checkpoint), loaded once."""
-    from ..denoise import denoise
-    from ..engine import resolve_model
-
-    net = resolve_model(model, options.pop("frames", None))
-    options.setdefault("progress", False)
-    return lambda stack: on_input_grid(denoise(stack, model=net, **options), stack.data.shape[1:])
-
-
-def retrained_asteris_method(config, run_root, *, init_from=None, **options) -> Method:
-    """A method that trains a fresh model self-supervised on each stack it is given, then denoises it.
-
-    Each call trains in a new folder under ``run_root`` (``config``: a
-    `~asteris.config.TrainConfig` or preset name; ``init_from``: fine-tune
-    from a checkpoint), so injected stacks are denoised by a model that has
-    seen their injections, as a user retraining on their own data would.
-    """
-    from pathlib import Path
-
-    from ..denoise import denoise
-    from ..training import train
-
-    root, calls = Path(run_root), iter(range(1_000_000))
-    options.setdefault("progress", False)
-
-    def run(stack: Stack) -> np.ndarray:
-        run_dir = root / f"stack_{next(calls):03d}"
-        trained = train(
-            stack, run_dir=run_dir, config=config, init_from=init_from, overwrite=True, progress=False
-        )
-        return on_input_grid(denoise(stack, model=trained.model, **options), stack.data.shape[1:])
-
-    return run
-
-
-def match_positions(x1, y1, x2, y2, radius: float) -> np.ndarray:
-    """For each point 1, the index of its one-to-one partner among points 2 within ``radius``, else -1.
-
-    Pairs are made closest first, so each point 2 serves at most one point 1.
-
-    >>> match_positions([0, 10], [0, 0], [0.5, 10.2, 30], [0, 0, 0], 1.0).tolist()
-    [0, 1]
-    """
-    x1, y1, x2, y2 = (np.asarray(v, dtype=float) for v in (x1, y1, x2, y2))
-    out = np.full(len(x1), -1)
-    if len(x1) == 0 or len(x2) == 0:
-        return out
-    k = min(4, len(x2))
-    dist, idx = cKDTree(np.column_stack([x2, y2])).query(
-        np.column_stack([x1, y1]), k=k, distance_upper_bound=radius
-    )
-    dist, idx = dist.reshape(len(x1), k), idx.reshape(len(x1), k)
-    taken = np.zeros(len(x2), bool)
-    for flat in np.argsort(dist, axis=None):
-        i, j = np.unravel_index(flat, dist.shape)
-        if not np.isfinite(dist[i, j]):
-            break
-        if out[i] < 0 and not taken[idx[i, j]]:
-            out[i], taken[idx[i, j]] = idx[i, j], True
-    return out
-
-
-def binned_fraction(values, flags, bins) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bin centres, the fraction of True ``flags`` per bin of ``values`` (NaN if empty), and counts.
-
-    >>> c, f, n = binned_fraction([1.1, 1.2, 2.5, 2.6], [True, True, True, False], [1, 2, 3])
-    >>> c.tolist(), f.tolist(), n.tolist()
-    ([1.5, 2.5], [1.0, 0.5], [2, 2])
-    """
-    values, flags, bins = np.asarray(values, float), np.asarray(flags, bool), np.asarray(bins, float)
-    idx = np.digitize(values, bins) - 1
-    inside = (idx >= 0) & (idx < len(bins) - 1)
-    counts = np.bincount(idx[inside], minlength=len(bins) - 1)
-    hits = np.bincount(idx[inside], weights=flags[inside], minlength=len(bins) - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fraction = np.where(counts > 0, hits / counts, np.nan)
-    return 0.5 * (bins[1:] + bins[:-1]), fraction, counts
-
-
-def fit_completeness(mags, recovered) -> tuple[float, float, float]:
-    """Maximum-likelihood logistic completeness ``C(m) = c_max / (1 + exp((m - m50) / width))``.
-
-    Fitted to the unbinned recovered flags, so sparse bins do not pull it
-    around. Returns ``(m50, width, c_max)``; ``c_max`` is bounded to [0.5, 1].
-
-    >>> rng = np.random.default_rng(0)
-    >>> m = rng.uniform(24, 30, 4000)
-    >>> hit = rng.uniform(size=m.size) < 1 / (1 + np.exp((m - 27.0) / 0.3))
-    >>> m50, width, c_max = fit_completeness(m, hit)
-    >>> round(m50, 1), round(width, 1), round(c_max, 2)
-    (27.0, 0.3, 1.0)
-    """
-    mags, hit = np.asarray(mags, float), np.asarray(recovered, bool)
-    if mags.size < 5 or hit.all() or not hit.any():
-        raise ConfigError("a completeness fit needs sources both recovered and missed")
-
-    def nll(p):
-        c = np.clip(p[2] / (1 + np.exp(np.clip((mags - p[0]) / p[1], -50, 50))), 1e-9, 1 - 1e-9)
-        return -np.sum(np.where(hit, np.log(c), np.log1p(-c)))
-
-    bounds = [(mags.min() - 2, mags.max() + 2), (0.02, 3.0), (0.5, 1.0)]
-    # the likelihood has shallow side valleys (a low plateau with a wide roll-off) where a local search
-    # from one guess can stop: start from the best point of a coarse grid over the whole range
-    grid = np.stack(np.meshgrid(np.linspace(mags.min() - 0.5, mags.max() + 0.5, 41), [0.05, 0.15, 0.4, 1.0],
-                                [0.8, 0.95, 1.0], indexing="ij"), -1).reshape(-1, 3)  # fmt: skip
-    x = np.clip((mags[None, :] - grid[:, :1]) / grid[:, 1:2], -50, 50)
-    c = np.clip(grid[:, 2:3] / (1 + np.exp(x)), 1e-9, 1 - 1e-9)
-    start = grid[np.argmin(-np.sum(np.where(hit, np.log(c), np.log1p(-c)), axis=1))]
-    # Nelder-Mead: as exact here, and no BLAS, whose threads spin under load (L-BFGS-B took 10x as long)
-    best = minimize(nll, start, bounds=bounds, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-6})
-    return float(best.x[0]), float(best.x[1]), float(best.x[2])
-
-
-def completeness_magnitude(
-    m50: float, width: float, c_max: float, level: float = COMPLETENESS_LEVEL
-) -> float:
-    """The magnitude where the fitted completeness equals ``level`` (NaN if its plateau is below it).
-
-    >>> round(completeness_magnitude(27.0, 0.3, 1.0), 3)
-    26.341
-    """
-    if c_max <= level:
-        return float("nan")
-    return float(m50 + width * np.log(c_max / level - 1))
-
-
-def moment_shape(image: np.ndarray, x, y, *, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """FWHM (pixels) and ellipticity from Gaussian-weighted second moments around each (x, y).
-
-    The weight (sigma ``radius / 2``, cut at ``radius``) tames the noise of
-    faint pixels; its effect is divided out exactly for a Gaussian source.
-    Moments are taken about the given positions, so the same call on a noisy
-    image and on its noiseless truth compares like with like.
-
-    >>> yy, xx = np.mgrid[:41, :41]
-    >>> g = np.exp(-((xx - 20) ** 2 / (2 * 2.0**2) + (yy - 20) ** 2 / (2 * 1.0**2)))
-    >>> fwhm, e = moment_shape(g, [20], [20], radius=12)
-    >>> round(float(fwhm[0]), 2), round(float(e[0]), 2)
-    (3.72, 0.5)
-    """
-    half, s2 = int(np.ceil(radius)), (radius / 2.0) ** 2
-    offsets = np.arange(-half, half + 1)
-    fwhm, ellipticity = np.full(len(x), np.nan), np.full(len(x), np.nan)
-    for n, (xc, yc) in enumerate(zip(np.asarray(x, float), np.asarray(y, float))):
-        ys, xs = int(round(yc)) + offsets, int(round(xc)) + offsets
-        if ys[0] < 0 or xs[0] < 0 or ys[-1] >= image.shape[0] or xs[-1] >= image.shape[1]:
-            continue
-        dy, dx = ys[:, None] - yc, xs[None, :] - xc
-        r2 = dx**2 + dy**2
-        w = np.where(r2 <= radius**2, image[ys[:, None], xs[None, :]] * np.exp(-r2 / (2 * s2)), 0.0)
-        total = w.sum()
-        if not np.isfinite(total) or total <= 0:
-            continue
-        cov = np.array(
-            [[(w * dx * dx).sum(), (w * dx * dy).sum()], [(w * dx * dy).sum(), (w * dy * dy).sum()]]
-        )
-        eig = np.linalg.eigvalsh(cov / total)
-        if eig[0] <= 0 or eig[1] >= s2:
-            continue
-        eig = 1 / (1 / eig - 1 / s2)  # divide the weight out
-        fwhm[n] = 2 * np.sqrt(2 * np.log(2)) * np.sqrt(eig.mean())
-        ellipticity[n] = 1 - np.sqrt(eig[0] / eig[1])
-    return fwhm, ellipticity
-
-
-def stacked_profile(image: np.ndarray, x, y, *, radius: float, step: float = 0.5):
-    """Radial profile of point sources at (x, y) stacked: bin radii and mean surface brightness, unit sum."""
-    edges = np.arange(0, radius + step, step)
-    total, count = np.zeros(len(edges) - 1), np.zeros(len(edges) - 1)
-    half = int(np.ceil(radius))
-    for xc, yc in zip(np.asarray(x, float), np.asarray(y, float)):
-        y0, x0 = int(round(yc)) - half, int(round(xc)) - half
-        if y0 < 0 or x0 < 0 or y0 + 2 * half >= image.shape[0] or x0 + 2 * half >= image.shape[1]:
-            continue
-        cut = image[y0 : y0 + 2 * half + 1, x0 : x0 + 2 * half + 1]
-        yy, xx = np.mgrid[y0 : y0 + 2 * half + 1, x0 : x0 + 2 * half + 1]
-        idx = np.digitize(np.hypot(xx - xc, yy - yc).ravel(), edges) - 1
-        ok = (idx >= 0) & (idx < len(total)) & np.isfinite(cut.ravel())
-        total += np.bincount(idx[ok], weights=cut.ravel()[ok], minlength=len(total))
-        count += np.bincount(idx[ok], minlength=len(total))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        profile = total / count
-    area = np.pi * (edges[1:] ** 2 - edges[:-1] ** 2)
-    return 0.5 * (edges[1:] + edges[:-1]), profile / np.nansum(profile * area)
-
-
-def aperture_fluxes(image: np.ndarray, x, y, diameter: float) -> np.ndarray:
-    """Sums of ``image`` in circular apertures of ``diameter`` pixels at (x, y)."""
-    if len(x) == 0:
-        return np.zeros(0)
-    aperture = CircularAperture(np.column_stack([np.asarray(x, float), np.asarray(y, float)]), diameter / 2)
-    return np.asarray(aperture_photometry(np.nan_to_num(image), aperture)["aperture_sum"], dtype=float)
-
-
-def truth_errors(image: np.ndarray, truth: np.ndarray, *, noise: float) -> QTable:
-    """RMS error and mean bias of ``image`` against the noiseless ``truth``, by truth level.
-
-    Pixels are grouped by their truth in units of ``noise`` (the coadd's
-    per-pixel noise): background (below 1), faint sources (1 to 10) and bright
-    sources (above 10); NaN pixels are left out.
-
-    >>> truth = np.repeat([0.0, 5.0, 50.0], 100)
-    >>> t = truth_errors(truth + 0.5, truth, noise=1.0)
-    >>> t["pixels"].tolist(), t["rms_error"].tolist()
-    ([100, 100, 100], [0.5, 0.5, 0.5])
-    """
-    ok = np.isfinite(image) & np.isfinite(truth)
-    level = truth / noise
-    groups = {
-        "background": level < 1,
-        "faint sources": (level >= 1) & (level <= 10),
-        "bright sources": level > 10,
-    }
-    rows = []
-    for name, where in groups.items():
-        error = (image - truth)[where & ok]
-        rms = float(np.sqrt(np.mean(error**2))) if error.size else float("nan")
-        rows.append((name, int(error.size), rms, float(error.mean()) if error.size else float("nan")))
-    return QTable(rows=rows, names=("pixels_of", "pixels", "rms_error", "mean_bias"))
-
-
-def limiting_magnitude(image: np.ndarray, renderer: SourceRenderer, *, nsigma: float = 5.0) -> float:
-    """The ``nsigma`` limiting AB magnitude of ``image`` in a 2-FWHM aperture, from empty-aperture noise."""
-    fwhm_px = renderer.fwhm_px
-    noise = empty_aperture_noise(detection_image(image, fwhm=fwhm_px), 2 * fwhm_px,
-                                 avoid=source_mask(image, fwhm=fwhm_px))  # fmt: skip
-    return float(renderer.zero_point - 2.5 * np.log10(nsigma * noise))
-
-
-def _flux_to_mag(flux, zero_point: float) -> np.ndarray:
-    flux = np.asarray(flux, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(flux > 0, zero_point - 2.5 * np.log10(flux), np.nan)
 
 
 def _finite_std(samples) -> float:
@@ -360,16 +95,20 @@ def _finite_std(samples) -> float:
 
 @dataclass
 class RecoveryResult:
-    """Everything measured by `injection_recovery`; the metrics are methods of it."""
+    """Everything measured by `injection_recovery`; the metrics are methods of it.
 
-    methods: list[str]
+    ``table`` holds one row per injected source and method: the injected
+    source's columns (position, ``mag``, ``kind``, ``realization``, reference
+    S/N ``ref_snr``, ``model_flux``, truth shapes ``fwhm_true`` and
+    ``ell_true``), ``method``, and for each scanned threshold ``t``:
+    ``recovered_<t>``, ``flux_<t>`` (the aperture flux on the method's image,
+    NaN where missed) and ``flux_dual_<t>`` (in the same aperture on the
+    reference image at the detected position: dual-image mode), with
+    ``fwhm`` and ``ellipticity`` measured at the injected position.
+    """
+
+    table: QTable
     thresholds: tuple[float, ...]
-    injected: QTable  #: all realizations: position, mag, kind, reference S/N, truth shapes
-    recovered: dict[str, np.ndarray]  #: per method (thresholds, injected) bool
-    measured_flux: dict[str, np.ndarray]  #: per method (thresholds, injected) aperture flux, NaN if missed
-    shapes: dict[
-        str, tuple[np.ndarray, np.ndarray]
-    ]  #: per method FWHM and ellipticity at the injected points
     detections: dict[str, list[tuple[np.ndarray, np.ndarray]]]  #: per method and threshold: (mag, real)
     #: per method and threshold, the false detections that set purity without a truth (None with one)
     negatives: dict[str, np.ndarray] | None
@@ -380,12 +119,60 @@ class RecoveryResult:
     area_arcmin2: float
     bin_width: float = 0.25
     images: dict[str, np.ndarray] = field(default_factory=dict)  #: last realization, per method and more
-    #: per method (thresholds, injected): flux in the same aperture on the reference image at the position
-    #: detected on the method's image (dual-image mode), NaN if missed
-    measured_flux_dual: dict[str, np.ndarray] | None = None
     protocol: str = "optimal"  #: the `PROTOCOLS` entry detection followed
     #: estimate ("negated_stack", "negated_image") to per method and threshold false-detection counts
     negative_estimates: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    @classmethod
+    def from_arrays(
+        cls, methods, thresholds, injected: QTable, recovered: dict, measured_flux: dict, shapes: dict,
+        *args, measured_flux_dual: dict | None = None, **options,
+    ) -> RecoveryResult:  # fmt: skip
+        """The result of per-method arrays of shape (thresholds, injected): ``recovered``,
+        ``measured_flux`` and ``measured_flux_dual``, with ``shapes`` the (FWHM, ellipticity) of each
+        injected source; ``args`` and ``options``: the other fields, in their order."""
+        parts = []
+        for method in methods:
+            part = injected.copy()
+            part["method"] = np.full(len(part), method)
+            for i, threshold in enumerate(thresholds):
+                part[f"recovered_{threshold:g}"] = np.asarray(recovered[method][i], bool)
+                part[f"flux_{threshold:g}"] = np.asarray(measured_flux[method][i], float)
+                if measured_flux_dual is not None:
+                    part[f"flux_dual_{threshold:g}"] = np.asarray(measured_flux_dual[method][i], float)
+            part["fwhm"], part["ellipticity"] = shapes[method]
+            parts.append(part)
+        return cls(vstack(parts, metadata_conflicts="silent"), tuple(thresholds), *args, **options)
+
+    @cached_property
+    def methods(self) -> list[str]:
+        """The methods, in the order they were run."""
+        return list(dict.fromkeys(str(m) for m in self.table["method"]))
+
+    @cached_property
+    def injected(self) -> QTable:
+        """The injected sources (all realizations): the table's rows of one method, without its results."""
+        per_method = {"method", "fwhm", "ellipticity"}
+        prefixes = ("recovered_", "flux_", "flux_dual_")
+        keep = [c for c in self.table.colnames if c not in per_method and not c.startswith(prefixes)]
+        return self.table[self.table["method"] == self.methods[0]][keep]
+
+    @cached_property
+    def has_dual(self) -> bool:
+        """Whether dual-image fluxes were measured."""
+        return f"flux_dual_{self.thresholds[0]:g}" in self.table.colnames
+
+    @cached_property
+    def _arrays(self) -> dict[str, dict]:
+        """Per method: ``recovered``, ``flux`` and ``flux_dual`` as (thresholds, injected), and ``shape``."""
+        out = {}
+        for method in self.methods:
+            rows = self.table[self.table["method"] == method]
+            stacked = {key: np.stack([np.asarray(rows[f"{key}_{t:g}"]) for t in self.thresholds])
+                       for key in ("recovered", "flux", "flux_dual") if key != "flux_dual" or self.has_dual}
+            stacked["shape"] = (np.asarray(rows["fwhm"]), np.asarray(rows["ellipticity"]))
+            out[method] = stacked
+        return out
 
     @property
     def mag_bins(self) -> np.ndarray:
@@ -403,7 +190,8 @@ class RecoveryResult:
         """Bin centres, completeness and counts of injected sources against injected magnitude."""
         rows = slice(None) if rows is None else rows
         mags = self.injected["mag"].value[rows]
-        return binned_fraction(mags, self.recovered[method][self._t(threshold)][rows], self.mag_bins)
+        hit = self._arrays[method]["recovered"][self._t(threshold)][rows]
+        return binned_fraction(mags, hit, self.mag_bins)
 
     def purity(self, method: str, threshold: float) -> float:
         """Fraction of real detections at ``threshold`` (all magnitudes)."""
@@ -449,7 +237,7 @@ class RecoveryResult:
         if not np.isfinite(threshold):
             return float("nan")
         rows = slice(None) if rows is None else rows
-        hit = self.recovered[method][self._t(threshold)][rows]
+        hit = self._arrays[method]["recovered"][self._t(threshold)][rows]
         try:
             return completeness_magnitude(*fit_completeness(self.injected["mag"].value[rows], hit))
         except ConfigError:
@@ -518,11 +306,11 @@ class RecoveryResult:
         threshold = self.best_threshold(method) if threshold is None else threshold
         if not np.isfinite(threshold):
             return np.full(len(self.injected), np.nan)
-        fluxes = self.measured_flux_dual if dual else self.measured_flux
-        if fluxes is None:
+        if dual and not self.has_dual:
             raise ConfigError("this result has no dual-image fluxes; run injection_recovery again")
-        measured = _flux_to_mag(fluxes[method][self._t(threshold)], self.zero_point)
-        return measured - _flux_to_mag(self.injected["model_flux"], self.zero_point)
+        fluxes = self._arrays[method]["flux_dual" if dual else "flux"]
+        measured = flux_to_mag(fluxes[self._t(threshold)], self.zero_point)
+        return measured - flux_to_mag(self.injected["model_flux"], self.zero_point)
 
     def photometry(self, method: str, threshold: float | None = None, *, dual: bool = False):
         """Per magnitude bin: centres, median and NMAD of measured minus injected magnitude."""
@@ -547,13 +335,13 @@ class RecoveryResult:
     def fwhm_ratio(self, method: str) -> float:
         """Median FWHM of bright (reference S/N >= 20) injected point sources over their truth FWHM."""
         bright = self._bright_points()
-        fwhm = self.shapes[method][0][bright] / self.injected["fwhm_true"][bright]
+        fwhm = self._arrays[method]["shape"][0][bright] / self.injected["fwhm_true"][bright]
         return float(np.nanmedian(fwhm)) if bright.any() else float("nan")
 
     def ellipticity_change(self, method: str) -> float:
         """Median ellipticity minus truth ellipticity of bright injected point sources."""
         bright = self._bright_points()
-        change = self.shapes[method][1][bright] - self.injected["ell_true"][bright]
+        change = self._arrays[method]["shape"][1][bright] - self.injected["ell_true"][bright]
         return float(np.nanmedian(change)) if bright.any() else float("nan")
 
     def summary(self, method: str, *, n_boot: int = 200) -> dict:
@@ -566,7 +354,7 @@ class RecoveryResult:
             "purity": self.purity(method, threshold) if np.isfinite(threshold) else float("nan"),
             "mag_bias_sn10": self.mag_bias_at_snr(method, 10.0),
             "mag_bias_sn10_dual": (
-                self.mag_bias_at_snr(method, 10.0, dual=True) if self.measured_flux_dual else float("nan")
+                self.mag_bias_at_snr(method, 10.0, dual=True) if self.has_dual else float("nan")
             ),
             "fwhm_ratio": self.fwhm_ratio(method),
             "ellipticity_change": self.ellipticity_change(method),
@@ -631,7 +419,7 @@ def _measure(image, det, catalog, model, truth, setup, dual_image, flipped_image
         out["flux_dual"].append(_at_hits(dual, hit))
         injected_hit = np.isin(np.arange(len(table)), hit[hit >= 0])
         real = _is_real(table, peaks, injected_hit, setup["radius"])
-        out["detections"].append((_flux_to_mag(flux, setup["zero_point"]), real))
+        out["detections"].append((flux_to_mag(flux, setup["zero_point"]), real))
         for name, false_det in false_images.items():
             out[name].append(_count_sources(false_det, threshold, setup["n_pixels"], deblend=True))
     out["shape"] = moment_shape(det.data, catalog["x"], catalog["y"], radius=setup["shape_radius"])
@@ -787,8 +575,6 @@ def compare_protocols(
     images.update(exposure=injected.data[0], injected_model=model)
     if truth is not None:
         images["truth"] = truth + model
-    from astropy.table import vstack
-
     injected_rows = vstack(rows)
     shared = (injected_rows, images, renderer)
     return {p: _assemble(per_method[p], *shared, setups[p], sigma_aperture, reference, stack, p)
@@ -823,10 +609,9 @@ def _assemble(
     negatives = None if setup["truth"] else estimates[f"negated_{setup['negatives'][0]}"]
     shapes = {name: tuple(np.concatenate([run["shape"][i] for run in runs]) for i in range(2))
               for name, runs in per_method.items()}  # fmt: skip
-    return RecoveryResult(
-        methods=list(per_method), thresholds=setup["thresholds"], injected=injected,
-        recovered=joined["recovered"], measured_flux=joined["flux"], measured_flux_dual=joined["flux_dual"],
-        shapes=shapes, detections=detections,
+    return RecoveryResult.from_arrays(
+        list(per_method), setup["thresholds"], injected, joined["recovered"], joined["flux"], shapes,
+        measured_flux_dual=joined["flux_dual"], detections=detections,
         negatives=negatives, zero_point=renderer.zero_point, aperture_diameter=setup["diameter"],
         sigma_aperture=sigma_aperture, reference=reference, area_arcmin2=float(valid.sum() * pixel_area),
         images=images, protocol=protocol, negative_estimates=estimates,

@@ -173,11 +173,11 @@ def completeness_curves(muv, z, selected, *, muv_grid: np.ndarray, z_edges: np.n
     Binned completeness assumes galaxies spread evenly over a bin; with a
     steep luminosity function most of a faint bin's galaxies sit at its faint
     edge, where fewer are found. The maximum-likelihood logistic of
-    `asteris.science.recovery.fit_completeness` (plateau bounded to [0.5, 1]) follows
+    `asteris.science.matching.fit_completeness` (plateau bounded to [0.5, 1]) follows
     the fall within a bin. A z bin with every galaxy selected gets 1, one with
     none 0, one with nothing injected NaN. Returns (len(muv_grid), len(z_edges) - 1).
     """
-    from .recovery import fit_completeness
+    from .matching import fit_completeness
 
     muv, z, selected = np.asarray(muv, float), np.asarray(z, float), np.asarray(selected, bool)
     grid = np.asarray(muv_grid, float)

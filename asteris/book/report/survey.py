@@ -1,0 +1,281 @@
+"""The survey's tables: the luminosity function of many pointings, its background and the closure test."""
+
+from __future__ import annotations
+
+from ...tuning import machine_line
+from ..chapters import committed_result
+from .cells import METHOD_NAMES, format_number, markdown_table
+
+__all__ = [
+    "survey_table",
+    "survey_background_table",
+    "field_against_injected_table",
+    "closure_report_table",
+    "closure_summary",
+    "closure_injections_table",
+    "closure_contamination_table",
+    "injection_check_table",
+    "through_injections_table",
+    "survey_cost_table",
+    "closure_runs",
+    "closure_clause",
+]
+
+
+def survey_table(*, result: dict | None = None) -> str:
+    """The luminosity function of many mock pointings against its input, per method (``survey_uvlf.json``)."""
+    survey = result or committed_result("survey_uvlf")
+    rows = []
+    for method, m in survey["methods"].items():
+        fit = "; ".join(f"{k} {p['median']:.2f} [{p['interval_68'][0]:.2f}, {p['interval_68'][1]:.2f}]"
+                        f" ({p['input']:.2f}: {'inside' if p['input_inside'] else 'outside'})"
+                        for k, p in m["fit"].items())  # fmt: skip
+        realized = m.get("bins_within_errors_of_realized")
+        flat = m.get("without_migration")
+        face_value = flat and f"{flat['bins_within_errors']} / {flat['bins_within_errors_of_realized']}"
+        rows.append([METHOD_NAMES.get(method, method), m["pointings"], f"{m['area_arcmin2']:.2f}",
+                     m["candidates"], f"{m['bins_within_errors']} of {m['bins_tested']}",
+                     "" if realized is None else f"{realized} of {m['bins_tested']}",
+                     face_value or "", fit])  # fmt: skip
+    header = ["method", "pointings", "area (arcmin^2)", "candidates",
+              "bins with n >= 5 within errors of the input", "of the pointings' own truth",
+              "counts at face value: input / own truth", "fit: median [68%] (input)"]  # fmt: skip
+    return f"`{survey['command']}` on a {machine_line(survey)}.\n\n" + markdown_table(header, rows)
+
+
+_BACKGROUND_FORMATS = (".0f", ".2f", ".0f", ".0f")
+
+
+def survey_background_table(*, result: dict | None = None) -> str:
+    """Per M_UV bin, the candidates that are not z > 8.5 galaxies: estimated without the truth
+    (negated images, dimmed low-z galaxies) against those the truth finds (``survey_uvlf.json``)."""
+    survey = result or committed_result("survey_uvlf")
+    rows, totals = [], []
+    for k, m in survey["methods"].items():
+        if "background" not in m:
+            continue
+        parts, truth, n = m["background"], m.get("true_contaminants"), len(m["background"]["M_UV"])
+        unknown = [None] * n
+        columns = [parts.get("negated", [0] * n), parts["interlopers"],
+                   truth["low_z"] if truth else unknown, truth["spurious"] if truth else unknown]  # fmt: skip
+        name = METHOD_NAMES.get(k, k)
+        for muv, *cells in zip(parts["M_UV"], *columns):
+            rows.append([name, f"{muv:.2f}", *map(format_number, cells, _BACKGROUND_FORMATS)])
+        sums = [sum(columns[0]), parts["interlopers_total"], *(truth and sum(c) for c in columns[2:])]
+        totals.append([name, "all", *map(format_number, sums, _BACKGROUND_FORMATS)])
+    header = ["method", "M_UV", "negated images: selected", "dimmed low-z galaxies: expected",
+              "truth: low-z galaxies", "truth: spurious"]  # fmt: skip
+    return markdown_table(header, rows + totals)
+
+
+def field_against_injected_table(*, result: dict | None = None) -> str:
+    """Per true M_UV bin, how the fields' own z > 8.5 galaxies and the injected ones came through the
+    chain: selected / all, and the median measured-minus-true M_UV of the selected (``survey_uvlf.json``)."""
+    survey = result or committed_result("survey_uvlf")
+    rows = []
+    for k, m in survey["methods"].items():
+        for row in m.get("field_against_injected", {}).get("by_true_bin", []):
+            cells = [f"{row[w]['selected']} / {row[w]['n']}: "
+                     f"{format_number(row[w]['median_offset'], '+.2f', '-')}"
+                     for w in ("field", "injected")]  # fmt: skip
+            rows.append([METHOD_NAMES.get(k, k), f"{row['M_UV']:.2f}", *cells])
+    header = ["method", "true M_UV", "fields' own galaxies: selected / all: median offset",
+              "injected galaxies: selected / all: median offset"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def closure_report_table(part: str = "footprint", *, result: dict | None = None) -> str:
+    """Per method and true M_UV bin, the fields' own z > 8.5 galaxies against their copies through the
+    injection road (``closure.json``): selected fraction, selected given detected and the median
+    measured-minus-true M_UV of the selected, original / copy, and their difference in units of its
+    error bootstrapped over pointings (bold where 2 sigma or more, in bins with enough galaxies).
+
+    ``part``: ``"footprint"`` (originals where the copies can be placed) or ``"all_originals"``.
+    """
+    closure = result or committed_result("closure")
+    sigmas = {(r["method"], r["M_UV"]): r for r in closure[part]["significance"]}
+    rows = []
+    for r in closure[part]["table"]:
+        if not r["n_original"] and not r["n_copy"]:
+            continue
+        sigma = sigmas[(r["method"], r["M_UV"])]
+        cells = []
+        for stat, fmt in (("selected", ".3f"), ("selected_given_detected", ".2f"), ("offset", "+.2f")):
+            s = sigma[stat]
+            mark = "" if s is None else (f" (**{s:+.1f}σ**)" if abs(s) >= 2 else f" ({s:+.1f}σ)")
+            original, copy = (format_number(r[f"{stat}_{side}"], fmt, "-") for side in ("original", "copy"))
+            cells.append(f"{original} / {copy}{mark}")
+        rows.append([METHOD_NAMES.get(r["method"], r["method"]), f"{r['M_UV']:.2f}",
+                     f"{r['n_original']} / {r['n_copy']}", *cells])  # fmt: skip
+    header = ["method", "true M_UV", "galaxies: originals / copies", "selected", "selected given detected",
+              "median measured - true M_UV"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def closure_summary(*, result: dict | None = None) -> str:
+    """What the closure test ran on and, per method, whether originals and copies agree
+    (``closure.json``)."""
+    closure = result or committed_result("closure")
+    table = closure["footprint"]["table"]
+    methods = list(closure["footprint"]["verdict"])
+    first = [r for r in table if r["method"] == methods[0]]
+    originals, copies = sum(r["n_original"] for r in first), sum(r["n_copy"] for r in first)
+    lines = [f"{len(closure['pointings'])} mock pointings ({', '.join(closure['pointings'])}), "
+             f"{originals} z > 8.5 galaxies on their footprints and {copies} copies "
+             f"(`{closure['command']}`; {machine_line(closure)})."]  # fmt: skip
+    for method, verdict in closure["footprint"]["verdict"].items():
+        beyond = "; ".join(
+            f"{b['statistic'].replace('_', ' ')} at M_UV = {b['M_UV']:.2f} ({b['sigma']:+.1f}σ)"
+            for b in verdict["beyond_2_sigma"]
+        )
+        said = (f"every judged difference within 2σ (largest {verdict['largest_sigma']:.1f}σ)"
+                if verdict["agree"] else f"differences of 2σ or more: {beyond}")  # fmt: skip
+        lines.append(f"- {METHOD_NAMES.get(method, method)}: {said}.")
+    return "\n".join(lines)
+
+
+def closure_injections_table(*, result: dict | None = None) -> str:
+    """Per method and true M_UV bin, the copies of the fields' own galaxies beside the survey's
+    uniform injections, as drawn and weighted to the comoving volume (``closure.json``): selected
+    fraction and median measured-minus-true M_UV of the selected."""
+    closure = result or committed_result("closure")
+    copies = {(r["method"], r["M_UV"]): r for r in closure["footprint"]["table"]}
+    drawn = closure["injections"]["uniform"]
+    weighted = {(r["method"], r["M_UV"]): r for r in closure["injections"]["population_weighted"]}
+    rows = []
+    for r in drawn:
+        key = (r["method"], r["M_UV"])
+        c, w = copies.get(key), weighted[key]
+        if not r["n"] or c is None or not c["n_copy"]:
+            continue
+        pairs = (
+            (c["selected_copy"], c["offset_copy"]),
+            (r["selected"], r["offset"]),
+            (w["selected"], w["offset"]),
+        )
+        cells = [
+            f"{format_number(chosen, '.3f', '-')}: {format_number(offset, '+.2f', '-')}"
+            for chosen, offset in pairs
+        ]
+        name = METHOD_NAMES.get(r["method"], r["method"])
+        rows.append([name, f"{r['M_UV']:.2f}", f"{c['n_copy']} / {r['n']}", *cells])
+    header = ["method", "true M_UV", "galaxies: copies / injected", "copies: selected: offset",
+              "injected, uniform in z", "injected, weighted by dV/dz"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def closure_contamination_table(*, result: dict | None = None) -> str:
+    """Per run of the closure test and method, the candidates that are not z > 8.5 galaxies by the
+    truth against the sum of the candidates' own photo-z probabilities of lying at z < 8.5
+    (``closure.json``)."""
+    closure = result or committed_result("closure")
+    rows = []
+    for label, run in closure_runs(closure):
+        for method, c in run.get("contamination", {}).items():
+            counts = [f"{sum(c[k]):{f}}" for k, f in (("truth_low_z", ".0f"), ("truth_spurious", ".0f"),
+                                                       ("estimated_posterior", ".1f"))]  # fmt: skip
+            rows.append([label, METHOD_NAMES.get(method, method), c["candidates"], *counts])
+    header = ["pointings", "method", "candidates", "truth: low-z galaxies", "truth: spurious",
+              "estimated: sum of P(z < 8.5)"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def injection_check_table(*, result: dict | None = None) -> str:
+    """The coadd's luminosity function on the closure test's pointings with uniform injections and
+    with injections drawn as a population is (``closure.json``, ``injection_check``): per M_UV bin
+    the candidates, completeness and phi against the input, and per set the bins within errors and
+    the fitted faint-end slope."""
+    check = (result or committed_result("closure"))["injection_check"]
+    names = {
+        "uniform": "uniform in M_UV and z",
+        "population": f"as a population (slope {check['muv_slope']:g})",
+    }
+    rows = []
+    for key, label in names.items():
+        lf = check[key]
+        a = lf["alpha"]
+        judged = f"{lf['bins_within_errors']} of {lf['bins_tested']} judged bins"
+        fit = f"alpha {a['median']:.2f} [{a['interval_68'][0]:.2f}, {a['interval_68'][1]:.2f}]"
+        rows.append([f"**{label}**", "", "", "", judged, fit])
+        for b in lf["bins"]:
+            if b["n"] < 1:
+                continue
+            phi = f"{b['phi'] / 1e-5:.3g} [{b['phi_lo'] / 1e-5:.2g}, {b['phi_hi'] / 1e-5:.3g}]"
+            judged = ("within" if b["within"] else "outside") if b["tested"] else "not judged"
+            rows.append(["", f"{b['M_UV']:.2f}", f"{b['n']:.0f}", f"{b['completeness']:.2f}", judged,
+                         f"{phi} (input {b['phi_input'] / 1e-5:.3g})"])  # fmt: skip
+    header = ["injections", "M_UV", "candidates", "completeness", "against the input",
+              "phi, 1e-5 Mpc⁻³ mag⁻¹ [interval]"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def through_injections_table(*, result: dict | None = None) -> str:
+    """Candidates per measured M_UV bin: found, and expected from the fields' own z > 8.5 galaxies
+    had they come through the chain as the injections did (``survey_uvlf.json``)."""
+    survey = result or committed_result("survey_uvlf")
+    methods = {k: m for k, m in survey["methods"].items() if "field_against_injected" in m}
+    rows = []
+    for i, muv in enumerate(next(iter(methods.values()), {}).get("background", {}).get("M_UV", [])):
+        cells = []
+        for m in methods.values():
+            parts = m["background"]
+            background = parts["interlopers"][i] + (parts["negated"][i] if "negated" in parts else 0)
+            expected = m["field_against_injected"]["through_injections"][i]
+            cells.append(f"{m['found_per_bin'][i]} ({background:.1f}): {expected:.1f}")
+        rows.append([f"{muv:.2f}", *cells])
+    header = ["measured M_UV", *(f"{METHOD_NAMES.get(k, k)}: found (background): expected" for k in methods)]
+    return markdown_table(header, rows)
+
+
+def survey_cost_table(*, result: dict | None = None) -> str:
+    """Seconds per pointing by stage, per run of the survey benchmark, and the runs' wall times."""
+    survey = result or committed_result("survey_uvlf")
+    runs = [{"mock_version": survey.get("mock_version"), "cost": survey["cost"], "rounds": survey["rounds"]},
+            *survey.get("earlier_runs", [])]  # fmt: skip
+    rows, walls = [], []
+    for run in runs:
+        suffix = "" if run is runs[0] else f" (mock version {run['mock_version']})"
+        rows += _cost_rows(run["cost"], suffix)
+        walls += [[i["label"] + suffix, i["scheduler"], i["workers"], i["computed"],
+                   f"{i['wall_seconds']:.0f}", format_number(i["seconds_per_computed_pointing"], ".0f")]
+                  for i in run["rounds"] if i["computed"]]  # fmt: skip
+    header = ["run", "torch threads per worker", "pointings", "load (s)", "fine-tune (s)", "search (s)",
+              "injections (s)", "total (s)"]  # fmt: skip
+    wall_header = ["run", "cluster", "workers", "pointings computed", "wall (s)", "wall per pointing (s)"]
+    return markdown_table(header, rows) + "\n\n" + markdown_table(wall_header, walls)
+
+
+def _cost_rows(cost: dict, suffix: str) -> list[list]:
+    rows = []
+    for label, by_threads in cost.items():
+        for threads, c in by_threads.items():
+            stages = [
+                f"{c['mean_seconds'].get(k, 0):.0f}"
+                for k in ("load", "train", "search", "injections", "total")
+            ]
+            rows.append([label + suffix, threads.replace("_", " "), c["pointings"], *stages])
+    return rows
+
+
+def closure_runs(closure: dict) -> list[tuple[str, dict]]:
+    """The runs of ``closure.json``: the survey's own seeds, and the fresh skies where there are some."""
+    fresh = [("fresh skies", closure["fresh_skies"])] if "fresh_skies" in closure else []
+    return [("seeds of the survey", closure), *fresh]
+
+
+def closure_clause(closure: dict | None = None) -> str:
+    """One sentence: do the fields' own galaxies and their copies through the injection road agree?"""
+    closure = closure or committed_result("closure")
+    verdicts = [(len(run["pointings"]), k, v) for _, run in closure_runs(closure)
+                for k, v in run["footprint"]["verdict"].items()]  # fmt: skip
+    where = "; ".join(
+        f"{n} pointings, {' and '.join(METHOD_NAMES.get(k, k) for m, k, _ in verdicts if m == n)}"
+        for n in dict.fromkeys(n for n, _, _ in verdicts)
+    )
+    differ = sorted({METHOD_NAMES.get(k, k) for _, k, v in verdicts if not v["agree"]})
+    if not differ:
+        return (f"The injections behind it stand for the fields' own galaxies: copies of those galaxies "
+                f"through the injection road agree with them within 2σ in every judged bin "
+                f"({where})")  # fmt: skip
+    return (f"Copies of the fields' own galaxies through the injection road differ from them by 2σ or more "
+            f"for {' and '.join(differ)} ({where})")  # fmt: skip

@@ -1,0 +1,317 @@
+"""Running a survey: the chain on one pointing (`run_pointing`) and every pointing of a run folder
+over a Dask cluster (`run_survey`), resumable and one run at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+import uuid
+import zlib
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable
+from tqdm.auto import tqdm
+
+from ...errors import ConfigError
+from ...fanout import fan_out
+from ...fileio import atomic_write
+from .config import SURVEY_SCHEMA, SurveyConfig, pointing_record
+from .folder import FIELD_HIGH_Z, SUMMARY, counted, write_table
+
+__all__ = ["search_pointing", "effective_volumes", "run_pointing", "run_survey"]
+
+
+def _injection_seed(config: SurveyConfig, name: str) -> int:
+    """Each pointing's own injections, the same on every run."""
+    return int(
+        np.random.SeedSequence([config.injection_seed, zlib.crc32(name.encode())]).generate_state(1)[0]
+    )
+
+
+def _methods(stacks: dict, config: SurveyConfig, folder: Path) -> dict:
+    from ...config import TrainConfig
+    from ...training import train
+    from ..methods import asteris_method, coadd_method
+
+    methods = {"coadd": coadd_method("ivar")}
+    if config.train is not None:
+        preset = TrainConfig.from_dict(config.train)
+        run = train(stacks[config.training_band], run_dir=folder / "model", config=preset,
+                    init_from=config.init_from, progress=False)  # fmt: skip
+        methods["asteris"] = asteris_method(run.model)
+    return methods
+
+
+def search_pointing(
+    stacks: dict, renderers: dict, methods: dict, config: SurveyConfig, *, negated: bool = True
+) -> tuple[dict, dict]:
+    """Each method's z > 8.5 search of one pointing, as the survey runs it, and the same search on
+    its negated images (every band x -1; an empty dict unless ``negated``).
+
+    Every method detects on its own images of every band and measures on the
+    coadds (dual-image). What the negated images select estimates the
+    candidates that noise and the method make by themselves, without a truth
+    (`survey_luminosity_function`).
+    """
+    from ..highz import search_high_z
+
+    if "coadd" not in methods:
+        raise ConfigError("the survey's search measures on the coadd: methods need a 'coadd' entry")
+    images = {name: {b: method(s) for b, s in stacks.items()} for name, method in methods.items()}
+
+    def search(band_images: dict, measure: dict):
+        return search_high_z(band_images, renderers, config.filters, detection_bands=config.detection_bands,
+                             measure_images=measure, photoz_options=config.photoz_options)  # fmt: skip
+
+    found = {name: search(band_images, images["coadd"]) for name, band_images in images.items()}
+    if not negated:
+        return found, {}
+    negated_coadd = {b: -image for b, image in images["coadd"].items()}
+    flipped = {name: search({b: -image for b, image in band_images.items()}, negated_coadd)
+               for name, band_images in images.items()}  # fmt: skip
+    return found, flipped
+
+
+def _recovery(stacks, renderers, methods, config: SurveyConfig, seed: int) -> QTable:
+    from ..highz import high_z_recovery
+
+    return high_z_recovery(stacks, renderers, methods, config.filters,
+                           n_per_realization=config.per_realization, realizations=config.realizations,
+                           muv_range=config.muv_range, z_range=(config.z_edges[0], config.z_edges[-1]),
+                           detection_bands=config.detection_bands, measure_with=methods["coadd"], seed=seed,
+                           muv_slope=config.injection_muv_slope, progress=False)  # fmt: skip
+
+
+def effective_volumes(recovery: QTable, methods, config: SurveyConfig, area: u.Quantity) -> dict:
+    from ..uvlf import completeness_curves, effective_volume
+
+    z_edges = np.asarray(config.z_edges)
+    volumes = {}
+    for name in methods:
+        curves = completeness_curves(recovery["M_UV"].value, recovery["z"], recovery[f"{name}_selected"],
+                                     muv_grid=config.muv_grid, z_edges=z_edges)  # fmt: skip
+        volumes[name] = effective_volume(curves, z_edges=z_edges, area=area).to_value(u.Mpc**3).tolist()
+    return volumes
+
+
+def _one_task_per_worker() -> None:
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not in a Dask worker
+        return
+    if worker.state.nthreads > 1:
+        raise ConfigError(f"this Dask worker runs {worker.state.nthreads} tasks at once; a pointing needs a "
+                          f"worker of its own: start workers with --nthreads 1")  # fmt: skip
+
+
+def run_pointing(
+    pointing, folder: str | os.PathLike, config: SurveyConfig, *, threads: int | None = None
+) -> dict:
+    """Run the chain on one pointing and write ``folder/<name>/``; return its summary.
+
+    A pointing whose folder exists is read, not recomputed (``status`` "present").
+    Its files are written into a hidden folder that is renamed into place when
+    complete, so a killed task leaves nothing that looks finished.
+    """
+    import torch
+
+    from ..closure import closure_pointing, field_high_z_galaxies
+    from ..highz import footprint, on_footprint, selection_against_truth, with_truth
+
+    final = Path(folder) / pointing.name
+    if (final / SUMMARY).exists():
+        return {**json.loads((final / SUMMARY).read_text()), "status": "present"}
+    _one_task_per_worker()
+    if threads:
+        torch.set_num_threads(threads)
+    work = Path(folder) / f".{pointing.name}.partial-{uuid.uuid4().hex[:8]}"
+    work.mkdir(parents=True)
+    try:
+        seconds, start = {}, time.perf_counter()
+
+        def lap(stage: str) -> None:
+            seconds[stage] = round(time.perf_counter() - start - sum(seconds.values()), 2)
+
+        stacks, renderers, truth, boost = pointing.load(config.bands)
+        lap("load")
+        methods = _methods(stacks, config, work)
+        lap("train")
+        found, negated = search_pointing(stacks, renderers, methods, config, negated=config.search_negated)
+        inside = footprint(stacks)
+        for table in (*found.values(), *negated.values()):
+            table["in_footprint"] = on_footprint(inside, table)
+        lap("search")
+        recovery = _recovery(stacks, renderers, methods, config, _injection_seed(config, pointing.name))
+        lap("injections")
+        if config.closure_copies and truth is not None:
+            closure = closure_pointing(stacks, renderers, methods, config.filters, truth, found,
+                                       copies=config.closure_copies, n_per_realization=config.per_realization,
+                                       inside=inside, detection_bands=config.detection_bands,
+                                       measure_with=methods["coadd"],
+                                       seed=_injection_seed(config, "closure/" + pointing.name))  # fmt: skip
+            write_table(closure, work / "closure.ecsv")
+            lap("closure")
+        shape = stacks[config.training_band].data.shape[1:]
+        pixel = (renderers[config.training_band].pixel_scale * u.arcsec) ** 2
+        area = int(inside.sum()) * pixel  # where the injections' completeness holds
+        summary = {
+            "schema_version": SURVEY_SCHEMA, "name": pointing.name, "pointing": pointing_record(pointing),
+            "area_arcmin2": float(area.to_value(u.arcmin**2)), "boost": boost, "shape": list(shape),
+            "image_arcmin2": float((shape[0] * shape[1] * pixel).to_value(u.arcmin**2)), "footprint": True,
+            "methods": list(methods), "v_eff_mpc3": effective_volumes(recovery, methods, config, area),
+            "n_candidates": {m: int(np.sum(counted(t))) for m, t in found.items()},
+            "n_negated_candidates": {m: int(np.sum(counted(t))) for m, t in negated.items()},
+            "injected": len(recovery), "worker": {"host": socket.gethostname(), "pid": os.getpid(),
+                                                  "threads": torch.get_num_threads()},
+        }  # fmt: skip
+        for name, table in found.items():
+            if truth is not None:
+                table = with_truth(table, truth)
+                summary.setdefault("against_truth", {})[name] = selection_against_truth(
+                    table, truth, shape=shape
+                )
+            write_table(table, work / f"candidates_{name}.ecsv")
+            if name in negated:
+                write_table(negated[name], work / f"negated_{name}.ecsv")
+        write_table(recovery, work / "recovery.ecsv")
+        if truth is not None:  # the field's own z > 8.5 galaxies, flagged on or off the footprint
+            galaxies = field_high_z_galaxies(truth, shape=shape, inside=inside)
+            write_table(galaxies[["x", "y", "z", "M_UV", "covered"]], work / FIELD_HIGH_Z)
+        lap("write")
+        summary["seconds"] = {**seconds, "total": round(time.perf_counter() - start, 2)}
+        atomic_write(work / SUMMARY, lambda tmp: tmp.write_text(json.dumps(summary, indent=1) + "\n"))
+        try:
+            os.rename(work, final)
+        except OSError:  # another attempt finished it first: theirs stands
+            if not (final / SUMMARY).exists():
+                raise
+        return {**summary, "status": "done"}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@contextmanager
+def _run_lock(run_dir: Path):
+    """Hold the run folder for this run alone; then leftovers of killed runs can be removed safely."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, and leftovers stay
+        yield
+        return
+    with open(run_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another survey run is using {run_dir}; wait for it to end or choose "
+                              "another folder") from None  # fmt: skip
+        for partial in run_dir.glob(".*.partial-*"):  # what killed runs left half-written
+            shutil.rmtree(partial, ignore_errors=True)
+        yield
+
+
+def _check_run_folder(run_dir: Path, config: SurveyConfig, pointings: Sequence) -> None:
+    versions = {k: v for p in pointings for k, v in p.versions.items()}
+    record = run_dir / "survey.json"
+    if record.exists():
+        held = json.loads(record.read_text())
+        if SurveyConfig.from_dict(held["config"]) != config:
+            raise ConfigError(
+                f"{run_dir} holds a survey run with another config; resume it with that "
+                f"config (SurveyConfig.from_dict of its survey.json) or choose a new folder"
+            )
+        finished = any(run_dir.glob(f"*/{SUMMARY}"))
+        for key, version in versions.items():  # e.g. its mock pointings would not match new ones
+            made = held.get(key, "unrecorded" if finished else version)
+            if made != version:
+                what = key.replace("_", " ")
+                raise ConfigError(f"{run_dir} holds a survey run made with {what} {made}, and this "
+                                  f"asteris draws {what} {version}; choose a new folder")  # fmt: skip
+        if set(versions) <= set(held):
+            return
+        held = {"schema_version": held.get("schema_version", SURVEY_SCHEMA), **versions, **held}  # a new kind
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        held = {"schema_version": SURVEY_SCHEMA, **versions, "config": config.to_dict()}
+    content = json.dumps(held, indent=1) + "\n"
+    atomic_write(record, lambda tmp: tmp.write_text(content), overwrite=True)
+
+
+def run_survey(
+    pointings: Sequence,
+    run_dir: str | os.PathLike,
+    *,
+    config: SurveyConfig | None = None,
+    scheduler=None,
+    n_workers: int = 1,
+    threads_per_worker: int | None = None,
+    retries: int = 1,
+    progress: bool = True,
+) -> QTable:
+    """Run every pointing not yet finished in ``run_dir``, one Dask task each.
+
+    Parameters
+    ----------
+    pointings : sequence of `ArchivePointing` / `asteris.mock.MockPointing`
+        The survey; more may be added on a later call to the same folder.
+    run_dir : path
+        The run folder: ``survey.json`` (the config) and a folder per finished pointing. One run
+        at a time holds it (a second is refused); what killed runs left half-written is removed.
+    config : SurveyConfig
+        Must equal the config of an existing run folder.
+    scheduler : None, ``"local"``, an address or a `distributed.Client`
+        ``None``/``"local"``: a `distributed.LocalCluster` of ``n_workers`` processes, each
+        running one pointing at a time on ``threads_per_worker`` torch threads (default: the
+        cores shared out). An address such as ``tcp://host:8786`` connects to a running
+        scheduler; its workers must run one task at a time (``dask worker ADDRESS --nthreads 1``),
+        since a pointing's chain sets process-wide state (torch's seed and threads, EAZY's
+        working folder), and use the threads their environment gives.
+    retries : int
+        How often a failed pointing is tried again before it is reported failed.
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        One row per pointing: ``name``, ``status`` (done, present, failed), ``seconds``,
+        ``worker`` and ``error``.
+    """
+    config = config or SurveyConfig()
+    run_dir = Path(run_dir)
+    _check_run_folder(run_dir, config, pointings)
+    if len({p.name for p in pointings}) != len(pointings):
+        raise ConfigError("two pointings have the same name")
+    finished = [p for p in pointings if (run_dir / p.name / SUMMARY).exists()]
+    rows = {p.name: (p.name, "present", 0.0, "", "") for p in finished}
+    pending = [p for p in pointings if p.name not in rows]
+    threads = threads_per_worker or max(1, (os.cpu_count() or 1) // n_workers)
+    bar = tqdm(
+        total=len(pointings), initial=len(finished), desc="pointings", unit="pointing", disable=not progress
+    )
+    if pending:
+        with _run_lock(run_dir):
+            started_here = scheduler is None or isinstance(scheduler, str) and scheduler == "local"
+            threads = threads if started_here else None  # a running cluster's workers keep their own
+            tasks = {p.name: (p, str(run_dir), config) for p in pending}
+            done = fan_out(run_pointing, tasks, scheduler=scheduler, n_workers=n_workers, retries=retries,
+                           feature="run_survey (Dask)", key="asteris-pointing",
+                           on_done=lambda _: bar.update(1), threads=threads)  # fmt: skip
+        rows.update({name: _status_row(name, outcome) for name, outcome in done.items()})
+    bar.close()
+    return QTable(
+        rows=[rows[p.name] for p in pointings], names=("name", "status", "seconds", "worker", "error")
+    )
+
+
+def _status_row(name: str, outcome) -> tuple:
+    if isinstance(outcome, Exception):  # reported per pointing: one bad pointing must not sink the survey
+        return name, "failed", 0.0, "", f"{type(outcome).__name__}: {outcome}"
+    worker = f"{outcome['worker']['host']}:{outcome['worker']['pid']}"
+    return name, outcome["status"], outcome["seconds"]["total"], worker, ""
