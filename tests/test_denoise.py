@@ -205,7 +205,8 @@ def test_one_options_object_is_taken_by_every_entry_point(tmp_path, tiny_net):
     np.testing.assert_array_equal(asteris_method(tiny_net, options=options)(stack), by_object.image)
     cube = tmp_path / "cube.fits"
     fits.PrimaryHDU(stack).writeto(cube)
-    streamed = denoise_large(cube, model=tiny_net, output=tmp_path / "o.fits", options=options, progress=False)
+    out = tmp_path / "out.fits"
+    streamed = denoise_large(cube, model=tiny_net, output=out, options=options, progress=False)
     np.testing.assert_allclose(fits.getdata(streamed), by_object.image, rtol=1e-5, atol=1e-5)
     refused = (({"tile": 32}, "unknown inference option 'tile'"), ({"overlap": 1.5}, "overlap"),
                ({"frames": 6}, "frames must be 4 or 8"), ({"batch_size": 0}, "batch_size"))  # fmt: skip
