@@ -1,9 +1,12 @@
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
+# the test helpers (fields, standins) import by name from every folder of the tests
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +87,11 @@ def hsc(monkeypatch):
         for key, value in server.environment().items():
             monkeypatch.setenv(key, value)
         yield server
+
+
+@pytest.fixture
+def train_stack():
+    """Sixteen noisy exposures of a faint smooth sky, 48 x 48 px: enough to train the tiny network."""
+    rng = np.random.default_rng(0)
+    sky = rng.normal(0, 3, (48, 48)).clip(0) + 10
+    return (sky + rng.normal(0, 1, (16, 48, 48))).astype(np.float32)

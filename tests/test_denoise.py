@@ -9,7 +9,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from asteris import denoise, read_stack, save_checkpoint
-from asteris.engine import denoise_frames, tile_offset
+from asteris.engine import denoise_frames
 from asteris.errors import (
     EmptyStackError,
     NotFITSError,
@@ -161,19 +161,6 @@ def test_compiled_network_gives_the_same_image(tiny_net):
     compiled = denoise(stack, model=tiny_net, progress=False, device="cpu", compile=True)
     assert np.abs(compiled.image - eager.image).max() < 1e-5 * np.abs(eager.image).max()
     assert all(m._compiled_call_impl is None for m in tiny_net.modules()), "the caller's model was compiled"
-
-
-@pytest.mark.parametrize("exposures", [1, 4, 7, 8])
-def test_tile_offset_is_the_numpy_median_of_medians(exposures):
-    rng = np.random.default_rng(exposures)
-    tile = rng.normal(5, 1, (exposures, 33, 40)).astype(np.float32)
-    tile[rng.random(tile.shape) < 0.3] = 0  # no data
-    tile[:, :4] = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        expected = np.nanmedian(np.nanmedian(np.where(tile != 0, tile, np.nan), axis=0))
-    assert tile_offset(torch.from_numpy(tile)).item() == expected
-    assert tile_offset(torch.zeros((exposures, 8, 8))).item() == 0
 
 
 def test_kernels_compiled_under_a_forced_cpu_level_get_a_cache_of_their_own(tiny_net, monkeypatch):

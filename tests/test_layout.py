@@ -95,6 +95,45 @@ def test_no_private_name_crosses_a_module(tmp_path):
     assert private_imports(tmp_path / "asteris") == ["asteris/a.py:2 imports _g"]
 
 
+TESTS = PACKAGE.parent / "tests"
+#: Modules whose behaviour is tested in another module's file (that file), or that hold none of their own.
+TESTED_IN = {
+    "version.py": None,  # a constant
+    "errors.py": None,  # exception classes; each is raised and matched in the tests of what raises it
+    "extras.py": "test_layout.py",
+    "resources.py": "book/test_chapters.py",
+    "remote.py": "test_weights.py",
+    "archive/manifests.py": "archive/test_download.py",
+    "mock/calibration.py": "mock/test_detector.py",
+    "mock/datasets.py": "mock/test_simulate.py",
+    "mock/synthetic.py": "test_stack.py",
+    "mock/plotting.py": "mock/test_simulate.py",
+    "science/plotting.py": "science/test_recovery.py",
+    "science/survey/folder.py": "science/survey/test_run.py",
+    "science/survey/estimate.py": "science/survey/test_run.py",
+    **{f"book/report/{m}.py": "book/test_report.py" for m in ("cells", "depth", "highz", "mock", "prose",
+                                                                 "speed", "survey")},  # fmt: skip
+}
+
+
+def untested_modules(package: Path, tests: Path) -> list[str]:
+    """Modules with neither ``tests/<subpackage>/test_<module>.py`` nor an entry of `TESTED_IN`."""
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        rel = path.relative_to(package)
+        mirrored = tests / rel.parent / f"test_{path.stem}.py"
+        elsewhere = TESTED_IN.get(rel.as_posix(), "")
+        if not (mirrored.exists() or elsewhere is None or (elsewhere and (tests / elsewhere).exists())):
+            missing.append(rel.as_posix())
+    return missing
+
+
+def test_the_tests_mirror_the_package():
+    assert not untested_modules(PACKAGE, TESTS), untested_modules(PACKAGE, TESTS)
+
+
 def test_the_layer_check_sees_crossings(tmp_path):
     package = tmp_path / "asteris"
     (package / "mock").mkdir(parents=True)

@@ -1,12 +1,12 @@
 """The mock universe: NIRCam- and HSC-like exposure stacks with a truth image and catalogue.
 
-`simulate_field` draws a sky (`population`, with spectra from `sed`), renders
-it through each band's PSF (`instruments`) into every dithered exposure on
+`simulate_field` draws a sky (`population`, with spectra from `asteris.sky.sed`),
+renders it through each band's PSF (`asteris.sky`) into every dithered exposure on
 the detector's own pixels (`detector`: WCS and ``_cal``/warp files), adds the
 detector and sky noise of `noise`, and aligns the exposures with
 `asteris.archive.align`; `calibration` measures each noise component on them. `datasets` builds the embedded
 default fields once and caches them; `synthetic` makes small quick stacks for
-tests. Needs the ``mock`` extra (also part of ``science``):
+tests. Needs the ``mock`` extra (the science does not):
 ``pip install 'asteris[mock]'``.
 
 >>> from asteris.mock import NoiseConfig
@@ -20,24 +20,13 @@ from ..extras import require_extra
 
 require_extra("mock", feature="asteris.mock")
 
-from ..sky.instruments import HSC, NIRCAM, BandSpec, Instrument, get_instrument, mjy_sr_zero_point
-from ..sky.psf import psf_kernel
-from ..sky.render import render_sources
-from ..sky.sed import NJY_AB_ZP, Passbands, StellarPopulation, igm_transmission, rest_frame_spectrum
 from .calibration import calibration_table, casertano_r, correlated_noise_factor
 from .datasets import HIGH_Z_FIELD, MOCK_VERSION, default_parameters, high_z_field, mock_field
 from .detector import exposure_wcs, row_median_correction, write_cal, write_warp
 from .noise import COMPONENTS, STRUCTURED, NoiseConfig
 from .plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
 from .pointing import MockPointing
-from .population import (
-    WHITLER25,
-    DoublePowerLaw,
-    PopulationConfig,
-    high_z_galaxies,
-    high_z_sources,
-    sky_catalog,
-)
+from .population import PopulationConfig, high_z_galaxies, sky_catalog
 from .simulate import (
     MockBand,
     MockField,
@@ -52,7 +41,6 @@ __all__ = [
     "read_mock_field",
     "MockField",
     "MockBand",
-    "render_sources",
     "component_power_spectra",
     "mock_field",
     "high_z_field",
@@ -71,23 +59,8 @@ __all__ = [
     "write_warp",
     "row_median_correction",
     "PopulationConfig",
-    "DoublePowerLaw",
-    "WHITLER25",
     "sky_catalog",
     "high_z_galaxies",
-    "high_z_sources",
-    "Passbands",
-    "StellarPopulation",
-    "rest_frame_spectrum",
-    "igm_transmission",
-    "NJY_AB_ZP",
-    "Instrument",
-    "BandSpec",
-    "NIRCAM",
-    "HSC",
-    "get_instrument",
-    "psf_kernel",
-    "mjy_sr_zero_point",
     "synthetic_stack",
     "synthetic_wcs",
     "plot_mock_band",

@@ -39,12 +39,9 @@ from ..sky.luminosity import WHITLER25, DoublePowerLaw, integrate
 from ..sky.sed import Passbands, StellarPopulation
 
 __all__ = [
-    "DoublePowerLaw",
-    "WHITLER25",
     "PopulationConfig",
     "sky_catalog",
     "high_z_galaxies",
-    "high_z_sources",
     "library_populations",
     "ALL_BANDS",
 ]

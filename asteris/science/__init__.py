@@ -2,19 +2,25 @@
 selection and the UV luminosity function.
 
 - `detect`, `catalog`: matched-filter detection and multi-band forced photometry (photutils);
-- `injection`, `recovery`: sources injected into every exposure, completeness, purity,
-  photometric bias, PSF fidelity, limiting magnitudes and false detections per method;
+- `injection`: where artificial sources go and adding them to every exposure;
+- `methods`: what turns a stack into an image (coadds, ASTERIS models);
+- `matching`, `photometry`: matching detections to injections, completeness fits, and
+  fluxes, shapes and limiting magnitudes at given positions;
+- `recovery`: injection-recovery per method, its result a table of sources by method
+  (completeness, purity, photometric bias, PSF fidelity, false detections);
 - `photoz`, `select`, `highz`: EAZY photometric redshifts, the z > 8.5 criteria and the whole
   chain with its injection-recovery;
 - `contamination`: the low-z interlopers expected among the candidates, from the field's own
   bright galaxies dimmed to its faint detections;
 - `closure`: a mock field's own z > 8.5 galaxies against copies of themselves through the
   injection road, the check that injections stand for the sky's galaxies;
-- `uvlf`: M_UV, effective volumes, the binned luminosity function and its fits.
+- `uvlf`: M_UV, effective volumes, the binned luminosity function and its fits;
+- `survey`: the chain over many pointings (configuration, running, reading, the estimate).
 
 The comparison baselines themselves (`asteris.coadd`) belong to the core. The
-injected sources are rendered like the mock's, so this package builds on
-`asteris.mock`. Needs the ``science`` extra: ``pip install 'asteris[science]'``.
+injected sources are rendered as the mock renders its sky, by `asteris.sky`,
+on which this package stands; it never imports the simulator (`asteris.mock`).
+Needs the ``science`` extra: ``pip install 'asteris[science]'``.
 
 >>> from asteris.science import HighZCriteria
 >>> HighZCriteria().min_p_high_z
@@ -27,6 +33,7 @@ from ..extras import require_extra
 
 require_extra("science", feature="asteris.science")
 
+from ..sky.render import SourceRenderer as SourceRenderer  # where the science's users have found it
 from .catalog import aperture_correction, combined_detection_image, multiband_catalog
 from .closure import closure_pointing, closure_significance, closure_table, injection_statistics
 from .contamination import dimmed_interlopers
@@ -40,7 +47,7 @@ from .highz import (
     selection_against_truth,
     with_truth,
 )
-from .injection import SourceRenderer, inject, injection_catalog, source_mask
+from .injection import inject, injection_catalog, source_mask
 from .matching import match_positions
 from .methods import asteris_method, coadd_method, retrained_asteris_method
 from .photometry import limiting_magnitude, truth_errors
@@ -67,7 +74,6 @@ __all__ = [
     "combined_detection_image",
     "multiband_catalog",
     "aperture_correction",
-    "SourceRenderer",
     "injection_catalog",
     "inject",
     "source_mask",

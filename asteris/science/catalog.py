@@ -105,7 +105,7 @@ def multiband_catalog(
     ----------
     images : dict of band -> 2D array
         Coadded or denoised images of the bands on one pixel grid (NaN or 0 = no data).
-    renderers : dict of band -> `~asteris.science.injection.SourceRenderer`
+    renderers : dict of band -> `~asteris.sky.render.SourceRenderer`
         Pixel scale, AB zero point and PSF of each band.
     detection_bands : sequence of str, optional
         Bands whose inverse-variance combination is searched (default: all).

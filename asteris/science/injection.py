@@ -32,7 +32,7 @@ from ..sky.render import SourceRenderer
 from ..stack import Stack, read_stack
 from .detect import detection_image, segment_sources
 
-__all__ = ["SourceRenderer", "injection_catalog", "inject", "source_mask", "INJECTION_KINDS"]
+__all__ = ["injection_catalog", "inject", "source_mask", "INJECTION_KINDS"]
 
 INJECTION_KINDS = ("point", "sersic")
 _SERSIC_R_E = (0.03, 0.12)  # arcsec: small galaxies, a few NIRCam pixels

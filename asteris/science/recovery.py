@@ -481,7 +481,7 @@ def compare_protocols(
         The exposures without injections.
     methods : dict
         Name to `Method` (`coadd_method`, `asteris_method` or any callable).
-    renderer : `~asteris.science.injection.SourceRenderer`
+    renderer : `~asteris.sky.render.SourceRenderer`
         Pixel scale, zero point and PSF of the stack.
     mags : (bright, faint)
         Range of injected AB magnitudes; reach below the coadd's 5-sigma limit.

@@ -10,11 +10,9 @@ from asteris.archive.corrections import CorrectionConfig
 from asteris.errors import ConfigError
 from asteris.fileio import sha256sum
 from asteris.mock.noise import NoiseConfig, persistence_ghost, resample_to_sky
-from asteris.mock.population import WHITLER25, PopulationConfig, high_z_galaxies
+from asteris.mock.population import PopulationConfig
 from asteris.mock.simulate import read_mock_field, simulate_field
 from asteris.sky.instruments import HSC, NIRCAM, get_instrument
-from asteris.sky.psf import psf_kernel
-from asteris.sky.sed import Passbands, StellarPopulation
 
 photutils = pytest.importorskip("photutils.aperture")
 
@@ -121,43 +119,6 @@ def test_written_field_reads_back_with_wcs_truth_and_exposures(tmp_path):
     ra, dec = band.stack.wcs.pixel_to_world_values(back.catalog["x"], back.catalog["y"])
     np.testing.assert_allclose(ra, back.catalog["ra"].value, atol=1e-9)
     assert back.params["seed"] == 3
-
-
-def test_high_z_counts_follow_input_luminosity_function():
-    cfg = PopulationConfig(high_z_boost=1.0, high_z_muv=(-22.0, -17.0))
-    rows = high_z_galaxies(np.random.default_rng(11), Passbands(["jwst_f200w"]), cfg, area_arcmin2=30.0)
-    muv = np.array(rows.muv)
-    edges = np.arange(-22.0, -16.9, 1.0)
-    observed, _ = np.histogram(muv, edges)
-    expected = WHITLER25.expected_number(edges, z_range=(8.5, 16.0), area_arcmin2=30.0)
-    assert expected.sum() > 300
-    chi2 = np.sum((observed - expected) ** 2 / expected)
-    assert chi2 < 20  # 5 bins: p ~ 0.001
-    assert np.all(np.abs(observed - expected) < 4 * np.sqrt(expected) + 2)
-    assert np.all((np.array(rows.z) > 8.5) & (np.array(rows.z) < 16))
-
-
-def test_sed_has_lyman_break_and_keeps_normalisation():
-    bands = Passbands(["jwst_f090w", "jwst_f115w", "jwst_f200w", "jwst_f444w"])
-    flux, muv = bands.fluxes_njy(StellarPopulation(0.05, 0.5, 0.2), z=11.0, muv=-20.0)
-    assert muv == pytest.approx(-20.0)
-    assert flux[0] < 1e-3 * flux[2] and flux[1] < 1e-3 * flux[2]  # no light blueward of 1.46 um
-    flux, _ = bands.fluxes_njy(StellarPopulation(1.0, 0.1, 1.0, av=0.0), z=3.0, mag=27.0, band=3)
-    assert 31.4 - 2.5 * np.log10(flux[3]) == pytest.approx(27.0)
-    with pytest.raises(ValueError, match="exactly one"):
-        bands.fluxes_njy(StellarPopulation(1.0, 0.1), z=1.0)
-
-
-def test_psf_kernel_has_requested_fwhm():
-    for profile in ("airy", "moffat"):
-        kernel = psf_kernel(profile, 8.0)
-        centre = kernel.shape[0] // 2
-        cut = kernel[centre] / kernel[centre, centre]
-        above = np.flatnonzero(cut >= 0.5)
-        # linear interpolation of both half-maximum crossings
-        left = above[0] - (cut[above[0]] - 0.5) / (cut[above[0]] - cut[above[0] - 1])
-        right = above[-1] + (cut[above[-1]] - 0.5) / (cut[above[-1]] - cut[above[-1] + 1])
-        assert right - left == pytest.approx(8.0, rel=0.05)
 
 
 def test_detector_artefacts_move_with_the_dither():

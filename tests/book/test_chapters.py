@@ -117,17 +117,6 @@ def test_committed_results_and_the_reference_model_are_found_as_installed_files(
         shipped_file("benchmarks/results/no_such_result.json")
 
 
-def test_full_mode_plan_counts_the_downloads_of_the_chapter():
-    plan = book.full_mode_plan("jades_1210_nircam", bands=["F200W"]).splitlines()
-    assert plan[0] == "full mode downloads 16+ files, 1.90+ GB: jades_1210_nircam, F200W, detector nrca1"
-    assert [line.split(":")[0].strip() for line in plan[2:4]] == ["Colab T4", "A100"]
-    assert "an estimate, not a measurement" in plan[1] and "offline" in plan[-1]
-    many = book.full_mode_plan("jades_1210_nircam", bands=book.HIGH_Z_BANDS).splitlines()[0]
-    assert many.startswith("full mode downloads 112+ files") and many.endswith("detector nrca1 and nrcalong")
-    t4 = [book.full_mode_plan("jades_1210_nircam", denoise_passes=n).splitlines()[2] for n in (1, 10)]
-    assert int(t4[1].split("about ")[1].split()[0]) > int(t4[0].split("about ")[1].split()[0])
-
-
 def test_chapter_method_keeps_each_denoised_image_by_content(monkeypatch, tmp_path):
     from types import SimpleNamespace
 

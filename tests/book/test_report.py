@@ -14,11 +14,12 @@ import yaml
 
 from asteris.book import report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
 SUBPACKAGES = {
     "core": "asteris",
     "archive": "asteris.archive",
+    "sky": "asteris.sky",
     "mock": "asteris.mock",
     "science": "asteris.science",
     "book": "asteris.book",

@@ -11,14 +11,7 @@ from asteris.mock.noise import NoiseConfig
 from asteris.mock.population import PopulationConfig
 from asteris.mock.simulate import simulate_field
 from asteris.science.injection import SourceRenderer
-from asteris.science.matching import (
-    binned_fraction,
-    completeness_magnitude,
-    fit_completeness,
-    match_positions,
-)
 from asteris.science.methods import coadd_method
-from asteris.science.photometry import moment_shape, stacked_profile
 from asteris.science.plotting import (
     plot_completeness_purity,
     plot_injection_cutouts,
@@ -28,55 +21,6 @@ from asteris.science.plotting import (
 from asteris.science.recovery import RecoveryResult, injection_recovery, spurious_rate
 
 # --- metric functions on hand-built inputs -------------------------------------------------------
-
-
-def test_match_positions_pairs_closest_first_and_one_to_one():
-    # two injected points compete for one detection: the closer wins, the other is missed
-    hit = match_positions([0.0, 1.5, 50.0], [0.0, 0.0, 0.0], [1.0, 49.0, 80.0], [0.0, 0.0, 0.0], 2.0)
-    assert hit.tolist() == [-1, 0, 1]
-    assert match_positions([], [], [1.0], [1.0], 2.0).tolist() == []
-    assert match_positions([1.0], [1.0], [], [], 2.0).tolist() == [-1]
-    assert match_positions([0.0], [0.0], [2.5], [0.0], 2.0).tolist() == [-1]
-
-
-def test_binned_fraction_counts_and_empty_bins():
-    centres, fraction, counts = binned_fraction([0.5, 0.6, 2.5, 9.0], [1, 0, 1, 1], [0, 1, 2, 3])
-    assert centres.tolist() == [0.5, 1.5, 2.5] and counts.tolist() == [2, 0, 1]
-    assert fraction[0] == 0.5 and np.isnan(fraction[1]) and fraction[2] == 1.0
-
-
-def test_completeness_fit_recovers_a_known_curve_and_its_m90():
-    rng = np.random.default_rng(2)
-    mags = rng.uniform(25, 30, 3000)
-    c_max, m50, width = 0.97, 28.0, 0.25
-    hit = rng.uniform(size=mags.size) < c_max / (1 + np.exp((mags - m50) / width))
-    fit = fit_completeness(mags, hit)
-    assert fit == pytest.approx((m50, width, c_max), abs=0.03)
-    expected = m50 + width * np.log(c_max / 0.9 - 1)
-    assert completeness_magnitude(*fit) == pytest.approx(expected, abs=0.05)
-    assert np.isnan(completeness_magnitude(28.0, 0.3, 0.85))
-    with pytest.raises(ConfigError):
-        fit_completeness(mags, np.ones(mags.size, bool))
-
-
-def test_moment_shape_measures_gaussians_and_the_noise_averages_out():
-    yy, xx = np.mgrid[:64, :64]
-    sigma = 1.2
-    g = 100 * np.exp(-((xx - 31.3) ** 2 + (yy - 32.6) ** 2) / (2 * sigma**2))
-    fwhm, e = moment_shape(g, [31.3], [32.6], radius=6)
-    assert fwhm[0] == pytest.approx(2.3548 * sigma, rel=0.02) and e[0] < 0.01
-    noisy = [moment_shape(g + np.random.default_rng(s).normal(0, 1, g.shape), [31.3], [32.6], radius=6)[0][0]
-             for s in range(30)]  # fmt: skip
-    assert np.median(noisy) == pytest.approx(2.3548 * sigma, rel=0.05)
-    assert np.isnan(moment_shape(g, [1.0], [1.0], radius=6)[0][0])  # too close to the edge
-
-
-def test_stacked_profile_is_normalised_and_peaks_at_the_centre():
-    yy, xx = np.mgrid[:64, :64]
-    image = np.exp(-((xx - 20) ** 2 + (yy - 20) ** 2) / 4) + np.exp(-((xx - 44) ** 2 + (yy - 40) ** 2) / 4)
-    r, profile = stacked_profile(image, [20, 44], [20, 40], radius=10)
-    area = np.pi * ((r + 0.25) ** 2 - (r - 0.25) ** 2)
-    assert np.nansum(profile * area) == pytest.approx(1.0) and np.nanargmax(profile) == 0
 
 
 def hand_built_result(negatives=None) -> RecoveryResult:

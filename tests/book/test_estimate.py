@@ -1,0 +1,21 @@
+"""What full mode asks of a reader: downloads and GPU time, from the manifest and the measured rates."""
+
+from asteris import book
+from asteris.book.estimate import cal_file_bytes, nircam_stack_voxels
+
+
+def test_full_mode_plan_counts_the_downloads_of_the_chapter():
+    plan = book.full_mode_plan("jades_1210_nircam", bands=["F200W"]).splitlines()
+    assert plan[0] == "full mode downloads 16+ files, 1.90+ GB: jades_1210_nircam, F200W, detector nrca1"
+    assert [line.split(":")[0].strip() for line in plan[2:4]] == ["Colab T4", "A100"]
+    assert "an estimate, not a measurement" in plan[1] and "offline" in plan[-1]
+    many = book.full_mode_plan("jades_1210_nircam", bands=book.HIGH_Z_BANDS).splitlines()[0]
+    assert many.startswith("full mode downloads 112+ files") and many.endswith("detector nrca1 and nrcalong")
+    t4 = [book.full_mode_plan("jades_1210_nircam", denoise_passes=n).splitlines()[2] for n in (1, 10)]
+    assert int(t4[1].split("about ")[1].split()[0]) > int(t4[0].split("about ")[1].split()[0])
+
+
+def test_file_sizes_and_voxels_follow_the_formats():
+    assert cal_file_bytes() == 7 * 2048**2 * 4 + 1_500_000  # seven 2048 x 2048 planes of 4-byte pixels
+    assert nircam_stack_voxels(0.063, 8) > nircam_stack_voxels(0.031, 8)  # coarser pixels cover more sky
+    assert nircam_stack_voxels(0.031, 16) == 2 * nircam_stack_voxels(0.031, 8)
