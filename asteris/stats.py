@@ -19,7 +19,7 @@ NMAD_SCALE = 1.4826
 def nmad(
     values, *, finite_only: bool = False, empty: float = float("nan"), keep_dtype: bool = False
 ) -> float:
-    """Normalised median absolute deviation, 1.4826 median(|x - median(x)|): the standard deviation of
+    """Normalised median absolute deviation, ``1.4826 median(|x - median(x)|)``: the standard deviation of
     Gaussian values, robust to outliers.
 
     ``finite_only``: ignore NaN and infinite values. ``empty``: what no values give (NaN by default).

@@ -49,7 +49,8 @@ from asteris.science.detect import detection_image
 from asteris.science.injection import SourceRenderer
 from asteris.science.methods import coadd_method
 from asteris.science.photometry import limiting_magnitude
-from asteris.science.recovery import PROTOCOLS, compare_protocols, spurious_rate
+from asteris.science.recovery import compare_protocols, spurious_rate
+from asteris.science.recovery_result import PROTOCOLS
 from asteris.tuning import machine_description
 
 RESULTS = Path(__file__).parent / "results" / "depth_corrections.json"

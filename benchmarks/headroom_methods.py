@@ -61,7 +61,8 @@ from asteris.mock.noise import NoiseConfig
 from asteris.mock.population import PopulationConfig
 from asteris.science.injection import SourceRenderer
 from asteris.science.methods import asteris_method, coadd_method
-from asteris.science.recovery import PROTOCOLS, compare_protocols, spurious_rate
+from asteris.science.recovery import compare_protocols, spurious_rate
+from asteris.science.recovery_result import PROTOCOLS
 
 RESULTS = Path(__file__).parent / "results" / "headroom_methods.json"
 BAND = "F200W"

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from _memory import status_mb
+from _results import write_result
 
 from asteris.tuning import machine_description
 
@@ -143,13 +144,8 @@ def main() -> None:
                 )
             cube.unlink()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {"network": "identity (pipeline memory only)", "machine": machine_description(), "results": rows},
-            indent=2,
-        )
-        + "\n"
-    )
+    write_result(RESULTS, {"network": "identity (pipeline memory only)", "machine": machine_description(),
+                           "results": rows}, indent=2)  # fmt: skip
     print(f"wrote {RESULTS}")
 
 

@@ -26,6 +26,8 @@ import shutil
 import time
 from pathlib import Path
 
+from _results import write_result
+
 from asteris import TrainConfig, train
 from asteris.book import check_output, reference_name
 from asteris.checkpoint import save_checkpoint
@@ -94,9 +96,7 @@ def train_reference(preset: str, band: str, fields: int, work: Path, out: Path, 
         "command": f"python benchmarks/train_reference.py --preset {preset} --band {band} --fields {fields}",
         "machine": machine_description(),
     }  # fmt: skip
-    atomic_write(
-        out / f"{name}.json", lambda p: p.write_text(json.dumps(record, indent=2) + "\n"), overwrite=True
-    )
+    write_result(out / f"{name}.json", record, indent=2)
     return record
 
 

@@ -113,7 +113,7 @@ def test_fetch_offline_is_one_sentence(tmp_path, capsys, monkeypatch):
 
 
 def test_align_then_denoise(tmp_path, capsys, tiny_net):
-    from test_align import cal_exposure
+    from exposures import cal_exposure
 
     from asteris import save_checkpoint
 

@@ -6,8 +6,8 @@ selection and the UV luminosity function.
 - `methods`: what turns a stack into an image (coadds, ASTERIS models);
 - `matching`, `photometry`: matching detections to injections, completeness fits, and
   fluxes, shapes and limiting magnitudes at given positions;
-- `recovery`: injection-recovery per method, its result a table of sources by method
-  (completeness, purity, photometric bias, PSF fidelity, false detections);
+- `recovery`, `recovery_result`: injection-recovery per method, and its result, a table of
+  sources by method (completeness, purity, photometric bias, PSF fidelity, false detections);
 - `photoz`, `select`, `highz`: EAZY photometric redshifts, the z > 8.5 criteria and the whole
   chain with its injection-recovery;
 - `contamination`: the low-z interlopers expected among the candidates, from the field's own
@@ -52,7 +52,8 @@ from .matching import match_positions
 from .methods import asteris_method, coadd_method, retrained_asteris_method
 from .photometry import limiting_magnitude, truth_errors
 from .photoz import Template, default_templates, photometric_redshifts
-from .recovery import RecoveryResult, injection_recovery, spurious_rate
+from .recovery import injection_recovery, spurious_rate
+from .recovery_result import RecoveryResult
 from .select import HighZCriteria, select_high_z
 from .uvlf import (
     absolute_uv_magnitude,
