@@ -178,18 +178,22 @@ def _denoise_survey(args: argparse.Namespace) -> None:
 
 def _cmd_fetch(args: argparse.Namespace) -> None:
     from .archive import fetch, hsc_preview, load_manifest
+    from .fileio import human_size
 
     manifest = load_manifest(args.manifest)
     dest = args.dest or f"data/{manifest.name}"
     if args.preview:
         print(f"wrote {hsc_preview(manifest, args.preview, overwrite=args.overwrite)}")
         return
-    kwargs = {"filters": args.filter, "detectors": args.detector} if manifest.archive == "mast" else {}
+    kwargs = {}
+    if manifest.archive == "mast":  # checked before any network call
+        kwargs = {"filters": manifest.checked("filter", args.filter),
+                  "detectors": manifest.checked("detector", args.detector), "repin": args.repin}  # fmt: skip
     summary = fetch(manifest, dest, **kwargs)
     fetched = int((summary["status"] == "fetched").sum()) if "status" in summary.colnames else len(summary)
     print(
         f"{len(summary)} files in {dest} ({fetched} fetched, {len(summary) - fetched} already there); "
-        f"total {sum(int(b) for b in summary['bytes']) / 1e9:.2f} GB"
+        f"total {human_size(sum(int(b) for b in summary['bytes']))}"
     )
 
 
@@ -347,6 +351,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dest", help="download folder (default data/NAME)")
     p.add_argument("--filter", action="append", help="only this filter (repeatable)")
     p.add_argument("--detector", action="append", help="only this detector (repeatable)")
+    p.add_argument(
+        "--repin", action="store_true",
+        help="MAST: fetch again files that differ from the lock file's checksums and pin what comes",
+    )  # fmt: skip
     p.add_argument("--preview", help="HSC only: write a credential-free hips2fits coadd preview here instead")
     p.add_argument("--overwrite", action="store_true", help="replace an existing preview")
     p.set_defaults(func=_cmd_fetch)

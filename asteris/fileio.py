@@ -12,6 +12,7 @@ from pathlib import Path
 from .errors import OutputExistsError, OutputPathError
 
 __all__ = [
+    "human_size",
     "check_writable",
     "writable_folder",
     "atomic_path",
@@ -119,6 +120,20 @@ def atomic_write(
     with atomic_path(path, overwrite=overwrite) as tmp:
         write(tmp)
     return Path(path)
+
+
+def human_size(n_bytes: int) -> str:
+    """A number of bytes as a reader says it.
+
+    >>> human_size(0), human_size(512), human_size(183_000), human_size(1_901_000_000)
+    ('0 bytes', '512 bytes', '183 kB', '1.90 GB')
+    """
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= size:
+            value = n_bytes / size
+            digits = 2 if value < 10 else 1 if value < 100 else 0
+            return f"{value:.{digits}f} {unit}"
+    return f"{n_bytes} bytes"
 
 
 def sha256sum(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:

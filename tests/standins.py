@@ -9,7 +9,8 @@ settings, never through patched functions:
   with ``Mast.Caom.Filtered`` and ``Mast.Caom.Products``: paging, a bounded
   number of ``EXECUTING`` replies, typed ``fields``) and
   ``GET /api/v0.1/Download/file`` with HTTP Range, a connection that drops
-  half-way and corrupt bytes on request. Its rows are made from ``_cal``
+  half-way, corrupt bytes, busy or failing answers (429, 5xx) and protected
+  products (401 without the token) on request. Its rows are made from ``_cal``
   files (`MastStandin.add_cal_files`). astroquery is pointed at it by its
   ``[mast] server`` setting in ``astroquery.cfg`` (`astroquery_config`).
 - `HscStandin`: the HSC-SSP das_cutout service (multipart coordinate list,
@@ -74,6 +75,10 @@ class Standin(BaseHTTPRequestHandler):
         data = self.state.served.get(key, self.state.files.get(key))
         if data is None:
             return self.send(404, b"Not Found", "text/plain")
+        if self.state.fail_next.get(key):  # a busy or broken archive: these answers first
+            return self.send(self.state.fail_next[key].pop(0), b"try again later", "text/plain")
+        if key in self.state.protected and self.headers.get("Authorization") != f"token {self.state.token}":
+            return self.send(401, b"Unauthorized", "text/plain")
         start = int(self.headers["Range"].split("=")[1].split("-")[0]) if self.headers.get("Range") else 0
         if start >= len(data):
             return self.send(416, b"", "text/plain", {"Content-Range": f"bytes */{len(data)}"})
@@ -96,6 +101,9 @@ class _State:
         self.files: dict[str, bytes] = {}
         self.served: dict[str, bytes] = {}  # what is sent instead of ``files`` (corruption)
         self.drop_first: set[str] = set()  # keys whose next download is cut half-way
+        self.fail_next: dict[str, list[int]] = {}  # keys answered with these statuses (429, 503...) first
+        self.protected: set[str] = set()  # keys that need "Authorization: token <token>"
+        self.token = "good-token"
         self.lock = threading.Lock()
 
 

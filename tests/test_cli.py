@@ -100,6 +100,12 @@ def test_console_script_runs():
     assert result.returncode == 0 and result.stdout.startswith("asteris ")
 
 
+def test_an_unknown_manifest_is_answered_with_the_shipped_ones(capsys):
+    code, _, err = run(["fetch", "jades_1201_nircam"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "the shipped ones are hsc_cosmos_i_warps, jades_1210_nircam, jems_1963_nircam" in err
+
+
 def test_fetch_offline_is_one_sentence(tmp_path, capsys, monkeypatch):
     import socket
 
@@ -110,8 +116,30 @@ def test_fetch_offline_is_one_sentence(tmp_path, capsys, monkeypatch):
     code, _, err = run(["fetch", "smacs0723_nircam", "--dest", str(tmp_path)], capsys)
     # the test session points astroquery's MAST server at a local stand-in
     assert code == 2 and "127.0.0.1 cannot be reached" in err and err.count("\n") == 1
+    assert "the archive server set for asteris, http://127.0.0.1:" in err and "is down" in err
 
 
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (["--detector", "nrcb1"], "jades_1210_nircam has no detector nrcb1; choose from nrca1, nrcalong"),
+        (["--filter", "F999W"], "has no filter F999W; choose from F090W, F115W"),
+    ],
+)
+def test_fetch_names_the_values_a_manifest_holds_before_any_network_call(tmp_path, capsys, monkeypatch, argv,
+                                                                         said):  # fmt: skip
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the archive was asked before the options were checked")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    code, _, err = run(["fetch", "jades_1210_nircam", "--dest", str(tmp_path / "d"), *argv], capsys)
+    assert code == 2 and said in err and err.count("\n") == 1
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.filterwarnings("error")  # no warning of the package's own making in a normal run
 def test_align_then_denoise(tmp_path, capsys, tiny_net):
     from exposures import cal_exposure
 

@@ -267,7 +267,7 @@ def _record(header: fits.Header, config: CorrectionConfig, record: dict) -> None
     for step in steps:
         header.add_history(f"asteris.archive.corrections {step}: {cr.CORRECTION_STEPS[step]}")
     if config.subtract_model and (config.one_over_f or config.background):
-        header["CORRMODL"] = (config.model_iterations, "leave-one-out sky model refinements before medians")
+        header["CORRMODL"] = (config.model_iterations, "leave-one-out sky model refinements")
     if "column_pass" in record:
         header["CORRCOLS"] = (record["column_pass"], "1/f column pass applied (auto)")
         measured = [e for e in record["column_excess"] if np.isfinite(e)]
@@ -277,7 +277,7 @@ def _record(header: fits.Header, config: CorrectionConfig, record: dict) -> None
         header["OUTLFRAC"] = (round(record["outlier_fraction"], 6), "fraction of pixels rejected as outliers")
     if config.detector_pattern and "dither_span" in record:
         wide = record["dither_span"] >= config.min_dither
-        header["PATSMOOT"] = (wide, "smooth detector pattern subtracted (dithers wide enough)")
+        header["PATSMOOT"] = (wide, "smooth detector pattern removed (wide dithers)")
         header["DITHSPAN"] = (round(record["dither_span"], 1), "[px] largest distance between pointings")
     if record.get("pattern_scales"):
         scales = [s for s in record["pattern_scales"] if np.isfinite(s)]

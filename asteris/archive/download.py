@@ -14,7 +14,7 @@ import os
 import re
 import tarfile
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from astropy.table import QTable
 from tqdm.auto import tqdm
@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .. import remote
 from ..errors import ArchiveUnreachableError, AsterisError, DownloadError
 from ..fileio import atomic_path, sha256sum, writable_folder
-from .manifests import Manifest, Product, write_lock
+from .manifests import Manifest, Product, lock_path, write_lock
 
 __all__ = [
     "ArchiveUnreachableError",
@@ -77,8 +77,14 @@ def hips2fits_url() -> str:
 
 
 def check_online(url: str, *, timeout: float = 5.0) -> None:
-    """Raise `ArchiveUnreachableError` unless the host and port of ``url`` answer within ``timeout``."""
-    remote.check_url_online(url, timeout=timeout, advice=OFFLINE_HINT)
+    """Raise `ArchiveUnreachableError` unless the host and port of ``url`` answer within ``timeout``;
+    a server on this machine (a mirror or stand-in) is named as the one that is down."""
+    host = urlsplit(url).hostname or ""
+    local = host == "localhost" or host == "::1" or host.startswith("127.")
+    advice = OFFLINE_HINT
+    if local:
+        advice = f"the archive server set for asteris, {url}, is down: start it or set another"
+    remote.check_url_online(url, timeout=timeout, advice=advice)
 
 
 # --------------------------------------------------------------------------- MAST
@@ -160,16 +166,42 @@ def _mast_headers() -> dict:
     return {"Authorization": f"token {token}"} if token else {}
 
 
+#: Seconds before the first retry of a 429 or 5xx answer; each retry waits twice as long.
+RETRY_SECONDS = 2.0
+MAST_TOKEN_URL = "https://auth.mast.stsci.edu/token"
+
+
+def _refusal(product: Product, status: int) -> str:
+    """What a 401, 403 or 404 answer for ``product`` means, and what to do."""
+    if status == 404:
+        return f"{mast_server()} has no {product.uri} (404): the lock file may name a product since removed"
+    if os.environ.get(MAST_TOKEN_ENV):
+        return (f"{mast_server()} refused the token in {MAST_TOKEN_ENV} for {product.filename} ({status}): "
+                f"make a new one at {MAST_TOKEN_URL}")  # fmt: skip
+    return (f"{product.filename} is protected ({status}): set {MAST_TOKEN_ENV} to a MAST token "
+            f"(make one at {MAST_TOKEN_URL})")  # fmt: skip
+
+
 def _download_mast_product(session, product: Product, path: Path, *, attempts: int = 3) -> None:
-    """Fetch one product into ``path`` via ``path.part``: resume short files, verify, retry."""
+    """Fetch one product into ``path`` via ``path.part``: resume short files, verify, retry (with
+    backoff after a 429 or 5xx answer); a 401, 403 or 404 answer ends it at once."""
+    import time
+
     import requests
 
     part = path.with_name(path.name + ".part")
     url = f"{mast_server()}/api/v0.1/Download/file?uri={quote(product.uri, safe=':/')}"
     problem = "not attempted"
-    for _ in range(attempts):
+    for attempt in range(attempts):
         try:
             _http_download(session, url, part, headers=_mast_headers())
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            if status in (401, 403, 404):
+                raise DownloadError(_refusal(product, status)) from None
+            problem = f"{status} from {mast_server()}"
+            time.sleep(RETRY_SECONDS * 2**attempt)
+            continue
         except requests.RequestException as exc:
             problem = f"{type(exc).__name__}: {exc}"
             continue
@@ -179,21 +211,66 @@ def _download_mast_product(session, product: Product, path: Path, *, attempts: i
             return
         if product.size is None or part.stat().st_size >= product.size:
             part.unlink()  # corrupt or over-long: start again from zero; a short file resumes
-    raise DownloadError(f"{product.filename} could not be fetched intact ({problem}); run the command again")
+    raise DownloadError(f"{product.filename} could not be fetched intact ({problem})")
+
+
+def _pinned_by(manifest: Manifest) -> str:
+    """Which lock file pinned the manifest's checksums, and when."""
+    import datetime
+
+    if manifest.path is None:
+        return "the manifest given"
+    lock = lock_path(manifest.path)
+    if not lock.exists():
+        return str(manifest.path)
+    when = datetime.datetime.fromtimestamp(lock.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    return f"{lock} (written {when})"
+
+
+def _repin(products: list[Product], dest: Path) -> None:
+    """Forget the checksums of products whose files are missing or differ from them, so that they are
+    fetched again and pinned anew once their size and FITS structure check."""
+    for product in products:
+        if _verify(dest / product.filename, product) is not None:
+            product.sha256 = None
+
+
+def _fits_problem(path: Path) -> str | None:
+    """None if ``path`` opens as FITS with data, else why not."""
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            if not any(h.data is not None for h in hdul):
+                return "no data in it"
+    except (OSError, ValueError, TypeError) as exc:
+        return f"not FITS: {exc}"
+    return None
 
 
 def fetch_mast(
-    manifest: Manifest, dest: str | os.PathLike, *, filters=None, detectors=None, progress: bool = True
+    manifest: Manifest,
+    dest: str | os.PathLike,
+    *,
+    filters=None,
+    detectors=None,
+    repin: bool = False,
+    progress: bool = True,
 ) -> QTable:
     """Download (or verify) the manifest's MAST products into ``dest``; return a summary table.
 
     A query-only manifest is resolved first and its lock file written. Files
     already present with the right size and checksum are not fetched again
     (and need no network: offline, a complete download still verifies);
-    partial downloads (``.part``) resume where they stopped.
+    partial downloads (``.part``) resume where they stopped. A file that
+    cannot be fetched does not stop the others: the fetch ends by naming each
+    failed file and why. ``repin``: fetch again the files that differ from
+    the checksums pinned in the lock file and pin what comes (after checking
+    its size and that it is FITS): for a lock written from a corrupt download.
     """
     import requests
 
+    filters, detectors = manifest.checked("filter", filters), manifest.checked("detector", detectors)
     if not manifest.resolved:
         check_online(mast_server())
         manifest.products = resolve_mast(manifest)
@@ -201,6 +278,8 @@ def fetch_mast(
     dest = Path(dest)
     writable_folder(dest)
     products = manifest.select(filters=filters, detectors=detectors)
+    if repin:
+        _repin(products, dest)
     online = any(_verify(dest / p.filename, p, checksum=False) for p in products)
     if online:  # a file is missing or short: ask the archive before hashing the others
         check_online(mast_server())
@@ -209,19 +288,44 @@ def fetch_mast(
     present = {p.filename for p in verified if _verify(dest / p.filename, p) is None}
     if not online and len(present) < len(products):
         check_online(mast_server())
-    rows = []
+    rows, failed = [], []
     with requests.Session() as session:
         for product in tqdm(products, desc="fetching", **bar):
             path = dest / product.filename
             status = "present" if product.filename in present else "fetched"
             if status == "fetched":
-                _download_mast_product(session, product, path)
+                try:
+                    _download_one(session, product, path, check_fits=repin and product.sha256 is None)
+                except DownloadError as why:
+                    failed.append(f"{why}")
+                    continue
             if product.sha256 is None or product.size is None:
                 product.size, product.sha256 = path.stat().st_size, sha256sum(path)
             rows.append((product.filename, product.filter, product.detector, product.size, status))
     write_lock(manifest)
+    if failed:
+        raise DownloadError(_failure_report(manifest, failed, len(rows), len(products), dest))
     names = ("filename", "filter", "detector", "bytes", "status")
     return QTable(rows=rows, names=names) if rows else QTable(names=names, dtype=(str, str, str, int, str))
+
+
+def _download_one(session, product: Product, path: Path, *, check_fits: bool) -> None:
+    """One product fetched, and with ``check_fits`` (a re-pin) checked to be FITS."""
+    _download_mast_product(session, product, path)
+    if check_fits and (problem := _fits_problem(path)) is not None:
+        path.unlink()
+        raise DownloadError(f"{product.filename} came down broken ({problem})")
+
+
+def _failure_report(manifest: Manifest, failed: list[str], done: int, total: int, dest: Path) -> str:
+    """The files a fetch could not complete, why, and the command that finishes it."""
+    command = f"asteris fetch {manifest.name} --dest {dest}"
+    advice = f"to finish, run: {command}"
+    if any("SHA-256 mismatch" in f for f in failed):
+        advice = (f"if the archive's files are right and the pin is wrong, re-pin them: {command} --repin "
+                  f"(pinned by {_pinned_by(manifest)})")  # fmt: skip
+    reasons = "; ".join(failed)
+    return f"{done} of {total} files are in {dest}; {len(failed)} failed: {reasons}; {advice}"
 
 
 # --------------------------------------------------------------------------- HSC

@@ -75,8 +75,31 @@ class Manifest:
         out["products"] = [{k: v for k, v in asdict(p).items() if v is not None} for p in self.products]
         return out
 
+    def choices(self, what: str) -> list[str]:
+        """The ``filter`` or ``detector`` values this manifest asks for: its query's, or where the query
+        names none, its products' (none at all allows any)."""
+        asked = list(self.query.get(f"{what}s") or [])
+        return asked or sorted({v for p in self.products if (v := getattr(p, what))})
+
+    def checked(self, what: str, asked) -> list[str] | None:
+        """``asked`` values of ``what`` spelled as the manifest spells them (case-insensitively); a
+        value it does not hold is refused with the ones it does, before any download."""
+        if asked is None:
+            return None
+        held = self.choices(what)
+        if not held:
+            return list(asked)
+        by_lower = {h.lower(): h for h in held}
+        unknown = [a for a in asked if a.lower() not in by_lower]
+        if unknown:
+            raise ConfigError(f"manifest {self.name} has no {what} {', '.join(unknown)}; "
+                              f"choose from {', '.join(held)}")  # fmt: skip
+        return [by_lower[a.lower()] for a in asked]
+
     def select(self, *, filters=None, detectors=None) -> list[Product]:
-        """The products of the given filters and detectors (all if ``None``)."""
+        """The products of the given filters and detectors (all if ``None``; case-insensitive, and a
+        value the manifest does not hold is refused with the ones it does)."""
+        filters, detectors = self.checked("filter", filters), self.checked("detector", detectors)
         return [
             p
             for p in self.products
@@ -126,7 +149,8 @@ def load_manifest(name_or_path: str | os.PathLike) -> Manifest:
     if not path.suffix:
         path = manifest_dir() / f"{path.name}.yaml"
     if not path.is_file():
-        raise FileNotFoundError(f"no manifest at {path}; the shipped ones are in {manifest_dir()}")
+        shipped = sorted(p.stem for p in manifest_dir().glob("*.yaml") if not p.name.endswith(".lock.yaml"))
+        raise FileNotFoundError(f"no manifest at {path}; the shipped ones are {', '.join(shipped)}")
     manifest = _parse(yaml.safe_load(path.read_text()), path)
     lock = lock_path(path)
     if lock.is_file():

@@ -206,6 +206,74 @@ def test_download_that_stays_corrupt_fails_clearly(tmp_path, mast):
     assert len([u for m, u, _ in mast.log if "Download" in u]) == 3  # three attempts, each from zero
 
 
+@pytest.fixture
+def no_backoff(monkeypatch):
+    from asteris.archive import download
+
+    monkeypatch.setattr(download, "RETRY_SECONDS", 0.0)
+
+
+def test_a_protected_product_names_the_token_to_set(tmp_path, mast, monkeypatch, no_backoff):
+    manifest = _small_manifest(tmp_path, mast, n=2, sha=True)
+    protected = manifest.products[1]
+    mast.state.protected.add(protected.uri)
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    named = f"{protected.filename} is protected \\(401\\): set MAST_API_TOKEN"
+    with pytest.raises(DownloadError, match=named):
+        fetch_mast(manifest, tmp_path / "dl", progress=False)
+    assert (tmp_path / "dl" / manifest.products[0].filename).exists()  # the other file came down
+    asked = [u for m, u, _ in mast.log if protected.uri.split("/")[-1] in u]
+    assert len(asked) == 1  # a refusal is not retried
+    monkeypatch.setenv("MAST_API_TOKEN", "stale-token")
+    with pytest.raises(DownloadError, match="refused the token in MAST_API_TOKEN"):
+        fetch_mast(manifest, tmp_path / "dl", progress=False)
+    monkeypatch.setenv("MAST_API_TOKEN", mast.state.token)
+    assert fetch_mast(manifest, tmp_path / "dl", progress=False)["status"].tolist() == ["present", "fetched"]
+
+
+def test_a_busy_archive_is_waited_for_and_a_failing_file_stops_no_other(tmp_path, mast, no_backoff):
+    manifest = _small_manifest(tmp_path, mast, n=3, sha=True)
+    busy, broken, _ = manifest.products
+    mast.state.fail_next[busy.uri] = [429, 503]  # busy twice, then served
+    mast.state.fail_next[broken.uri] = [503, 503, 503]  # down for every attempt
+    with pytest.raises(DownloadError) as caught:
+        fetch_mast(manifest, tmp_path / "dl", progress=False)
+    said = str(caught.value)
+    assert said.startswith(f"2 of 3 files are in {tmp_path / 'dl'}; 1 failed: {broken.filename}")
+    assert "503 from http://127.0.0.1" in said
+    assert said.endswith(f"to finish, run: asteris fetch field --dest {tmp_path / 'dl'}")
+    assert {p.name for p in (tmp_path / "dl").iterdir()} == {busy.filename, manifest.products[2].filename}
+    statuses = fetch_mast(manifest, tmp_path / "dl", progress=False)["status"].tolist()
+    assert statuses == ["present", "fetched", "present"]
+
+
+def test_a_product_gone_from_the_archive_is_named(tmp_path, mast):
+    manifest = _small_manifest(tmp_path, mast, n=1, sha=True)
+    del mast.state.files[manifest.products[0].uri]
+    with pytest.raises(DownloadError, match=f"has no {manifest.products[0].uri} \\(404\\)"):
+        fetch_mast(manifest, tmp_path / "dl", progress=False)
+
+
+def test_a_corrupt_first_download_pinned_in_the_lock_can_be_re_pinned(tmp_path, mast):
+    manifest = _small_manifest(tmp_path, mast, n=1, sha=False)
+    product = manifest.products[0]
+    good = bytes(_warp_bytes(1))
+    mast.state.files[product.uri] = good
+    product.size = len(good)
+    mast.state.served[product.uri] = bytes(reversed(good))  # right size, wrong bytes, the first time only
+    fetch_mast(manifest, tmp_path / "dl", progress=False)  # MAST gives no checksum: these bytes are pinned
+    del mast.state.served[product.uri]
+    (tmp_path / "dl" / product.filename).unlink()
+    again = archive.load_manifest(manifest.path)
+    pinned = "SHA-256 mismatch.*--repin \\(pinned by .*field.lock.yaml \\(written "
+    with pytest.raises(DownloadError, match=pinned):
+        fetch_mast(again, tmp_path / "dl", progress=False)
+    repinned = archive.load_manifest(manifest.path)
+    assert fetch_mast(repinned, tmp_path / "dl", repin=True, progress=False)["status"].tolist() == ["fetched"]
+    assert (tmp_path / "dl" / product.filename).read_bytes() == good
+    assert archive.load_manifest(manifest.path).products[0].sha256 == hashlib.sha256(good).hexdigest()
+
+
 # ------------------------------------------------------------------ HSC, against its stand-in
 
 
@@ -343,3 +411,23 @@ def test_a_band_the_manifest_does_not_hold_is_refused_in_one_sentence(tmp_path, 
     mast.add_cal_files(cal_files(tmp_path / "cal", [("F200W", "nrca1")]), proposal="1210")
     with pytest.raises(ConfigError, match="no F444W exposures of detectors \\['nrca1', 'nrcalong'\\]"):
         book.chapter_stack("full", band="F444W")
+
+
+def test_a_manifest_selects_case_insensitively_and_names_what_it_holds():
+    from asteris.archive import load_manifest
+    from asteris.errors import ConfigError
+
+    smacs = load_manifest("smacs0723_nircam")
+    lower = smacs.select(filters=["f444w"], detectors=["NRCALONG"])
+    assert len(lower) == 9 and lower == smacs.select(filters=["F444W"], detectors=["nrcalong"])
+    with pytest.raises(ConfigError, match="has no detector nrcb9; choose from .*nrcalong"):
+        smacs.select(detectors=["nrcb9"])
+    jades = load_manifest("jades_1210_nircam")  # query only: its query's values
+    assert jades.checked("detector", ["NRCA1"]) == ["nrca1"] and jades.choices("filter")[0] == "F090W"
+
+
+def test_sizes_are_said_in_human_units():
+    from asteris.fileio import human_size
+
+    assert [human_size(n) for n in (7, 4_200, 45_300_000, 1_901_000_000)] == [
+        "7 bytes", "4.20 kB", "45.3 MB", "1.90 GB"]  # fmt: skip
