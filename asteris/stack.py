@@ -139,7 +139,7 @@ def _read_files(paths: Sequence[str | os.PathLike]) -> Stack:
     images, headers = zip(*(_open_image(p) for p in paths))
     if len(paths) == 1 and images[0].ndim == 3:
         cube, header = images[0], headers[0]
-        return Stack(cube, header, celestial_wcs(header), [str(paths[0])])
+        return Stack(cube, header, celestial_wcs(header, source=str(paths[0])), [str(paths[0])])
     if len(paths) == 1:
         raise TooFewExposuresError(
             f"{paths[0]} holds one 2D image, not a stack; give a (T, H, W) cube or several aligned exposures"
@@ -151,7 +151,7 @@ def _read_files(paths: Sequence[str | os.PathLike]) -> Stack:
             f"the frames differ in shape or are not 2D images ({detail}); "
             "resample them onto one grid with `asteris align` first"
         )
-    wcses = [celestial_wcs(h) for h in headers]
+    wcses = [celestial_wcs(h, source=str(p)) for h, p in zip(headers, paths)]
     _check_aligned(wcses, images[0].shape, [p.name for p in paths])
     return Stack(np.stack(images), headers[0], wcses[0], [str(p) for p in paths])
 

@@ -14,15 +14,30 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
-__all__ = ["celestial_wcs", "wcs_pixel_scale"]
+from .errors import NotFITSError
+
+__all__ = ["celestial_wcs", "read_wcs", "wcs_pixel_scale"]
 
 
-def celestial_wcs(header: fits.Header) -> WCS | None:
-    """The header's celestial WCS, or None where it has none."""
+def celestial_wcs(header: fits.Header, *, source: str = "the header") -> WCS | None:
+    """The header's celestial WCS, or None where it has none; a WCS that cannot be read is refused
+    (`~asteris.errors.NotFITSError` naming ``source``)."""
+    if "CTYPE1" not in header:
+        return None
+    wcs = read_wcs(header, source=source)
+    return wcs if wcs.has_celestial else None
+
+
+def read_wcs(header: fits.Header, *, source: str = "the header") -> WCS:
+    """The header's two-axis WCS; astropy's many errors on a malformed one become one
+    `~asteris.errors.NotFITSError` naming ``source``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
-        wcs = WCS(header, naxis=2) if "CTYPE1" in header else None
-    return wcs if wcs is not None and wcs.has_celestial else None
+        try:
+            return WCS(header, naxis=2)
+        except Exception as exc:  # astropy raises many kinds on a malformed header
+            reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise NotFITSError(f"{source} has a WCS that cannot be read ({reason})") from None
 
 
 def wcs_pixel_scale(wcs: WCS) -> float:

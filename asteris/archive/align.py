@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 from scipy import ndimage
 
 from ..errors import NotFITSError, StackMismatchError
 from ..fileio import atomic_path
 from ..stack import Stack, open_fits
 from ..version import VERSION
+from ..wcs import read_wcs
 from . import corrections as cr
 from .corrections import CorrectionConfig
 
@@ -43,10 +43,8 @@ DO_NOT_USE = 1
 HSC_BAD_BITS = 0b1_0000_1111
 
 
-def _wcs(header: fits.Header) -> WCS:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        return WCS(header, naxis=2)
+def _wcs(header: fits.Header, source: str = "the header") -> WCS:
+    return read_wcs(header, source=source)
 
 
 def read_cal_exposure(path: str | os.PathLike) -> tuple[np.ndarray, WCS, fits.Header]:
@@ -54,17 +52,23 @@ def read_cal_exposure(path: str | os.PathLike) -> tuple[np.ndarray, WCS, fits.He
     with open_fits(path, what="JWST stage-2 _cal files") as hdul:
         if "SCI" not in hdul:
             raise NotFITSError(f"{path} is not a JWST _cal file (no SCI extension); give stage-2 _cal files")
-        sci = hdul["SCI"].data.astype(np.float32)
+        sci = hdul["SCI"].data
+        dq = hdul["DQ"].data if "DQ" in hdul else None
+        dq_fits = dq is None or (dq.shape == getattr(sci, "shape", None) and dq.dtype.kind in "iu")
+        if sci is None or sci.ndim != 2 or not dq_fits:
+            raise NotFITSError(f"{path} is not a JWST _cal file (SCI is not one 2D image with an integer DQ "
+                               "of its shape); give stage-2 _cal files")  # fmt: skip
+        sci = sci.astype(np.float32)
         header = hdul["SCI"].header.copy()
         primary = hdul[0].header.copy()
         bad = ~np.isfinite(sci)
-        if "DQ" in hdul:
-            bad |= (hdul["DQ"].data & DO_NOT_USE) != 0
+        if dq is not None:
+            bad |= (dq & DO_NOT_USE) != 0
     sci[bad] = 0
     for key in ("FILTER", "DETECTOR", "TELESCOP", "INSTRUME", "PROGRAM", "EXPSTART", "EFFEXPTM"):
         if key in primary:
             header[key] = primary[key]
-    return sci, _wcs(header), header
+    return sci, _wcs(header, str(path)), header
 
 
 def common_grid(

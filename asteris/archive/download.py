@@ -47,10 +47,11 @@ HSC_CUTOUT_URL = "https://hsc-release.mtk.nao.ac.jp/das_cutout/{release}/cgi-bin
 HSC_USER_ENV, HSC_PASSWORD_ENV = "HSC_SSP_USER", "HSC_SSP_PASSWORD"
 #: The hips2fits service of the credential-free HSC preview; another can be set in this variable.
 HIPS2FITS_ENV = "ASTERIS_HIPS2FITS_URL"
-OFFLINE_HINT = (
-    "the archives need internet access; offline, run on the embedded synthetic data instead "
+OFFLINE_FALLBACK = (
+    "offline, run on the embedded synthetic data instead "
     "(`make demo`, or `asteris synthetic --out stack.fits`)"
 )
+OFFLINE_HINT = f"the archives need internet access; {OFFLINE_FALLBACK}"
 
 
 def mast_server() -> str:
@@ -83,7 +84,8 @@ def check_online(url: str, *, timeout: float = 5.0) -> None:
     local = host == "localhost" or host == "::1" or host.startswith("127.")
     advice = OFFLINE_HINT
     if local:
-        advice = f"the archive server set for asteris, {url}, is down: start it or set another"
+        advice = f"the archive server set for asteris, {url}, is down: start it or set another; "
+        advice += OFFLINE_FALLBACK
     remote.check_url_online(url, timeout=timeout, advice=advice)
 
 

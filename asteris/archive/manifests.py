@@ -121,6 +121,16 @@ def lock_path(path: str | os.PathLike) -> Path:
     return data_dir() / "manifests" / name if shipped else path.with_name(name)
 
 
+def _read_yaml(path: Path):
+    try:
+        return yaml.safe_load(path.read_text(errors="replace"))
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        problem = (getattr(exc, "problem", None) or str(exc)).splitlines()[0]
+        raise ConfigError(f"{path} is not valid YAML{line}: {problem}") from None
+
+
 def _parse(data: dict, path: Path) -> Manifest:
     if not isinstance(data, dict):
         raise ConfigError(f"{path} is not a manifest (a YAML mapping)")
@@ -151,10 +161,10 @@ def load_manifest(name_or_path: str | os.PathLike) -> Manifest:
     if not path.is_file():
         shipped = sorted(p.stem for p in manifest_dir().glob("*.yaml") if not p.name.endswith(".lock.yaml"))
         raise FileNotFoundError(f"no manifest at {path}; the shipped ones are {', '.join(shipped)}")
-    manifest = _parse(yaml.safe_load(path.read_text()), path)
+    manifest = _parse(_read_yaml(path), path)
     lock = lock_path(path)
     if lock.is_file():
-        locked = _parse(yaml.safe_load(lock.read_text()), lock)
+        locked = _parse(_read_yaml(lock), lock)
         manifest.products = locked.products
     return manifest
 

@@ -38,9 +38,26 @@ def read_survey(run_dir: str | os.PathLike) -> tuple[SurveyConfig, list[dict]]:
     run_dir = Path(run_dir)
     if not (run_dir / "survey.json").exists():
         raise ConfigError(f"{run_dir} holds no survey run (no survey.json)")
-    config = SurveyConfig.from_dict(json.loads((run_dir / "survey.json").read_text())["config"])
-    summaries = [json.loads(p.read_text()) for p in sorted(run_dir.glob(f"*/{SUMMARY}"))]
+    record = _read_json(run_dir / "survey.json")
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise ConfigError(f"{run_dir / 'survey.json'} holds no survey config; it is not a survey run folder")
+    try:
+        config = SurveyConfig.from_dict(record["config"])
+    except (TypeError, ValueError) as exc:  # a config of the wrong types
+        raise ConfigError(f"{run_dir / 'survey.json'} holds a config that cannot be read ({exc})") from None
+    summaries = [_read_json(p) for p in sorted(run_dir.glob(f"*/{SUMMARY}"))]
+    for path, summary in zip(sorted(run_dir.glob(f"*/{SUMMARY}")), summaries):
+        if not isinstance(summary, dict) or summary.get("name") != path.parent.name:
+            raise ConfigError(f"{path} is not the summary of pointing {path.parent.name}; remove that folder "
+                              "and run the survey again to recompute it")  # fmt: skip
     return config, summaries
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(errors="replace"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not JSON ({exc.msg} at line {exc.lineno})") from None
 
 
 @dataclass
