@@ -186,9 +186,8 @@ def _cmd_fetch(args: argparse.Namespace) -> None:
         print(f"wrote {hsc_preview(manifest, args.preview, overwrite=args.overwrite)}")
         return
     kwargs = {}
-    if manifest.archive == "mast":  # checked before any network call
-        kwargs = {"filters": manifest.checked("filter", args.filter),
-                  "detectors": manifest.checked("detector", args.detector), "repin": args.repin}  # fmt: skip
+    if manifest.archive == "mast":  # fetch_mast checks them against the manifest before any network call
+        kwargs = {"filters": args.filter, "detectors": args.detector, "repin": args.repin}
     summary = fetch(manifest, dest, **kwargs)
     fetched = int((summary["status"] == "fetched").sum()) if "status" in summary.colnames else len(summary)
     print(

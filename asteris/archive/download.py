@@ -20,8 +20,9 @@ from astropy.table import QTable
 from tqdm.auto import tqdm
 
 from .. import remote
-from ..errors import ArchiveUnreachableError, AsterisError, DownloadError
+from ..errors import ArchiveUnreachableError, AsterisError, DownloadError, NotFITSError
 from ..fileio import atomic_path, sha256sum, writable_folder
+from ..stack import open_fits
 from .manifests import Manifest, Product, lock_path, write_lock
 
 __all__ = [
@@ -202,7 +203,8 @@ def _download_mast_product(session, product: Product, path: Path, *, attempts: i
             if status in (401, 403, 404):
                 raise DownloadError(_refusal(product, status)) from None
             problem = f"{status} from {mast_server()}"
-            time.sleep(RETRY_SECONDS * 2**attempt)
+            if attempt + 1 < attempts:  # no wait after the last try
+                time.sleep(RETRY_SECONDS * 2**attempt)
             continue
         except requests.RequestException as exc:
             problem = f"{type(exc).__name__}: {exc}"
@@ -238,15 +240,14 @@ def _repin(products: list[Product], dest: Path) -> None:
 
 
 def _fits_problem(path: Path) -> str | None:
-    """None if ``path`` opens as FITS with data, else why not."""
-    from astropy.io import fits
-
+    """None if ``path`` opens as FITS with data (`~asteris.stack.open_fits`: not damaged or cut
+    short), else why not."""
     try:
-        with fits.open(path, memmap=False) as hdul:
+        with open_fits(path, what="an archive product") as hdul:
             if not any(h.data is not None for h in hdul):
                 return "no data in it"
-    except (OSError, ValueError, TypeError) as exc:
-        return f"not FITS: {exc}"
+    except NotFITSError as exc:
+        return str(exc)
     return None
 
 
