@@ -21,7 +21,7 @@ from astropy.wcs import WCS
 
 from .errors import EmptyStackError, NotFITSError, StackMismatchError, TooFewExposuresError
 from .fileio import atomic_path
-from .wcs import celestial_wcs
+from .wcs import celestial_wcs, wcs_pixel_scale
 
 __all__ = [
     "Stack",
@@ -214,8 +214,7 @@ def stack_info(stack: Stack) -> dict:
     if stack.wcs is not None:
         ny, nx = info["shape"]
         ra, dec = stack.wcs.pixel_to_world_values((nx - 1) / 2, (ny - 1) / 2)
-        scale = np.sqrt(abs(np.linalg.det(stack.wcs.pixel_scale_matrix))) * 3600
-        info.update(ra_center=float(ra), dec_center=float(dec), pixel_scale_arcsec=float(scale))
+        info.update(ra_center=float(ra), dec_center=float(dec), pixel_scale_arcsec=wcs_pixel_scale(stack.wcs))
     return info
 
 

@@ -43,10 +43,6 @@ DO_NOT_USE = 1
 HSC_BAD_BITS = 0b1_0000_1111
 
 
-def _wcs(header: fits.Header, source: str = "the header") -> WCS:
-    return read_wcs(header, source=source)
-
-
 def read_cal_exposure(path: str | os.PathLike) -> tuple[np.ndarray, WCS, fits.Header]:
     """SCI of a JWST ``_cal`` file with DO_NOT_USE and non-finite pixels set to 0, its WCS and header."""
     with open_fits(path, what="JWST stage-2 _cal files") as hdul:
@@ -68,7 +64,7 @@ def read_cal_exposure(path: str | os.PathLike) -> tuple[np.ndarray, WCS, fits.He
     for key in ("FILTER", "DETECTOR", "TELESCOP", "INSTRUME", "PROGRAM", "EXPSTART", "EFFEXPTM"):
         if key in primary:
             header[key] = primary[key]
-    return sci, _wcs(header, str(path)), header
+    return sci, read_wcs(header, source=str(path)), header
 
 
 def common_grid(
@@ -401,7 +397,7 @@ def stack_warps(files: Sequence[str | os.PathLike], *, bad_bits: int = HSC_BAD_B
             image = hdul[1].data.astype(np.float32)
             mask = hdul[2].data if len(hdul) > 2 else np.zeros(image.shape, np.int32)
             header = header or hdul[1].header.copy()
-            wcses.append(_wcs(hdul[1].header))
+            wcses.append(read_wcs(hdul[1].header, source=str(f)))
         image[~np.isfinite(image) | ((mask & bad_bits) != 0)] = 0
         frames.append(image)
     if len({f.shape for f in frames}) > 1:

@@ -45,8 +45,9 @@ def read_survey(run_dir: str | os.PathLike) -> tuple[SurveyConfig, list[dict]]:
         config = SurveyConfig.from_dict(record["config"])
     except (TypeError, ValueError) as exc:  # a config of the wrong types
         raise ConfigError(f"{run_dir / 'survey.json'} holds a config that cannot be read ({exc})") from None
-    summaries = [_read_json(p) for p in sorted(run_dir.glob(f"*/{SUMMARY}"))]
-    for path, summary in zip(sorted(run_dir.glob(f"*/{SUMMARY}")), summaries):
+    paths = sorted(run_dir.glob(f"*/{SUMMARY}"))
+    summaries = [_read_json(p) for p in paths]
+    for path, summary in zip(paths, summaries):
         if not isinstance(summary, dict) or summary.get("name") != path.parent.name:
             raise ConfigError(f"{path} is not the summary of pointing {path.parent.name}; remove that folder "
                               "and run the survey again to recompute it")  # fmt: skip
