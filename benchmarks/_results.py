@@ -1,8 +1,8 @@
 """What every benchmark result file holds and how it is written, shared by the benchmark scripts.
 
-A result is a JSON object: the ``command`` that made it, the ``machine`` it ran
-on (`asteris.tuning.machine_description`), its figures with every non-finite
-number written as null (JSON has no NaN), and files named by repository path.
+A result is a JSON object written atomically, with numpy numbers as Python ones and every
+non-finite number as null (JSON has no NaN). Each benchmark puts in it the ``command`` that
+made it and the ``machine`` it ran on (`asteris.tuning.machine_description`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from asteris.fileio import atomic_write
-from asteris.tuning import machine_description
-
-REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def finite_or_none(value, digits: int | None = None) -> float | None:
@@ -40,17 +37,6 @@ def json_ready(value, digits: int | None = None):
     if isinstance(value, np.integer | np.bool_):
         return value.item()
     return value
-
-
-def repository_path(path: str | os.PathLike) -> str:
-    """``path`` relative to the repository (a result never names a path of one machine)."""
-    resolved = Path(path).resolve()
-    return str(resolved.relative_to(REPOSITORY)) if resolved.is_relative_to(REPOSITORY) else Path(path).name
-
-
-def result_header(command: str) -> dict:
-    """The two entries every result starts with: its command and its machine."""
-    return {"command": command, "machine": machine_description()}
 
 
 def write_result(path: str | os.PathLike, result: dict, *, indent: int = 1) -> Path:

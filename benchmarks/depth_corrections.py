@@ -41,7 +41,6 @@ import numpy as np
 from _results import json_ready, write_result
 
 from asteris.archive.corrections import CorrectionConfig
-from asteris.fileio import atomic_path
 from asteris.mock.datasets import MOCK_VERSION, mock_field
 from asteris.mock.noise import STRUCTURED, NoiseConfig
 from asteris.mock.population import PopulationConfig
@@ -204,8 +203,7 @@ def measured_fields(names, measure_one, work: Path) -> dict:
         start = time.perf_counter()
         done[name] = json_ready(measure_one(name), 4)
         done[name]["seconds"] = round(time.perf_counter() - start, 1)
-        with atomic_path(path, overwrite=True) as tmp:
-            tmp.write_text(json.dumps(done[name], indent=2) + "\n")
+        write_result(path, done[name], indent=2)
         print(f"{name:<28} done ({done[name]['seconds']:.0f} s)", flush=True)
     return done
 
@@ -236,8 +234,7 @@ def main() -> None:
     for name, (noise, corrections, _) in fields.items():
         if "filtered_rms" not in done[name]:
             done[name]["filtered_rms"] = filtered_noise(noise, corrections)
-            with atomic_path(work / f"{name}.json", overwrite=True) as tmp:
-                tmp.write_text(json.dumps(done[name], indent=2) + "\n")
+            write_result(work / f"{name}.json", done[name], indent=2)
     summary = json_ready(summarise(done), 4)
     print_summary(summary)
     write_depth_result("depth_corrections.py", args, m5, mags, summary, done)
