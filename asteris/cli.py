@@ -39,6 +39,59 @@ def _parse_value(text: str):
         return text
 
 
+def _number(kind: type, *, low: float = 0, low_allowed: bool = False, high: float | None = None):
+    """An argparse type: a ``kind`` above ``low`` (or at it) and at most ``high``, else one sentence."""
+    bounds = f"{'of at least' if low_allowed else 'above'} {low:g}" + (
+        f" and at most {high:g}" if high else ""
+    )
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        inside = value is not None and (value >= low if low_allowed else value > low)
+        if not inside or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"takes {'an integer' if kind is int else 'a number'} {bounds}, "
+                                             f"got {text!r}")  # fmt: skip
+        return value
+
+    return parse
+
+
+POSITIVE_INT = _number(int)
+POSITIVE = _number(float)
+
+
+def _check_model(model: str, option: str) -> None:
+    """A checkpoint that exists, or a published name (checked where the record's list is cached)."""
+    from pathlib import Path
+
+    from .errors import CheckpointError
+    from .weights import cached_weights_names, is_weights_name
+
+    if Path(model).exists():
+        return
+    if not is_weights_name(model):
+        raise CheckpointError(f"{option}: checkpoint {model} does not exist")
+    names = cached_weights_names()
+    if names is not None and model not in names:
+        raise CheckpointError(
+            f"{option} {model!r} is neither a checkpoint file nor published weights; the record has {names}"
+        )
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Options that name a device or a model, checked before any work or network call."""
+    if getattr(args, "device", None):
+        from .engine import select_device
+
+        select_device(args.device)
+    for option in ("model", "init_from"):
+        if getattr(args, option, None):
+            _check_model(getattr(args, option), "--" + option.replace("_", "-"))
+
+
 def _source(paths: list[str]) -> str | list[str]:
     """One path (a cube) or several (aligned exposures), as the library takes them."""
     return paths if len(paths) > 1 else paths[0]
@@ -124,6 +177,7 @@ def _cmd_coadd(args: argparse.Namespace) -> None:
 
 
 STREAM_ABOVE_BYTES = 1 << 30
+DRIZZLE_KERNELS = ["square", "point", "turbo", "gaussian", "lanczos3"]
 
 
 def _denoise_options(args: argparse.Namespace) -> dict:
@@ -256,14 +310,17 @@ def _cmd_mock(args: argparse.Namespace) -> None:
     from .mock.noise import NoiseConfig
     from .mock.plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
     from .mock.simulate import component_power_spectra, simulate_field
+    from .sky.instruments import get_instrument
 
+    for name in args.band or []:  # named before the output folder is made
+        get_instrument(args.instrument).band(name)
     check_writable(writable_folder(args.out) / "params.json", overwrite=args.overwrite)  # before the work
     scaled = NoiseConfig(structured_scale=args.structured_scale)
     noise = NoiseConfig.white_only() if args.white_noise else scaled
     params = default_parameters(args.instrument)
-    if args.size:
+    if args.size is not None:
         params["shape"] = (args.size, args.size)
-    if args.exposures:
+    if args.exposures is not None:
         params["exposures"] = args.exposures
     field = simulate_field(args.instrument, bands=args.band, noise=noise, seed=args.seed,
                            exposures_dir=args.exposures_dir, progress=not args.quiet, **params)  # fmt: skip
@@ -308,7 +365,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="start afresh in a --run-dir that holds a run")
     p.add_argument("--init-from", help="fine-tune from this checkpoint (e.g. published weights)")
     p.add_argument("--device", help="cuda, mps or cpu (default: best available)")
-    p.add_argument("--stop-after", type=int, help="stop after this many steps (resume later)")
+    p.add_argument("--stop-after", type=POSITIVE_INT, help="stop after this many steps (resume later)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
@@ -320,8 +377,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--png", help="also write a before/after PNG")
     p.add_argument("--frames", type=int, choices=[4, 8], help="require this model variant")
-    p.add_argument("--tile-size", type=int, help="tile side in px (default 512)")
-    p.add_argument("--batch-size", type=int, default=1, help="tiles per network call")
+    p.add_argument("--tile-size", type=POSITIVE_INT, help="tile side in px (default 512)")
+    p.add_argument("--batch-size", type=POSITIVE_INT, default=1, help="tiles per network call")
     p.add_argument("--device", help="cuda, mps or cpu (default: best available)")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
     p.add_argument("--compile", action="store_true", help="compile the network with torch.compile (GPUs)")
@@ -339,7 +396,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("stack", nargs="+", help=stack_help)
     p.add_argument("--out", required=True, help="output FITS image (refused if it exists)")
     p.add_argument("--method", default="ivar", choices=["mean", "median", "sigma_clip", "ivar"])
-    p.add_argument("--sigma", type=float, default=3.0, help="rejection threshold (sigma_clip, ivar)")
+    p.add_argument("--sigma", type=POSITIVE, default=3.0, help="rejection threshold (sigma_clip, ivar)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(func=_cmd_coadd)
 
@@ -361,10 +418,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("align", help="resample exposures onto one grid: a (T, H, W) stack for `denoise`")
     p.add_argument("files", nargs="+", help="JWST stage-2 _cal.fits exposures of one filter (or HSC warps)")
     p.add_argument("--out", required=True, help="output FITS cube (with a WEIGHT extension)")
-    p.add_argument("--pixel-scale", type=float, default=0.04, help="arcsec/px of the grid (default 0.04)")
-    p.add_argument("--pixfrac", type=float, default=1.0, help="drizzle pixfrac (default 1.0)")
+    p.add_argument("--pixel-scale", type=POSITIVE, default=0.04, help="arcsec/px of the grid (default 0.04)")
     p.add_argument(
-        "--kernel", default="square", help="drizzle kernel (square, point, turbo, gaussian, lanczos3)"
+        "--pixfrac", type=_number(float, high=1.0), default=1.0, help="drizzle pixfrac (default 1.0)"
+    )
+    p.add_argument(
+        "--kernel", default="square", choices=DRIZZLE_KERNELS, type=str.lower, help="drizzle kernel"
     )
     p.add_argument(
         "--hsc-warps", action="store_true", help="the files are HSC-SSP warps: stack them as they are"
@@ -395,13 +454,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder: <band>.fits, catalog.ecsv, params.json")
     p.add_argument("--instrument", default="nircam", choices=["nircam", "hsc"])
     p.add_argument("--band", action="append", help="only this band (repeatable; default all)")
-    p.add_argument("--size", type=int, help="side in px (default: the embedded default field)")
-    p.add_argument("--exposures", type=int, help="exposures per band (default 16)")
+    p.add_argument("--size", type=POSITIVE_INT, help="side in px (default: the embedded default field)")
+    p.add_argument("--exposures", type=POSITIVE_INT, help="exposures per band (default 16)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--white-noise", action="store_true", help="sky and read noise only, no artefacts")
     p.add_argument(
         "--structured-scale",
-        type=float,
+        type=_number(float, low_allowed=True),
         default=1.0,
         help="multiply every structured noise component (0: none, native pixels and gaps kept; default 1)",
     )
@@ -429,22 +488,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--scheduler", help="a Dask scheduler address (default: a local cluster of --workers)")
     p.add_argument(
-        "--workers", type=int, default=1, help="local worker processes, one pointing each at a time"
+        "--workers", type=POSITIVE_INT, default=1, help="local worker processes, one pointing each at a time"
     )
     p.add_argument(
         "--model", help="checkpoint fine-tuned on each pointing's F200W (default: the coadd alone)"
     )
     p.add_argument("--preset", default="tiny", choices=["tiny", "small", "paper"], help="the --model's sizes")
-    p.add_argument("--steps", type=int, default=100, help="fine-tuning steps per pointing (default 100)")
-    p.add_argument("--realizations", type=int, default=4, help="injection realizations per pointing")
-    p.add_argument("--per", type=int, default=40, help="galaxies injected per realization")
+    p.add_argument(
+        "--steps", type=POSITIVE_INT, default=100, help="fine-tuning steps per pointing (default 100)"
+    )
+    p.add_argument("--realizations", type=POSITIVE_INT, default=4, help="injection realizations per pointing")
+    p.add_argument("--per", type=POSITIVE_INT, default=40, help="galaxies injected per realization")
     p.set_defaults(func=_cmd_survey)
 
     p = sub.add_parser("synthetic", help="write a small synthetic stack (quick tests)")
     p.add_argument("--out", required=True, help="output FITS cube")
-    p.add_argument("--exposures", type=int, default=16)
-    p.add_argument("--size", type=int, default=128, help="side in px")
-    p.add_argument("--sources", type=int, default=60)
+    p.add_argument("--exposures", type=POSITIVE_INT, default=16)
+    p.add_argument("--size", type=POSITIVE_INT, default=128, help="side in px")
+    p.add_argument("--sources", type=_number(int, low_allowed=True), default=60)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_synthetic)
@@ -473,6 +534,10 @@ def _cmd_survey(args: argparse.Namespace) -> None:
     if args.mock_seeds:
         pointings = [MockPointing(seed) for seed in _seeds(args.mock_seeds)]
     else:
+        from .archive import load_manifest
+
+        for name in args.manifests:  # a wrong name is told before a cluster starts
+            load_manifest(name)
         pointings = [ArchivePointing(name) for name in args.manifests]
     train = None
     if args.model:
@@ -497,6 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        _check_options(args)
         args.func(args)
     except (AsterisError, FileNotFoundError) as exc:
         print(f"asteris {args.command}: error: {exc}", file=sys.stderr)

@@ -27,6 +27,7 @@ from .tuning import choose_memory_format
 __all__ = [
     "InferenceOptions",
     "DEFAULT_TILE",
+    "available_devices",
     "select_device",
     "bf16_autocast",
     "warn_bf16_off_cuda",
@@ -41,6 +42,7 @@ DEFAULT_TILE = 512  #: px on every device: on an H100, 1024 px tiles ran 3-10 ti
 #: Side of the tiles on which the CPU layout trial runs (`asteris.tuning`): bounded so that the
 #: trial costs seconds even for the published network; its result is cached per machine.
 TUNING_SIDE = 128
+
 
 @dataclass(frozen=True)
 class InferenceOptions:
@@ -100,10 +102,32 @@ batch_size, device, bf16, compile, frames
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "frames"}
 
 
+def available_devices() -> list[str]:
+    """The devices this machine can run on, best first (``cuda:N`` for each GPU)."""
+    gpus = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    mps = ["mps"] if torch.backends.mps.is_available() else []
+    return [*(["cuda"] if gpus else []), *gpus, *mps, "cpu"]
+
+
 def select_device(device: str | torch.device | None = None) -> torch.device:
-    """The given device, or the best available one: cuda, then mps, then cpu."""
+    """The given device, checked to be on this machine, or the best available one: cuda, mps, cpu.
+
+    >>> select_device("cpu")
+    device(type='cpu')
+    >>> select_device("tpu")
+    Traceback (most recent call last):
+    ...
+    asteris.errors.ConfigError: device 'tpu' is not on this machine; it has cpu
+    """
     if device is not None:
-        return torch.device(device)
+        here = available_devices()
+        try:
+            chosen = torch.device(str(device).lower())
+        except RuntimeError:
+            chosen = None
+        if chosen is None or str(chosen) not in here:
+            raise ConfigError(f"device {str(device)!r} is not on this machine; it has {', '.join(here)}")
+        return chosen
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import remote
-from .errors import CheckpointError, DownloadError
+from .errors import ArchiveUnreachableError, CheckpointError, DownloadError
 from .fileio import atomic_write, data_dir, writable_folder
 
 __all__ = [
     "RECORD_DOI",
     "PublishedWeights",
     "list_weights",
+    "cached_weights_names",
     "download_weights",
     "resolve_weights",
     "is_weights_name",
@@ -86,20 +87,30 @@ def _offline_advice() -> str:
     )
 
 
-def _parse_record(record: dict) -> list[PublishedWeights]:
+def _parse_record(record) -> list[PublishedWeights]:
+    """The weights a Zenodo record lists; `DownloadError` in one sentence for a record of another shape."""
+    files = record.get("files") if isinstance(record, dict) else None
+    if not isinstance(files, list) or not all(isinstance(entry, dict) for entry in files):
+        raise DownloadError(f"the Zenodo record {RECORD_ID} is not a record with a list of files; report it")
     found = []
-    for entry in record.get("files", []):
+    for entry in files:
         filename = entry.get("key") or entry.get("filename")
-        if not filename or not filename.endswith(WEIGHT_SUFFIXES):
+        if not isinstance(filename, str) or not filename.endswith(WEIGHT_SUFFIXES):
             continue
-        algorithm, _, digest = str(entry.get("checksum", "")).partition(":")
-        links = entry.get("links", {})
-        url = links.get("content") or links.get("self") or links.get("download")
-        if algorithm != "md5" or not url:
-            raise DownloadError(f"the record lists {filename} without an MD5 checksum or a link; report it")
-        size = int(entry.get("size", entry.get("filesize", -1)))
-        found.append(PublishedWeights(Path(filename).stem, filename, size, digest, url))
+        found.append(_published(filename, entry))
     return sorted(found, key=lambda w: w.name)
+
+
+def _published(filename: str, entry: dict) -> PublishedWeights:
+    algorithm, _, digest = str(entry.get("checksum", "")).partition(":")
+    links = entry.get("links") if isinstance(entry.get("links"), dict) else {}
+    url = links.get("content") or links.get("self") or links.get("download")
+    size = entry.get("size", entry.get("filesize"))
+    if algorithm != "md5" or not isinstance(url, str) or not isinstance(size, int) or size <= 0:
+        raise DownloadError(
+            f"the record lists {filename} without an MD5 checksum, a link or a size; report it"
+        )
+    return PublishedWeights(Path(filename).stem, filename, size, digest, url)
 
 
 def list_weights(*, refresh: bool = False) -> list[PublishedWeights]:
@@ -126,8 +137,20 @@ def list_weights(*, refresh: bool = False) -> list[PublishedWeights]:
     return weights
 
 
+def cached_weights_names() -> list[str] | None:
+    """The names of the published weights from the cached file list, or None where none is cached."""
+    cache = weights_dir() / f"zenodo-{RECORD_ID}.json"
+    return [w.name for w in list_weights()] if cache.exists() else None
+
+
 def _lookup(name: str) -> PublishedWeights:
-    weights = {w.name: w for w in list_weights()}
+    try:
+        weights = {w.name: w for w in list_weights()}
+    except ArchiveUnreachableError as exc:
+        raise ArchiveUnreachableError(
+            f"{name!r} is no file here, so it was taken for the name of published weights, whose list "
+            f"is not cached: {exc}"
+        ) from None
     if name not in weights:
         raise CheckpointError(
             f"{name!r} is neither a checkpoint file nor published weights; the record has {sorted(weights)}"

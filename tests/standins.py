@@ -10,11 +10,14 @@ settings, never through patched functions:
   number of ``EXECUTING`` replies, typed ``fields``) and
   ``GET /api/v0.1/Download/file`` with HTTP Range, a connection that drops
   half-way, corrupt bytes, busy or failing answers (429, 5xx) and protected
-  products (401 without the token) on request. Its rows are made from ``_cal``
+  products (401 without the token), a server that stops after some files
+  (``stop_after``) and query answers cut short, claiming more bytes than they
+  hold or altered (``answer_fault``) on request. Its rows are made from ``_cal``
   files (`MastStandin.add_cal_files`). astroquery is pointed at it by its
   ``[mast] server`` setting in ``astroquery.cfg`` (`astroquery_config`).
 - `HscStandin`: the HSC-SSP das_cutout service (multipart coordinate list,
-  Basic authentication, a tar of warps, 401 on bad credentials) and the
+  Basic authentication, a tar of warps, 401 on bad credentials, and the
+  faults of a file: busy, failing, cut short, stopping) and the
   hips2fits preview service (`HscStandin.environment`).
 - `ZenodoStandin`: Zenodo's records API with the published weights' files.
 
@@ -29,6 +32,7 @@ import base64
 import hashlib
 import io
 import json
+import socket
 import tarfile
 import threading
 import zlib
@@ -49,6 +53,14 @@ class Standin(BaseHTTPRequestHandler):
 
     def log_message(self, *args):  # quiet
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.owner.connections.add(self.connection)
+
+    def finish(self) -> None:
+        super().finish()
+        self.server.owner.connections.discard(self.connection)
 
     @property
     def state(self):
@@ -85,14 +97,31 @@ class Standin(BaseHTTPRequestHandler):
         body = data[start:]
         status, kind = (206 if start else 200), "application/octet-stream"
         headers = {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"} if start else {}
+        self.stop_if_due()
         if key not in self.state.drop_first:
             return self.send(status, body, kind, headers)
         self.state.drop_first.discard(key)
-        self.start(status, kind, len(body), headers)
-        self.wfile.write(body[: len(body) // 2])
+        self.send_cut(status, body[: len(body) // 2], kind, len(body), headers)
+
+    def send_cut(self, status: int, body: bytes, kind: str, length: int, headers: dict | None = None) -> None:
+        """``body`` under a Content-Length of ``length``; where that is longer, the connection then
+        drops (an answer cut short, or one that claims more than it holds)."""
+        self.start(status, kind, length, headers)
+        self.wfile.write(body)
         self.wfile.flush()
-        self.close_connection = True
-        self.connection.shutdown(2)  # the connection drops mid-file
+        if length > len(body):
+            self.close_connection = True
+            self.connection.shutdown(2)
+
+    def stop_if_due(self) -> None:
+        """After ``stop_after`` files the server stops: this answer still goes out, the next is refused."""
+        if self.state.stop_after is None:
+            return
+        self.state.stop_after -= 1
+        if self.state.stop_after <= 0:
+            self.state.stop_after = None
+            self.close_connection = True
+            self.server.owner.stop(keep=self.connection)
 
 
 class _State:
@@ -104,6 +133,7 @@ class _State:
         self.fail_next: dict[str, list[int]] = {}  # keys answered with these statuses (429, 503...) first
         self.protected: set[str] = set()  # keys that need "Authorization: token <token>"
         self.token = "good-token"
+        self.stop_after: int | None = None  # files served before the server stops (mid-run)
         self.lock = threading.Lock()
 
 
@@ -112,25 +142,48 @@ class _Server:
 
     def __init__(self) -> None:
         self.state = self.new_state()
+        self.port = 0
+        self.running = False
+        self.connections: set = set()  # open client connections, closed when the server stops
 
     def new_state(self) -> _State:
         return _State()
 
     def reset(self) -> None:
-        """Forget every file, row and request."""
+        """Forget every file, row and request; a stopped server starts again."""
         self.state = self.server.state = self.new_state()
+        if not self.running:
+            self.start_again()
 
     def __enter__(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        self.port = self.server.server_address[1]
         self.server.daemon_threads = True
-        self.server.state = self.state
+        self.server.state, self.server.owner = self.state, self
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+        self.running = True
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()
+
+    def stop(self, keep=None) -> None:
+        """Stop serving, close the port and every open connection (but ``keep``, which is answering):
+        a new connection is refused, as by a server that is down."""
+        if self.running:
+            self.running = False
+            self.server.shutdown()
+            self.server.server_close()
+            for connection in list(self.connections - {keep}):
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def start_again(self) -> None:
+        """Serve again on the same port, with the same state."""
+        self.__enter__()
 
     @property
     def url(self) -> str:
@@ -185,6 +238,8 @@ class MastState(_State):
         self.observations: list[dict] = []
         self.products: list[dict] = []
         self.executing = 2  # EXECUTING replies before each page is COMPLETE
+        # a fault in every COMPLETE answer: (answer) -> (the bytes sent, the Content-Length claimed)
+        self.answer_fault = None
         self.pending: dict[str, int] = {}
 
 
@@ -212,7 +267,11 @@ class MastHandler(Standin):
                        "Mast.Caom.Products": _products_columns_config}  # fmt: skip
             return self.send(200, json.dumps(configs[name]() if name in configs else {}).encode())
         if path == "/api/v0/invoke":
-            return self.send(200, json.dumps(self._invoke(json.loads(parse_qs(body)["request"][0]))).encode())
+            answer = self._invoke(json.loads(parse_qs(body)["request"][0]))
+            if self.state.answer_fault is None or answer["status"] != "COMPLETE":
+                return self.send(200, json.dumps(answer).encode())
+            sent, length = self.state.answer_fault(answer)
+            return self.send_cut(200, sent, "application/json", length)
         self.send(404, b"Not Found", "text/plain")
 
     def _invoke(self, request: dict) -> dict:
@@ -324,11 +383,14 @@ def _product_row(proposal, name, subgroup, level, size, obsid, band) -> dict:
 # --------------------------------------------------------------------------- HSC
 
 
+CUTOUT = "cutout"  #: the key of the cutout service's answer among the stand-in's files
+
+
 class HscState(_State):
     def __init__(self) -> None:
         super().__init__()
         self.credentials = ("astro", "s3cret")
-        self.tar = b""
+        self.files[CUTOUT] = b""
         self.requests: list[bytes] = []
 
 
@@ -345,7 +407,7 @@ class HscHandler(Standin):
             return self.send(401, b"Unauthorized", "text/plain", {"WWW-Authenticate": 'Basic realm="HSC"'})
         if b'name="list"' not in body or b"#?" not in body:
             return self.send(400, b"no coordinate list", "text/plain")
-        self.send(200, self.state.tar, "application/x-tar")
+        self.send_file(CUTOUT)  # the tar, with the faults of any file (fail_next, drop_first, stop_after)
 
     def do_GET(self):  # noqa: N802
         url = urlsplit(self.path)
@@ -386,7 +448,7 @@ class HscStandin(_Server):
                 info = tarfile.TarInfo(f"{folder}/warp-{visit}.fits")
                 info.size = len(payload)
                 tar.addfile(info, io.BytesIO(payload))
-        self.state.tar = buf.getvalue()
+        self.state.files[CUTOUT] = buf.getvalue()
 
     def environment(self) -> dict[str, str]:
         """The settings that point the package at this stand-in, with the accepted credentials."""

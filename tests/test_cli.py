@@ -139,6 +139,69 @@ def test_fetch_names_the_values_a_manifest_holds_before_any_network_call(tmp_pat
     assert not (tmp_path / "d").exists()
 
 
+WRONG_OPTIONS = [
+    (
+        ["train", "{stack}", "--run-dir", "{out}", "--device", "tpu"],
+        "device 'tpu' is not on this machine; it has",
+    ),
+    (
+        ["train", "{stack}", "--run-dir", "{out}", "--init-from", "nope.pt"],
+        "--init-from: checkpoint nope.pt does",
+    ),
+    (["train", "{stack}", "--run-dir", "{out}", "--preset", "huge"], "invalid choice: 'huge' (choose from"),
+    (
+        ["train", "{stack}", "--run-dir", "{out}", "--stop-after", "0"],
+        "--stop-after: takes an integer above 0",
+    ),
+    (["denoise", "{stack}", "--model", "nope.pt", "--out", "{out}"], "--model: checkpoint nope.pt does not"),
+    (["denoise", "{stack}", "--model", "{model}", "--out", "{out}", "--device", "cuda:7"], "'cuda:7' is not"),
+    (["denoise", "{stack}", "--model", "{model}", "--out", "{out}", "--tile-size", "-4"], "takes an integer"),
+    (["denoise", "{stack}", "--model", "{model}", "--out", "{out}", "--frames", "6"], "choose from 4, 8"),
+    (["align", "{stack}", "--out", "{out}", "--kernel", "banana"], "choose from 'square', 'point', 'turbo'"),
+    (["align", "{stack}", "--out", "{out}", "--pixfrac", "1.5"], "takes a number above 0 and at most 1"),
+    (["align", "{stack}", "--out", "{out}", "--pixel-scale", "-1"], "--pixel-scale: takes a number above 0"),
+    (["mock", "--out", "{out}", "--band", "F999W"], "nircam has no band 'F999W'; it has ['F090W', 'F115W'"),
+    (["mock", "--out", "{out}", "--instrument", "miri"], "choose from 'nircam', 'hsc'"),
+    (["mock", "--out", "{out}", "--exposures", "0"], "--exposures: takes an integer above 0, got '0'"),
+    (["survey", "{out}", "--manifests", "jades_1201"], "the shipped ones are hsc_cosmos_i_warps, jades_1210"),
+    (["survey", "{out}", "--mock-seeds", "1", "--model", "nope.pt"], "--model: checkpoint nope.pt does not"),
+    (["survey", "{out}", "--mock-seeds", "1-x"], "--mock-seeds takes seeds such as 1-12 or 1,4,7"),
+    (["survey", "{out}", "--mock-seeds", "1", "--workers", "0"], "--workers: takes an integer above 0"),
+    (
+        ["coadd", "{stack}", "--out", "{out}", "--method", "mode"],
+        "choose from 'mean', 'median', 'sigma_clip'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "argv, said", WRONG_OPTIONS, ids=lambda v: " ".join(v[:1]) if isinstance(v, list) else ""
+)
+def test_a_wrong_option_is_named_before_any_work(tmp_path, capsys, monkeypatch, tiny_net, argv, said):
+    """Exit status 2, the valid values in one sentence, no network call and nothing written."""
+    import socket
+
+    from asteris import save_checkpoint
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network was asked before the options were checked")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    stack = tmp_path / "in" / "stack.fits"
+    stack.parent.mkdir()
+    fits.PrimaryHDU(np.ones((16, 16, 16), np.float32)).writeto(stack)
+    model = save_checkpoint(tmp_path / "in" / "m.pt", tiny_net)
+    paths = {"stack": str(stack), "model": str(model), "out": str(tmp_path / "out")}
+    try:
+        code = main([a.format(**paths) for a in argv])
+    except SystemExit as exc:  # argparse's own refusal of a value
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and said in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"asteris {argv[0]}: error:")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.filterwarnings("error")  # no warning of the package's own making in a normal run
 def test_align_then_denoise(tmp_path, capsys, tiny_net):
     from exposures import cal_exposure

@@ -1,6 +1,7 @@
 """Every reader of outside input, fuzzed (Hypothesis): an input ends in a result or in the package's own
 error, in one sentence; never a traceback of another kind, a file outside the output folder or a partial
-file. ``FUZZ_EXAMPLES`` inputs per reader, the same ones on every run (derandomized)."""
+file. ``FUZZ_EXAMPLES`` inputs per reader (``ANSWER_EXAMPLES`` archive answers), the same ones on every run
+(derandomized)."""
 
 import io
 import json
@@ -26,10 +27,10 @@ def one_sentence(error: BaseException) -> bool:
     return "\n" not in str(error) and len(str(error)) > 10
 
 
-def expect_own_error(read, *args):
-    """``read(*args)``, or the package's own error (or a missing file) in one sentence."""
+def expect_own_error(read, *args, **kwargs):
+    """``read(*args, **kwargs)``, or the package's own error (or a missing file) in one sentence."""
     try:
-        return read(*args)
+        return read(*args, **kwargs)
     except (AsterisError, FileNotFoundError) as exc:
         assert one_sentence(exc), repr(exc)
         return None
@@ -95,8 +96,9 @@ def test_cal_files_of_any_content(tmp_path, raw):
 
 YAML_VALUES = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=12)),
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.text(max_size=8), inner, max_size=3)),  # fmt: skip
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),  # fmt: skip
     max_leaves=8,
 )
 MANIFEST_KEYS = ["name", "archive", "description", "query", "products", "schema_version"]
@@ -167,3 +169,96 @@ def test_tar_members_never_land_outside_the_folder(tmp_path, names, payload):
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert all(dest in p.parents for p in written), written
     assert not [p for p in written if p.name.endswith((".part", ".tmp")) or p.name.startswith(".")]
+
+
+ANSWER_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**15), st.floats(),
+                          st.text(max_size=8), st.just([]), st.just({}))  # fmt: skip
+ANSWER_EXAMPLES = 200  #: each runs the whole MAST query against the stand-in (about 0.05 s)
+
+
+@st.composite
+def answer_faults(draw):
+    """A fault in MAST's answers: cut short, claiming more bytes than it holds, a column gone or of
+    another type, or a top-level key of another shape; in the observations', the products' or both."""
+    service = draw(st.sampled_from(["obsid", "productFilename", None]))  # a column only that answer has
+    kind = draw(st.sampled_from(["cut", "claim", "drop", "value", "shape"]))
+    fraction = draw(st.floats(0, 0.999))
+    column = draw(st.sampled_from(["obsid", "filters", "productFilename", "dataURI", "size", "parent_obsid",
+                                   "productSubGroupDescription", "calib_level"]))  # fmt: skip
+    value = draw(ANSWER_VALUES)
+    key = draw(st.sampled_from(["data", "fields", "paging", "status", "msg"]))
+
+    def fault(answer):
+        mine = service is None or any(f.get("name") == service for f in answer["fields"])
+        if mine and kind == "drop":
+            answer["fields"] = [f for f in answer["fields"] if f["name"] != column]
+            answer["data"] = [{k: v for k, v in row.items() if k != column} for row in answer["data"]]
+        elif mine and kind == "value":
+            answer["data"] = [{**row, column: value} if column in row else row for row in answer["data"]]
+        elif mine and kind == "shape":
+            answer[key] = value
+        text = json.dumps(answer).encode()
+        if mine and kind == "cut":
+            return text[: int(fraction * len(text))], int(fraction * len(text))
+        return text, (int(len(text) / (1 - fraction)) + 1 if mine and kind == "claim" else len(text))
+
+    return fault
+
+
+@settings(FUZZ, max_examples=ANSWER_EXAMPLES)
+@given(fault=answer_faults())
+def test_archive_answers_of_any_content(tmp_path, mast, fault):
+    """A fetch ends with its files intact or in one sentence, never with a file outside its folder or a
+    lock file pinned from an answer that could not be read."""
+    import tempfile
+    from pathlib import Path
+
+    from exposures import cal_exposure
+
+    from asteris.archive import load_manifest
+    from asteris.archive.download import fetch_mast
+    from asteris.archive.manifests import lock_path
+
+    if not mast.state.products:
+        (tmp_path / "cal").mkdir()
+        paths = [
+            cal_exposure(tmp_path / "cal" / f"e{i}_cal.fits", shift=(i, 0), filt="F200W") for i in range(2)
+        ]
+        mast.add_cal_files(paths, proposal="2736")
+    mast.state.executing, mast.state.answer_fault = 0, fault
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    query = {"obs_collection": "JWST", "proposal_id": "2736", "instrument_name": "NIRCAM/IMAGE",
+             "filters": ["F200W"], "detectors": ["nrcalong"]}  # fmt: skip
+    manifest = {"schema_version": 1, "name": "field", "archive": "mast", "query": query}
+    (folder / "field.yaml").write_text(yaml.safe_dump(manifest))
+    summary = expect_own_error(
+        fetch_mast, load_manifest(folder / "field.yaml"), folder / "dl", progress=False
+    )
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and folder in p.parents]
+    if summary is None and not lock_path(folder / "field.yaml").exists():
+        assert written == [folder / "field.yaml"], written  # nothing fetched, nothing pinned
+    for row in summary or []:
+        served = mast.state.files[f"mast:JWST/product/{row['filename']}"]
+        assert (folder / "dl" / row["filename"]).read_bytes() == served
+
+
+ZENODO_FILE = st.fixed_dictionaries(
+    {},
+    optional={"key": st.one_of(st.text(max_size=12), st.just("ASTERIS8_x.pth")), "size": ANSWER_VALUES,
+              "checksum": st.one_of(ANSWER_VALUES, st.just("md5:00ff")), "links": st.one_of(
+                  ANSWER_VALUES, st.fixed_dictionaries({"self": st.one_of(ANSWER_VALUES, st.just("http://x/y"))}))},
+)  # fmt: skip
+
+
+ZENODO_RECORD = st.fixed_dictionaries({"files": st.one_of(YAML_VALUES, st.lists(ZENODO_FILE))})
+
+
+@FUZZ
+@given(record=st.one_of(YAML_VALUES, ZENODO_RECORD))
+def test_published_weights_records_of_any_content(tmp_path, monkeypatch, record):
+    from asteris.weights import RECORD_ID, list_weights, weights_dir
+
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path / "data"))
+    weights_dir().mkdir(parents=True, exist_ok=True)
+    (weights_dir() / f"zenodo-{RECORD_ID}.json").write_text(json.dumps(record))
+    expect_own_error(list_weights)

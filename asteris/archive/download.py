@@ -46,6 +46,7 @@ MAST_TOKEN_ENV = "MAST_API_TOKEN"
 HSC_CUTOUT_ENV = "ASTERIS_HSC_CUTOUT_URL"
 HSC_CUTOUT_URL = "https://hsc-release.mtk.nao.ac.jp/das_cutout/{release}/cgi-bin/cutout"
 HSC_USER_ENV, HSC_PASSWORD_ENV = "HSC_SSP_USER", "HSC_SSP_PASSWORD"
+HSC_ACCOUNT_URL = "https://hsc-release.mtk.nao.ac.jp/"  #: where an HSC-SSP account is made (free)
 #: The hips2fits service of the credential-free HSC preview; another can be set in this variable.
 HIPS2FITS_ENV = "ASTERIS_HIPS2FITS_URL"
 OFFLINE_FALLBACK = (
@@ -107,9 +108,26 @@ def resolve_mast(manifest: Manifest) -> list[Product]:
     ``filter_products`` (``productSubGroupDescription`` and ``calib_level``),
     then keeps the observation, visit and detectors asked for.
     """
+    try:
+        return _query_mast(manifest.query)
+    except AsterisError:
+        raise
+    except Exception as exc:  # astroquery and the table readers raise many kinds for one problem
+        raise DownloadError(
+            f"the answer of {mast_server()} to the product query could not be read ({type(exc).__name__}: "
+            f"{_first_line(exc)}): it may be busy or cut short, or not be MAST; run the command again, "
+            f"or check astroquery's [mast] server setting"
+        ) from None
+
+
+def _first_line(exc: Exception, limit: int = 120) -> str:
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _query_mast(q: dict) -> list[Product]:
     from astroquery.mast import Observations
 
-    q = manifest.query
     observations = Observations.query_criteria(
         obs_collection=q["obs_collection"],
         proposal_id=q["proposal_id"],
@@ -131,11 +149,18 @@ def resolve_mast(manifest: Manifest) -> list[Product]:
             products[row["productFilename"]] = Product(
                 filename=str(row["productFilename"]),
                 uri=str(row["dataURI"]),
-                size=int(row["size"]),
+                size=_positive_size(row["size"]),
                 filter=filter_of.get(str(row["parent_obsid"]), None),
                 detector=match["detector"],
             )
     return sorted(products.values(), key=lambda p: p.filename)
+
+
+def _positive_size(value) -> int:
+    size = int(value)
+    if size <= 0:
+        raise ValueError(f"a product row gives the size {value!r}")
+    return size
 
 
 def _verify(path: Path, product: Product, *, checksum: bool = True) -> str | None:
@@ -206,8 +231,11 @@ def _download_mast_product(session, product: Product, path: Path, *, attempts: i
             if attempt + 1 < attempts:  # no wait after the last try
                 time.sleep(RETRY_SECONDS * 2**attempt)
             continue
+        except requests.ConnectionError:
+            problem = f"{mast_server()} stopped answering"
+            continue
         except requests.RequestException as exc:
-            problem = f"{type(exc).__name__}: {exc}"
+            problem = f"{type(exc).__name__}: {_first_line(exc)}"
             continue
         problem = _verify(part, product)
         if problem is None:
@@ -277,6 +305,9 @@ def fetch_mast(
     if not manifest.resolved:
         check_online(mast_server())
         manifest.products = resolve_mast(manifest)
+        if not manifest.products:
+            raise DownloadError(f"{mast_server()} lists no stage-2 product for the query of {manifest.name}; "
+                                f"check its query (proposal, filters, detectors)")  # fmt: skip
         write_lock(manifest)
     dest = Path(dest)
     writable_folder(dest)
@@ -293,7 +324,7 @@ def fetch_mast(
         check_online(mast_server())
     rows, failed = [], []
     with requests.Session() as session:
-        for product in tqdm(products, desc="fetching", **bar):
+        for index, product in enumerate(tqdm(products, desc="fetching", **bar)):
             path = dest / product.filename
             status = "present" if product.filename in present else "fetched"
             if status == "fetched":
@@ -301,6 +332,10 @@ def fetch_mast(
                     _download_one(session, product, path, check_fits=repin and product.sha256 is None)
                 except DownloadError as why:
                     failed.append(f"{why}")
+                    if _server_is_down():
+                        failed.append(f"{mast_server()} stopped answering: {len(products) - index - 1} more "
+                                      f"files were not tried")  # fmt: skip
+                        break
                     continue
             if product.sha256 is None or product.size is None:
                 product.size, product.sha256 = path.stat().st_size, sha256sum(path)
@@ -310,6 +345,14 @@ def fetch_mast(
         raise DownloadError(_failure_report(manifest, failed, len(rows), len(products), dest))
     names = ("filename", "filter", "detector", "bytes", "status")
     return QTable(rows=rows, names=names) if rows else QTable(names=names, dtype=(str, str, str, int, str))
+
+
+def _server_is_down() -> bool:
+    try:
+        check_online(mast_server(), timeout=2.0)
+    except ArchiveUnreachableError:
+        return True
+    return False
 
 
 def _download_one(session, product: Product, path: Path, *, check_fits: bool) -> None:
@@ -410,6 +453,7 @@ def fetch_hsc_warps(
     Credentials come from the arguments or the environment and are never written anywhere.
     """
     import requests
+    import urllib3
 
     q = manifest.query
     user, password = _hsc_credentials(user, password)
@@ -417,23 +461,55 @@ def fetch_hsc_warps(
     check_online(url)
     dest = Path(dest)
     writable_folder(dest)
-    response = requests.post(
-        url,
-        data=hsc_cutout_request(q),
-        headers={"Content-Type": 'multipart/form-data; boundary="Boundary"'},
-        auth=(user, password),
-        stream=True,
-        timeout=timeout,
-    )
-    if response.status_code == 401:
-        raise DownloadError(f"HSC-SSP refused the credentials in {HSC_USER_ENV}/{HSC_PASSWORD_ENV} (401)")
-    response.raise_for_status()
-    response.raw.decode_content = True
-    manifest.products = _extract_warps(response.raw, dest)
+    request = {"data": hsc_cutout_request(q), "auth": (user, password), "timeout": timeout,
+               "headers": {"Content-Type": 'multipart/form-data; boundary="Boundary"'}}  # fmt: skip
+    with _hsc_answer(url, request) as response:
+        try:
+            response.raw.decode_content = True
+            manifest.products = _extract_warps(response.raw, dest)
+        except (tarfile.TarError, requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise DownloadError(
+                f"the answer of {url} broke off or is not a tar archive ({type(exc).__name__}); the warps "
+                f"complete before it are kept in {dest}; run the command again"
+            ) from None
+    if not manifest.products:
+        raise DownloadError(f"{url} sent no warp for the cutout of {manifest.name}; check its query "
+                            f"(rerun, filter, tract, position)")  # fmt: skip
     write_lock(manifest)
     return QTable(
         rows=[(p.filename, p.visit, p.size) for p in manifest.products], names=("filename", "visit", "bytes")
     )
+
+
+def _hsc_answer(url: str, request: dict, *, attempts: int = 3):
+    """The cutout service's answer (streamed): 401/403 name the credentials, 429 and 5xx are retried
+    with backoff and then named, a server that stops answering is named."""
+    import time
+
+    import requests
+
+    for attempt in range(attempts):
+        try:
+            response = requests.post(url, stream=True, **request)
+        except requests.ConnectionError:
+            raise DownloadError(f"{url} stopped answering; run the command again when it is back") from None
+        status = response.status_code
+        if status in (401, 403):
+            response.close()
+            raise DownloadError(
+                f"HSC-SSP refused the credentials in {HSC_USER_ENV}/{HSC_PASSWORD_ENV} ({status}): check "
+                f"them, or sign up (free) at {HSC_ACCOUNT_URL}"
+            )
+        if status < 400:
+            return response
+        if status != 429 and status < 500:
+            response.close()
+            raise DownloadError(f"{url} refused the cutout request ({status}); check the manifest's query")
+        response.close()
+        if attempt + 1 < attempts:
+            time.sleep(RETRY_SECONDS * 2**attempt)
+    raise DownloadError(f"{url} answered {status} to {attempts} tries; it is busy or failing, run the "
+                        f"command again later")  # fmt: skip
 
 
 def hsc_preview(

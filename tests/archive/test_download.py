@@ -1,5 +1,6 @@
 import hashlib
 import io
+import json
 import socket
 import time
 
@@ -8,6 +9,7 @@ import pytest
 import yaml
 from astropy.io import fits
 from astropy.wcs import WCS
+from standins import CUTOUT
 
 from asteris import archive
 from asteris.archive.download import (
@@ -274,6 +276,72 @@ def test_a_corrupt_first_download_pinned_in_the_lock_can_be_re_pinned(tmp_path, 
     assert archive.load_manifest(manifest.path).products[0].sha256 == hashlib.sha256(good).hexdigest()
 
 
+def test_a_server_that_stops_mid_run_is_named_and_a_second_run_finishes(tmp_path, mast):
+    manifest = _small_manifest(tmp_path, mast, n=4, sha=True)
+    mast.state.stop_after = 2  # two files come down, then the archive is gone
+    dest = tmp_path / "dl"
+    with pytest.raises(DownloadError) as caught:
+        fetch_mast(manifest, dest, progress=False)
+    said, third = str(caught.value), manifest.products[2].filename
+    assert said.startswith(f"2 of 4 files are in {dest}; 2 failed: {third} could not be fetched intact")
+    assert (
+        f"({mast.url} stopped answering); {mast.url} stopped answering: 1 more files were not tried" in said
+    )
+    assert said.endswith(f"to finish, run: asteris fetch field --dest {dest}") and "\n" not in said
+    assert sorted(p.name for p in dest.iterdir()) == [p.filename for p in manifest.products[:2]]
+    mast.start_again()
+    statuses = fetch_mast(manifest, dest, progress=False)["status"].tolist()
+    assert statuses == ["present", "present", "fetched", "fetched"]
+
+
+def _cut_in_half(answer):
+    text = json.dumps(answer).encode()
+    return text[: len(text) // 2], len(text) // 2
+
+
+def _claims_more(answer):
+    text = json.dumps(answer).encode()
+    return text, 50 * len(text)
+
+
+def _column_dropped(name):
+    def fault(answer):
+        answer["fields"] = [f for f in answer["fields"] if f["name"] != name]
+        answer["data"] = [{k: v for k, v in row.items() if k != name} for row in answer["data"]]
+        text = json.dumps(answer).encode()
+        return text, len(text)
+
+    return fault
+
+
+def _size_as(value):
+    def fault(answer):
+        for row in answer["data"]:
+            if "size" in row:
+                row["size"] = value
+        text = json.dumps(answer).encode()
+        return text, len(text)
+
+    return fault
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [_cut_in_half, _claims_more, _column_dropped("productFilename"), _column_dropped("obsid"),
+     _size_as("big"), _size_as(-1), _size_as(None)],
+    ids=["truncated", "longer-claimed", "no-filename", "no-obsid", "size-text", "size-negative", "size-null"],
+)  # fmt: skip
+def test_an_unreadable_archive_answer_is_named_and_nothing_is_written(tmp_path, mast, fault):
+    mast.add_cal_files(cal_files(tmp_path / "cal", [("F200W", "nrca1")], per_band=2), proposal="2736")
+    mast.state.executing, mast.state.answer_fault = 0, fault
+    manifest = archive.load_manifest(write_manifest(tmp_path, {"archive": "mast", "query": QUERY}))
+    with pytest.raises(DownloadError) as caught:
+        fetch_mast(manifest, tmp_path / "dl", progress=False)
+    said = str(caught.value)
+    assert "\n" not in said and said.startswith(f"the answer of {mast.url} to the product query could not")
+    assert not lock_path(manifest.path).exists() and not (tmp_path / "dl").exists()
+
+
 # ------------------------------------------------------------------ HSC, against its stand-in
 
 
@@ -328,6 +396,45 @@ def test_hsc_credentials(tmp_path, hsc, monkeypatch):
     with pytest.raises(DownloadError, match="401"):
         fetch_hsc_warps(manifest, tmp_path / "w", user="astro", password="wrong")
     assert len(hsc.log) == 1
+
+
+def test_hsc_refusals_name_the_account_and_a_busy_service_is_waited_for(tmp_path, hsc, no_backoff):
+    hsc.serve_warps({visit: _warp_bytes(visit) for visit in (1228, 1230)})
+    manifest = _hsc_manifest(tmp_path)
+    hsc.state.fail_next[CUTOUT] = [403]
+    with pytest.raises(
+        DownloadError,
+        match="refused the credentials in HSC_SSP_USER/HSC_SSP_PASSWORD \\(403\\): "
+        "check them, or sign up \\(free\\) at https://hsc-release",
+    ):
+        fetch_hsc_warps(manifest, tmp_path / "w")
+    hsc.state.fail_next[CUTOUT] = [429, 503]  # busy twice, then served
+    assert list(fetch_hsc_warps(manifest, tmp_path / "w")["visit"]) == ["1228", "1230"]
+    hsc.state.fail_next[CUTOUT] = [502, 503, 504]
+    with pytest.raises(DownloadError, match="cutout answered 504 to 3 tries; it is busy or failing"):
+        fetch_hsc_warps(manifest, tmp_path / "w")
+
+
+def test_an_hsc_answer_cut_short_keeps_the_complete_warps_and_a_second_run_finishes(tmp_path, hsc):
+    hsc.serve_warps({visit: _warp_bytes(visit, shape=(200, 200)) for visit in (1228, 1230, 1232)})
+    manifest = _hsc_manifest(tmp_path)
+    hsc.state.drop_first.add(CUTOUT)
+    with pytest.raises(
+        DownloadError, match="broke off or is not a tar archive .*; the warps complete before it"
+    ):
+        fetch_hsc_warps(manifest, tmp_path / "w")
+    kept = sorted((tmp_path / "w").iterdir())
+    assert [p.name for p in kept] == ["warp-HSC-I-9813-1228.fits"]  # whole files only, no partial one
+    assert not lock_path(manifest.path).exists()
+    assert list(fetch_hsc_warps(manifest, tmp_path / "w")["visit"]) == ["1228", "1230", "1232"]
+
+
+def test_an_hsc_answer_without_warps_is_named(tmp_path, hsc):
+    hsc.serve_warps({})
+    with pytest.raises(
+        DownloadError, match="sent no warp for the cutout of hsc_cosmos_i_warps; check its query"
+    ):
+        fetch_hsc_warps(_hsc_manifest(tmp_path), tmp_path / "w")
 
 
 def test_hsc_request_is_a_one_line_coordinate_list():
