@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -145,6 +145,22 @@ result = denoise(stack, model=run.model, progress=False)
 baseline = coadd(stack, method="ivar")
 reference = baseline.image[result.crop]
 fig = plot_panels([reference, result.image], ["inverse-variance coadd", f"ASTERIS ({mode} model)"])
+
+# %% [markdown]
+# The same images in one frame, with the truth under them on the mock, as
+# DS9's blink and frame lock would show them (`asteris.comparator`): blink
+# (a button per image, `b`, the space bar), swipe between two, drag and zoom
+# with the wheel down to single pixels, change the stretch, and read each
+# image's value and the sky position under the cursor. The figure above stays
+# for print.
+
+# %% tags=["nbval-ignore-output"]
+from asteris.comparator import compare_images
+
+shown = {"ivar coadd": reference, "ASTERIS": result.image}
+if truth is not None:
+    shown["truth"] = truth[result.crop]
+compare_images(shown, wcs=result.wcs, size=160, unit=stack.header.get("BUNIT"), title="F200W: the centre of the field")
 
 # %%
 both = result.mask & np.isfinite(reference)

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -180,6 +180,17 @@ fig = plot_point_source_profiles(result)
 
 # %%
 fig = plot_injection_cutouts(result, n=5)
+
+# %% [markdown]
+# The same region in one frame: each method and the truth, every source of
+# that realization circled at its true position. Blink between the coadd and
+# ASTERIS (`b`, the space bar) and zoom in on the faintest circles to see
+# which are there.
+
+# %% tags=["nbval-ignore-output"]
+from asteris.science.plotting import compare_injections
+
+compare_injections(result, wcs=stack.wcs)
 
 # %% [markdown]
 # ## Against best practice: the exposures corrected before co-adding

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -134,6 +134,18 @@ results = {name: denoise(hsc, model=run.model, progress=False) for name, run in 
 crop = results["retrained"].crop
 reference = baseline.image[crop]
 fig = plot_panels([reference, *(r.image for r in results.values())], ["ivar coadd", *results])
+
+# %% [markdown]
+# The coadd and the three models in one frame (and the truth, on the mock):
+# blink through them, or swipe between the coadd and one model.
+
+# %% tags=["nbval-ignore-output"]
+from asteris.comparator import compare_images
+
+shown = {"ivar coadd": reference, **{name: r.image for name, r in results.items()}}
+if hsc_truth is not None:
+    shown["truth"] = hsc_truth[crop]
+compare_images(shown, wcs=results["retrained"].wcs, size=160, title="HSC-like i band: the centre of the field")
 
 # %%
 valid = np.isfinite(reference) & np.logical_and.reduce([r.mask for r in results.values()])

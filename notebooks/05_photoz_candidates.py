@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -229,6 +229,20 @@ if np.any(found["ASTERIS"]["selected"]):
     fig = plot_candidates(found["ASTERIS"], images["ASTERIS"], filters, n=4)
 else:
     print("no ASTERIS candidate on this field")
+
+# %% [markdown]
+# The same candidates' stamps, each in one frame: blink through the bands
+# (the space bar steps from F090W to F444W) to see the dropout, on one
+# stretch set by F444W.
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import display
+
+from asteris.science.plotting import compare_candidates
+
+if np.any(found["ASTERIS"]["selected"]):
+    for view in compare_candidates(found["ASTERIS"], images["ASTERIS"], n=4):
+        display(view)
 
 # %% [markdown]
 # ## Summary

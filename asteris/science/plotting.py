@@ -15,9 +15,11 @@ __all__ = [
     "plot_completeness_purity",
     "plot_magnitude_bias",
     "plot_injection_cutouts",
+    "compare_injections",
     "plot_point_source_profiles",
     "plot_photoz",
     "plot_candidates",
+    "compare_candidates",
     "plot_completeness_map",
     "plot_luminosity_function",
 ]
@@ -141,13 +143,8 @@ def plot_injection_cutouts(
 ):
     """Cutouts of injected sources near the limit: one exposure, each method, and the truth."""
     plt = pyplot(path)
-    last = result.injected[result.injected["realization"] == result.injected["realization"].max()]
-    limit = result.m90(result.reference)
-    order = np.argsort(
-        np.abs(last["mag"].value - (limit if np.isfinite(limit) else np.median(last["mag"].value)))
-    )
-    rows = last[order[:n]]
-    names = ["exposure", *result.methods, "truth" if "truth" in result.images else "injected_model"]
+    rows = _near_limit(result)[:n]
+    names = ["exposure", *result.methods, _truth_name(result)]
     fig, axes = plt.subplots(n, len(names), figsize=(1.6 * len(names), 1.6 * n), constrained_layout=True,
                              squeeze=False)  # fmt: skip
     half = size // 2
@@ -166,6 +163,71 @@ def plot_injection_cutouts(
     return save_figure(fig, path, overwrite)
 
 
+def _last_realization(result):
+    return result.injected[result.injected["realization"] == result.injected["realization"].max()]
+
+
+def _near_limit(result):
+    """The last realization's injected sources, nearest the reference method's m90 first."""
+    last = _last_realization(result)
+    limit = result.m90(result.reference)
+    mags = last["mag"].value
+    return last[np.argsort(np.abs(mags - (limit if np.isfinite(limit) else np.median(mags))))]
+
+
+def _truth_name(result) -> str:
+    return "truth" if "truth" in result.images else "injected_model"
+
+
+def compare_injections(result, *, size: int = 128, wcs=None):
+    """Injected sources near the limit in one blinkable frame: each method and the truth (or the
+    injected model), every injected source of that realization circled at its true position.
+
+    Returns an `~asteris.comparator.ImageComparator` centred on the source nearest the reference
+    method's m90, ``size`` pixels a side, on the zscale stretch (faint sources show).
+    """
+    from ..comparator import compare_images
+
+    centre, last = _near_limit(result)[0], _last_realization(result)
+    names = [*result.methods, _truth_name(result)]
+    return compare_images(
+        {name: result.images[name] for name in names}, wcs=wcs, center=(centre["x"], centre["y"]), size=size,
+        markers=np.column_stack([last["x"], last["y"]]), reference=result.reference, stretch="zscale",
+        title=f"injected sources near m90 (circled), {len(last)} in this realization",
+    )  # fmt: skip
+
+
+def compare_candidates(found, images: dict, *, ids=None, n: int = 4, size: int = 41, reference=None) -> list:
+    """Per candidate, its stamp in every band in one blinkable frame (an
+    `~asteris.comparator.ImageComparator` each), the candidate circled.
+
+    ``found`` and ``ids``/``n`` pick the candidates as in `plot_candidates`; ``images`` maps band to
+    image; ``reference`` is the band that sets the shared stretch (default the last, the reddest).
+    """
+    from ..comparator import compare_images
+
+    reference = reference or list(images)[-1]
+    views = []
+    for source in _chosen_candidates(found, ids, n):
+        x, y = float(np.asarray(source["x"])), float(np.asarray(source["y"]))
+        title = f"candidate #{source['id']}: z_phot {source['z_phot']:.2f}, every band on one stretch"
+        views.append(compare_images(images, center=(x, y), size=size, markers=[(x, y)], reference=reference,
+                                    title=title))  # fmt: skip
+    return views
+
+
+def _chosen_candidates(found, ids, n: int):
+    """The rows ``ids``, or the ``n`` selected candidates of highest detection S/N."""
+    if ids is None:
+        chosen = found[np.asarray(found["selected"])]
+        chosen = chosen[np.argsort(-np.asarray(chosen["snr_det"]))][:n]
+    else:
+        chosen = found[np.isin(found["id"], ids)]
+    if len(chosen) == 0:
+        raise ValueError("no candidate to plot")
+    return chosen
+
+
 def plot_point_source_profiles(
     result, path: str | os.PathLike | None = None, *, min_snr: float = 20.0, overwrite: bool = False
 ):
@@ -173,7 +235,7 @@ def plot_point_source_profiles(
     from .photometry import stacked_profile
 
     plt = pyplot(path)
-    last = result.injected[result.injected["realization"] == result.injected["realization"].max()]
+    last = _last_realization(result)
     bright = last[(last["kind"] == "point") & (last["ref_snr"] >= min_snr)]
     radius = 3 * result.aperture_diameter
     colours = _method_colours(result.methods)
@@ -234,13 +296,7 @@ def plot_candidates(
     from sedpy.observate import load_filters
 
     plt = pyplot(path)
-    if ids is None:
-        chosen = found[np.asarray(found["selected"])]
-        chosen = chosen[np.argsort(-np.asarray(chosen["snr_det"]))][:n]
-    else:
-        chosen = found[np.isin(found["id"], ids)]
-    if len(chosen) == 0:
-        raise ValueError("no candidate to plot")
+    chosen = _chosen_candidates(found, ids, n)
     bands = list(filters)
     pivots = np.array([f.wave_pivot for f in load_filters(list(filters.values()))]) / 1e4
     fig, axes = plt.subplots(len(chosen), len(bands) + 2, figsize=(1.3 * len(bands) + 6, 1.6 * len(chosen)),

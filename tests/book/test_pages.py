@@ -51,3 +51,58 @@ def test_page_checker_needs_a_built_book(tmp_path):
     checker = _checker()
     with pytest.raises(FileNotFoundError, match="make book"):
         checker.check_pages(tmp_path)
+
+
+def test_a_comparator_blinks_zooms_and_reads_the_fits_values_in_chromium(tmp_path):
+    """As a reader uses it: each action changes the frame and nothing outside the comparator; the readout
+    gives the FITS file's value and the WCS's RA/Dec at the pixel under the cursor."""
+    import numpy as np
+    from astropy.io import fits
+    from astropy.wcs import WCS
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    from asteris.comparator import compare_images
+
+    checker = _checker()
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype, wcs.wcs.crval = ["RA---TAN", "DEC--TAN"], [53.16, -27.78]
+    wcs.wcs.crpix, wcs.wcs.cdelt = [40.5, 30.5], [-0.04 / 3600, 0.04 / 3600]
+    rng = np.random.default_rng(3)
+    for name, scale in (("coadd", 1.0), ("asteris", 0.4)):
+        fits.PrimaryHDU(rng.normal(0, scale, (60, 80)).astype(np.float32), wcs.to_header()).writeto(
+            tmp_path / f"{name}.fits"
+        )
+    data = {name: fits.getdata(tmp_path / f"{name}.fits") for name in ("coadd", "asteris")}
+    view = compare_images(data, wcs=WCS(fits.getheader(tmp_path / "coadd.fits")), center=(50, 25), size=32)
+    page = view.write(tmp_path / "compare.html")
+    (tmp_path / "index.html").write_text(
+        f'<html><body><a href="compare.html">c</a>{view.to_html()}</body></html>'
+    )
+    reports = {r.page: r for r in checker.check_pages(tmp_path, screenshots=tmp_path / "shots")}
+    for name in ("compare.html", "index.html"):
+        report = reports[name]
+        assert report.ok, (report.problems, report.errors)
+        (comparator,) = report.comparators
+        assert comparator.ready_ms < checker.MAX_READY_MS
+        assert [s.split("_")[-1] for s in comparator.screenshots] == ["blink.png", "zoom.png", "cursor.png"]
+    driver = checker.browser()
+    try:
+        driver.get(page.resolve().as_uri())
+        element = driver.find_element("css selector", ".asteris-comparator")
+        canvas = element.find_element("css selector", "canvas")
+        scale = 480 / 32  # the 32 x 32 px region fits the 480 px frame
+        for sx, sy in ((8, 8), (250, 100), (470, 307)):
+            dx, dy = sx - 240, sy - 240  # offsets from the canvas centre
+            ActionChains(driver).move_to_element_with_offset(canvas, dx, dy).perform()
+            x, y, said = checker.parse_readout(element.find_element("css selector", ".astc-readout").text)
+            assert (x, y) == (34 + int(sx // scale), 9 + 31 - int(sy // scale))
+            for name in ("coadd", "asteris"):
+                assert said[name] == pytest.approx(
+                    float(fits.getdata(tmp_path / f"{name}.fits")[y, x]), rel=1e-6
+                )
+            text = element.find_element("css selector", ".astc-readout").text
+            ra, dec = (float(v) for v in text.split("RA ")[1].split(" |")[0].split(" Dec "))
+            sky = wcs.pixel_to_world_values(x, y)
+            assert ra == pytest.approx(sky[0], abs=2e-6) and dec == pytest.approx(sky[1], abs=2e-6)
+    finally:
+        driver.quit()

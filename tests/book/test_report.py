@@ -223,6 +223,27 @@ def test_the_book_builds_without_a_warning(tmp_path):
     intro = (html / "book" / "intro.html").read_text()
     depth = report.committed_result("depth")["fields"]["all_noise"]
     assert f"{depth['headroom']:.2f} mag" in intro
+    _chapters_comparators_work_in_chromium(html)
+
+
+CHAPTERS_WITH_COMPARATORS = {"02_train_and_denoise": 1, "03_injection_recovery": 1, "04_cross_instrument": 1,
+                             "05_photoz_candidates": 4}  # fmt: skip
+
+
+def _chapters_comparators_work_in_chromium(html: Path) -> None:
+    """The book's page check on the chapters with image comparators, as built from their committed
+    outputs: each one ready within a second, blinked, zoomed and read in headless Chromium."""
+    if not Path("/usr/bin/chromium").exists() or importlib.util.find_spec("selenium") is None:
+        return  # the page check needs Debian's chromium and selenium (make book installs them)
+    spec = importlib.util.spec_from_file_location("check_pages", BOOK / "check_pages.py")
+    checker = importlib.util.module_from_spec(spec)
+    sys.modules["check_pages"] = checker
+    spec.loader.exec_module(checker)
+    reports = checker.check_pages(html, pattern="0[2-5]_*.html")
+    found = {Path(r.page).stem: len(r.comparators) for r in reports}
+    assert found == CHAPTERS_WITH_COMPARATORS
+    problems = [(r.page, r.problems, r.errors, r.broken_links) for r in reports if not r.ok]
+    assert not problems, problems
 
 
 def test_book_times_runs_a_lone_copy_of_a_notebook_in_a_fresh_kernel(tmp_path, monkeypatch):

@@ -102,6 +102,30 @@ def test_figures_are_written(white_result, tmp_path):
         assert path.stat().st_size > 5000
 
 
+def test_injections_and_candidates_go_into_blinkable_frames(white_result):
+    from asteris.science.plotting import compare_candidates, compare_injections
+
+    _, result = white_result
+    view = compare_injections(result, size=64)
+    spec = view.spec
+    assert spec["names"] == [*result.methods, "truth" if "truth" in result.images else "injected_model"]
+    assert 32 <= spec["width"] <= 64 and 32 <= spec["height"] <= 64 and spec["markers"]  # clipped at an edge
+    last = result.injected[result.injected["realization"] == result.injected["realization"].max()]
+    inside = [(x, y) for x, y in zip(last["x"], last["y"]) if spec["x0"] <= x < spec["x0"] + spec["width"]
+              and spec["y0"] <= y < spec["y0"] + spec["height"]]  # fmt: skip
+    assert len(spec["markers"]) == len(inside)
+    bands = {band: result.images[result.reference] * (i + 1) for i, band in enumerate(["F115W", "F200W"])}
+    found = QTable({"id": [1, 2, 3], "x": [40.0, 100.0, 150.0], "y": [50.0, 60.0, 70.0],
+                    "selected": [True, False, True], "snr_det": [8.0, 30.0, 12.0],
+                    "z_phot": [9.1, 2.0, 10.2]})  # fmt: skip
+    views = compare_candidates(found, bands, n=4, size=21)
+    assert [v.spec["title"].split(":")[0] for v in views] == [
+        "candidate #3",
+        "candidate #1",
+    ]  # brightest first
+    assert views[0].spec["names"] == ["F115W", "F200W"] and views[0].spec["markers"] == [[150.0, 70.0]]
+
+
 def test_a_hallucinating_method_is_caught(white_field):
     band = white_field.bands["F444W"]
     renderer = SourceRenderer.for_mock(white_field, "F444W")
