@@ -68,17 +68,13 @@ def _check_model(model: str, option: str) -> None:
     from pathlib import Path
 
     from .errors import CheckpointError
-    from .weights import cached_weights_names, is_weights_name
+    from .weights import check_weights_name, is_weights_name
 
     if Path(model).exists():
         return
     if not is_weights_name(model):
         raise CheckpointError(f"{option}: checkpoint {model} does not exist")
-    names = cached_weights_names()
-    if names is not None and model not in names:
-        raise CheckpointError(
-            f"{option} {model!r} is neither a checkpoint file nor published weights; the record has {names}"
-        )
+    check_weights_name(model)
 
 
 def _check_options(args: argparse.Namespace) -> None:

@@ -119,20 +119,16 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     ...
     asteris.errors.ConfigError: device 'tpu' is not on this machine; it has cpu
     """
-    if device is not None:
-        here = available_devices()
-        try:
-            chosen = torch.device(str(device).lower())
-        except RuntimeError:
-            chosen = None
-        if chosen is None or str(chosen) not in here:
-            raise ConfigError(f"device {str(device)!r} is not on this machine; it has {', '.join(here)}")
-        return chosen
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    here = available_devices()
+    if device is None:
+        return torch.device(here[0])
+    try:
+        chosen = torch.device(str(device).lower())
+    except RuntimeError:
+        chosen = None
+    if chosen is None or str(chosen) not in here:
+        raise ConfigError(f"device {str(device)!r} is not on this machine; it has {', '.join(here)}")
+    return chosen
 
 
 def bf16_autocast(device: torch.device, enabled: bool) -> torch.autocast:

@@ -30,7 +30,7 @@ __all__ = [
     "RECORD_DOI",
     "PublishedWeights",
     "list_weights",
-    "cached_weights_names",
+    "check_weights_name",
     "download_weights",
     "resolve_weights",
     "is_weights_name",
@@ -113,6 +113,11 @@ def _published(filename: str, entry: dict) -> PublishedWeights:
     return PublishedWeights(Path(filename).stem, filename, size, digest, url)
 
 
+def _record_cache() -> Path:
+    """Where the record's file list is kept once fetched."""
+    return weights_dir() / f"zenodo-{RECORD_ID}.json"
+
+
 def list_weights(*, refresh: bool = False) -> list[PublishedWeights]:
     """The published weights of the record, from its cached file list or from Zenodo.
 
@@ -126,7 +131,7 @@ def list_weights(*, refresh: bool = False) -> list[PublishedWeights]:
     ArchiveUnreachableError
         The list is not cached and Zenodo cannot be reached.
     """
-    cache = weights_dir() / f"zenodo-{RECORD_ID}.json"
+    cache = _record_cache()
     if cache.exists() and not refresh:
         return _parse_record(json.loads(cache.read_text()))
     url = _record_url()
@@ -137,10 +142,11 @@ def list_weights(*, refresh: bool = False) -> list[PublishedWeights]:
     return weights
 
 
-def cached_weights_names() -> list[str] | None:
-    """The names of the published weights from the cached file list, or None where none is cached."""
-    cache = weights_dir() / f"zenodo-{RECORD_ID}.json"
-    return [w.name for w in list_weights()] if cache.exists() else None
+def check_weights_name(name: str) -> None:
+    """Refuse ``name`` (`CheckpointError`, with the published names) where the record's file list is
+    cached and does not hold it; without a cached list there is nothing to check offline."""
+    if _record_cache().exists():
+        _lookup(name)
 
 
 def _lookup(name: str) -> PublishedWeights:

@@ -53,6 +53,18 @@ def test_the_record_is_listed_and_cached(zenodo):
     assert [w.name for w in weights.list_weights()] == [w.name for w in listed]
 
 
+def test_a_name_is_checked_against_the_cached_record_only(zenodo, monkeypatch):
+    weights.check_weights_name("ASTERIS8_nrcshort")  # no list cached: nothing to check, nothing asked
+    assert zenodo.log == []
+    weights.list_weights()
+    weights.check_weights_name("ASTERIS8_nrclong")
+    monkeypatch.setenv(weights.API_ENV, "http://127.0.0.1:9/api")  # the cached list is read, not Zenodo
+    with pytest.raises(
+        CheckpointError, match="'ASTERIS9_x' is neither a checkpoint file nor published weights"
+    ):
+        weights.check_weights_name("ASTERIS9_x")
+
+
 def test_a_name_downloads_once_verified_and_loads(zenodo):
     path = weights.download_weights("ASTERIS8_nrclong", progress=False)
     assert path.read_bytes() == zenodo.state.files["ASTERIS8_nrclong.pth"]

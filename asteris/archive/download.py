@@ -199,6 +199,15 @@ RETRY_SECONDS = 2.0
 MAST_TOKEN_URL = "https://auth.mast.stsci.edu/token"
 
 
+def _wait_to_retry(attempt: int, attempts: int) -> None:
+    """The backoff after a busy or failing answer (429, 5xx): `RETRY_SECONDS`, doubling; no wait after
+    the last try."""
+    import time
+
+    if attempt + 1 < attempts:
+        time.sleep(RETRY_SECONDS * 2**attempt)
+
+
 def _refusal(product: Product, status: int) -> str:
     """What a 401, 403 or 404 answer for ``product`` means, and what to do."""
     if status == 404:
@@ -213,8 +222,6 @@ def _refusal(product: Product, status: int) -> str:
 def _download_mast_product(session, product: Product, path: Path, *, attempts: int = 3) -> None:
     """Fetch one product into ``path`` via ``path.part``: resume short files, verify, retry (with
     backoff after a 429 or 5xx answer); a 401, 403 or 404 answer ends it at once."""
-    import time
-
     import requests
 
     part = path.with_name(path.name + ".part")
@@ -228,8 +235,7 @@ def _download_mast_product(session, product: Product, path: Path, *, attempts: i
             if status in (401, 403, 404):
                 raise DownloadError(_refusal(product, status)) from None
             problem = f"{status} from {mast_server()}"
-            if attempt + 1 < attempts:  # no wait after the last try
-                time.sleep(RETRY_SECONDS * 2**attempt)
+            _wait_to_retry(attempt, attempts)
             continue
         except requests.ConnectionError:
             problem = f"{mast_server()} stopped answering"
@@ -484,8 +490,6 @@ def fetch_hsc_warps(
 def _hsc_answer(url: str, request: dict, *, attempts: int = 3):
     """The cutout service's answer (streamed): 401/403 name the credentials, 429 and 5xx are retried
     with backoff and then named, a server that stops answering is named."""
-    import time
-
     import requests
 
     for attempt in range(attempts):
@@ -506,8 +510,7 @@ def _hsc_answer(url: str, request: dict, *, attempts: int = 3):
             response.close()
             raise DownloadError(f"{url} refused the cutout request ({status}); check the manifest's query")
         response.close()
-        if attempt + 1 < attempts:
-            time.sleep(RETRY_SECONDS * 2**attempt)
+        _wait_to_retry(attempt, attempts)
     raise DownloadError(f"{url} answered {status} to {attempts} tries; it is busy or failing, run the "
                         f"command again later")  # fmt: skip
 

@@ -1,24 +1,18 @@
 """The book's page checker catches what a reader would see broken (needs headless Chromium)."""
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from page_checker import load_page_checker, missing_browser
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _checker():
-    if not Path("/usr/bin/chromium").exists() or not Path("/usr/bin/chromedriver").exists():
-        pytest.skip("Debian's chromium and chromium-driver are not installed (make book installs them)")
-    pytest.importorskip("selenium", reason="selenium (the book extra) is not installed")
-    spec = importlib.util.spec_from_file_location("check_pages", ROOT / "book" / "check_pages.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["check_pages"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    if (reason := missing_browser()) is not None:
+        pytest.skip(reason)
+    return load_page_checker()
 
 
 PNG = ROOT / "benchmarks" / "results" / "depth" / "all_noise_completeness_purity.png"

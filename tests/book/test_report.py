@@ -233,13 +233,11 @@ CHAPTERS_WITH_COMPARATORS = {"02_train_and_denoise": 1, "03_injection_recovery":
 def _chapters_comparators_work_in_chromium(html: Path) -> None:
     """The book's page check on the chapters with image comparators, as built from their committed
     outputs: each one ready within a second, blinked, zoomed and read in headless Chromium."""
-    if not Path("/usr/bin/chromium").exists() or importlib.util.find_spec("selenium") is None:
-        return  # the page check needs Debian's chromium and selenium (make book installs them)
-    spec = importlib.util.spec_from_file_location("check_pages", BOOK / "check_pages.py")
-    checker = importlib.util.module_from_spec(spec)
-    sys.modules["check_pages"] = checker
-    spec.loader.exec_module(checker)
-    reports = checker.check_pages(html, pattern="0[2-5]_*.html")
+    from page_checker import load_page_checker, missing_browser
+
+    if missing_browser() is not None:
+        return  # the page check needs Debian's chromium, its driver and selenium (make book installs them)
+    reports = load_page_checker().check_pages(html, pattern="0[2-5]_*.html")
     found = {Path(r.page).stem: len(r.comparators) for r in reports}
     assert found == CHAPTERS_WITH_COMPARATORS
     problems = [(r.page, r.problems, r.errors, r.broken_links) for r in reports if not r.ok]
