@@ -1,6 +1,10 @@
 """One Dask fan-out: many independent tasks on a cluster, each reported done or failed on its own.
 
-`denoise_many` (stacks) and the survey (pointings) both run through `fan_out`:
+`denoise_many` (stacks) and the survey (pointings) both run through `fan_out`;
+`cluster_map` spreads the parts of one task (a pointing's injection realizations)
+over the same cluster.
+
+`fan_out`:
 a `distributed.LocalCluster` it starts and closes, a scheduler's address, or
 a client the caller holds; fresh task keys on every call, retries per task,
 and a failure that is returned, not raised, so that one bad task never sinks
@@ -14,7 +18,7 @@ from collections.abc import Callable, Mapping
 
 from .extras import require_extra
 
-__all__ = ["dask_client", "fan_out"]
+__all__ = ["dask_client", "fan_out", "cluster_map"]
 
 
 def dask_client(scheduler, n_workers: int, *, threads_per_worker: int = 1, feature: str):
@@ -56,6 +60,7 @@ def fan_out(
     from distributed import as_completed
 
     client, cluster = dask_client(scheduler, n_workers, feature=feature)
+    made_here = client is not scheduler  # a client the caller gave stays open
     run = uuid.uuid4().hex[:8]  # fresh task keys: a scheduler must not hand back an earlier run's results
     try:
         futures = {client.submit(function, *args, **common, key=f"{key}-{run}-{name}", retries=retries,
@@ -71,6 +76,39 @@ def fan_out(
                 on_done(name)
         return results
     finally:
-        if cluster is not None:
+        if made_here:
             client.close()
+        if cluster is not None:
             cluster.close()
+
+
+def _apply(function: Callable, item):
+    return function(item)
+
+
+def cluster_map(client=None) -> Callable[[Callable, list], list]:
+    """A map that runs ``function(item)`` for each item as a task of a Dask cluster, results in order.
+
+    ``client``: a `distributed.Client`; by default, called from inside a Dask task, the cluster
+    that runs that task (`distributed.worker_client`: the task steps aside while its parts run, so
+    a worker of one thread can run them too). ``function`` is sent to the cluster once.
+    """
+    require_extra("survey", feature="cluster_map (Dask)")
+
+    def mapper(function: Callable, items) -> list:
+        items = list(items)
+        if client is not None:
+            return _gathered(client, function, items)
+        from distributed import worker_client
+
+        with worker_client() as inside:
+            return _gathered(inside, function, items)
+
+    return mapper
+
+
+def _gathered(client, function: Callable, items: list) -> list:
+    shared = client.scatter(function, hash=False)
+    futures = client.map(_apply, [shared] * len(items), items, key=f"asteris-part-{uuid.uuid4().hex[:8]}",
+                         pure=False)  # fmt: skip
+    return client.gather(futures)

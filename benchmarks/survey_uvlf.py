@@ -38,6 +38,7 @@ Usage: ``python benchmarks/survey_uvlf.py [--workers 2] [--bins 6] [--max-pointi
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -59,6 +60,7 @@ from asteris.science.survey import (
     survey_injections,
     survey_interlopers,
     survey_luminosity_function,
+    survey_modelled_interlopers,
 )
 from asteris.science.uvlf import bin_averages
 from asteris.sky.luminosity import WHITLER25
@@ -271,13 +273,42 @@ def against_input(
     }  # fmt: skip
 
 
+#: The model of the sky's other objects behind the modelled interlopers: the mock population drawn
+#: anew, POPULATION_DRAWS times from seeds POPULATION_SEED, POPULATION_SEED + 1, ..., each over
+#: POPULATION_EXTENT arcsec, without its z > 8.5 galaxies. Each draw has its own small set of SED
+#: templates (64 for the field galaxies), so one draw alone gives its own colours: an early single
+#: draw of 8 arcmin^2 expected half the interlopers of another of 4 on the same pointings.
+POPULATION_SEED, POPULATION_DRAWS, POPULATION_EXTENT = 2027, 8, (42.5, 42.5)
+
+
+@functools.cache
+def model_population():
+    """The mock universe's objects other than z > 8.5 galaxies, drawn anew, and their area."""
+    import astropy.units as u
+    from astropy.table import vstack
+
+    from asteris.mock.population import sky_catalog
+    from asteris.science.survey import SurveyConfig
+
+    bands = list(SurveyConfig().filters.values())
+    seeds = range(POPULATION_SEED, POPULATION_SEED + POPULATION_DRAWS)
+    draws = [sky_catalog(POPULATION_EXTENT, bands=bands, seed=seed) for seed in seeds]
+    population = vstack([d[np.asarray(d["type"]) != "high_z"] for d in draws], metadata_conflicts="silent")
+    area = POPULATION_DRAWS * POPULATION_EXTENT[0] * POPULATION_EXTENT[1] / 3600 * u.arcmin**2
+    return population, area
+
+
 def background_parts(run_dir: Path, method: str, *, negated: bool) -> dict:
-    """The expected non-z > 8.5 candidates of each measured M_UV bin, by estimator, and their totals."""
-    parts = survey_background(run_dir, method, muv_edges=MUV_EDGES, negated=negated)
-    fakes = survey_interlopers(run_dir, method)  # read back from the pointings' folders
-    selected = np.asarray(fakes["selected"], bool)
-    out = {"M_UV": (0.5 * (MUV_EDGES[1:] + MUV_EDGES[:-1])).tolist(),
-           "interlopers_total": float(np.sum(fakes["weight"][selected]))}  # fmt: skip
+    """The expected non-z > 8.5 candidates of each measured M_UV bin, by estimator, and their totals:
+    the negated images', the dimmed low-z galaxies' (subtracted) and the modelled interlopers'
+    (beside them: a model of the sky's other objects through each pointing's noise)."""
+    population, area = model_population()
+    modelled = survey_modelled_interlopers(run_dir, population, area=area)  # kept in the pointings' folders
+    fakes = survey_interlopers(run_dir, method)
+    parts = survey_background(run_dir, method, muv_edges=MUV_EDGES, negated=negated, modelled=True)
+    out = {"M_UV": (0.5 * (MUV_EDGES[1:] + MUV_EDGES[:-1])).tolist()}
+    for name, table in (("interlopers", fakes), ("modelled", modelled)):
+        out[f"{name}_total"] = float(np.sum(table["weight"][np.asarray(table["selected"], bool)]))
     out.update({k: v.tolist() for k, v in parts.items()})
     return out
 
@@ -397,7 +428,10 @@ def science_section(run_dir: Path, config: SurveyConfig, previous: dict, *, comm
         "estimator": ESTIMATOR,
         "background": ("the negated images' candidates" if negated else "not the negated images' candidates: "
                        "the pointings were run before the negated images were searched")
-        + "; the low-z interlopers of dimmed bright galaxies (asteris.science.survey_interlopers)",
+        + "; the low-z interlopers of dimmed bright galaxies (asteris.science.survey_interlopers); beside "
+        f"them, not subtracted: the modelled interlopers (the mock population drawn anew {POPULATION_DRAWS} "
+        f"times from seed {POPULATION_SEED}, through each pointing's noise: "
+        "asteris.science.survey.survey_modelled_interlopers)",
         "methods": methods,
     }  # fmt: skip
 
@@ -417,6 +451,8 @@ def _command(args) -> str:
     """This invocation's command line (a scheduler's address stands as ADDRESS)."""
     where = "--scheduler ADDRESS" if args.scheduler else f"--workers {args.workers}"
     until = f"--pointings {args.pointings}" if args.pointings else f"--bins {args.bins}"
+    if not args.pointings and args.max_pointings != 24:
+        until += f" --max-pointings {args.max_pointings}"
     return f"python benchmarks/survey_uvlf.py {where} {until}"
 
 

@@ -78,13 +78,15 @@ if "google.colab" in sys.modules:  # a lone notebook on Colab: install asteris, 
 
 # %% [markdown]
 # What `full` mode asks of this chapter: its downloads and, estimated from the
-# measured rates, its time on a Colab T4 and on an A100.
+# measured rates, its time on a Colab T4 and on an A100, with the CPU stages
+# of the search (and the injections) as measured on two cores
+# ({ref}`bench-scaling`).
 
 # %%
 from asteris.book import HIGH_Z_BANDS
 from asteris.book.estimate import full_mode_plan
 
-print(full_mode_plan("jades_1210_nircam", bands=HIGH_Z_BANDS))
+print(full_mode_plan("jades_1210_nircam", bands=HIGH_Z_BANDS, searches=1))
 
 # %% tags=["parameters"]
 MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"

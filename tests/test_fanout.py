@@ -6,7 +6,7 @@ pytest.importorskip("distributed")
 
 from distributed import Client  # noqa: E402
 
-from asteris.fanout import fan_out  # noqa: E402
+from asteris.fanout import cluster_map, fan_out  # noqa: E402
 
 
 def _square_or_fail(value: int) -> int:
@@ -24,3 +24,18 @@ def test_results_and_failures_come_back_by_name():
     assert results["a"] == 9 and results["c"] == 16
     assert isinstance(results["b"], ValueError) and "negative -1" in str(results["b"])
     assert sorted(done) == ["a", "b", "c"]
+
+
+def _parts_of(values: list) -> list:
+    """A task that spreads its parts over the cluster running it."""
+    return cluster_map()(_square_or_fail, values)
+
+
+def test_the_parts_of_one_task_run_on_the_cluster_that_runs_it():
+    """Inside a task of a one-thread worker the parts still run: the task steps aside while they do."""
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as client:
+        assert cluster_map(client)(_square_or_fail, [3, 1, 2]) == [9, 1, 4]  # in order
+        results = fan_out(_parts_of, {"a": ([1, 2],), "b": ([5, -1],)}, scheduler=client, retries=0,
+                          feature="a test")  # fmt: skip
+    assert results["a"] == [1, 4]
+    assert isinstance(results["b"], ValueError)  # a part's failure is its task's

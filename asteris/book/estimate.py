@@ -18,10 +18,17 @@ from __future__ import annotations
 import json
 
 from ..archive import load_manifest
-from ..resources import shipped_file
+from ..resources import ShippedFileError, shipped_file
 from .chapters import FINE_TUNE_STEPS
 
-__all__ = ["PEAK_FP32_TFLOPS", "DOWNLOAD_MB_PER_S", "cal_file_bytes", "nircam_stack_voxels", "full_mode_plan"]
+__all__ = [
+    "PEAK_FP32_TFLOPS",
+    "DOWNLOAD_MB_PER_S",
+    "cal_file_bytes",
+    "nircam_stack_voxels",
+    "cpu_stage_minutes",
+    "full_mode_plan",
+]
 
 #: Peak dense FP32 TFLOP/s (NVIDIA datasheets): the card the rates were measured on, and the readers'.
 PEAK_FP32_TFLOPS = {"H100": 67.0, "A100": 19.5, "Colab T4": 8.1}
@@ -53,6 +60,23 @@ def _measured_rates() -> tuple[float, float]:
     return step, voxels
 
 
+def cpu_stage_minutes(area_arcmin2: float, *, searches: int, realizations: int) -> tuple[float, float] | None:
+    """Minutes of the survey's search and of its injection realizations on a pointing of ``area_arcmin2``,
+    on the 2-core machine of ``benchmarks/results/scaling.json`` (its straight-line fits of each stage
+    against the area; the network runs on those CPUs too, so on a GPU this is an upper bound);
+    None where that result is not at hand."""
+    try:
+        scaling = json.loads(shipped_file("benchmarks/results/scaling.json").read_text())
+        fits = scaling["real_pointing"]["fits"]
+    except (ShippedFileError, KeyError):
+        return None
+
+    def minutes(stage: str) -> float:
+        return (fits[stage]["a"] + fits[stage]["b_per_arcmin2"] * area_arcmin2) / 60
+
+    return searches * minutes("search"), realizations * minutes("injections")
+
+
 def _downloads_and_voxels(manifest, bands) -> tuple[str, int, float, float]:
     """(what, files, bytes, voxels of one denoising pass over every band) of a manifest's bands."""
     query = manifest.query
@@ -74,7 +98,7 @@ def _downloads_and_voxels(manifest, bands) -> tuple[str, int, float, float]:
 
 def full_mode_plan(
     manifest: str, *, bands=("F200W",), fine_tunes: int = 1, from_scratch_steps: int = 0,
-    denoise_passes: int = 1,
+    denoise_passes: float = 1, searches: int = 0, realizations: int = 0,
 ) -> str:  # fmt: skip
     """A few lines a chapter prints at its top: what its ``full`` mode downloads, and how long it takes.
 
@@ -85,6 +109,9 @@ def full_mode_plan(
     fine_tunes : fine-tuning runs of `~asteris.book.chapters.FINE_TUNE_STEPS` published-size steps.
     from_scratch_steps : published-size training steps from random weights.
     denoise_passes : denoising passes over every band's stack (injection-recovery adds one a realization).
+    searches, realizations : z > 8.5 searches of the pointing (both methods, each with its negated
+        twin) and injection realizations through the whole chain, timed by `cpu_stage_minutes`
+        (MAST manifests; their denoising is then counted there, on the CPU, not in ``denoise_passes``).
     """
     what, files, size, voxels = _downloads_and_voxels(load_manifest(manifest), bands)
     step_s, voxels_per_s = _measured_rates()
@@ -93,11 +120,21 @@ def full_mode_plan(
     lines = [f"full mode downloads {files}+ files, {size / 1e9:.2f}+ GB: {what}",
              f"estimated time (H100 rates of benchmarks/results/gpu.json scaled by peak FP32 throughput, "
              f"downloads at {DOWNLOAD_MB_PER_S:g} MB/s; an estimate, not a measurement):"]  # fmt: skip
+    cpu = None
+    if searches or realizations:
+        area = nircam_stack_voxels(0.063, 1) * _GRID_SCALE**2 / 3600  # one long-wave module, in arcmin^2
+        cpu = cpu_stage_minutes(area, searches=searches, realizations=realizations)
+    if cpu is not None:
+        lines.append(f"  the search ({searches}x) and the injections ({realizations} realizations) on "
+                     f"{area:.1f} arcmin^2: {cpu[0]:.0f} + {cpu[1]:.0f} min on 2 CPU cores (fits of "
+                     "benchmarks/results/scaling.json, the network run on the CPU: "
+                     "an upper bound)")  # fmt: skip
     for card in ("Colab T4", "A100"):
         slower = PEAK_FP32_TFLOPS["H100"] / PEAK_FP32_TFLOPS[card]
         train_s, denoise_s = steps * step_s * slower, denoise_passes * voxels / voxels_per_s * slower
-        total = (download_s + train_s + denoise_s) / 60
+        total = (download_s + train_s + denoise_s) / 60 + (sum(cpu) if cpu else 0.0)
         lines.append(f"  {card:8s}: download {download_s / 60:.0f} min, training {train_s / 60:.0f} min, "
-                     f"denoising {denoise_s / 60:.0f} min; about {total:.0f} min")  # fmt: skip
+                     f"denoising {denoise_s / 60:.0f} min{' and the CPU stages' if cpu else ''}; "
+                     f"about {total:.0f} min")  # fmt: skip
     lines.append("offline, full mode stops within seconds at its first archive request and says what to do")
     return "\n".join(lines)

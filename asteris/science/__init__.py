@@ -36,7 +36,7 @@ require_extra("science", feature="asteris.science")
 from ..sky.render import SourceRenderer as SourceRenderer  # where the science's users have found it
 from .catalog import aperture_correction, combined_detection_image, multiband_catalog
 from .closure import closure_pointing, closure_significance, closure_table, injection_statistics
-from .contamination import dimmed_interlopers
+from .contamination import dimmed_interlopers, modelled_interlopers
 from .detect import DetectionImage, detect, detection_image, empty_aperture_noise, segment_sources
 from .highz import (
     footprint,
@@ -99,6 +99,7 @@ __all__ = [
     "photoz_accuracy",
     "selection_against_truth",
     "dimmed_interlopers",
+    "modelled_interlopers",
     "footprint",
     "closure_pointing",
     "closure_table",

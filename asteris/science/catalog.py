@@ -121,6 +121,8 @@ def multiband_catalog(
         Dual-image mode: detect on ``images``, measure the fluxes and their
         errors on these (for example the coadds, when ``images`` are denoised)
         at the same positions and in the same apertures. Default: ``images``.
+        ``images`` then need hold only the detection bands; every band of
+        ``measure_images`` is measured.
 
     Returns
     -------
@@ -134,11 +136,14 @@ def multiband_catalog(
         aperture diameter and each band's aperture correction.
     """
     bands = _check_inputs(images, renderers, detection_bands)
+    if measure_images is not None:
+        _check_inputs(measure_images, renderers, None)
     scale = next(iter(renderers.values())).pixel_scale
     widest = max(r.psf_fwhm for r in renderers.values())
     diameter = (aperture_diameter if aperture_diameter is not None else 2 * widest * u.arcsec).to(u.arcsec)
     diameter_px = diameter.value / scale
-    dets = _band_images(images, renderers)  # background and noise of each band, once
+    # background and noise of each band, once; in dual-image mode only the detection bands are needed
+    dets = _band_images(images if measure_images is None else {b: images[b] for b in bands}, renderers)
     combined = _combine(dets[b] for b in bands)
     det_fwhm = max(renderers[b].fwhm_px for b in bands)
     sources = detect(combined, fwhm=det_fwhm, threshold=threshold, n_pixels=n_pixels, deblend=deblend,
@@ -160,15 +165,18 @@ def multiband_catalog(
 
 
 def _same_bands(measure_images: Mapping[str, np.ndarray], images: Mapping[str, np.ndarray]) -> dict:
-    """``measure_images`` in the bands and order of ``images``, checked to match them in shape."""
+    """``measure_images`` (in the order of ``images`` where both hold the same bands), checked to
+    hold every band of ``images`` and to match them in shape."""
     missing = [b for b in images if b not in measure_images]
     if missing:
         raise ValueError(f"measure_images lacks bands {missing}")
-    for band, image in images.items():
-        if np.shape(measure_images[band]) != np.shape(image):
-            raise ValueError(f"measure_images[{band!r}] has shape {np.shape(measure_images[band])}, "
-                             f"the detection image {np.shape(image)}")  # fmt: skip
-    return {band: measure_images[band] for band in images}
+    shape = np.shape(next(iter(images.values())))
+    for band, image in measure_images.items():
+        if np.shape(image) != shape:
+            raise ValueError(f"measure_images[{band!r}] has shape {np.shape(image)}, "
+                             f"the detection image {shape}")  # fmt: skip
+    order = images if set(images) == set(measure_images) else measure_images
+    return {band: measure_images[band] for band in order}
 
 
 #: Largest Kron-to-aperture flux ratio credited to a source (beyond it the Kron flux is noise).

@@ -14,7 +14,13 @@ the selection gave them, places them in the luminosity function's bins.
 `dimmed_interlopers` does this for one catalogue of the chain
 (`asteris.science.highz.search_high_z`). The bright galaxies stand in for
 the faint ones' colours, which is the method's assumption: a faint
-population with colours the bright one lacks is missed.
+population with colours the bright one lacks is missed, such as dusty and
+quiescent galaxies at z ~ 2-5, red and rare among the bright.
+
+`modelled_interlopers` takes those colours from a model of the sky instead
+(a mock population, or a catalogue such as JAGUAR's): every model object is
+given the field's noise in every band and put through the same photo-z and
+selection. It finds what the model holds, and no more.
 """
 
 from __future__ import annotations
@@ -26,11 +32,12 @@ import numpy as np
 from astropy.table import QTable
 
 from ..errors import ConfigError
+from ..sky.sed import NJY_AB_ZP
 from .photoz import photometric_redshifts
-from .select import HighZCriteria, select_high_z
+from .select import HighZCriteria, band_edges, break_bands, select_high_z
 from .uvlf import absolute_uv_magnitude
 
-__all__ = ["dimmed_interlopers"]
+__all__ = ["dimmed_interlopers", "modelled_interlopers"]
 
 
 def _fluxes(catalog: QTable, bands: Sequence[str], prefix: str) -> np.ndarray:
@@ -121,4 +128,98 @@ def dimmed_interlopers(
     fakes["z_phot"], fakes["selected"] = photoz["z_phot"], selection["selected"]
     fakes["M_UV"] = absolute_uv_magnitude(fakes, photoz["z_phot"], filters)["M_UV"]
     fakes.meta.update(n_templates=len(templates), n_targets=len(targets))
+    return fakes
+
+
+def modelled_interlopers(
+    population: QTable,
+    errors: Mapping[str, float],
+    filters: Mapping[str, str],
+    *,
+    detection_bands: Sequence[str],
+    weight: float = 1.0,
+    threshold: float = 5.0,
+    criteria: HighZCriteria | None = None,
+    seed: int = 0,
+    photoz_options: Mapping | None = None,
+) -> QTable:
+    """Put the objects of a model of the sky through the field's noise, photo-z and selection.
+
+    Each object of ``population`` (none of them a z > ``z_min`` galaxy) is
+    measured as the field measures a point source: its flux in every band
+    (``mag_<filter>``, AB) plus Gaussian noise of the field's 1-sigma error
+    in the matched aperture (``errors``). Those detected (the inverse-variance
+    combination of ``detection_bands`` at ``threshold`` sigma) and that could
+    pass the break criteria (every band blueward of Lyman-alpha at ``z_min``
+    under ``blue_max_snr``, enough bands over ``red_min_snr``) are fitted by
+    EAZY and selected as the candidates were. Extended objects lose flux from
+    the aperture that this model does not take: it counts them as detectable
+    as point sources of their total flux.
+
+    Parameters
+    ----------
+    population : QTable
+        ``mag_<filter>`` for every band of ``filters`` (inf = no flux).
+    errors : dict of band -> float
+        The field's 1-sigma flux error of each band in its matched aperture (nJy), as the
+        ``e_<band>`` columns of its catalogue give them.
+    filters : dict of band -> sedpy filter name
+    detection_bands : list of str
+    weight : float
+        What each object counts for: the field's area over the population's.
+    threshold : float
+    criteria : HighZCriteria, optional
+    seed : int
+    photoz_options : dict, optional
+
+    Returns
+    -------
+    QTable
+        One row per object that was detected and could pass the break criteria: ``source``
+        (its row in ``population``), ``weight``, the noisy fluxes, ``z_phot``, ``selected``
+        and ``M_UV``. ``meta`` holds ``n_population`` and ``n_detected``.
+
+    Examples
+    --------
+    >>> from astropy.table import QTable
+    >>> import astropy.units as u
+    >>> filters = {"F090W": "jwst_f090w", "F277W": "jwst_f277w", "F356W": "jwst_f356w"}
+    >>> bright_everywhere = QTable({f"mag_{f}": [25.0] * u.ABmag for f in filters.values()})
+    >>> out = modelled_interlopers(bright_everywhere, {b: 5.0 for b in filters}, filters,
+    ...                            detection_bands=["F277W", "F356W"])
+    >>> len(out), out.meta["n_detected"]  # detected, but bright blueward of any z > 8.5 break
+    (0, 1)
+    """
+    criteria = criteria or HighZCriteria()
+    bands = list(filters)
+    missing = [f"mag_{filters[b]}" for b in bands if f"mag_{filters[b]}" not in population.colnames]
+    missing += [b for b in bands if b not in errors]
+    if missing:
+        raise ConfigError(f"the population lacks {missing} (mag_<filter> columns and an error per band)")
+    rng = np.random.default_rng(seed)
+    columns = [population[f"mag_{filters[b]}"] for b in bands]  # AB magnitudes: their plain values
+    mags = np.column_stack([np.asarray(getattr(c, "value", c), float) for c in columns])
+    sigma = np.array([float(errors[b]) for b in bands])
+    fluxes = np.where(np.isfinite(mags), 10 ** (-0.4 * (mags - NJY_AB_ZP)), 0.0)
+    fluxes = fluxes + rng.normal(0.0, 1.0, fluxes.shape) * sigma
+    snr = fluxes / sigma
+    det = [bands.index(b) for b in detection_bands]
+    ivar = 1.0 / sigma[det] ** 2
+    detected = (fluxes[:, det] * ivar).sum(axis=1) / np.sqrt(ivar.sum()) >= threshold
+    blue, _ = break_bands(criteria.z_min, band_edges(filters), criteria.red_bands)
+    blue_dark = np.all(snr[:, [bands.index(b) for b in blue]] < criteria.blue_max_snr, axis=1)
+    red_enough = np.sum(snr > criteria.red_min_snr, axis=1) >= criteria.red_bands
+    rows = np.flatnonzero(detected & blue_dark & red_enough)
+    fakes = QTable({"id": np.arange(1, len(rows) + 1), "source": rows, "weight": np.full(len(rows), weight)})
+    for i, band in enumerate(bands):
+        fakes[f"f_{band}"], fakes[f"e_{band}"] = fluxes[rows, i] * u.nJy, np.full(len(rows), sigma[i]) * u.nJy
+    fakes.meta.update(n_population=len(population), n_detected=int(detected.sum()))
+    if len(rows) == 0:
+        fakes["z_phot"], fakes["selected"] = np.zeros(0), np.zeros(0, bool)
+        fakes["M_UV"] = np.zeros(0) * u.mag
+        return fakes
+    photoz = photometric_redshifts(fakes, filters, **dict(photoz_options or {}))
+    fakes["z_phot"] = photoz["z_phot"]
+    fakes["selected"] = select_high_z(fakes, photoz, filters, criteria=criteria)["selected"]
+    fakes["M_UV"] = absolute_uv_magnitude(fakes, photoz["z_phot"], filters)["M_UV"]
     return fakes

@@ -15,6 +15,7 @@ effective volumes of the luminosity function are built from.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import astropy.units as u
 import numpy as np
@@ -64,11 +65,18 @@ def search_high_z(
     wcs=None,
     photoz_options: Mapping | None = None,
     measure_images: Mapping[str, np.ndarray] | None = None,
+    around: tuple | None = None,
+    around_radius: float = 2.0,
 ) -> QTable:
     """Catalogue, photo-z, z > 8.5 selection and M_UV for one set of band images.
 
     ``measure_images``: dual-image mode, as in `~asteris.science.catalog.multiband_catalog`
-    (detect on ``images``, measure the fluxes that photo-z and M_UV use on these).
+    (detect on ``images``, which then need hold only the detection bands, and measure the
+    fluxes that photo-z and M_UV use on these).
+    ``around``: positions ``(x, y)`` in pixels; only the detections within ``around_radius``
+    pixels of one of them are kept and fitted (what injection-recovery needs of a search:
+    each object's photo-z and selection depend on its own fluxes alone, so these rows are
+    those of the whole search).
 
     Returns the catalogue of `~asteris.science.catalog.multiband_catalog` with, per
     object, ``z_phot``, ``z_16``, ``z_84``, ``chi2_min``, ``p_z`` (grid in
@@ -78,6 +86,8 @@ def search_high_z(
     """
     catalog = multiband_catalog(images, renderers, detection_bands=detection_bands, threshold=threshold,
                                 wcs=wcs, measure_images=measure_images)  # fmt: skip
+    if around is not None:
+        catalog = catalog[_near(catalog, *around, radius=around_radius)]
     if len(catalog) == 0:  # a blank or negated sky: no photo-z to fit, no candidate
         out = catalog.copy()
         out["z_phot"], out["selected"], out["M_UV"] = np.zeros(0), np.zeros(0, bool), np.zeros(0) * u.mag
@@ -94,6 +104,18 @@ def search_high_z(
     out["M_UV"], out["beta"] = uv["M_UV"], uv["beta"]
     out.meta.update(z_grid=photoz.meta["z_grid"], criteria=selection.meta["criteria"])
     return out
+
+
+def _near(catalog: QTable, x, y, *, radius: float) -> np.ndarray:
+    """Which rows of ``catalog`` lie within ``radius`` pixels of one of the positions ``x``, ``y``."""
+    from scipy.spatial import cKDTree
+
+    if len(catalog) == 0 or len(x) == 0:
+        return np.zeros(len(catalog), bool)
+    tree = cKDTree(np.column_stack([np.asarray(x, float), np.asarray(y, float)]))
+    rows = np.column_stack([np.asarray(catalog["x"], float), np.asarray(catalog["y"], float)])
+    distance, _ = tree.query(rows, distance_upper_bound=radius)
+    return distance <= radius
 
 
 def match_to_truth(found: QTable, truth: QTable, *, radius: float = 2.0) -> np.ndarray:
@@ -304,6 +326,8 @@ def high_z_recovery(
     sources: QTable | None = None,
     muv_slope: float | None = None,
     seed: int = 0,
+    reuse: bool = True,
+    mapper: Callable | None = None,
     progress: bool = True,
 ) -> QTable:
     """Inject mock z > 8.5 galaxies into every band and run the whole chain with each method.
@@ -322,6 +346,17 @@ def high_z_recovery(
     and measures fluxes on this method's images of the same injected stacks
     (for example the ivar coadd), as `search_high_z` with ``measure_images``.
 
+    ``reuse``: compute only what the injections can change; with ``measure_with``, the other
+    methods' images of the detection bands alone (the fluxes are measured on the measuring
+    method's images), and photo-z and selection only for the detections within
+    ``match_radius`` of an injected galaxy. The rows are those of the full chain
+    (``reuse=False``: every image of every band, every detection fitted), at about half its cost.
+
+    ``mapper``: how the realizations run, ``mapper(function, items)`` giving ``function(item)``
+    per item in order (``None``: one after the other, here); `asteris.fanout.cluster_map` spreads
+    them over a Dask cluster. The draws come first, from one generator, so any ``mapper`` gives
+    the same rows.
+
     Galaxies are placed at random wherever every band has data (``avoid_sources``:
     also away from the field's own sources), so that the completeness includes
     the losses to blending that the field's own galaxies suffer.
@@ -335,36 +370,50 @@ def high_z_recovery(
     rng = np.random.default_rng(seed)
     if sources is not None:
         realizations = -(-len(sources) // n_per_realization)
-    tables = []
-    for realization in tqdm(range(realizations), desc="high-z injections", disable=not progress):
+    catalogs = []  # drawn in turn from one generator: the same draws however the realizations then run
+    for realization in range(realizations):
         if sources is None:
             drawn = {"muv_range": muv_range, "z_range": z_range, "muv_slope": muv_slope}
-            injected_catalog = high_z_injection_catalog(
-                avoid, filters, n=n_per_realization, seed=rng, **drawn
-            )
+            catalogs.append(high_z_injection_catalog(avoid, filters, n=n_per_realization, seed=rng, **drawn))
         else:
             first = realization * n_per_realization
             rows = np.arange(first, min(len(sources), first + n_per_realization))
-            injected_catalog = _placed(sources, rows, avoid, rng)
-        injected = inject_high_z(stacks, injected_catalog, renderers, filters)
-        row = QTable({"realization": np.full(len(injected_catalog), realization)})
-        if sources is not None:
-            row["source"] = injected_catalog["source"]
-        row["M_UV"], row["z"] = u.Quantity(injected_catalog["M_UV"], u.mag), injected_catalog["z"]
-        row["x"], row["y"] = injected_catalog["x"], injected_catalog["y"]  # to study blends with the field
-        if "z_weight" in injected_catalog.colnames:
-            row["z_weight"] = injected_catalog["z_weight"]
-        measure = None if measure_with is None else {b: measure_with(s) for b, s in injected.items()}
-        for name, method in methods.items():
-            if method is measure_with:  # the measuring method's images are already made
-                images = measure
-            else:
-                images = {band: method(stack) for band, stack in injected.items()}
-            found = search_high_z(images, renderers, filters, detection_bands=detection_bands,
-                                  criteria=criteria, measure_images=measure)  # fmt: skip
-            row.update(recovered_columns(injected_catalog, found, name, radius=match_radius))
-        tables.append(row)
+            catalogs.append(_placed(sources, rows, avoid, rng))
+    one = partial(_realization_rows, stacks=stacks, renderers=renderers, methods=methods, filters=filters,
+                  detection_bands=detection_bands, criteria=criteria, match_radius=match_radius,
+                  measure_with=measure_with, reuse=reuse)  # fmt: skip
+    items = list(enumerate(catalogs))
+    if mapper is None:
+        tables = [one(item) for item in tqdm(items, desc="high-z injections", disable=not progress)]
+    else:
+        tables = list(mapper(one, items))
     return vstack(tables)
+
+
+def _realization_rows(item: tuple[int, QTable], *, stacks, renderers, methods, filters, detection_bands,
+                      criteria, match_radius, measure_with, reuse) -> QTable:  # fmt: skip
+    """One realization of `high_z_recovery`: its catalogue injected and searched by every method."""
+    realization, injected_catalog = item
+    injected = inject_high_z(stacks, injected_catalog, renderers, filters)
+    row = QTable({"realization": np.full(len(injected_catalog), realization)})
+    if "source" in injected_catalog.colnames:
+        row["source"] = injected_catalog["source"]
+    row["M_UV"], row["z"] = u.Quantity(injected_catalog["M_UV"], u.mag), injected_catalog["z"]
+    row["x"], row["y"] = injected_catalog["x"], injected_catalog["y"]  # to study blends with the field
+    if "z_weight" in injected_catalog.colnames:
+        row["z_weight"] = injected_catalog["z_weight"]
+    measure = None if measure_with is None else {b: measure_with(s) for b, s in injected.items()}
+    needed = list(detection_bands or injected) if reuse and measure is not None else list(injected)
+    around = (injected_catalog["x"], injected_catalog["y"]) if reuse else None
+    for name, method in methods.items():
+        if method is measure_with:  # the measuring method's images are already made
+            images = measure
+        else:  # in dual-image mode only the detection bands are searched on them
+            images = {band: method(injected[band]) for band in needed}
+        found = search_high_z(images, renderers, filters, detection_bands=detection_bands, criteria=criteria,
+                              measure_images=measure, around=around, around_radius=match_radius)  # fmt: skip
+        row.update(recovered_columns(injected_catalog, found, name, radius=match_radius))
+    return row
 
 
 def _placed(sources: QTable, rows: np.ndarray, avoid: np.ndarray, rng) -> QTable:

@@ -28,7 +28,7 @@ from astropy.table import QTable
 from ..config import reject_unknown_keys
 from ..errors import ConfigError
 
-__all__ = ["HighZCriteria", "LYMAN_ALPHA", "band_edges", "select_high_z"]
+__all__ = ["HighZCriteria", "LYMAN_ALPHA", "band_edges", "break_bands", "select_high_z"]
 
 LYMAN_ALPHA = 1215.67  #: rest-frame wavelength, Angstrom
 SCHEMA_VERSION = 1
@@ -106,7 +106,7 @@ def _redshift_solutions(photoz: QTable, criteria: HighZCriteria) -> dict[str, np
     }
 
 
-def _break_bands(z_high: float, edges: dict[str, tuple[float, float]], n_red: int) -> tuple[list, list]:
+def break_bands(z_high: float, edges: dict[str, tuple[float, float]], n_red: int) -> tuple[list, list]:
     """Bands entirely blueward of Lyman-alpha at ``z_high``, and the first ``n_red`` entirely redward."""
     line = LYMAN_ALPHA * (1 + z_high)
     blue = [b for b, (_, red_edge) in edges.items() if red_edge < line]
@@ -170,7 +170,7 @@ def select_high_z(
     solutions = _redshift_solutions(photoz, criteria)
     rows = []
     for i in range(len(catalog)):
-        blue, red = _break_bands(solutions["z_high"][i], edges, criteria.red_bands)
+        blue, red = break_bands(solutions["z_high"][i], edges, criteria.red_bands)
         row = {key: value[i] for key, value in solutions.items()}
         row.update(
             blue_bands=",".join(blue), red_bands=",".join(red), n_red=len(red),

@@ -90,3 +90,18 @@ def test_dual_image_mode_detects_on_one_image_and_measures_on_another(two_bands)
         np.testing.assert_allclose(dual[f"e_{band}"].value, direct[f"e_{band}"].value[0], rtol=0.05)
     with pytest.raises(ValueError, match="lacks bands"):
         multiband_catalog(shrunk, RENDERERS, measure_images={"blue": images["blue"]})
+
+
+def test_dual_image_mode_needs_only_the_detection_bands_of_the_detecting_images(two_bands):
+    """What the injections reuse: in dual-image mode the detecting images' other bands are never read,
+    so a method's images of them need not be made; the table is the same, column for column."""
+    images, _ = two_bands
+    shrunk = {band: 0.3 + 0.6 * (image - 0.3) for band, image in images.items()}
+    full = multiband_catalog(shrunk, RENDERERS, detection_bands=["red"], measure_images=images)
+    red = {"red": shrunk["red"]}
+    red_only = multiband_catalog(red, RENDERERS, detection_bands=["red"], measure_images=images)
+    assert full.colnames == red_only.colnames and len(full) > 10
+    for name in full.colnames:
+        np.testing.assert_array_equal(np.asarray(full[name]), np.asarray(red_only[name]), err_msg=name)
+    with pytest.raises(ConfigError, match="no SourceRenderer"):
+        multiband_catalog({"red": shrunk["red"]}, {"red": RENDERERS["red"]}, measure_images=images)

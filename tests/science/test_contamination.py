@@ -6,7 +6,7 @@ import pytest
 from astropy.table import QTable
 
 from asteris.errors import ConfigError
-from asteris.science.contamination import dimmed_interlopers
+from asteris.science.contamination import dimmed_interlopers, modelled_interlopers
 from asteris.sky.sed import Passbands, StellarPopulation
 
 pytestmark = pytest.mark.usefixtures("module_data_dir")  # EAZY grids cached per module
@@ -71,3 +71,30 @@ def test_dimming_needs_bright_and_faint_galaxies():
         dimmed_interlopers(catalog, FILTERS, detection_bands=DETECTION)
     with pytest.raises(ConfigError, match="draws"):
         dimmed_interlopers(_catalog(2, 5, faint_error=1.0), FILTERS, detection_bands=DETECTION, draws=0)
+
+
+def _population(sed, z: float, mags: np.ndarray) -> QTable:
+    """Objects of one SED at redshift ``z``, scaled to ``mags`` (AB) in F356W."""
+    passbands = Passbands(list(FILTERS.values()))
+    fluxes, _ = passbands.fluxes_njy(sed, z=z, muv=-20.0)
+    fluxes = np.asarray(fluxes, float)
+    scale = 10 ** (-0.4 * (np.asarray(mags) - 31.4)) / fluxes[BANDS.index("F356W")]
+    with np.errstate(divide="ignore"):
+        return QTable({f"mag_{FILTERS[b]}": (31.4 - 2.5 * np.log10(fluxes[i] * scale)) * u.ABmag
+                       for i, b in enumerate(BANDS)})  # fmt: skip
+
+
+def test_a_model_population_is_measured_and_selected_as_the_field_would():
+    """Model objects get the field's noise: blue galaxies are never candidates, a population with the
+    colours of a z = 10 galaxy mostly is, and only what the field would detect is fitted."""
+    errors = dict.fromkeys(BANDS, 5.0)  # nJy: 5 sigma is 28.7 AB
+    blue = _population(YOUNG, 1.5, np.linspace(26.0, 28.0, 30))
+    quiet = modelled_interlopers(blue, errors, FILTERS, detection_bands=DETECTION, weight=0.5, seed=1)
+    assert quiet.meta["n_detected"] == 30 and not np.any(quiet["selected"])
+    dropouts = _population(YOUNG, 10.0, np.concatenate([np.linspace(26.0, 27.0, 20), np.full(10, 33.0)]))
+    fakes = modelled_interlopers(dropouts, errors, FILTERS, detection_bands=DETECTION, weight=0.5, seed=1)
+    assert fakes.meta["n_population"] == 30 and fakes.meta["n_detected"] == 20  # the 33 AB ones are not
+    assert np.sum(fakes["selected"]) >= 15 and np.all(fakes["weight"] == 0.5)
+    assert set(fakes["source"]) <= set(range(20)) and np.all(fakes["z_phot"][fakes["selected"]] > 8.5)
+    with pytest.raises(ConfigError, match="an error per band"):
+        modelled_interlopers(dropouts, {"F356W": 5.0}, FILTERS, detection_bands=DETECTION)

@@ -186,3 +186,56 @@ def test_population_draws_follow_their_distributions():
     steep = np.diff(np.exp(k * edges)) / (np.exp(k * -18.5) - np.exp(k * -22.5))
     expected = UNIFORM_SHARE * np.diff(edges) / 4.0 + (1 - UNIFORM_SHARE) * steep
     np.testing.assert_allclose(np.histogram(muvs, edges)[0] / muvs.size, expected, rtol=0.05)
+
+
+def test_injections_reuse_what_they_cannot_change_and_give_the_same_rows(field):
+    """``reuse``: the non-measuring method's images of the detection bands alone, photo-z only near the
+    injected galaxies; every row and column is that of the full chain."""
+    stacks, renderers = field
+    coadd = coadd_method("ivar")
+    calls = []
+
+    def counted(stack):
+        calls.append(stack)
+        return 0.8 * coadd(stack)
+
+    methods = {"coadd": coadd, "scaled": counted}
+    options = dict(n_per_realization=5, realizations=2, muv_range=(-21.5, -19.5), z_range=(9.0, 11.0),
+                   detection_bands=LONG_BANDS, measure_with=coadd, seed=4, progress=False)  # fmt: skip
+    reused = high_z_recovery(stacks, renderers, methods, FILTERS, **options)
+    assert len(calls) == 2 * len(LONG_BANDS)
+    full = high_z_recovery(stacks, renderers, methods, FILTERS, reuse=False, **options)
+    assert len(calls) == 2 * len(LONG_BANDS) + 2 * len(BANDS)
+    assert reused.colnames == full.colnames and reused["coadd_detected"].sum() >= 5
+    for name in full.colnames:
+        np.testing.assert_array_equal(np.asarray(reused[name]), np.asarray(full[name]), err_msg=name)
+
+
+def test_a_search_around_positions_gives_the_rows_of_the_whole_search(field):
+    stacks, renderers = field
+    cat = high_z_injection_catalog(np.zeros(SHAPE, bool), FILTERS, n=4, muv_range=(-21.5, -21.0),
+                                   z_range=(9.5, 10.0), seed=8)  # fmt: skip
+    images = {b: coadd_method("ivar")(s) for b, s in inject_high_z(stacks, cat, renderers, FILTERS).items()}
+    whole = search_high_z(images, renderers, FILTERS, detection_bands=LONG_BANDS)
+    near = search_high_z(images, renderers, FILTERS, detection_bands=LONG_BANDS, around=(cat["x"], cat["y"]))
+    assert 0 < len(near) < len(whole) or len(near) == len(whole) == 4
+    at = list(zip(np.asarray(whole["x"]), np.asarray(whole["y"])))
+    rows = [at.index((x, y)) for x, y in zip(np.asarray(near["x"]), np.asarray(near["y"]))]
+    for name in ("snr_det", "f_F356W", "z_phot", "selected", "M_UV"):
+        np.testing.assert_array_equal(np.asarray(near[name]), np.asarray(whole[name])[rows], err_msg=name)
+
+
+def test_realizations_spread_over_a_cluster_give_the_same_rows(field):
+    distributed = pytest.importorskip("distributed")
+    from asteris.fanout import cluster_map
+
+    stacks, renderers = field
+    methods = {"coadd": coadd_method("ivar")}
+    options = dict(n_per_realization=4, realizations=3, muv_range=(-21.5, -20.0), z_range=(9.0, 11.0),
+                   detection_bands=LONG_BANDS, seed=6, progress=False)  # fmt: skip
+    alone = high_z_recovery(stacks, renderers, methods, FILTERS, **options)
+    with distributed.Client(n_workers=2, threads_per_worker=1, dashboard_address=":0") as client:
+        spread = high_z_recovery(stacks, renderers, methods, FILTERS, mapper=cluster_map(client), **options)
+    assert list(spread["realization"]) == [0] * 4 + [1] * 4 + [2] * 4
+    for name in alone.colnames:
+        np.testing.assert_array_equal(np.asarray(spread[name]), np.asarray(alone[name]), err_msg=name)

@@ -17,6 +17,7 @@ __all__ = [
     "injection_check_table",
     "through_injections_table",
     "survey_cost_table",
+    "scaling_table",
     "closure_runs",
     "closure_clause",
 ]
@@ -43,28 +44,33 @@ def survey_table(*, result: dict | None = None) -> str:
     return f"`{survey['command']}` on a {machine_line(survey)}.\n\n" + markdown_table(header, rows)
 
 
-_BACKGROUND_FORMATS = (".0f", ".2f", ".0f", ".0f")
-
-
 def survey_background_table(*, result: dict | None = None) -> str:
     """Per M_UV bin, the candidates that are not z > 8.5 galaxies: estimated without the truth
-    (negated images, dimmed low-z galaxies) against those the truth finds (``survey_uvlf.json``)."""
+    (negated images, dimmed low-z galaxies, and modelled interlopers where the run has them) against
+    those the truth finds (``survey_uvlf.json``)."""
     survey = result or committed_result("survey_uvlf")
+    modelled = any("modelled" in m.get("background", {}) for m in survey["methods"].values())
     rows, totals = [], []
     for k, m in survey["methods"].items():
         if "background" not in m:
             continue
         parts, truth, n = m["background"], m.get("true_contaminants"), len(m["background"]["M_UV"])
         unknown = [None] * n
-        columns = [parts.get("negated", [0] * n), parts["interlopers"],
-                   truth["low_z"] if truth else unknown, truth["spurious"] if truth else unknown]  # fmt: skip
+        estimated = [parts.get("negated", [0] * n), parts["interlopers"]]
+        sums = [sum(estimated[0]), parts["interlopers_total"]]
+        if modelled:
+            estimated.append(parts.get("modelled", unknown))
+            sums.append(parts.get("modelled_total"))
+        columns = [*estimated, truth["low_z"] if truth else unknown, truth["spurious"] if truth else unknown]
+        sums += [truth and sum(c) for c in columns[-2:]]
+        formats = [".0f", *[".2f"] * (len(estimated) - 1), ".0f", ".0f"]
         name = METHOD_NAMES.get(k, k)
         for muv, *cells in zip(parts["M_UV"], *columns):
-            rows.append([name, f"{muv:.2f}", *map(format_number, cells, _BACKGROUND_FORMATS)])
-        sums = [sum(columns[0]), parts["interlopers_total"], *(truth and sum(c) for c in columns[2:])]
-        totals.append([name, "all", *map(format_number, sums, _BACKGROUND_FORMATS)])
+            rows.append([name, f"{muv:.2f}", *map(format_number, cells, formats)])
+        totals.append([name, "all", *map(format_number, sums, formats)])
     header = ["method", "M_UV", "negated images: selected", "dimmed low-z galaxies: expected",
-              "truth: low-z galaxies", "truth: spurious"]  # fmt: skip
+              *(["modelled interlopers: expected"] if modelled else []), "truth: low-z galaxies",
+              "truth: spurious"]  # fmt: skip
     return markdown_table(header, rows + totals)
 
 
@@ -234,7 +240,8 @@ def survey_cost_table(*, result: dict | None = None) -> str:
             *survey.get("earlier_runs", [])]  # fmt: skip
     rows, walls = [], []
     for run in runs:
-        suffix = "" if run is runs[0] else f" (mock version {run['mock_version']})"
+        name = run.get("name") or f"mock version {run['mock_version']}"
+        suffix = "" if run is runs[0] else f" ({name})"
         rows += _cost_rows(run["cost"], suffix)
         walls += [[i["label"] + suffix, i["scheduler"], i["workers"], i["computed"],
                    f"{i['wall_seconds']:.0f}", format_number(i["seconds_per_computed_pointing"], ".0f")]
@@ -279,3 +286,42 @@ def closure_clause(closure: dict | None = None) -> str:
                 f"({where})")  # fmt: skip
     return (f"Copies of the fields' own galaxies through the injection road differ from them by 2σ or more "
             f"for {' and '.join(differ)} ({where})")  # fmt: skip
+
+
+_STAGES = ("load", "train", "search", "injections")
+
+
+def scaling_table(*, result: dict | None = None) -> str:
+    """A pointing's cost by stage and its peak memory against its area, the fit's extrapolation to a
+    real NIRCam pointing, and the injection stage with and without reuse (``scaling.json``)."""
+    scaling = result or committed_result("scaling")
+    rows = []
+    for run in scaling["runs"]:
+        seconds, peak = run["seconds"], run["peak_rss_mb"]
+        rows.append([f"{run['side']} x {run['side']}", f"{run['area_arcmin2']:.3f}", run["injected"],
+                     *(f"{seconds[s]:.0f}" for s in _STAGES), f"{seconds['total']:.0f}",
+                     *(f"{peak[s]:.0f}" for s in _STAGES)])  # fmt: skip
+    real = scaling.get("real_pointing")
+    if real:
+        seconds = real["seconds"]
+        rows.append(["**one NIRCam module (fit)**", f"{real['area_arcmin2']:.2f}", "",
+                     *(f"{seconds[s]:.0f}" for s in _STAGES), f"{seconds['total']:.0f}", "", "", "",
+                     f"{real['peak_rss_mb']:.0f} (process)"])  # fmt: skip
+    header = ["pointing (px)", "area (arcmin^2)", "injected", *(f"{s} (s)" for s in _STAGES), "total (s)",
+              *(f"{s}: peak RSS (MB)" for s in _STAGES)]  # fmt: skip
+    text = f"`{scaling['command']}` on a {machine_line(scaling)}.\n\n" + markdown_table(header, rows)
+    injections = scaling.get("injections")
+    if injections:
+        per = injections["seconds_per_realization"]
+        same = "the same rows" if injections["identical_rows"] else "**different rows**"
+        each = injections["rows"] // injections["realizations"]
+        text += (f"\n\nOne realization of {each} injected galaxies on the 512 x 512 pointing: "
+                 f"{per['full']:.1f} s through the full chain, {per['reuse']:.1f} s with reuse "
+                 f"({injections['speedup']:.2f}x), {same} for {injections['rows']} galaxies.")  # fmt: skip
+    if scaling.get("dask"):
+        rows = [[r["scheduler"], r["workers"], r["torch_threads_per_worker"], f"{r['side']} x {r['side']}",
+                 f"{r['wall_seconds']:.0f}", r["status"]] for r in scaling["dask"]]  # fmt: skip
+        header = ["cluster", "workers", "torch threads per worker", "pointing (px)", "wall (s)", "status"]
+        text += "\n\nOne pointing, its realizations spread over the workers:\n\n"
+        text += markdown_table(header, rows)
+    return text

@@ -2,7 +2,8 @@
 
 A survey is a run folder and a list of pointings (`config`: what it runs), run
 pointing by pointing on a Dask cluster (`run`), read back once (`read`) and
-turned into a luminosity function (`estimate`). The pointings: archive pointings by
+turned into a luminosity function (`estimate`); `memory` refuses a pointing too large for the
+machine before its chain starts. The pointings: archive pointings by
 manifest (`ArchivePointing`) or mock pointings by seed (`asteris.mock.MockPointing`);
 any object with a ``name``, a ``kind``, ``versions`` and ``load`` will do. Each
 pointing runs the whole chain on one worker (stacks, the ASTERIS model
@@ -25,6 +26,7 @@ from __future__ import annotations
 from .config import SURVEY_SCHEMA, ArchivePointing, SurveyConfig, pointing_from_record
 from .estimate import survey_luminosity_function
 from .folder import FIELD_HIGH_Z
+from .memory import check_pointing_memory, pointing_peak_bytes
 from .read import (
     SurveyRun,
     read_survey,
@@ -33,6 +35,7 @@ from .read import (
     survey_closure,
     survey_injections,
     survey_interlopers,
+    survey_modelled_interlopers,
 )
 from .run import run_pointing, run_survey, search_pointing
 
@@ -50,7 +53,10 @@ __all__ = [
     "survey_candidates",
     "survey_injections",
     "survey_interlopers",
+    "survey_modelled_interlopers",
     "survey_background",
     "survey_closure",
     "survey_luminosity_function",
+    "pointing_peak_bytes",
+    "check_pointing_memory",
 ]

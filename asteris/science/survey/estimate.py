@@ -33,6 +33,7 @@ def survey_luminosity_function(
     subtract_negated: bool = True,
     subtract_interlopers: bool = True,
     subtract_posterior: bool = False,
+    subtract_modelled: bool = False,
     migration_width: float = 0.25,
     population_weighted: bool = False,
     bootstrap: int = 0,
@@ -58,7 +59,9 @@ def survey_luminosity_function(
     gives either sign. With ``subtract_interlopers`` the low-z galaxies
     expected among the candidates (`survey_interlopers`) join them; with
     ``subtract_posterior`` the candidates' own probabilities of lying at low z
-    do instead (`survey_background`). This background is subtracted from the
+    do instead, with ``subtract_modelled`` a model of the sky's objects put
+    through each pointing's noise and selection (`survey_modelled_interlopers`;
+    `survey_background`). This background is subtracted from the
     counts and added to the fit's expected counts.
 
     ``bootstrap`` > 0 draws the pointings again with replacement that many
@@ -106,12 +109,12 @@ def survey_luminosity_function(
         sky = np.array([_pointing_volume(injected, s, method, config) for s in summaries])
         injected = injected if migration else None
     moved = _migration(injected, method, config, muv_edges, migration_width, population_weighted)
-    if subtract_interlopers and subtract_posterior:
-        raise ConfigError("the dimmed interlopers and the candidates' posteriors estimate the same "
-                          "low-z galaxies: subtract one of them")  # fmt: skip
+    if subtract_interlopers + subtract_posterior + subtract_modelled > 1:
+        raise ConfigError("the dimmed interlopers, the candidates' posteriors and the modelled interlopers "
+                          "estimate the same low-z galaxies: subtract one of them")  # fmt: skip
     parts = survey_background(run, method, muv_edges=muv_edges, negated=subtract_negated,
                               interlopers=subtract_interlopers, posterior=subtract_posterior,
-                              by_pointing=True)  # fmt: skip
+                              modelled=subtract_modelled, by_pointing=True)  # fmt: skip
     background = sum(parts.values()) if parts else None
     counted = np.sum(sky * boosts[:, None], axis=0) * u.Mpc**3
     summed = None if background is None else background.sum(axis=0)

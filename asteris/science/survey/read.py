@@ -28,6 +28,7 @@ __all__ = [
     "survey_injections",
     "survey_closure",
     "survey_interlopers",
+    "survey_modelled_interlopers",
     "survey_background",
     "histograms_by_pointing",
 ]
@@ -180,6 +181,56 @@ def survey_interlopers(run_dir: str | os.PathLike, method: str, *, draws: int = 
     return pointing_tables(run, f"interlopers_{method}.ecsv", keep=lambda t: t[columns])
 
 
+MODELLED = "modelled_interlopers.ecsv"  #: a pointing's model objects through its noise and selection
+
+
+def _population_key(population: QTable, area: u.Quantity, seed: int) -> int:
+    digest = zlib.crc32(np.ascontiguousarray([area.to_value(u.arcmin**2), seed]).tobytes())
+    for name in sorted(c for c in population.colnames if c.startswith("mag_")):
+        column = population[name]
+        digest = zlib.crc32(np.ascontiguousarray(getattr(column, "value", column), float).tobytes(), digest)
+    return digest
+
+
+def survey_modelled_interlopers(
+    run_dir: str | os.PathLike, population: QTable, *, area: u.Quantity, seed: int = 0
+) -> QTable:
+    """A model of the sky's objects through every finished pointing's noise and selection, by ``pointing``.
+
+    ``population``: objects that are not z > 8.5 galaxies, with ``mag_<filter>``
+    in every band of the survey (for example a mock population drawn anew, or a
+    catalogue such as JAGUAR's), over ``area``. Each pointing puts them through
+    `~asteris.science.contamination.modelled_interlopers` with the errors of its
+    coadd catalogue (the median ``e_<band>``: the fluxes of both methods are
+    measured on the coadd) and weights them by its footprint's area over
+    ``area``. Kept in the pointing's folder (``modelled_interlopers.ecsv``) for
+    this population, area and seed. ``weight`` summed over the ``selected``
+    rows is the expected number of interlopers.
+    """
+    from ..contamination import modelled_interlopers
+
+    run = SurveyRun.open(run_dir)
+    key = _population_key(population, area, seed)
+    for summary in run.summaries:
+        name = summary["name"]
+        path = run.folder / name / MODELLED
+        if path.exists() and QTable.read(path).meta.get("population") == key:
+            continue
+        catalog = run.pointing_table(name, "candidates_coadd.ecsv")
+        errors = {b: float(np.median(u.Quantity(catalog[f"e_{b}"], u.nJy).value)) for b in run.config.filters}
+        weight = float(summary["area_arcmin2"] / area.to_value(u.arcmin**2))
+        fakes = modelled_interlopers(population, errors, run.config.filters,
+                                     detection_bands=run.config.detection_bands, weight=weight,
+                                     seed=zlib.crc32(f"{name}/{seed}".encode()),
+                                     photoz_options=run.config.photoz_options)  # fmt: skip
+        fakes.meta["population"] = key
+        atomic_write(path, lambda tmp, fakes=fakes: fakes.write(tmp, format="ascii.ecsv", overwrite=True),
+                     overwrite=True)  # fmt: skip
+        run.forget(path.name)
+    columns = ["source", "weight", "z_phot", "selected", "M_UV"]
+    return pointing_tables(run, MODELLED, keep=lambda t: t[columns])
+
+
 def survey_background(
     run_dir: str | os.PathLike,
     method: str,
@@ -188,15 +239,17 @@ def survey_background(
     negated: bool = True,
     interlopers: bool = True,
     posterior: bool = False,
+    modelled: bool = False,
     by_pointing: bool = False,
 ) -> dict[str, np.ndarray]:
     """The expected candidates of ``method`` per M_UV bin that are not z > 8.5 galaxies, by estimate:
     ``"negated"``, what the negated images selected; ``"interlopers"``, the weighted dimmed
     low-z galaxies that were selected (`survey_interlopers`); ``"posterior"``, each candidate's
     own photometric-redshift probability of lying below ``z_min`` (1 - ``p_high_z``), summed: the
-    low-z solutions its photometry allows. Each only where asked for (the last two estimate the
-    same interlopers: take one). With ``by_pointing`` each is an array of one row per finished
-    pointing, in `read_survey`'s order."""
+    low-z solutions its photometry allows; ``"modelled"``, the weighted model objects that were
+    selected (`survey_modelled_interlopers`, which must have run). Each only where asked for (the
+    last three estimate the same interlopers: take one). With ``by_pointing`` each is an array of
+    one row per finished pointing, in `read_survey`'s order."""
     run = SurveyRun.open(run_dir)
     names = run.names
     tables = {}
@@ -206,6 +259,14 @@ def survey_background(
         fakes = survey_interlopers(run, method)
         fakes = fakes[np.asarray(fakes["selected"], bool)]
         tables["interlopers"] = (fakes, np.asarray(fakes["weight"], float))
+    if modelled:
+        missing = [n for n in names if not (run.folder / n / MODELLED).exists()]
+        if missing:
+            raise ConfigError(f"pointings {missing} have no modelled interlopers: run "
+                              "survey_modelled_interlopers with a population first")  # fmt: skip
+        fakes = pointing_tables(run, MODELLED)
+        fakes = fakes[np.asarray(fakes["selected"], bool)]
+        tables["modelled"] = (fakes, np.asarray(fakes["weight"], float))
     if posterior:
         candidates = survey_candidates(run, method)
         tables["posterior"] = (candidates, 1.0 - np.asarray(candidates["p_high_z"], float))

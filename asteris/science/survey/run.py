@@ -20,10 +20,11 @@ from astropy.table import QTable
 from tqdm.auto import tqdm
 
 from ...errors import ConfigError
-from ...fanout import fan_out
+from ...fanout import cluster_map, fan_out
 from ...fileio import atomic_write
 from .config import SURVEY_SCHEMA, SurveyConfig, pointing_record
 from .folder import FIELD_HIGH_Z, SUMMARY, counted, write_table
+from .memory import check_pointing_memory
 
 __all__ = ["search_pointing", "effective_volumes", "run_pointing", "run_survey"]
 
@@ -55,8 +56,8 @@ def search_pointing(
     """Each method's z > 8.5 search of one pointing, as the survey runs it, and the same search on
     its negated images (every band x -1; an empty dict unless ``negated``).
 
-    Every method detects on its own images of every band and measures on the
-    coadds (dual-image). What the negated images select estimates the
+    Every method detects on its own images of the detection bands and measures every band on
+    the coadds (dual-image). What the negated images select estimates the
     candidates that noise and the method make by themselves, without a truth
     (`survey_luminosity_function`).
     """
@@ -64,7 +65,10 @@ def search_pointing(
 
     if "coadd" not in methods:
         raise ConfigError("the survey's search measures on the coadd: methods need a 'coadd' entry")
-    images = {name: {b: method(s) for b, s in stacks.items()} for name, method in methods.items()}
+    # every method detects on its own images of the detection bands; the coadd's are measured in all
+    detecting = {b: stacks[b] for b in config.detection_bands}
+    images = {name: {b: method(s) for b, s in (stacks if name == "coadd" else detecting).items()}
+              for name, method in methods.items()}  # fmt: skip
 
     def search(band_images: dict, measure: dict):
         return search_high_z(band_images, renderers, config.filters, detection_bands=config.detection_bands,
@@ -79,14 +83,15 @@ def search_pointing(
     return found, flipped
 
 
-def _recovery(stacks, renderers, methods, config: SurveyConfig, seed: int) -> QTable:
+def _recovery(stacks, renderers, methods, config: SurveyConfig, seed: int, *, spread: bool) -> QTable:
     from ..highz import high_z_recovery
 
     return high_z_recovery(stacks, renderers, methods, config.filters,
                            n_per_realization=config.per_realization, realizations=config.realizations,
                            muv_range=config.muv_range, z_range=(config.z_edges[0], config.z_edges[-1]),
                            detection_bands=config.detection_bands, measure_with=methods["coadd"], seed=seed,
-                           muv_slope=config.injection_muv_slope, progress=False)  # fmt: skip
+                           muv_slope=config.injection_muv_slope, progress=False,
+                           mapper=cluster_map() if spread else None)  # fmt: skip
 
 
 def effective_volumes(recovery: QTable, methods, config: SurveyConfig, area: u.Quantity) -> dict:
@@ -101,26 +106,41 @@ def effective_volumes(recovery: QTable, methods, config: SurveyConfig, area: u.Q
     return volumes
 
 
-def _one_task_per_worker() -> None:
+def _dask_worker():
+    """The Dask worker running this code, or None outside one."""
     try:
         from distributed import get_worker
 
-        worker = get_worker()
-    except (ImportError, ValueError):  # not in a Dask worker
-        return
-    if worker.state.nthreads > 1:
+        return get_worker()
+    except (ImportError, ValueError):
+        return None
+
+
+def _one_task_per_worker() -> None:
+    worker = _dask_worker()
+    if worker is not None and worker.state.nthreads > 1:
         raise ConfigError(f"this Dask worker runs {worker.state.nthreads} tasks at once; a pointing needs a "
                           f"worker of its own: start workers with --nthreads 1")  # fmt: skip
 
 
 def run_pointing(
-    pointing, folder: str | os.PathLike, config: SurveyConfig, *, threads: int | None = None
+    pointing,
+    folder: str | os.PathLike,
+    config: SurveyConfig,
+    *,
+    threads: int | None = None,
+    spread: bool = False,
 ) -> dict:
     """Run the chain on one pointing and write ``folder/<name>/``; return its summary.
 
+    ``spread``: run the injection realizations as tasks of the Dask cluster that runs this
+    pointing (`asteris.fanout.cluster_map`; only inside a Dask task), with the same rows.
+
     A pointing whose folder exists is read, not recomputed (``status`` "present").
     Its files are written into a hidden folder that is renamed into place when
-    complete, so a killed task leaves nothing that looks finished.
+    complete, so a killed task leaves nothing that looks finished. A pointing whose chain
+    would not fit in this machine's memory is refused once its stacks are loaded, before the
+    chain starts (`~asteris.science.survey.memory.check_pointing_memory`).
     """
     import torch
 
@@ -142,6 +162,7 @@ def run_pointing(
             seconds[stage] = round(time.perf_counter() - start - sum(seconds.values()), 2)
 
         stacks, renderers, truth, boost = pointing.load(config.bands)
+        check_pointing_memory(stacks, pointing.name)  # before the chain, not at its peak
         lap("load")
         methods = _methods(stacks, config, work)
         lap("train")
@@ -150,7 +171,8 @@ def run_pointing(
         for table in (*found.values(), *negated.values()):
             table["in_footprint"] = on_footprint(inside, table)
         lap("search")
-        recovery = _recovery(stacks, renderers, methods, config, _injection_seed(config, pointing.name))
+        seed, spread = _injection_seed(config, pointing.name), spread and _dask_worker() is not None
+        recovery = _recovery(stacks, renderers, methods, config, seed, spread=spread)
         lap("injections")
         if config.closure_copies and truth is not None:
             closure = closure_pointing(stacks, renderers, methods, config.filters, truth, found,
@@ -254,6 +276,7 @@ def run_survey(
     n_workers: int = 1,
     threads_per_worker: int | None = None,
     retries: int = 1,
+    spread: bool = True,
     progress: bool = True,
 ) -> QTable:
     """Run every pointing not yet finished in ``run_dir``, one Dask task each.
@@ -276,6 +299,9 @@ def run_survey(
         working folder), and use the threads their environment gives.
     retries : int
         How often a failed pointing is tried again before it is reported failed.
+    spread : bool
+        Run each pointing's injection realizations as tasks of the same cluster, so that workers
+        without a pointing of their own help (the same rows either way).
 
     Returns
     -------
@@ -302,7 +328,7 @@ def run_survey(
             tasks = {p.name: (p, str(run_dir), config) for p in pending}
             done = fan_out(run_pointing, tasks, scheduler=scheduler, n_workers=n_workers, retries=retries,
                            feature="run_survey (Dask)", key="asteris-pointing",
-                           on_done=lambda _: bar.update(1), threads=threads)  # fmt: skip
+                           on_done=lambda _: bar.update(1), threads=threads, spread=spread)  # fmt: skip
         rows.update({name: _status_row(name, outcome) for name, outcome in done.items()})
     bar.close()
     return QTable(

@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 import pytest
 
@@ -23,9 +24,11 @@ from asteris.science.survey import (  # noqa: E402
     SurveyConfig,
     read_survey,
     run_survey,
+    survey_background,
     survey_candidates,
     survey_interlopers,
     survey_luminosity_function,
+    survey_modelled_interlopers,
 )
 
 #: One injected realization of 6 galaxies, a model fine-tuned for 2 steps, a coarse photo-z grid (EAZY
@@ -144,6 +147,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, module_d
         "beta",
     }
     _check_interlopers(fresh)
+    _check_modelled_interlopers(fresh)
     _check_error_budget(fresh, binned)
     _check_negated_searches(fresh, binned)  # last: it removes a pointing's negated candidates
 
@@ -163,6 +167,34 @@ def _check_interlopers(run_dir: Path) -> None:
     expected += np.histogram(survey_candidates(run_dir, "coadd", negated=True)["M_UV"].value, edges)[0]
     both, _, _ = survey_luminosity_function(run_dir, "coadd", muv_edges=edges)
     np.testing.assert_allclose(both["background"], expected[np.searchsorted(edges, both["muv_lo"].value)])
+
+
+def _check_modelled_interlopers(run_dir: Path) -> None:
+    """A model population through each pointing's noise, kept in its folder for that population, is
+    the background in place of the dimmed galaxies; it is refused beside them."""
+    from asteris.mock.population import sky_catalog
+
+    config, summaries = read_survey(run_dir)
+    population = sky_catalog((60.0, 60.0), bands=list(config.filters.values()), seed=3)
+    population = population[np.asarray(population["type"]) != "high_z"]
+    area = 1.0 * u.arcmin**2
+    with pytest.raises(ConfigError, match="run survey_modelled_interlopers"):
+        survey_luminosity_function(run_dir, "coadd", muv_edges=np.arange(-22.5, -18.4, 1.0),
+                                   subtract_interlopers=False, subtract_modelled=True)  # fmt: skip
+    fakes = survey_modelled_interlopers(run_dir, population, area=area)
+    weights = {s["name"]: s["area_arcmin2"] for s in summaries}
+    np.testing.assert_allclose(fakes["weight"], [weights[n] for n in fakes["pointing"]])
+    stamp = {n: (run_dir / n / "modelled_interlopers.ecsv").stat().st_mtime_ns for n in weights}
+    survey_modelled_interlopers(run_dir, population, area=area)  # the same population: read back
+    assert stamp == {n: (run_dir / n / "modelled_interlopers.ecsv").stat().st_mtime_ns for n in weights}
+    edges = np.arange(-22.5, -18.4, 1.0)
+    parts = survey_background(run_dir, "coadd", muv_edges=edges, negated=False, interlopers=False,
+                              modelled=True)  # fmt: skip
+    chosen = np.asarray(fakes["selected"], bool)
+    expected = np.histogram(fakes["M_UV"].value[chosen], edges, weights=fakes["weight"][chosen])[0]
+    np.testing.assert_allclose(parts["modelled"], expected)
+    with pytest.raises(ConfigError, match="subtract one of them"):
+        survey_luminosity_function(run_dir, "coadd", muv_edges=edges, subtract_modelled=True)
 
 
 def _check_error_budget(run_dir: Path, plain) -> None:

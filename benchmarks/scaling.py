@@ -1,0 +1,275 @@
+"""How the survey's pointing chain grows with the pointing's area: time per stage and peak memory.
+
+Runs `asteris.science.survey.run_pointing` on mock pointings of the z > 8.5
+field (`asteris.mock.MockPointing`, seed 1) of several sizes, each in a
+process of its own so that its peak memory is its own: the stacks loaded,
+the chapters' fine-tuning (`asteris.book.CI_FINE_TUNE_STEPS` steps from the
+committed ``tiny`` reference), the search of both methods with its negated
+twin, and one realization of injections at the survey's density (40 galaxies
+per 512 x 512 pixels). The mock fields are simulated first, outside the
+timed chain (a real pointing is read from its files). A thread samples the
+process's resident set every 0.1 s; each stage's peak is the largest sample
+within it. Time and peak memory are fitted against the area (a + b x area)
+and extrapolated to a real NIRCam pointing: one module of the JADES
+manifest's long-wave detector on the 0.04-arcsec grid (`asteris.book.estimate`).
+
+``--injections`` also times the injection stage both ways on the 512 x 512
+pointing, in one process: the full chain per realization (``reuse=False``:
+every method's images of every band, photo-z of every detection) and with
+reuse (the default), and checks that the two give the same rows.
+
+``--dask`` runs one pointing of ``--dask-side`` pixels (the survey's four
+realizations) through `asteris.science.survey.run_survey` on one worker, on
+two workers of a `distributed.LocalCluster` with its injection realizations
+spread over them (``spread``), and on a scheduler and two workers started by
+hand (``dask scheduler``, ``dask worker ADDRESS --nworkers 2 --nthreads 1``),
+and gives each wall time.
+
+Each size is written to the results as it finishes; a second run skips the
+sizes already there (``--force`` to redo them).
+
+Usage: ``python benchmarks/scaling.py [--sizes 256 512 768] [--injections] [--dask] [--force] [--out FILE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from _memory import status_mb
+from _results import write_result
+
+from asteris.engine import DEFAULT_TILE
+
+RESULTS = Path(__file__).parent / "results" / "scaling.json"
+PER_512 = 40  #: injected galaxies per 512 x 512 pixels, the survey's density
+GRID_SCALE = 0.04  #: arcsec per pixel of the mock and of the aligned stacks
+
+
+def _config(side: int):
+    from asteris.book import CI_REFERENCE, reference_weights, training_preset
+    from asteris.science.survey import SurveyConfig
+
+    per = max(1, round(PER_512 * side**2 / 512**2))
+    init_from = str(reference_weights(*CI_REFERENCE))
+    return SurveyConfig(train=training_preset("ci").to_dict(), init_from=init_from, realizations=1,
+                        per_realization=per, injection_muv_slope=-2.0)  # fmt: skip
+
+
+def _sampled(samples: list, stop: threading.Event) -> None:
+    while not stop.is_set():
+        samples.append((time.perf_counter(), status_mb("VmRSS")))
+        stop.wait(0.1)
+
+
+def child(side: int) -> dict:
+    """One pointing of ``side`` x ``side`` pixels through the chain, in this process."""
+    import torch
+
+    from asteris.mock import MockPointing
+    from asteris.science.survey import run_pointing
+
+    samples, stop = [], threading.Event()
+    sampler = threading.Thread(target=_sampled, args=(samples, stop), daemon=True)
+    sampler.start()
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        summary = run_pointing(MockPointing(1, shape=(side, side)), folder, _config(side))
+    stop.set()
+    sampler.join()
+    stages, peaks, edge = summary["seconds"], {}, start
+    for stage in ("load", "train", "search", "injections", "write"):
+        inside = [mb for t, mb in samples if edge <= t <= edge + stages[stage] + 0.1]
+        peaks[stage] = max(inside, default=float("nan"))
+        edge += stages[stage]
+    gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    from asteris.mock.datasets import HIGH_Z_FIELD
+
+    voxels = len(_config(side).bands) * HIGH_Z_FIELD["exposures"] * side**2  # every band's stack
+    return {"side": side, "area_arcmin2": (side * GRID_SCALE) ** 2 / 3600, "voxels": voxels,
+            "seconds": stages, "peak_rss_mb": {**peaks, "process": status_mb("VmHWM")}, "peak_gpu_mb": gpu,
+            "injected": summary["injected"], "threads": torch.get_num_threads()}  # fmt: skip
+
+
+def injection_comparison(realizations: int = 2) -> dict:
+    """The injection stage on the 512 x 512 pointing, the full chain and with reuse, in one process."""
+    from asteris.book import CI_REFERENCE, reference_weights
+    from asteris.mock import MockPointing
+    from asteris.science.highz import high_z_recovery
+    from asteris.science.methods import asteris_method, coadd_method
+
+    config = _config(512)
+    stacks, renderers, _, _ = MockPointing(1).load(config.bands)
+    model = str(reference_weights(*CI_REFERENCE))
+    methods = {"coadd": coadd_method("ivar"), "asteris": asteris_method(model)}
+    out, tables = {}, {}
+    for reuse in (False, True):
+        start = time.perf_counter()
+        tables[reuse] = high_z_recovery(stacks, renderers, methods, config.filters,
+                                        n_per_realization=PER_512, realizations=realizations,
+                                        muv_range=config.muv_range,
+                                        z_range=(config.z_edges[0], config.z_edges[-1]),
+                                        detection_bands=config.detection_bands, measure_with=methods["coadd"],
+                                        seed=3, muv_slope=-2.0, reuse=reuse, progress=False)  # fmt: skip
+        out["reuse" if reuse else "full"] = round((time.perf_counter() - start) / realizations, 2)
+    reused, full = tables[True], tables[False]
+    same = all(_same(np.asarray(reused[c]), np.asarray(full[c])) for c in full.colnames)
+    return {"seconds_per_realization": out, "speedup": round(out["full"] / out["reuse"], 2),
+            "rows": len(tables[True]), "identical_rows": same, "realizations": realizations}  # fmt: skip
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f" and b.dtype.kind == "f"))
+
+
+def _hand_started(workers: int):
+    """A scheduler and ``workers`` one-thread workers started as a reader would, and their address."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    cli = [sys.executable, "-m", "distributed.cli.dask_scheduler"]  # what ``dask scheduler`` runs
+    options = ["--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"]
+    scheduler = subprocess.Popen([*cli, *options], stderr=subprocess.DEVNULL)
+    cli = [sys.executable, "-m", "distributed.cli.dask_worker", address]
+    options = ["--nworkers", str(workers), "--nthreads", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one torch thread a worker, as on the LocalCluster
+    worker = subprocess.Popen([*cli, *options], stderr=subprocess.DEVNULL, env=env)
+    return address, (worker, scheduler)
+
+
+#: (cluster, workers, torch threads per worker) of the one-pointing runs: one worker of one thread is
+#: the baseline, one of two threads uses both cores through torch alone
+DASK_RUNS = (("LocalCluster", 1, 1), ("LocalCluster", 1, 2), ("LocalCluster", 2, 1), ("hand-started", 2, 1))
+
+
+def dask_within_pointing(side: int, done: list[dict]) -> list[dict]:
+    """One pointing's wall time on one worker, and on two with its realizations spread over them;
+    the runs of ``done`` (of this side) are kept."""
+    from distributed import Client
+
+    from asteris.mock import MockPointing
+    from asteris.science.survey import run_survey
+
+    config = dataclasses.replace(_config(side), realizations=4)
+    key = ("scheduler", "workers", "torch_threads_per_worker")
+    rows = {tuple(r[k] for k in key): r for r in done if r.get("side") == side}
+    for label, workers, threads in DASK_RUNS:
+        if (label, workers, threads) in rows:
+            continue
+        scheduler, processes = (None, ()) if label == "LocalCluster" else _hand_started(workers)
+        try:
+            if processes:
+                with Client(scheduler, timeout=60) as client:
+                    client.wait_for_workers(workers, timeout=120)
+            with tempfile.TemporaryDirectory() as folder:
+                start = time.perf_counter()
+                table = run_survey([MockPointing(1, shape=(side, side))], folder, config=config,
+                                   scheduler=scheduler, n_workers=workers,
+                                   threads_per_worker=threads if processes == () else None,
+                                   progress=False)  # fmt: skip
+                wall = time.perf_counter() - start
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(timeout=60)
+        row = {"scheduler": label, "workers": workers, "torch_threads_per_worker": threads, "side": side,
+               "wall_seconds": round(wall, 1), "status": str(table["status"][0])}  # fmt: skip
+        rows[label, workers, threads] = row
+        print(json.dumps(row))
+    return [rows[run] for run in DASK_RUNS]
+
+
+def fit(areas, values) -> dict:
+    """Least squares of ``values = a + b area`` (area in arcmin^2)."""
+    b, a = np.polyfit(np.asarray(areas, float), np.asarray(values, float), 1)
+    return {"a": float(a), "b_per_arcmin2": float(b)}
+
+
+def real_pointing_arcmin2() -> float:
+    """One module of the JADES manifest's long-wave detector, dithered, on the 0.04-arcsec grid."""
+    from asteris.book.estimate import nircam_stack_voxels
+
+    return nircam_stack_voxels(0.063, 1) * GRID_SCALE**2 / 3600
+
+
+def extrapolation(runs: list[dict]) -> dict:
+    areas = [r["area_arcmin2"] for r in runs]
+    target = real_pointing_arcmin2()
+    out = {"area_arcmin2": target, "seconds": {}, "fits": {}}
+    for stage in runs[0]["seconds"]:
+        f = fit(areas, [r["seconds"][stage] for r in runs])
+        out["fits"][stage], out["seconds"][stage] = f, f["a"] + f["b_per_arcmin2"] * target
+    # below a full tile the network's tiles grow with the pointing, and their activations with them
+    full = [r for r in runs if r["side"] >= DEFAULT_TILE]
+    full = full if len(full) >= 2 else runs
+    memory = fit([r["area_arcmin2"] for r in full], [r["peak_rss_mb"]["process"] for r in full])
+    out["fits"]["peak_rss_mb"], out["peak_rss_mb"] = memory, memory["a"] + memory["b_per_arcmin2"] * target
+    out["memory_fit_sides"] = [r["side"] for r in full]
+    stages = {k: v for k, v in out["seconds"].items() if k != "total"}
+    out["dominant_stage"] = max(stages, key=stages.get)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 768])
+    parser.add_argument("--injections", action="store_true", help="time the injection stage both ways")
+    parser.add_argument("--dask", action="store_true", help="one pointing on one and two Dask workers")
+    parser.add_argument("--dask-side", type=int, default=384)
+    parser.add_argument("--force", action="store_true", help="redo the sizes already in the results")
+    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child)))
+        return
+    from asteris.mock.datasets import HIGH_Z_FIELD, mock_field
+    from asteris.tuning import machine_description
+
+    out = Path(args.out)
+    result = json.loads(out.read_text()) if out.exists() else {}
+    result.update(command="python benchmarks/" + " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+                  machine=machine_description())  # fmt: skip
+    runs = {r["side"]: r for r in result.get("runs", [])}
+    for side in args.sizes:
+        if side in runs and not args.force:
+            continue
+        mock_field("nircam", **{**HIGH_Z_FIELD, "shape": (side, side)}, seed=1, progress=False)  # once
+        done = subprocess.run([sys.executable, __file__, "--child", str(side)], capture_output=True,
+                              text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
+        if done.returncode:
+            raise SystemExit(f"the {side} x {side} pointing failed:\n{done.stderr[-3000:]}")
+        runs[side] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(json.dumps(runs[side]))
+        result["runs"] = [runs[s] for s in sorted(runs)]
+        if len(runs) >= 2:
+            result["real_pointing"] = extrapolation(result["runs"])
+        write_result(out, result)
+    if len(runs) >= 2:  # refitted from every size there is
+        result["real_pointing"] = extrapolation([runs[s] for s in sorted(runs)])
+        write_result(out, result)
+    if args.injections:
+        result["injections"] = injection_comparison()
+        print(json.dumps(result["injections"]))
+        write_result(out, result)
+    if args.dask:
+        mock_field("nircam", **{**HIGH_Z_FIELD, "shape": (args.dask_side,) * 2}, seed=1, progress=False)
+        result["dask"] = dask_within_pointing(args.dask_side, [] if args.force else result.get("dask", []))
+        write_result(out, result)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

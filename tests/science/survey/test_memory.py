@@ -1,0 +1,31 @@
+"""A pointing too large for the machine's memory is refused before its chain starts."""
+
+import numpy as np
+import pytest
+
+from asteris.errors import ConfigError
+from asteris.science.survey.memory import check_pointing_memory, pointing_peak_bytes
+from asteris.stack import Stack
+
+MEASURED = {"runs": [{"voxels": 1_000_000, "peak_rss_mb": {"process": 1000.0}},
+                     {"voxels": 4_000_000, "peak_rss_mb": {"process": 2500.0}}]}  # fmt: skip
+
+
+def _stacks(side: int) -> dict:
+    return {band: Stack(np.ones((4, side, side), np.float32)) for band in ("F277W", "F356W")}
+
+
+def test_the_peak_follows_the_measured_line_and_a_pointing_too_large_is_refused():
+    assert pointing_peak_bytes(7_000_000, scaling=MEASURED) == pytest.approx(4000 * 2**20)
+    one_point = {"runs": MEASURED["runs"][:1]}
+    assert pointing_peak_bytes(10, scaling=one_point) is None  # no line through one point
+    check_pointing_memory(_stacks(500), "small", available=2e9, scaling=MEASURED)  # 2 M voxels: 1.6 GB
+    with pytest.raises(ConfigError, match=r"pointing big needs about 1\.6 GB at its peak \(2 million voxels"):
+        check_pointing_memory(_stacks(500), "big", available=1e9, scaling=MEASURED)
+
+
+def test_the_committed_measurements_give_a_peak_that_grows_with_the_pointing():
+    small, large = pointing_peak_bytes(10_000_000), pointing_peak_bytes(1_000_000_000)
+    if small is None:
+        pytest.skip("benchmarks/results/scaling.json holds no measured peaks")
+    assert 0 < small < large
