@@ -208,11 +208,14 @@ def extrapolation(runs: list[dict]) -> dict:
     areas = [r["area_arcmin2"] for r in runs]
     target = real_pointing_arcmin2()
     out = {"area_arcmin2": target, "seconds": {}, "fits": {}}
+    full = [r for r in runs if r["side"] >= DEFAULT_TILE]
     for stage in runs[0]["seconds"]:
         f = fit(areas, [r["seconds"][stage] for r in runs])
+        if stage == "train" and len(full) >= 2:  # fine-tuning stops at its steps: flat beyond a tile
+            f = {"a": float(np.mean([r["seconds"][stage] for r in full])), "b_per_arcmin2": 0.0}
         out["fits"][stage], out["seconds"][stage] = f, f["a"] + f["b_per_arcmin2"] * target
+    out["seconds"]["total"] = sum(v for k, v in out["seconds"].items() if k != "total")
     # below a full tile the network's tiles grow with the pointing, and their activations with them
-    full = [r for r in runs if r["side"] >= DEFAULT_TILE]
     full = full if len(full) >= 2 else runs
     memory = fit([r["area_arcmin2"] for r in full], [r["peak_rss_mb"]["process"] for r in full])
     out["fits"]["peak_rss_mb"], out["peak_rss_mb"] = memory, memory["a"] + memory["b_per_arcmin2"] * target

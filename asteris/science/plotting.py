@@ -12,6 +12,7 @@ from ..plotting import pyplot, save_figure
 __all__ = [
     "plot_depth_sweep",
     "plot_convergence",
+    "plot_scaling",
     "plot_completeness_purity",
     "plot_magnitude_bias",
     "plot_injection_cutouts",
@@ -119,6 +120,39 @@ def plot_convergence(convergence: dict, path: str | os.PathLike | None = None, *
     bottom.set_xlabel("training steps")
     bottom.set_xscale("log")
     top.legend(fontsize=8)
+    return save_figure(fig, path, overwrite)
+
+
+def plot_scaling(scaling: dict, path: str | os.PathLike | None = None, *, overwrite: bool = False):
+    """A pointing's time per stage and peak memory against its area (``benchmarks/scaling.py``).
+
+    Left: seconds per stage, with the straight-line fits of ``real_pointing``
+    where there are; right: the process's peak resident memory, with its fit.
+    Both axes logarithmic, so that the extrapolation to a real pointing shows.
+    """
+    plt = pyplot(path)
+    runs = scaling["runs"]
+    areas = np.array([r["area_arcmin2"] for r in runs])
+    fits = scaling.get("real_pointing", {}).get("fits", {})
+    reach = np.geomspace(areas.min(), scaling.get("real_pointing", {}).get("area_arcmin2", areas.max()), 50)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    stages = [s for s in ("train", "search", "injections") if s in runs[0]["seconds"]]
+    colours = _method_colours(stages)
+    for stage in stages:
+        left.plot(areas, [r["seconds"][stage] for r in runs], "o", color=colours[stage], label=stage)
+        if stage in fits:
+            line = fits[stage]["a"] + fits[stage]["b_per_arcmin2"] * reach
+            left.plot(reach, line, "--", color=colours[stage])
+    right.plot(areas, [r["peak_rss_mb"]["process"] / 1024 for r in runs], "ko", label="peak resident set")
+    if "peak_rss_mb" in fits:
+        f = fits["peak_rss_mb"]
+        right.plot(reach, (f["a"] + f["b_per_arcmin2"] * reach) / 1024, "k--", label="fit, extrapolated")
+    for ax, label in ((left, "seconds"), (right, "GB")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("pointing area (arcmin$^2$)")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8)
     return save_figure(fig, path, overwrite)
 
 

@@ -259,3 +259,18 @@ def test_false_detections_of_a_non_linear_method_are_counted_on_its_image_of_the
         injection_recovery(band.stack, {"mean": mean}, renderer, mags=(26.3, 29.8), negatives=("sky",))
     with pytest.raises(ConfigError, match="without a truth"):
         injection_recovery(band.stack, {"mean": mean}, renderer, mags=(26.3, 29.8), negatives=())
+
+
+def test_the_scaling_figure_draws_the_measured_points_and_their_fits(tmp_path):
+    from asteris.science.plotting import plot_scaling
+
+    runs = [{"area_arcmin2": a, "seconds": {"train": 10.0, "search": 100 * a, "injections": 90 * a},
+             "peak_rss_mb": {"process": 3000 + 1000 * a}} for a in (0.1, 0.3)]  # fmt: skip
+    fits = {k: {"a": 0.0, "b_per_arcmin2": 100.0} for k in ("train", "search", "injections")}
+    fits["peak_rss_mb"] = {"a": 3000.0, "b_per_arcmin2": 1000.0}
+    scaling = {"runs": runs, "real_pointing": {"area_arcmin2": 5.0, "fits": fits}}
+    fig = plot_scaling(scaling, tmp_path / "s.png")
+    assert (tmp_path / "s.png").stat().st_size > 0
+    left, right = fig.axes
+    assert len(left.lines) == 6 and len(right.lines) == 2  # points and fits of three stages; memory
+    assert right.lines[1].get_xdata().max() == 5.0  # drawn out to the real pointing
