@@ -176,7 +176,7 @@ def dask_within_pointing(side: int, done: list[dict]) -> list[dict]:
             with tempfile.TemporaryDirectory() as folder:
                 start = time.perf_counter()
                 table = run_survey([MockPointing(1, shape=(side, side))], folder, config=config,
-                                   scheduler=scheduler, n_workers=workers,
+                                   scheduler=scheduler, n_workers=workers, spread=True,
                                    threads_per_worker=threads if processes == () else None,
                                    progress=False)  # fmt: skip
                 wall = time.perf_counter() - start

@@ -429,6 +429,10 @@ def recovered_columns(sources: QTable, found: QTable, name: str, *, radius: floa
     """What a search (`search_high_z`) made of each row of ``sources``: its closest detection within
     ``radius`` pixels gives ``<name>_detected``, ``<name>_selected``, ``<name>_z_phot`` and
     ``<name>_M_UV`` (NaN when not detected). Injected and field galaxies are matched alike."""
+    if len(found) == 0:  # nothing detected near any of them
+        nothing, missed = np.full(len(sources), np.nan), np.zeros(len(sources), bool)
+        return {f"{name}_detected": missed, f"{name}_selected": missed.copy(), f"{name}_z_phot": nothing,
+                f"{name}_M_UV": nothing * u.mag}  # fmt: skip
     index = match_positions(sources["x"], sources["y"], found["x"], found["y"], radius)
     hit, row = index >= 0, np.maximum(index, 0)
     measured = u.Quantity(found["M_UV"], u.mag).value

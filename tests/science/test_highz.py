@@ -239,3 +239,14 @@ def test_realizations_spread_over_a_cluster_give_the_same_rows(field):
     assert list(spread["realization"]) == [0] * 4 + [1] * 4 + [2] * 4
     for name in alone.colnames:
         np.testing.assert_array_equal(np.asarray(spread[name]), np.asarray(alone[name]), err_msg=name)
+
+
+def test_galaxies_with_no_detection_near_them_are_missed_not_an_error(field):
+    """A search around injected galaxies can find nothing at all near them (too faint here)."""
+    stacks, renderers = field
+    methods = {"coadd": coadd_method("ivar")}
+    recovery = high_z_recovery(stacks, renderers, methods, FILTERS, n_per_realization=3, realizations=1,
+                               muv_range=(-15.0, -14.5), z_range=(9.0, 10.0), detection_bands=LONG_BANDS,
+                               seed=2, progress=False)  # fmt: skip
+    assert len(recovery) == 3 and not recovery["coadd_detected"].any()
+    assert np.all(np.isnan(recovery["coadd_M_UV"].value))

@@ -276,7 +276,7 @@ def run_survey(
     n_workers: int = 1,
     threads_per_worker: int | None = None,
     retries: int = 1,
-    spread: bool = True,
+    spread: bool = False,
     progress: bool = True,
 ) -> QTable:
     """Run every pointing not yet finished in ``run_dir``, one Dask task each.
@@ -301,7 +301,9 @@ def run_survey(
         How often a failed pointing is tried again before it is reported failed.
     spread : bool
         Run each pointing's injection realizations as tasks of the same cluster, so that workers
-        without a pointing of their own help (the same rows either way).
+        without a pointing of their own help (the same rows either way). Only for fewer pointings
+        than workers: while a pointing waits for its realizations its worker may start another
+        pointing, and two chains would then share one process's state.
 
     Returns
     -------
