@@ -155,6 +155,23 @@ def _dimmed(catalog: QTable, config: SurveyConfig, name: str, *, draws: int, see
                        "selected": np.zeros(0, bool), "M_UV": np.zeros(0) * u.mag})  # fmt: skip
 
 
+def _kept_in_pointings(run: SurveyRun, file_name: str, stamp: dict, compute, columns: list[str]) -> QTable:
+    """Every finished pointing's table ``file_name`` (``columns``), by ``pointing``: read where its
+    folder keeps one made with these settings (``stamp``, in its meta), else ``compute(summary)``,
+    written there atomically."""
+    for summary in run.summaries:
+        name = summary["name"]
+        path = run.folder / name / file_name
+        if path.exists() and stamp.items() <= run.pointing_table(name, file_name).meta.items():
+            continue
+        table = compute(summary)
+        table.meta.update(stamp)
+        atomic_write(path, lambda tmp, table=table: table.write(tmp, format="ascii.ecsv", overwrite=True),
+                     overwrite=True)  # fmt: skip
+        run.forget(file_name)
+    return pointing_tables(run, file_name, keep=lambda t: t[columns])
+
+
 def survey_interlopers(run_dir: str | os.PathLike, method: str, *, draws: int = 4) -> QTable:
     """The simulated low-z interlopers of ``method`` in every finished pointing, by ``pointing``.
 
@@ -166,19 +183,14 @@ def survey_interlopers(run_dir: str | os.PathLike, method: str, *, draws: int = 
     without bright low-z galaxies or faint detections contributes none, with a warning.
     """
     run = SurveyRun.open(run_dir)
-    for name in run.names:
-        path = run.folder / name / f"interlopers_{method}.ecsv"
-        if path.exists() and QTable.read(path).meta.get("draws") == draws:
-            continue
+
+    def dimmed(summary: dict) -> QTable:
+        name = summary["name"]
         catalog = run.pointing_table(name, f"candidates_{method}.ecsv").copy()
-        seed = zlib.crc32(f"{name}/{method}".encode())
-        fakes = _dimmed(catalog, run.config, name, draws=draws, seed=seed)
-        fakes.meta["draws"] = draws
-        atomic_write(path, lambda tmp, fakes=fakes: fakes.write(tmp, format="ascii.ecsv", overwrite=True),
-                     overwrite=True)  # fmt: skip
-        run.forget(path.name)
-    columns = ["target", "weight", "z_phot", "selected", "M_UV"]
-    return pointing_tables(run, f"interlopers_{method}.ecsv", keep=lambda t: t[columns])
+        return _dimmed(catalog, run.config, name, draws=draws, seed=zlib.crc32(f"{name}/{method}".encode()))
+
+    return _kept_in_pointings(run, f"interlopers_{method}.ecsv", {"draws": draws}, dimmed,
+                              ["target", "weight", "z_phot", "selected", "M_UV"])  # fmt: skip
 
 
 MODELLED = "modelled_interlopers.ecsv"  #: a pointing's model objects through its noise and selection
@@ -210,25 +222,20 @@ def survey_modelled_interlopers(
     from ..contamination import modelled_interlopers
 
     run = SurveyRun.open(run_dir)
-    key = _population_key(population, area, seed)
-    for summary in run.summaries:
-        name = summary["name"]
-        path = run.folder / name / MODELLED
-        if path.exists() and QTable.read(path).meta.get("population") == key:
-            continue
+
+    def modelled(summary: dict) -> QTable:
+        name, config = summary["name"], run.config
         catalog = run.pointing_table(name, "candidates_coadd.ecsv")
-        errors = {b: float(np.median(u.Quantity(catalog[f"e_{b}"], u.nJy).value)) for b in run.config.filters}
-        weight = float(summary["area_arcmin2"] / area.to_value(u.arcmin**2))
-        fakes = modelled_interlopers(population, errors, run.config.filters,
-                                     detection_bands=run.config.detection_bands, weight=weight,
-                                     seed=zlib.crc32(f"{name}/{seed}".encode()),
-                                     photoz_options=run.config.photoz_options)  # fmt: skip
-        fakes.meta["population"] = key
-        atomic_write(path, lambda tmp, fakes=fakes: fakes.write(tmp, format="ascii.ecsv", overwrite=True),
-                     overwrite=True)  # fmt: skip
-        run.forget(path.name)
+        errors = {b: float(np.median(u.Quantity(catalog[f"e_{b}"], u.nJy).value)) for b in config.filters}
+        return modelled_interlopers(population, errors, config.filters,
+                                    detection_bands=config.detection_bands,
+                                    weight=float(summary["area_arcmin2"] / area.to_value(u.arcmin**2)),
+                                    seed=zlib.crc32(f"{name}/{seed}".encode()),
+                                    photoz_options=config.photoz_options)  # fmt: skip
+
+    stamp = {"population": _population_key(population, area, seed)}
     columns = ["source", "weight", "z_phot", "selected", "M_UV"]
-    return pointing_tables(run, MODELLED, keep=lambda t: t[columns])
+    return _kept_in_pointings(run, MODELLED, stamp, modelled, columns)
 
 
 def survey_background(
