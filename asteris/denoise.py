@@ -9,12 +9,12 @@ import numpy as np
 from .engine import InferenceOptions, denoise_frames, resolve_model, select_device
 from .fileio import check_writable
 from .network import Asteris
-from .preprocess import data_mean, prepare_stack, restore_image
-from .preprocess_torch import data_mean_torch, prepare_stack_torch, restore_image_torch
+from .preprocess import as_tensor, data_mean, prepare_stack, restore_image
 from .result import DenoiseResult, image_header, provenance_cards
 from .stack import Stack, read_stack, require_exposures
 
 __all__ = ["DenoiseResult", "select_device", "denoise_frames", "denoise", "image_header"]
+
 
 def denoise(
     data,
@@ -66,15 +66,12 @@ def denoise(
     net = resolve_model(model, opts.frames)
     require_exposures(stack.exposures, net.config.frames, "denoise")
     dev = select_device(opts.device)
-    gpu = dev.type == "cuda"  # preprocessing and restoration where the network runs
-    if gpu:
-        prepared = prepare_stack_torch(stack.data, net.config.frames, wcs=stack.wcs, device=dev)
-    else:
-        prepared = prepare_stack(stack.data, net.config.frames, wcs=stack.wcs)
+    work = dev if dev.type == "cuda" else "cpu"  # preprocessing and restoration where the network runs
+    prepared = prepare_stack(stack.data, net.config.frames, wcs=stack.wcs, device=work)
     out = denoise_frames(prepared.frames, net, options=opts, device=dev, progress=progress)
-    image, mask = restore_image_torch(out, prepared, device=dev) if gpu else restore_image(out, prepared)
-    raw = stack.data[(slice(None), *prepared.crop)]
-    coadd = data_mean_torch(raw, device=dev).cpu().numpy() if gpu else data_mean(raw)
+    image, mask = restore_image(out, prepared, device=work)
+    raw = as_tensor(stack.data[(slice(None), *prepared.crop)], device=work)
+    coadd = data_mean(raw).cpu().numpy()
     cards = provenance_cards(net, prepared.exposures, opts.tile_size)
     header = image_header(stack.header, prepared.wcs, cards)
     result = DenoiseResult(image, mask, coadd.astype(np.float32), header, prepared.wcs, prepared.crop)

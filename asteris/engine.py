@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from .checkpoint import load_model
 from .errors import ConfigError
 from .network import Asteris, compile_network
-from .preprocess_torch import data_mean_torch, nanmedian_all, nanmedian_frames
+from .preprocess import data_mean, nanmedian_all, temporal_nanmedian
 from .tiling import apply_tiled, pad_to_multiple, tile_grid
 from .tuning import choose_memory_format
 
@@ -152,7 +152,7 @@ def tile_offset(tile: torch.Tensor) -> torch.Tensor:
     Equal, bit for bit, to ``np.nanmedian(np.nanmedian(data, axis=0))`` with
     zeros as NaN, computed where the tile already is (on the GPU, when used).
     """
-    per_pixel = nanmedian_frames(torch.where(tile != 0, tile, torch.nan))
+    per_pixel = temporal_nanmedian(torch.where(tile != 0, tile, torch.nan))
     return nanmedian_all(per_pixel, empty=0.0)
 
 
@@ -205,7 +205,7 @@ def denoise_frames(
     # On a GPU the frames go there once: offsets, tiles and stitching are all computed there.
     work = dev if dev.type == "cuda" else torch.device("cpu")
     data = torch.as_tensor(np.asarray(frames, dtype=np.float32), device=work)
-    stack_offset = float(nanmedian_all(data_mean_torch(data)))
+    stack_offset = float(nanmedian_all(data_mean(data)))
     shifted = torch.where(data != 0, data - stack_offset, 0)
     padded, (h, w) = pad_to_multiple(shifted, multiple)
     tiles, overlaps = tile_geometry(padded.shape[1:], multiple, tile_size or DEFAULT_TILE, overlap)

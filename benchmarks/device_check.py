@@ -117,7 +117,7 @@ def denoise_4k(size: dict, weights: Path, device: torch.device) -> dict:
     field = mock_field(bands=[BAND], shape=size["shape"], progress=False)
     source = Path(field.params["path"]) / f"{BAND.lower()}.fits"
     start = time.perf_counter()
-    out = end_to_end(source, weights, device, size["small_stack"], None, numpy_baseline=False)
+    out = end_to_end(source, weights, device, size["small_stack"], None, cpu_baseline=False)
     return {**out, "seconds": round(time.perf_counter() - start, 1)}
 
 

@@ -78,15 +78,18 @@ def _gpu_lines(g: dict) -> list[str]:
             lines.append(f"  training  {r['mode']:>12} {r['sample']:>15}: {r['steps_per_s']:.2f} steps/s")
     e = g.get("end_to_end")
     if e:
+        # runs before one preprocessing implementation timed numpy on the host
+        host = "cpu" if "preprocess_cpu_s" in e else "numpy"
         lines.append(
-            f"  preprocessing {e['stack']}: numpy {e.get('preprocess_numpy_s', float('nan')):.2f} s, "
-            f"torch on the GPU {e.get('preprocess_gpu_s', float('nan')):.2f} s"
+            f"  preprocessing {e['stack']}: host CPU ({host}) "
+            f"{e.get(f'preprocess_{host}_s', float('nan')):.2f} s, "
+            f"on the GPU {e.get('preprocess_gpu_s', float('nan')):.2f} s"
         )
         for r in e["modes"]:
             lines.append(
                 f"  end to end {e['stack']} ({r['mode']}, tile {e['tile'] or 'default'}): "
                 f"denoise() {r['denoise_call_s']:.1f} s; network {r['network_s']:.1f} s, restore "
-                f"{r.get('restore_gpu_s', float('nan')):.2f} s (numpy {r['restore_numpy_s']:.2f} s)"
+                f"{r.get('restore_gpu_s', float('nan')):.2f} s (host {r[f'restore_{host}_s']:.2f} s)"
             )
     return lines
 
