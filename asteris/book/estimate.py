@@ -125,7 +125,8 @@ def full_mode_plan(
         area = nircam_stack_voxels(0.063, 1) * _GRID_SCALE**2 / 3600  # one long-wave module, in arcmin^2
         cpu = cpu_stage_minutes(area, searches=searches, realizations=realizations)
     if cpu is not None:
-        lines.append(f"  the search ({searches}x) and the injections ({realizations} realizations) on "
+        plural = "s" * (realizations != 1)
+        lines.append(f"  the search ({searches}x) and the injections ({realizations} realization{plural}) on "
                      f"{area:.1f} arcmin^2: {cpu[0]:.0f} + {cpu[1]:.0f} min on 2 CPU cores (fits of "
                      "benchmarks/results/scaling.json, the network run on the CPU: "
                      "an upper bound)")  # fmt: skip

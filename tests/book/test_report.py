@@ -87,6 +87,7 @@ def test_every_table_of_the_book_renders_from_the_committed_results():
         "field_against_injected_table",
         "survey_cost_table",
         "scaling_table",
+        "packing_table",
         "closure_report_table",
         "closure_injections_table",
         "closure_contamination_table",

@@ -47,6 +47,16 @@ def test_catalog_keeps_clear_of_sources_edges_and_itself():
     assert np.array_equal(cat["x"], again["x"])
 
 
+def test_a_survey_pointing_holds_its_160_galaxies_in_one_realization():
+    """benchmarks/packing.py packs the survey's 4 x 40 into one realization: they fit 16 px apart."""
+    avoid = np.zeros((512, 512), bool)
+    avoid[:, :40] = True  # a strip without data, as a pointing's edge has
+    cat = injection_catalog(avoid, n=160, mags=(24, 28), seed=1)
+    d = np.hypot(cat["x"][:, None] - cat["x"][None], cat["y"][:, None] - cat["y"][None])
+    assert len(cat) == 160 and d[~np.eye(160, dtype=bool)].min() >= 16
+    assert not avoid[np.round(cat["y"]).astype(int), np.round(cat["x"]).astype(int)].any()
+
+
 def test_catalog_refuses_what_does_not_fit():
     with pytest.raises(ConfigError, match="fit"):
         injection_catalog(np.zeros((64, 64), bool), n=200, mags=(24, 28), min_separation=16)

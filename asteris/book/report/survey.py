@@ -18,6 +18,7 @@ __all__ = [
     "through_injections_table",
     "survey_cost_table",
     "scaling_table",
+    "packing_table",
     "closure_runs",
     "closure_clause",
 ]
@@ -324,4 +325,51 @@ def scaling_table(*, result: dict | None = None) -> str:
         header = ["cluster", "workers", "torch threads per worker", "pointing (px)", "wall (s)", "status"]
         text += "\n\nOne pointing, its realizations spread over the workers:\n\n"
         text += markdown_table(header, rows)
+    return text
+
+
+def _sigma_cell(value) -> str:
+    text = format_number(value, "+.1f", "-")
+    return f"**{text}**" if value is not None and abs(value) >= 2 else text
+
+
+def packing_table(*, result: dict | None = None) -> str:
+    """Injections packed into one realization against the survey's several: the stages' time on the
+    timed pointings, then completeness and migration per true M_UV bin, each way, with the difference
+    in sd of the paired bootstrap over pointings (``packing.json``)."""
+    packing = result or committed_result("packing")
+    survey, packed = packing["survey_setting"], packing["packed_setting"]
+    names = (f"{survey['realizations']} x {survey['per_realization']}", f"{packed['realizations']} x "
+             f"{packed['per_realization']}")  # fmt: skip
+    rows = []
+    for r in (r for r in packing["pointings"] if "survey_seconds" in r):
+        t, full = r["survey_seconds"], r.get("full_chain_seconds", {})
+        rows.append([r["pointing"], *(f"{t[k]:.0f}" for k in _STAGES),
+                     format_number(full.get("injections"), ".0f", "-"),
+                     f"{r['packed_injections_seconds']:.0f}",
+                     "yes" if t["rows_identical_to_folder"] else "no"])  # fmt: skip
+    header = ["pointing", "load (s)", "fine-tuning (s)", "search (s)", f"injections {names[0]} (s)",
+              f"injections {names[0]}, whole chain each (s)", f"injections {names[1]} (s)",
+              "survey's rows reproduced"]  # fmt: skip
+    commands = ", then ".join(f"`{c}`" for c in packing["commands"])
+    text = (f"{commands} on a {machine_line(packing)}; {len(packing['pointings'])} pointings.\n\n"
+            + markdown_table(header, rows))  # fmt: skip
+    check = packing.get("one_thread_check")
+    if check:
+        same = "exactly its rows" if check["rows_identical_to_folder"] else "**other rows**"
+        text += (f"\n\nWith one torch thread, as each survey worker had, the survey's setting on "
+                 f"{check['pointing']} gives {same}.")  # fmt: skip
+    for method, c in packing["comparison"].items():
+        rows = [[f"{b['M_UV']:.2f}", b["n_survey"], b["n_packed"],
+                 format_number(b["completeness_survey"]), format_number(b["completeness_packed"]),
+                 _sigma_cell(b["completeness_difference_sigma"]),
+                 format_number(b["migration_survey"], "+.2f"), format_number(b["migration_packed"], "+.2f"),
+                 _sigma_cell(b["migration_difference_sigma"])]
+                for b in c["bins"] if b["n_survey"] or b["n_packed"]]  # fmt: skip
+        header = ["true M_UV", f"n {names[0]}", f"n {names[1]}", f"completeness {names[0]}",
+                  f"completeness {names[1]}", "difference (sd)", f"migration {names[0]}",
+                  f"migration {names[1]}", "difference (sd)"]  # fmt: skip
+        text += (f"\n\n{METHOD_NAMES.get(method, method)}: {c['within_2_sigma']} of {c['judged']} bins "
+                 "with 10 or more galaxies each way within 2 sd.\n\n"
+                 + markdown_table(header, rows))  # fmt: skip
     return text

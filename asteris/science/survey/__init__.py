@@ -37,7 +37,14 @@ from .read import (
     survey_interlopers,
     survey_modelled_interlopers,
 )
-from .run import run_pointing, run_survey, search_pointing
+from .run import (
+    injection_seed,
+    pointing_methods,
+    pointing_recovery,
+    run_pointing,
+    run_survey,
+    search_pointing,
+)
 
 __all__ = [
     "SURVEY_SCHEMA",
@@ -46,6 +53,9 @@ __all__ = [
     "pointing_from_record",
     "SurveyConfig",
     "search_pointing",
+    "pointing_methods",
+    "pointing_recovery",
+    "injection_seed",
     "run_pointing",
     "run_survey",
     "SurveyRun",

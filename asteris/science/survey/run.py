@@ -26,17 +26,26 @@ from .config import SURVEY_SCHEMA, SurveyConfig, pointing_record
 from .folder import FIELD_HIGH_Z, SUMMARY, counted, write_table
 from .memory import check_pointing_memory
 
-__all__ = ["search_pointing", "effective_volumes", "run_pointing", "run_survey"]
+__all__ = [
+    "search_pointing",
+    "pointing_methods",
+    "pointing_recovery",
+    "injection_seed",
+    "effective_volumes",
+    "run_pointing",
+    "run_survey",
+]
 
 
-def _injection_seed(config: SurveyConfig, name: str) -> int:
-    """Each pointing's own injections, the same on every run."""
+def injection_seed(config: SurveyConfig, name: str) -> int:
+    """The seed of pointing ``name``'s injections: its own, the same on every run."""
     return int(
         np.random.SeedSequence([config.injection_seed, zlib.crc32(name.encode())]).generate_state(1)[0]
     )
 
 
-def _methods(stacks: dict, config: SurveyConfig, folder: Path) -> dict:
+def pointing_methods(stacks: dict, config: SurveyConfig, folder: Path) -> dict:
+    """The ivar coadd, and ASTERIS fine-tuned on the pointing's training band (its run in ``folder``)."""
     from ...config import TrainConfig
     from ...training import train
     from ..methods import asteris_method, coadd_method
@@ -83,7 +92,16 @@ def search_pointing(
     return found, flipped
 
 
-def _recovery(stacks, renderers, methods, config: SurveyConfig, seed: int, *, spread: bool) -> QTable:
+def pointing_recovery(
+    stacks, renderers, methods, config: SurveyConfig, *, seed: int, spread: bool = False, reuse: bool = True
+) -> QTable:
+    """A pointing's injection-recovery as its survey runs it: `~asteris.science.highz.high_z_recovery`
+    with the config's galaxies, ranges and detection bands, fluxes measured on the coadd.
+
+    ``spread``: its realizations as tasks of the Dask cluster that runs this pointing.
+    ``reuse``: as `~asteris.science.highz.high_z_recovery` (``False``: every realization through
+    the whole chain, as the survey ran before; the same rows at about twice the cost).
+    """
     from ..highz import high_z_recovery
 
     return high_z_recovery(stacks, renderers, methods, config.filters,
@@ -91,7 +109,7 @@ def _recovery(stacks, renderers, methods, config: SurveyConfig, seed: int, *, sp
                            muv_range=config.muv_range, z_range=(config.z_edges[0], config.z_edges[-1]),
                            detection_bands=config.detection_bands, measure_with=methods["coadd"], seed=seed,
                            muv_slope=config.injection_muv_slope, progress=False,
-                           mapper=cluster_map() if spread else None)  # fmt: skip
+                           mapper=cluster_map() if spread else None, reuse=reuse)  # fmt: skip
 
 
 def effective_volumes(recovery: QTable, methods, config: SurveyConfig, area: u.Quantity) -> dict:
@@ -164,22 +182,22 @@ def run_pointing(
         stacks, renderers, truth, boost = pointing.load(config.bands)
         check_pointing_memory(stacks, pointing.name)  # before the chain, not at its peak
         lap("load")
-        methods = _methods(stacks, config, work)
+        methods = pointing_methods(stacks, config, work)
         lap("train")
         found, negated = search_pointing(stacks, renderers, methods, config, negated=config.search_negated)
         inside = footprint(stacks)
         for table in (*found.values(), *negated.values()):
             table["in_footprint"] = on_footprint(inside, table)
         lap("search")
-        seed, spread = _injection_seed(config, pointing.name), spread and _dask_worker() is not None
-        recovery = _recovery(stacks, renderers, methods, config, seed, spread=spread)
+        seed, spread = injection_seed(config, pointing.name), spread and _dask_worker() is not None
+        recovery = pointing_recovery(stacks, renderers, methods, config, seed=seed, spread=spread)
         lap("injections")
         if config.closure_copies and truth is not None:
             closure = closure_pointing(stacks, renderers, methods, config.filters, truth, found,
                                        copies=config.closure_copies, n_per_realization=config.per_realization,
                                        inside=inside, detection_bands=config.detection_bands,
                                        measure_with=methods["coadd"],
-                                       seed=_injection_seed(config, "closure/" + pointing.name))  # fmt: skip
+                                       seed=injection_seed(config, "closure/" + pointing.name))  # fmt: skip
             write_table(closure, work / "closure.ecsv")
             lap("closure")
         shape = stacks[config.training_band].data.shape[1:]

@@ -22,6 +22,7 @@ from asteris.errors import ConfigError  # noqa: E402
 from asteris.mock import MockPointing  # noqa: E402
 from asteris.science.survey import (  # noqa: E402
     SurveyConfig,
+    injection_seed,
     read_survey,
     run_survey,
     survey_background,
@@ -37,6 +38,13 @@ TINY = {"realizations": 1, "per_realization": 6, "photoz_options": {"z_step": 0.
         "train": {"frames": 4, "f_maps": 8, "num_blocks": [1, 1, 1], "num_refinement_blocks": 1,
                   "patch_size": 32, "batch_size": 1, "epochs": 1, "max_steps_per_epoch": 2}}  # fmt: skip
 POINTINGS = "[MockPointing(seed, shape=(192, 192), exposures=8) for seed in (3, 4)]"
+
+
+def test_each_pointing_has_injections_of_its_own_the_same_on_every_run():
+    config, name = SurveyConfig(), "mock-seed1"
+    assert len({injection_seed(config, f"mock-seed{i}") for i in range(1, 21)}) == 20
+    assert injection_seed(config, name) == injection_seed(SurveyConfig(), name)
+    assert injection_seed(SurveyConfig(injection_seed=1), name) != injection_seed(config, name)
 
 
 def test_a_folder_keeps_its_config_and_mock_version(tmp_path):
