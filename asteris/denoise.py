@@ -66,7 +66,8 @@ def denoise(
     net = resolve_model(model, opts.frames)
     require_exposures(stack.exposures, net.config.frames, "denoise")
     dev = select_device(opts.device)
-    work = dev if dev.type == "cuda" else "cpu"  # preprocessing and restoration where the network runs
+    # preprocessing and restoration on the network's CUDA GPU; elsewhere on the CPU (mps has no float64)
+    work = dev if dev.type == "cuda" else "cpu"
     prepared = prepare_stack(stack.data, net.config.frames, wcs=stack.wcs, device=work)
     out = denoise_frames(prepared.frames, net, options=opts, device=dev, progress=progress)
     image, mask = restore_image(out, prepared, device=work)

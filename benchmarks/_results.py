@@ -39,6 +39,17 @@ def json_ready(value, digits: int | None = None):
     return value
 
 
+def same_rows(a, b) -> bool:
+    """Whether two tables hold the same columns with the same values, row for row (NaN equal to NaN)."""
+    if list(a.colnames) != list(b.colnames):
+        return False
+    for name in a.colnames:
+        x, y = np.asarray(a[name]), np.asarray(b[name])
+        if not np.array_equal(x, y, equal_nan=x.dtype.kind == "f" and y.dtype.kind == "f"):
+            return False
+    return True
+
+
 def write_result(path: str | os.PathLike, result: dict, *, indent: int = 1) -> Path:
     """Write ``result`` as JSON (non-finite numbers as null) atomically, replacing an older file."""
     text = json.dumps(json_ready(result), indent=indent) + "\n"

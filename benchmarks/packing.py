@@ -38,6 +38,7 @@ Usage: ``python benchmarks/packing.py [--pointings 20] [--timed 2] [--full-chain
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -45,7 +46,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _results import write_result
+from _results import same_rows, write_result
 from astropy.table import QTable
 from survey_uvlf import survey_config
 
@@ -72,14 +73,15 @@ def _timed(function, *args, **kwargs):
     return out, round(time.perf_counter() - start, 2)
 
 
-def _same_rows(a: QTable, b: QTable) -> bool:
-    for name in a.colnames:
-        x, y = np.asarray(a[name]), np.asarray(b[name])
-        if x.dtype.kind == "f" and not np.array_equal(x, y, equal_nan=True):
-            return False
-        if x.dtype.kind != "f" and not np.array_equal(x, y):
-            return False
-    return a.colnames == b.colnames
+def _survey_rows(
+    pointing, folder: Path, survey, stacks, renderers, methods=None, **options
+) -> tuple[float, bool]:
+    """The survey's setting on this pointing (``options``: as `pointing_recovery`), timed, and whether
+    its rows are the folder's."""
+    methods = methods or _methods(folder)
+    rows, seconds = _timed(pointing_recovery, stacks, renderers, methods, survey,
+                           seed=injection_seed(survey, pointing.name), **options)  # fmt: skip
+    return seconds, same_rows(rows, QTable.read(folder / "recovery.ecsv"))
 
 
 def survey_timing(pointing, folder: Path, survey, stacks, renderers, load_s: float) -> dict:
@@ -88,25 +90,23 @@ def survey_timing(pointing, folder: Path, survey, stacks, renderers, load_s: flo
         _, train_s = _timed(pointing_methods, stacks, survey, Path(scratch))
     methods = _methods(folder)
     _, search_s = _timed(search_pointing, stacks, renderers, methods, survey, negated=survey.search_negated)
-    seed = injection_seed(survey, pointing.name)
-    rows, injections_s = _timed(pointing_recovery, stacks, renderers, methods, survey, seed=seed)
-    identical = _same_rows(rows, QTable.read(folder / "recovery.ecsv"))
+    injections_s, identical = _survey_rows(pointing, folder, survey, stacks, renderers, methods)
     return {"load": load_s, "train": train_s, "search": search_s, "injections": injections_s,
             "rows_identical_to_folder": identical}  # fmt: skip
+
+
+def _loaded(seed: int, run_dir: Path, survey):
+    pointing = MockPointing(seed)
+    stacks, renderers, _, _ = pointing.load(survey.bands)
+    return pointing, run_dir / pointing.name, stacks, renderers
 
 
 def full_chain_seconds(seed: int, run_dir: Path, survey) -> dict:
     """The survey's setting through the whole chain every realization (``reuse=False``: the injections
     as the survey first ran them), timed, with its rows checked against the folder's."""
-    pointing = MockPointing(seed)
-    folder = run_dir / pointing.name
-    stacks, renderers, _, _ = pointing.load(survey.bands)
-    rows, seconds = _timed(pointing_recovery, stacks, renderers, _methods(folder), survey,
-                           seed=injection_seed(survey, pointing.name), reuse=False)  # fmt: skip
-    return {
-        "injections": seconds,
-        "rows_identical_to_folder": _same_rows(rows, QTable.read(folder / "recovery.ecsv")),
-    }
+    pointing, folder, stacks, renderers = _loaded(seed, run_dir, survey)
+    seconds, identical = _survey_rows(pointing, folder, survey, stacks, renderers, reuse=False)
+    return {"injections": seconds, "rows_identical_to_folder": identical}
 
 
 def one_thread_rows(seed: int, run_dir: Path, survey) -> dict:
@@ -117,16 +117,11 @@ def one_thread_rows(seed: int, run_dir: Path, survey) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        pointing = MockPointing(seed)
-        folder = run_dir / pointing.name
-        stacks, renderers, _, _ = pointing.load(survey.bands)
-        rows = pointing_recovery(
-            stacks, renderers, _methods(folder), survey, seed=injection_seed(survey, pointing.name)
-        )
+        pointing, folder, stacks, renderers = _loaded(seed, run_dir, survey)
+        _, identical = _survey_rows(pointing, folder, survey, stacks, renderers)
     finally:
         torch.set_num_threads(threads)
-    return {"pointing": pointing.name, "threads": 1,
-            "rows_identical_to_folder": _same_rows(rows, QTable.read(folder / "recovery.ecsv"))}  # fmt: skip
+    return {"pointing": pointing.name, "threads": 1, "rows_identical_to_folder": identical}
 
 
 def run_pointing(seed: int, run_dir: Path, work: Path, survey, packed, timed: bool) -> dict:
@@ -146,8 +141,11 @@ def run_pointing(seed: int, run_dir: Path, work: Path, survey, packed, timed: bo
     return record
 
 
-def _arrays(table: QTable) -> dict:
-    """The columns the comparison needs, as plain arrays (read once per table)."""
+@functools.cache
+def _arrays(path: Path) -> dict:
+    """The columns the comparison needs of the rows at ``path``, as plain arrays (each file read once:
+    the results are rewritten after every pointing, and a file never changes once written)."""
+    table = QTable.read(path)
     out = {"M_UV": np.asarray(getattr(table["M_UV"], "value", table["M_UV"]), float)}
     for method in METHODS:
         out[f"{method}_selected"] = np.asarray(table[f"{method}_selected"], bool)
@@ -185,9 +183,9 @@ def _sigma(difference: float, sd: float) -> float | None:
     return difference / sd if sd > 0 else None
 
 
-def comparison(survey_tables: list[QTable], packed_tables: list[QTable], seed: int = 0) -> dict:
-    """Per method and bin, both settings and their difference in sd of a paired bootstrap over pointings."""
-    survey, packed = [_arrays(t) for t in survey_tables], [_arrays(t) for t in packed_tables]
+def comparison(survey: list[dict], packed: list[dict], seed: int = 0) -> dict:
+    """Per method and bin, both settings (`_arrays` of each pointing's rows) and their difference in sd
+    of a paired bootstrap over pointings."""
     rng = np.random.default_rng(seed)
     draws = [rng.integers(0, len(survey), len(survey)) for _ in range(BOOTSTRAP)]
     bins, out = len(EDGES) - 1, {}
@@ -265,8 +263,10 @@ def main() -> None:
 
 def _result(records: dict, commands: list[str], args, run_dir: Path, work: Path) -> dict:
     names = list(records)
-    tables = ([QTable.read(run_dir / n / "recovery.ecsv") for n in names],
-              [QTable.read(work / f"{n}.ecsv") for n in names])  # fmt: skip
+    tables = (
+        [_arrays(run_dir / n / "recovery.ecsv") for n in names],
+        [_arrays(work / f"{n}.ecsv") for n in names],
+    )
     return {
         "commands": commands,
         "machine": machine_description(),

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 from _memory import status_mb
-from _results import write_result
+from _results import same_rows, write_result
 
 from asteris.engine import DEFAULT_TILE
 
@@ -104,31 +104,22 @@ def injection_comparison(realizations: int = 2) -> dict:
     """The injection stage on the 512 x 512 pointing, the full chain and with reuse, in one process."""
     from asteris.book import CI_REFERENCE, reference_weights
     from asteris.mock import MockPointing
-    from asteris.science.highz import high_z_recovery
     from asteris.science.methods import asteris_method, coadd_method
+    from asteris.science.survey import pointing_recovery
 
-    config = _config(512)
+    config = dataclasses.replace(_config(512), realizations=realizations)
     stacks, renderers, _, _ = MockPointing(1).load(config.bands)
     model = str(reference_weights(*CI_REFERENCE))
     methods = {"coadd": coadd_method("ivar"), "asteris": asteris_method(model)}
     out, tables = {}, {}
     for reuse in (False, True):
         start = time.perf_counter()
-        tables[reuse] = high_z_recovery(stacks, renderers, methods, config.filters,
-                                        n_per_realization=PER_512, realizations=realizations,
-                                        muv_range=config.muv_range,
-                                        z_range=(config.z_edges[0], config.z_edges[-1]),
-                                        detection_bands=config.detection_bands, measure_with=methods["coadd"],
-                                        seed=3, muv_slope=-2.0, reuse=reuse, progress=False)  # fmt: skip
+        tables[reuse] = pointing_recovery(stacks, renderers, methods, config, seed=3, reuse=reuse)
         out["reuse" if reuse else "full"] = round((time.perf_counter() - start) / realizations, 2)
     reused, full = tables[True], tables[False]
-    same = all(_same(np.asarray(reused[c]), np.asarray(full[c])) for c in full.colnames)
+    same = same_rows(reused, full)
     return {"seconds_per_realization": out, "speedup": round(out["full"] / out["reuse"], 2),
             "rows": len(tables[True]), "identical_rows": same, "realizations": realizations}  # fmt: skip
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f" and b.dtype.kind == "f"))
 
 
 def _hand_started(workers: int):

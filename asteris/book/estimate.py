@@ -15,11 +15,9 @@ seven 2048 x 2048 planes of 4-byte pixels); exposure counts are the manifest's
 
 from __future__ import annotations
 
-import json
-
 from ..archive import load_manifest
-from ..resources import ShippedFileError, shipped_file
-from .chapters import FINE_TUNE_STEPS
+from ..resources import ShippedFileError
+from .chapters import FINE_TUNE_STEPS, committed_result
 
 __all__ = [
     "PEAK_FP32_TFLOPS",
@@ -53,7 +51,7 @@ def nircam_stack_voxels(detector_scale: float, exposures: int) -> float:
 
 def _measured_rates() -> tuple[float, float]:
     """(seconds per published-size training step, denoised voxels per second), bf16 on the H100."""
-    gpu = json.loads(shipped_file("benchmarks/results/gpu.json").read_text())
+    gpu = committed_result("gpu")
     step = next(r["seconds_per_step"] for r in gpu["training"] if r.get("mode") == "bf16")
     tiles = [r for r in gpu["inference"] if r["mode"] == "bf16" and r["tile"].startswith("16x")]
     voxels = tiles[0]["voxels_per_s"]
@@ -66,8 +64,7 @@ def cpu_stage_minutes(area_arcmin2: float, *, searches: int, realizations: int) 
     against the area; the network runs on those CPUs too, so on a GPU this is an upper bound);
     None where that result is not at hand."""
     try:
-        scaling = json.loads(shipped_file("benchmarks/results/scaling.json").read_text())
-        fits = scaling["real_pointing"]["fits"]
+        fits = committed_result("scaling")["real_pointing"]["fits"]
     except (ShippedFileError, KeyError):
         return None
 
