@@ -493,8 +493,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--steps", type=POSITIVE_INT, default=100, help="fine-tuning steps per pointing (default 100)"
     )
-    p.add_argument("--realizations", type=POSITIVE_INT, default=1, help="injection realizations per pointing")
-    p.add_argument("--per", type=POSITIVE_INT, default=160, help="galaxies per realization, 16 px apart")
+    p.add_argument("--realizations", type=POSITIVE_INT, default=4, help="injection realizations per pointing")
+    p.add_argument("--per", type=POSITIVE_INT, default=40, help="galaxies injected per realization")
     p.set_defaults(func=_cmd_survey)
 
     p = sub.add_parser("synthetic", help="write a small synthetic stack (quick tests)")

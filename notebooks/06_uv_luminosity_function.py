@@ -337,7 +337,9 @@ Markdown("Candidates per measured M_UV bin, found (with the subtracted backgroun
 # Its four realizations of 40 fit in one of 160, which on the same twenty
 # pointings gives the same completeness and migration within 2 sd in every
 # bin for a quarter of the injections' cost, less than the search
-# ({ref}`bench-packing`): the survey's configuration now packs them so.
+# ({ref}`bench-packing`); the survey keeps four, since four times the density
+# raises the detection image's local noise around the field's own galaxies,
+# which the closure copies must not see.
 # The runner needs nothing but an address: the 12-pointing survey of mock
 # version 3 ran on a scheduler and workers started by hand (cost table in
 # {ref}`bench-survey`). A run folder records its mock version, so that

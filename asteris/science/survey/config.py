@@ -79,10 +79,12 @@ class SurveyConfig:
     ``train``: the fine-tuning `~asteris.config.TrainConfig` (as a dict) applied to each
     pointing's ``training_band`` stack, from the checkpoint ``init_from``; ``None`` runs the
     coadd alone. Injection-recovery: ``realizations`` x ``per_realization`` galaxies uniform in
-    ``muv_range`` and ``z_edges``, each pointing with its own random draws. By default the 160 galaxies
-    of a 512 x 512 pointing go in one realization, at least 16 px apart: every realization runs
-    ASTERIS over the detection bands again, and one of 160 gave the completeness and migration of
-    four of 40 within 2 sd in every bin, at a quarter of the cost (``benchmarks/packing.py``).
+    ``muv_range`` and ``z_edges``, each pointing with its own random draws. The 160 galaxies of a
+    512 x 512 pointing also fit in one realization (``realizations=1, per_realization=160``), at a
+    quarter of the cost with the same completeness and migration within 2 sd in every bin
+    (``benchmarks/packing.py``); the default stays at 40 a realization, since four times that
+    density raises the detection image's local noise around the field's own detections
+    (``tests/science/test_closure.py``), which the closure copies must not see.
     ``closure_copies``: on a pointing with a truth catalogue, that many copies of each of its own
     z > 8.5 galaxies go through the injection road too (`asteris.science.closure`).
     ``search_negated``: search the negated images as well (the spurious-candidate estimate).
@@ -97,8 +99,8 @@ class SurveyConfig:
     training_band: str = "F200W"
     train: dict | None = None
     init_from: str | None = None
-    realizations: int = 1
-    per_realization: int = 160
+    realizations: int = 4
+    per_realization: int = 40
     muv_range: tuple[float, float] = (-22.5, -18.5)
     z_edges: tuple[float, ...] = (8.5, 9.5, 10.5, 11.5, 13.0, 16.0)
     muv_step: float = 0.025
