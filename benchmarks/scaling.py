@@ -8,10 +8,14 @@ committed ``tiny`` reference), the search of both methods with its negated
 twin, and one realization of injections at the survey's density (40 galaxies
 per 512 x 512 pixels). The mock fields are simulated first, outside the
 timed chain (a real pointing is read from its files). A thread samples the
-process's resident set every 0.1 s; each stage's peak is the largest sample
-within it. Time and peak memory are fitted against the area (a + b x area)
-and extrapolated to a real NIRCam pointing: one module of the JADES
-manifest's long-wave detector on the 0.04-arcsec grid (`asteris.book.estimate`).
+process's resident set and its anonymous part every 0.05 s; each stage's peak
+is the largest sample within it. The anonymous part is what the system cannot
+take back: the chain memory-maps its stacks
+(`asteris.science.survey.stacks_on_disk`), and the pages of them it has read
+are file cache, counted in the resident set and given back under pressure.
+Time and peak memory are fitted against the area (a + b x area) and
+extrapolated to a real NIRCam pointing: one module of the JADES manifest's
+long-wave detector on the 0.04-arcsec grid (`asteris.book.estimate`).
 
 ``--injections`` also times the injection stage both ways on the 512 x 512
 pointing, in one process: the full chain per realization (``reuse=False``:
@@ -53,6 +57,7 @@ from asteris.engine import DEFAULT_TILE
 RESULTS = Path(__file__).parent / "results" / "scaling.json"
 PER_512 = 40  #: injected galaxies per 512 x 512 pixels, the survey's density
 GRID_SCALE = 0.04  #: arcsec per pixel of the mock and of the aligned stacks
+SAMPLE_S = 0.05  #: seconds between two samples of the process's memory
 
 
 def _config(side: int):
@@ -67,8 +72,8 @@ def _config(side: int):
 
 def _sampled(samples: list, stop: threading.Event) -> None:
     while not stop.is_set():
-        samples.append((time.perf_counter(), status_mb("VmRSS")))
-        stop.wait(0.1)
+        samples.append((time.perf_counter(), status_mb("VmRSS"), status_mb("RssAnon")))
+        stop.wait(SAMPLE_S)
 
 
 def child(side: int) -> dict:
@@ -86,17 +91,20 @@ def child(side: int) -> dict:
         summary = run_pointing(MockPointing(1, shape=(side, side)), folder, _config(side))
     stop.set()
     sampler.join()
-    stages, peaks, edge = summary["seconds"], {}, start
+    stages, peaks, anonymous, edge = summary["seconds"], {}, {}, start
     for stage in ("load", "train", "search", "injections", "write"):
-        inside = [mb for t, mb in samples if edge <= t <= edge + stages[stage] + 0.1]
-        peaks[stage] = max(inside, default=float("nan"))
+        inside = [(rss, anon) for t, rss, anon in samples if edge <= t <= edge + stages[stage] + SAMPLE_S]
+        peaks[stage] = max((rss for rss, _ in inside), default=float("nan"))
+        anonymous[stage] = max((anon for _, anon in inside), default=float("nan"))
         edge += stages[stage]
+    anonymous["process"] = max(anon for _, _, anon in samples)
     gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
     from asteris.mock.datasets import HIGH_Z_FIELD
 
     voxels = len(_config(side).bands) * HIGH_Z_FIELD["exposures"] * side**2  # every band's stack
     return {"side": side, "area_arcmin2": (side * GRID_SCALE) ** 2 / 3600, "voxels": voxels,
-            "seconds": stages, "peak_rss_mb": {**peaks, "process": status_mb("VmHWM")}, "peak_gpu_mb": gpu,
+            "seconds": stages, "peak_rss_mb": {**peaks, "process": status_mb("VmHWM")},
+            "peak_anonymous_mb": anonymous, "peak_gpu_mb": gpu,
             "injected": summary["injected"], "threads": torch.get_num_threads()}  # fmt: skip
 
 
@@ -208,8 +216,10 @@ def extrapolation(runs: list[dict]) -> dict:
     out["seconds"]["total"] = sum(v for k, v in out["seconds"].items() if k != "total")
     # below a full tile the network's tiles grow with the pointing, and their activations with them
     full = full if len(full) >= 2 else runs
-    memory = fit([r["area_arcmin2"] for r in full], [r["peak_rss_mb"]["process"] for r in full])
-    out["fits"]["peak_rss_mb"], out["peak_rss_mb"] = memory, memory["a"] + memory["b_per_arcmin2"] * target
+    for key in ("peak_rss_mb", "peak_anonymous_mb"):
+        if all(key in r for r in full):
+            memory = fit([r["area_arcmin2"] for r in full], [r[key]["process"] for r in full])
+            out["fits"][key], out[key] = memory, memory["a"] + memory["b_per_arcmin2"] * target
     out["memory_fit_sides"] = [r["side"] for r in full]
     stages = {k: v for k, v in out["seconds"].items() if k != "total"}
     out["dominant_stage"] = max(stages, key=stages.get)

@@ -142,8 +142,7 @@ def multiband_catalog(
     widest = max(r.psf_fwhm for r in renderers.values())
     diameter = (aperture_diameter if aperture_diameter is not None else 2 * widest * u.arcsec).to(u.arcsec)
     diameter_px = diameter.value / scale
-    # background and noise of each band, once; in dual-image mode only the detection bands are needed
-    dets = _band_images(images if measure_images is None else {b: images[b] for b in bands}, renderers)
+    dets = _band_images({b: images[b] for b in bands}, renderers)  # the measured bands' are made in turn
     combined = _combine(dets[b] for b in bands)
     det_fwhm = max(renderers[b].fwhm_px for b in bands)
     sources = detect(combined, fwhm=det_fwhm, threshold=threshold, n_pixels=n_pixels, deblend=deblend,
@@ -154,10 +153,12 @@ def multiband_catalog(
     if wcs is not None:
         table["ra"], table["dec"] = sources["ra"], sources["dec"]
     table.meta["aperture_diameter"] = diameter
-    measured = (
-        dets if measure_images is None else _band_images(_same_bands(measure_images, images), renderers)
-    )
-    for band, det in measured.items():
+    measured = images if measure_images is None else _same_bands(measure_images, images)
+    dets = dets if measure_images is None else {}  # dual-image mode is done with them
+    for band, image in measured.items():
+        det = dets.get(band)
+        if det is None:  # made band by band (four float64 maps each): a large pointing holds one band's
+            det = detection_image(image, fwhm=renderers[band].fwhm_px)
         flux, error, correction = _forced_photometry(det, renderers[band], table, diameter_px)
         table[f"f_{band}"], table[f"e_{band}"] = flux, error
         table.meta[f"apcorr_{band}"] = correction

@@ -297,15 +297,20 @@ def inject_high_z(
     (the same columns: ``x``, ``y``, ``r_e``, ``sersic_n``, ``axis_ratio``,
     ``theta`` and ``mag_<filter>`` of each band's filter in ``filters``).
     """
-    missing = [f"mag_{filters[b]}" for b in stacks if f"mag_{filters[b]}" not in catalog.colnames]
+    _check_magnitudes(catalog, [filters[b] for b in stacks])
+    return {b: _injected_band(stack, catalog, renderers[b], filters[b]) for b, stack in stacks.items()}
+
+
+def _check_magnitudes(catalog: QTable, band_filters) -> None:
+    missing = [f"mag_{f}" for f in band_filters if f"mag_{f}" not in catalog.colnames]
     if missing:
         raise ConfigError(f"the catalogue to inject has no columns {missing}")
-    out = {}
-    for band, stack in stacks.items():
-        band_catalog = catalog.copy()
-        band_catalog["mag"] = np.asarray(catalog[f"mag_{filters[band]}"].value, float) * u.mag
-        out[band] = inject(stack, band_catalog, renderers[band])[0]
-    return out
+
+
+def _injected_band(stack: Stack, catalog: QTable, renderer: SourceRenderer, band_filter: str) -> Stack:
+    band_catalog = catalog.copy()
+    band_catalog["mag"] = np.asarray(catalog[f"mag_{band_filter}"].value, float) * u.mag
+    return inject(stack, band_catalog, renderer)[0]
 
 
 def high_z_recovery(
@@ -394,7 +399,6 @@ def _realization_rows(item: tuple[int, QTable], *, stacks, renderers, methods, f
                       criteria, match_radius, measure_with, reuse) -> QTable:  # fmt: skip
     """One realization of `high_z_recovery`: its catalogue injected and searched by every method."""
     realization, injected_catalog = item
-    injected = inject_high_z(stacks, injected_catalog, renderers, filters)
     row = QTable({"realization": np.full(len(injected_catalog), realization)})
     if "source" in injected_catalog.colnames:
         row["source"] = injected_catalog["source"]
@@ -402,18 +406,35 @@ def _realization_rows(item: tuple[int, QTable], *, stacks, renderers, methods, f
     row["x"], row["y"] = injected_catalog["x"], injected_catalog["y"]  # to study blends with the field
     if "z_weight" in injected_catalog.colnames:
         row["z_weight"] = injected_catalog["z_weight"]
-    measure = None if measure_with is None else {b: measure_with(s) for b, s in injected.items()}
-    needed = list(detection_bands or injected) if reuse and measure is not None else list(injected)
+    needed = list(detection_bands or stacks) if reuse and measure_with is not None else list(stacks)
+    measure, images = _injected_images(stacks, injected_catalog, renderers, filters, methods,
+                                       measure_with=measure_with, needed=needed)  # fmt: skip
     around = (injected_catalog["x"], injected_catalog["y"]) if reuse else None
-    for name, method in methods.items():
-        if method is measure_with:  # the measuring method's images are already made
-            images = measure
-        else:  # in dual-image mode only the detection bands are searched on them
-            images = {band: method(injected[band]) for band in needed}
-        found = search_high_z(images, renderers, filters, detection_bands=detection_bands, criteria=criteria,
-                              measure_images=measure, around=around, around_radius=match_radius)  # fmt: skip
+    for name in methods:
+        found = search_high_z(images[name], renderers, filters, detection_bands=detection_bands,
+                              criteria=criteria, measure_images=measure, around=around,
+                              around_radius=match_radius)  # fmt: skip
         row.update(recovered_columns(injected_catalog, found, name, radius=match_radius))
     return row
+
+
+def _injected_images(stacks, catalog, renderers, filters, methods, *, measure_with, needed) -> tuple:
+    """Each method's images of ``catalog`` injected into the bands ``needed`` (the measuring method's,
+    ``measure_with``, of every band: the first item, else None), made band by band: one band's
+    injected stack at a time is held, whatever the number of bands."""
+    _check_magnitudes(catalog, [filters[b] for b in stacks])
+    measure = None if measure_with is None else {}
+    images = {name: {} for name in methods}
+    for band, stack in stacks.items():
+        injected = _injected_band(stack, catalog, renderers[band], filters[band])
+        if measure is not None:
+            measure[band] = measure_with(injected)
+        for name, method in methods.items():
+            if method is measure_with:  # its images are already made
+                images[name][band] = measure[band]
+            elif band in needed:  # in dual-image mode only the detection bands are searched on them
+                images[name][band] = method(injected)
+    return measure, images
 
 
 def _placed(sources: QTable, rows: np.ndarray, avoid: np.ndarray, rng) -> QTable:

@@ -122,12 +122,13 @@ def inject(data, catalog: QTable, renderer: SourceRenderer) -> tuple[Stack, np.n
     fwhms = renderer.exposure_fwhm or (renderer.psf_fwhm,) * stack.exposures
     if len(fwhms) != stack.exposures:
         raise ConfigError(f"the renderer has {len(fwhms)} exposure PSFs for {stack.exposures} exposures")
-    images = {f: renderer.image(catalog, shape, f) for f in set(fwhms)}
-    valid = np.isfinite(stack.data) & (stack.data != 0)
-    out = np.stack(
-        [np.where(valid[t], frame + images[f], frame) for t, (frame, f) in enumerate(zip(stack.data, fwhms))]
-    )
-    model = images.get(renderer.psf_fwhm)
+    out, model = np.empty_like(stack.data), None
+    for fwhm in dict.fromkeys(fwhms):  # one PSF's image at a time: a band of a large pointing stays small
+        image = renderer.image(catalog, shape, fwhm)
+        for t in np.flatnonzero(np.asarray(fwhms) == fwhm):
+            frame = stack.data[t]
+            out[t] = np.where(np.isfinite(frame) & (frame != 0), frame + image, frame)
+        model = image if fwhm == renderer.psf_fwhm else model
     if model is None:
         model = renderer.image(catalog, shape)
     sources = [*stack.sources, f"asteris.science.injection: {len(catalog)} artificial sources"]

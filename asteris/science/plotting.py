@@ -127,7 +127,9 @@ def plot_scaling(scaling: dict, path: str | os.PathLike | None = None, *, overwr
     """A pointing's time per stage and peak memory against its area (``benchmarks/scaling.py``).
 
     Left: seconds per stage, with the straight-line fits of ``real_pointing``
-    where there are; right: the process's peak resident memory, with its fit.
+    where there are; right: the process's peak resident memory and, where measured, its peak
+    anonymous memory (what it holds, without the file cache of its memory-mapped stacks), with
+    their fits.
     Both axes logarithmic, so that the extrapolation to a real pointing shows.
     """
     plt = pyplot(path)
@@ -143,10 +145,13 @@ def plot_scaling(scaling: dict, path: str | os.PathLike | None = None, *, overwr
         if stage in fits:
             line = fits[stage]["a"] + fits[stage]["b_per_arcmin2"] * reach
             left.plot(reach, line, "--", color=colours[stage])
-    right.plot(areas, [r["peak_rss_mb"]["process"] / 1024 for r in runs], "ko", label="peak resident set")
-    if "peak_rss_mb" in fits:
-        f = fits["peak_rss_mb"]
-        right.plot(reach, (f["a"] + f["b_per_arcmin2"] * reach) / 1024, "k--", label="fit, extrapolated")
+    memories = (("peak_rss_mb", "k", "resident set"), ("peak_anonymous_mb", "C3", "anonymous (held)"))
+    for key, colour, label in memories:
+        if all(key in r for r in runs):
+            right.plot(areas, [r[key]["process"] / 1024 for r in runs], "o", color=colour, label=label)
+        if key in fits:
+            line = (fits[key]["a"] + fits[key]["b_per_arcmin2"] * reach) / 1024
+            right.plot(reach, line, "--", color=colour, label=f"{label}: fit, extrapolated")
     for ax, label in ((left, "seconds"), (right, "GB")):
         ax.set_xscale("log")
         ax.set_yscale("log")

@@ -1,3 +1,5 @@
+import gc
+
 import numpy as np
 import pytest
 from fields import white_noise_bands
@@ -5,7 +7,7 @@ from fields import white_noise_bands
 from asteris.errors import ConfigError
 from asteris.science.highz import high_z_injection_catalog, high_z_recovery, inject_high_z, search_high_z
 from asteris.science.methods import coadd_method
-from asteris.stack import read_stack
+from asteris.stack import Stack, read_stack
 
 pytestmark = pytest.mark.usefixtures("module_data_dir")  # EAZY grids cached per module
 
@@ -209,6 +211,23 @@ def test_injections_reuse_what_they_cannot_change_and_give_the_same_rows(field):
     assert reused.colnames == full.colnames and reused["coadd_detected"].sum() >= 5
     for name in full.colnames:
         np.testing.assert_array_equal(np.asarray(reused[name]), np.asarray(full[name]), err_msg=name)
+
+
+def test_injections_hold_one_band_of_injected_exposures_at_a_time(field):
+    """A realization injects, images and drops one band before the next, so a large pointing holds
+    one band's injected exposures, not a copy of every band's (counted when each image is made)."""
+    stacks, renderers = field
+    coadd, held = coadd_method("ivar"), []
+    gc.collect()
+    earlier = {id(o) for o in gc.get_objects() if isinstance(o, Stack)}
+
+    def recording(stack):
+        held.append(sum(isinstance(o, Stack) and id(o) not in earlier for o in gc.get_objects()))
+        return coadd(stack)
+
+    high_z_recovery(stacks, renderers, {"coadd": recording}, FILTERS, n_per_realization=4, realizations=1,
+                    detection_bands=LONG_BANDS, measure_with=recording, seed=1, progress=False)  # fmt: skip
+    assert held == [1] * len(BANDS)
 
 
 def test_a_search_around_positions_gives_the_rows_of_the_whole_search(field):

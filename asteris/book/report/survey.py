@@ -298,19 +298,28 @@ def scaling_table(*, result: dict | None = None) -> str:
     scaling = result or committed_result("scaling")
     rows = []
     for run in scaling["runs"]:
-        seconds, peak = run["seconds"], run["peak_rss_mb"]
+        seconds, peak, held = run["seconds"], run["peak_rss_mb"], run.get("peak_anonymous_mb")
         rows.append([f"{run['side']} x {run['side']}", f"{run['area_arcmin2']:.3f}", run["injected"],
                      *(f"{seconds[s]:.0f}" for s in _STAGES), f"{seconds['total']:.0f}",
-                     *(f"{peak[s]:.0f}" for s in _STAGES)])  # fmt: skip
+                     *(f"{peak[s]:.0f}" for s in _STAGES), f"{peak['process']:.0f}",
+                     "" if held is None else f"{held['process']:.0f}"])  # fmt: skip
     real = scaling.get("real_pointing")
     if real:
-        seconds = real["seconds"]
+        seconds, held = real["seconds"], real.get("peak_anonymous_mb")
         rows.append(["**one NIRCam module (fit)**", f"{real['area_arcmin2']:.2f}", "",
-                     *(f"{seconds[s]:.0f}" for s in _STAGES), f"{seconds['total']:.0f}", "", "", "",
-                     f"{real['peak_rss_mb']:.0f} (process)"])  # fmt: skip
+                     *(f"{seconds[s]:.0f}" for s in _STAGES), f"{seconds['total']:.0f}", "", "", "", "",
+                     f"{real['peak_rss_mb']:.0f}", "" if held is None else f"{held:.0f}"])  # fmt: skip
     header = ["pointing (px)", "area (arcmin^2)", "injected", *(f"{s} (s)" for s in _STAGES), "total (s)",
-              *(f"{s}: peak RSS (MB)" for s in _STAGES)]  # fmt: skip
+              *(f"{s}: peak RSS (MB)" for s in _STAGES), "process: peak RSS (MB)",
+              "process: peak anonymous (MB)"]  # fmt: skip
     text = f"`{scaling['command']}` on a {machine_line(scaling)}.\n\n" + markdown_table(header, rows)
+    earlier = scaling.get("earlier")
+    if earlier:
+        peaks = ", ".join(f"{r['peak_rss_mb']['process']:.0f}" for r in earlier["runs"])
+        sides = ", ".join(str(r["side"]) for r in earlier["runs"])
+        module = earlier["real_pointing"]["peak_rss_mb"] / 1024
+        text += f"\n\n{earlier['what']}: peak RSS {peaks} MB at {sides} px; a NIRCam module {module:.1f} GB"
+        text += " by its fit."
     injections = scaling.get("injections")
     if injections:
         per = injections["seconds_per_realization"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 from .config import SURVEY_SCHEMA, ArchivePointing, SurveyConfig, pointing_from_record
 from .estimate import survey_luminosity_function
 from .folder import FIELD_HIGH_Z
-from .memory import check_pointing_memory, pointing_peak_bytes
+from .memory import check_pointing_memory, pointing_peak_bytes, stacks_on_disk
 from .read import (
     SurveyRun,
     read_survey,
@@ -69,4 +69,5 @@ __all__ = [
     "survey_luminosity_function",
     "pointing_peak_bytes",
     "check_pointing_memory",
+    "stacks_on_disk",
 ]

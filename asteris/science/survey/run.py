@@ -24,7 +24,7 @@ from ...fanout import cluster_map, fan_out
 from ...fileio import atomic_write
 from .config import SURVEY_SCHEMA, SurveyConfig, pointing_record
 from .folder import FIELD_HIGH_Z, SUMMARY, counted, write_table
-from .memory import check_pointing_memory
+from .memory import check_pointing_memory, stacks_on_disk
 
 __all__ = [
     "search_pointing",
@@ -35,6 +35,9 @@ __all__ = [
     "run_pointing",
     "run_survey",
 ]
+
+
+_STACKS = "stacks"  #: the pointing's stacks, memory-mapped while it runs (`stacks_on_disk`)
 
 
 def injection_seed(config: SurveyConfig, name: str) -> int:
@@ -86,10 +89,11 @@ def search_pointing(
     found = {name: search(band_images, images["coadd"]) for name, band_images in images.items()}
     if not negated:
         return found, {}
-    negated_coadd = {b: -image for b, image in images["coadd"].items()}
-    flipped = {name: search({b: -image for b, image in band_images.items()}, negated_coadd)
-               for name, band_images in images.items()}  # fmt: skip
-    return found, flipped
+    negated_coadd = {b: -image for b, image in images.pop("coadd").items()}
+    negated = {"coadd": negated_coadd} | {name: {b: -image for b, image in band_images.items()}
+                                          for name, band_images in images.items()}  # fmt: skip
+    del images  # the negated images alone from here: a large pointing holds one set
+    return found, {name: search(negated[name], negated_coadd) for name in methods}
 
 
 def pointing_recovery(
@@ -158,7 +162,10 @@ def run_pointing(
     Its files are written into a hidden folder that is renamed into place when
     complete, so a killed task leaves nothing that looks finished. A pointing whose chain
     would not fit in this machine's memory is refused once its stacks are loaded, before the
-    chain starts (`~asteris.science.survey.memory.check_pointing_memory`).
+    chain starts (`~asteris.science.survey.memory.check_pointing_memory`). The chain then reads
+    its stacks memory-mapped from that folder (`~asteris.science.survey.memory.stacks_on_disk`)
+    and works band by band where it can (injections, photometry), so that what grows with the
+    pointing in its own memory is its images, not every band's exposures.
     """
     import torch
 
@@ -181,6 +188,7 @@ def run_pointing(
 
         stacks, renderers, truth, boost = pointing.load(config.bands)
         check_pointing_memory(stacks, pointing.name)  # before the chain, not at its peak
+        stacks = stacks_on_disk(stacks, work / _STACKS)  # bands read as they are needed
         lap("load")
         methods = pointing_methods(stacks, config, work)
         lap("train")
@@ -228,6 +236,7 @@ def run_pointing(
             write_table(galaxies[["x", "y", "z", "M_UV", "covered"]], work / FIELD_HIGH_Z)
         lap("write")
         summary["seconds"] = {**seconds, "total": round(time.perf_counter() - start, 2)}
+        shutil.rmtree(work / _STACKS)  # a copy of the inputs, not a result
         atomic_write(work / SUMMARY, lambda tmp: tmp.write_text(json.dumps(summary, indent=1) + "\n"))
         try:
             os.rename(work, final)

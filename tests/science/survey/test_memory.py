@@ -1,10 +1,14 @@
-"""A pointing too large for the machine's memory is refused before its chain starts."""
+"""A pointing too large for the machine's memory is refused before its chain starts, and its stacks
+leave the process's own memory."""
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from asteris.errors import ConfigError
-from asteris.science.survey.memory import check_pointing_memory, pointing_peak_bytes
+from asteris.science.survey.memory import check_pointing_memory, pointing_peak_bytes, stacks_on_disk
 from asteris.stack import Stack
 
 MEASURED = {"runs": [{"voxels": 1_000_000, "peak_rss_mb": {"process": 1000.0}},
@@ -29,3 +33,25 @@ def test_the_committed_measurements_give_a_peak_that_grows_with_the_pointing():
     if small is None:
         pytest.skip("benchmarks/results/scaling.json holds no measured peaks")
     assert 0 < small < large
+
+
+def _anonymous_mb() -> float:
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("RssAnon:"))
+    return int(line.split()[1]) / 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads RssAnon of /proc/self/status")
+def test_stacks_on_disk_hold_the_same_values_outside_the_process_own_memory(tmp_path):
+    rng = np.random.default_rng(0)
+    stacks = {b: Stack(rng.normal(size=(8, 1024, 1024)).astype(np.float32)) for b in ("F277W", "F356W")}
+    stacks["F356W"].data[:, :10] = np.nan  # no data stays no data
+    before = _anonymous_mb()
+    held = stacks_on_disk(stacks, tmp_path / "stacks")
+    assert all(np.isnan(stack.data.sum()) == (b == "F356W") for b, stack in held.items())  # every page read
+    assert _anonymous_mb() - before < 16, "the copy is in the process's own memory"
+    for band, stack in stacks.items():
+        np.testing.assert_array_equal(held[band].data, stack.data)
+        assert held[band].wcs is stack.wcs and held[band].sources == stack.sources
+    before = _anonymous_mb()
+    del stacks, stack
+    assert before - _anonymous_mb() > 50  # 64 MB of exposures: the process holds its stacks no more

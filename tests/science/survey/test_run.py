@@ -125,6 +125,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, module_d
     assert statuses[first[0]] == "present" and list(statuses.values()).count("done") == 1
     assert summary.stat().st_mtime_ns == written  # the finished pointing was not computed again
     assert not list(killed.glob(".*.partial-*"))  # what the killed run left half-written is gone
+    assert not list(killed.glob("*/stacks"))  # the memory-mapped copy of the inputs is not kept
     # the pointing the kill cut short, computed afresh in a folder of its own, comes out the same
     (second,) = [p for p in pointings if p.name != first[0]]
     run_survey([second], tmp_path / "fresh", config=config, n_workers=1, progress=False)
