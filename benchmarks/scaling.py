@@ -22,6 +22,12 @@ pointing, in one process: the full chain per realization (``reuse=False``:
 every method's images of every band, photo-z of every detection) and with
 reuse (the default), and checks that the two give the same rows.
 
+``--network`` times, at each size measured and in a process of its own, one
+pass of the network (the ``tiny`` reference the chain fine-tunes) over the
+detection bands: the part of the search and of each injection realization
+that a GPU takes over (`asteris.book.estimate.cpu_stage_minutes` leaves it
+out).
+
 ``--dask`` runs one pointing of ``--dask-side`` pixels (the survey's four
 realizations) through `asteris.science.survey.run_survey` on one worker, on
 two workers of a `distributed.LocalCluster` with its injection realizations
@@ -32,7 +38,8 @@ and gives each wall time.
 Each size is written to the results as it finishes; a second run skips the
 sizes already there (``--force`` to redo them).
 
-Usage: ``python benchmarks/scaling.py [--sizes 256 512 768] [--injections] [--dask] [--force] [--out FILE]``
+Usage: ``python benchmarks/scaling.py [--sizes 256 512 768 1024] [--injections] [--network] [--dask] [--force]
+[--out FILE]``
 """
 
 from __future__ import annotations
@@ -106,6 +113,25 @@ def child(side: int) -> dict:
             "seconds": stages, "peak_rss_mb": {**peaks, "process": status_mb("VmHWM")},
             "peak_anonymous_mb": anonymous, "peak_gpu_mb": gpu,
             "injected": summary["injected"], "threads": torch.get_num_threads()}  # fmt: skip
+
+
+def network_pass(side: int) -> dict:
+    """Seconds of one pass of the network (the committed ``tiny`` reference the chain fine-tunes, on
+    this CPU) over the detection bands of a ``side`` x ``side`` pointing: what its search and each
+    injection realization run of it, and what a GPU takes over from the CPU."""
+    import torch
+
+    from asteris.mock import MockPointing
+    from asteris.science.methods import asteris_method
+
+    config = _config(side)
+    stacks, _, _, _ = MockPointing(1, shape=(side, side)).load(config.detection_bands)
+    method = asteris_method(config.init_from)
+    start = time.perf_counter()
+    for band in config.detection_bands:
+        method(stacks[band])
+    return {"seconds": round(time.perf_counter() - start, 2), "bands": list(config.detection_bands),
+            "threads": torch.get_num_threads()}  # fmt: skip
 
 
 def injection_comparison(realizations: int = 2) -> dict:
@@ -214,6 +240,9 @@ def extrapolation(runs: list[dict]) -> dict:
             f = {"a": float(np.mean([r["seconds"][stage] for r in full])), "b_per_arcmin2": 0.0}
         out["fits"][stage], out["seconds"][stage] = f, f["a"] + f["b_per_arcmin2"] * target
     out["seconds"]["total"] = sum(v for k, v in out["seconds"].items() if k != "total")
+    if all("network_pass" in r for r in runs):  # within the search and each realization; a GPU's part
+        f = fit(areas, [r["network_pass"]["seconds"] for r in runs])
+        out["fits"]["network_pass"], out["network_pass_seconds"] = f, f["a"] + f["b_per_arcmin2"] * target
     # below a full tile the network's tiles grow with the pointing, and their activations with them
     full = full if len(full) >= 2 else runs
     for key in ("peak_rss_mb", "peak_anonymous_mb"):
@@ -226,18 +255,29 @@ def extrapolation(runs: list[dict]) -> dict:
     return out
 
 
+def _in_child(option: str, side: int) -> dict:
+    done = subprocess.run([sys.executable, __file__, option, str(side)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
+    if done.returncode:
+        raise SystemExit(f"the {side} x {side} pointing failed ({option}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 768])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 768, 1024])
     parser.add_argument("--injections", action="store_true", help="time the injection stage both ways")
     parser.add_argument("--dask", action="store_true", help="one pointing on one and two Dask workers")
     parser.add_argument("--dask-side", type=int, default=384)
     parser.add_argument("--force", action="store_true", help="redo the sizes already in the results")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--network", action="store_true",
+                        help="time the network's pass over the detection bands at each size")  # fmt: skip
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--network-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(child(args.child)))
+    if args.child or args.network_child:
+        print(json.dumps(child(args.child) if args.child else network_pass(args.network_child)))
         return
     from asteris.mock.datasets import HIGH_Z_FIELD, mock_field
     from asteris.tuning import machine_description
@@ -251,16 +291,18 @@ def main() -> None:
         if side in runs and not args.force:
             continue
         mock_field("nircam", **{**HIGH_Z_FIELD, "shape": (side, side)}, seed=1, progress=False)  # once
-        done = subprocess.run([sys.executable, __file__, "--child", str(side)], capture_output=True,
-                              text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
-        if done.returncode:
-            raise SystemExit(f"the {side} x {side} pointing failed:\n{done.stderr[-3000:]}")
-        runs[side] = json.loads(done.stdout.strip().splitlines()[-1])
+        runs[side] = _in_child("--child", side)
         print(json.dumps(runs[side]))
         result["runs"] = [runs[s] for s in sorted(runs)]
         if len(runs) >= 2:
             result["real_pointing"] = extrapolation(result["runs"])
         write_result(out, result)
+    for side in sorted(runs) if args.network else []:  # in a process of its own, as the chain ran
+        if "network_pass" not in runs[side] or args.force:
+            runs[side]["network_pass"] = _in_child("--network-child", side)
+            print(json.dumps(runs[side]["network_pass"]))
+            result["runs"] = [runs[s] for s in sorted(runs)]
+            write_result(out, result)
     if len(runs) >= 2:  # refitted from every size there is
         result["real_pointing"] = extrapolation([runs[s] for s in sorted(runs)])
         write_result(out, result)

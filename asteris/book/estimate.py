@@ -58,20 +58,26 @@ def _measured_rates() -> tuple[float, float]:
     return step, voxels
 
 
-def cpu_stage_minutes(area_arcmin2: float, *, searches: int, realizations: int) -> tuple[float, float] | None:
+def cpu_stage_minutes(
+    area_arcmin2: float, *, searches: int, realizations: int
+) -> tuple[float, float, bool] | None:
     """Minutes of the survey's search and of its injection realizations on a pointing of ``area_arcmin2``,
     on the 2-core machine of ``benchmarks/results/scaling.json`` (its straight-line fits of each stage
-    against the area; the network runs on those CPUs too, so on a GPU this is an upper bound);
-    None where that result is not at hand."""
+    against the area), and whether the network's pass over the detection bands is left out of
+    them: where that result times the pass (``network_pass``) it is, since on a GPU the GPU runs it
+    (`full_mode_plan` counts it there); else it is in, run on those CPUs (an upper bound). None
+    where that result is not at hand."""
     try:
         fits = committed_result("scaling")["real_pointing"]["fits"]
     except (ShippedFileError, KeyError):
         return None
+    network = fits.get("network_pass", {"a": 0.0, "b_per_arcmin2": 0.0})
 
     def minutes(stage: str) -> float:
-        return (fits[stage]["a"] + fits[stage]["b_per_arcmin2"] * area_arcmin2) / 60
+        fit = {k: fits[stage][k] - network[k] for k in ("a", "b_per_arcmin2")}
+        return (fit["a"] + fit["b_per_arcmin2"] * area_arcmin2) / 60
 
-    return searches * minutes("search"), realizations * minutes("injections")
+    return searches * minutes("search"), realizations * minutes("injections"), "network_pass" in fits
 
 
 def _downloads_and_voxels(manifest, bands) -> tuple[str, int, float, float]:
@@ -96,6 +102,7 @@ def _downloads_and_voxels(manifest, bands) -> tuple[str, int, float, float]:
 def full_mode_plan(
     manifest: str, *, bands=("F200W",), fine_tunes: int = 1, from_scratch_steps: int = 0,
     denoise_passes: float = 1, searches: int = 0, realizations: int = 0,
+    detection_bands=("F277W", "F356W", "F444W"),
 ) -> str:  # fmt: skip
     """A few lines a chapter prints at its top: what its ``full`` mode downloads, and how long it takes.
 
@@ -107,8 +114,12 @@ def full_mode_plan(
     from_scratch_steps : published-size training steps from random weights.
     denoise_passes : denoising passes over every band's stack (injection-recovery adds one a realization).
     searches, realizations : z > 8.5 searches of the pointing (both methods, each with its negated
-        twin) and injection realizations through the whole chain, timed by `cpu_stage_minutes`
-        (MAST manifests; their denoising is then counted there, on the CPU, not in ``denoise_passes``).
+        twin) and injection realizations through the whole chain, their CPU parts timed by
+        `cpu_stage_minutes` (MAST manifests). A search runs on the chapter's images (counted in
+        ``denoise_passes``); each realization adds a pass of the network over ``detection_bands``,
+        counted with the denoising (where `cpu_stage_minutes` could not leave it out, it is in
+        the CPU stages instead).
+    detection_bands : the bands the searches detect on.
     """
     what, files, size, voxels = _downloads_and_voxels(load_manifest(manifest), bands)
     step_s, voxels_per_s = _measured_rates()
@@ -123,14 +134,17 @@ def full_mode_plan(
         cpu = cpu_stage_minutes(area, searches=searches, realizations=realizations)
     if cpu is not None:
         plural = "s" * (realizations != 1)
+        network = ("less the network's passes, counted in denoising" if cpu[2] else
+                   "the network run on the CPU: an upper bound")  # fmt: skip
         lines.append(f"  the search ({searches}x) and the injections ({realizations} realization{plural}) on "
                      f"{area:.1f} arcmin^2: {cpu[0]:.0f} + {cpu[1]:.0f} min on 2 CPU cores (fits of "
-                     "benchmarks/results/scaling.json, the network run on the CPU: "
-                     "an upper bound)")  # fmt: skip
+                     f"benchmarks/results/scaling.json, {network})")  # fmt: skip
+        if cpu[2]:  # each realization's pass over the detection bands, on the GPU
+            denoise_passes += realizations * len(set(detection_bands) & set(bands)) / len(bands)
     for card in ("Colab T4", "A100"):
         slower = PEAK_FP32_TFLOPS["H100"] / PEAK_FP32_TFLOPS[card]
         train_s, denoise_s = steps * step_s * slower, denoise_passes * voxels / voxels_per_s * slower
-        total = (download_s + train_s + denoise_s) / 60 + (sum(cpu) if cpu else 0.0)
+        total = (download_s + train_s + denoise_s) / 60 + (cpu[0] + cpu[1] if cpu else 0.0)
         lines.append(f"  {card:8s}: download {download_s / 60:.0f} min, training {train_s / 60:.0f} min, "
                      f"denoising {denoise_s / 60:.0f} min{' and the CPU stages' if cpu else ''}; "
                      f"about {total:.0f} min")  # fmt: skip

@@ -1,7 +1,10 @@
 """What full mode asks of a reader: downloads and GPU time, from the manifest and the measured rates."""
 
+import pytest
+
 from asteris import book
-from asteris.book.estimate import cal_file_bytes, nircam_stack_voxels
+from asteris.book.chapters import committed_result
+from asteris.book.estimate import cal_file_bytes, cpu_stage_minutes, nircam_stack_voxels
 
 
 def test_full_mode_plan_counts_the_downloads_of_the_chapter():
@@ -19,3 +22,26 @@ def test_file_sizes_and_voxels_follow_the_formats():
     assert cal_file_bytes() == 7 * 2048**2 * 4 + 1_500_000  # seven 2048 x 2048 planes of 4-byte pixels
     assert nircam_stack_voxels(0.063, 8) > nircam_stack_voxels(0.031, 8)  # coarser pixels cover more sky
     assert nircam_stack_voxels(0.031, 16) == 2 * nircam_stack_voxels(0.031, 8)
+
+
+def test_the_cpu_stages_leave_the_network_to_the_gpu():
+    """The measured pass of the network over the detection bands is taken out of the CPU stages and each
+    injection realization's pass is counted with the GPU's denoising."""
+    fits = committed_result("scaling")["real_pointing"]["fits"]
+    if "network_pass" not in fits:
+        pytest.skip("benchmarks/results/scaling.json does not time the network's pass")
+
+    def minutes(stage: str, area: float) -> float:
+        return (fits[stage]["a"] + fits[stage]["b_per_arcmin2"] * area) / 60
+
+    search, injections, left_out = cpu_stage_minutes(4.0, searches=2, realizations=3)
+    assert left_out
+    assert search == pytest.approx(2 * (minutes("search", 4.0) - minutes("network_pass", 4.0)))
+    assert injections == pytest.approx(3 * (minutes("injections", 4.0) - minutes("network_pass", 4.0)))
+    assert 0 < search < 2 * minutes("search", 4.0)
+
+    def denoising(realizations: int) -> int:
+        plan = book.full_mode_plan("jades_1210_nircam", bands=book.HIGH_Z_BANDS, realizations=realizations)
+        return int(plan.splitlines()[3].split("denoising ")[1].split()[0])
+
+    assert denoising(2) > denoising(0)  # 3 of the 7 bands again per realization

@@ -301,16 +301,19 @@ def scaling_table(*, result: dict | None = None) -> str:
         seconds, peak, held = run["seconds"], run["peak_rss_mb"], run.get("peak_anonymous_mb")
         rows.append([f"{run['side']} x {run['side']}", f"{run['area_arcmin2']:.3f}", run["injected"],
                      *(f"{seconds[s]:.0f}" for s in _STAGES), f"{seconds['total']:.0f}",
+                     f"{run['network_pass']['seconds']:.0f}" if "network_pass" in run else "",
                      *(f"{peak[s]:.0f}" for s in _STAGES), f"{peak['process']:.0f}",
                      "" if held is None else f"{held['process']:.0f}"])  # fmt: skip
     real = scaling.get("real_pointing")
     if real:
-        seconds, held = real["seconds"], real.get("peak_anonymous_mb")
+        seconds, network = real["seconds"], real.get("network_pass_seconds")
+        held = real.get("peak_anonymous_mb")
         rows.append(["**one NIRCam module (fit)**", f"{real['area_arcmin2']:.2f}", "",
-                     *(f"{seconds[s]:.0f}" for s in _STAGES), f"{seconds['total']:.0f}", "", "", "", "",
+                     *(f"{seconds[s]:.0f}" for s in _STAGES), f"{seconds['total']:.0f}",
+                     "" if network is None else f"{network:.0f}", "", "", "", "",
                      f"{real['peak_rss_mb']:.0f}", "" if held is None else f"{held:.0f}"])  # fmt: skip
     header = ["pointing (px)", "area (arcmin^2)", "injected", *(f"{s} (s)" for s in _STAGES), "total (s)",
-              *(f"{s}: peak RSS (MB)" for s in _STAGES), "process: peak RSS (MB)",
+              "network's pass (s)", *(f"{s}: peak RSS (MB)" for s in _STAGES), "process: peak RSS (MB)",
               "process: peak anonymous (MB)"]  # fmt: skip
     text = f"`{scaling['command']}` on a {machine_line(scaling)}.\n\n" + markdown_table(header, rows)
     earlier = scaling.get("earlier")
