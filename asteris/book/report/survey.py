@@ -320,7 +320,7 @@ def scaling_table(*, result: dict | None = None) -> str:
     if earlier:
         peaks = ", ".join(f"{r['peak_rss_mb']['process']:.0f}" for r in earlier["runs"])
         sides = ", ".join(str(r["side"]) for r in earlier["runs"])
-        module = earlier["real_pointing"]["peak_rss_mb"] / 1024
+        module = earlier["real_pointing"]["peak_rss_mb"] / 1000
         text += f"\n\n{earlier['what']}: peak RSS {peaks} MB at {sides} px; a NIRCam module {module:.1f} GB"
         text += " by its fit."
     injections = scaling.get("injections")
