@@ -60,24 +60,26 @@ def _measured_rates() -> tuple[float, float]:
 
 def cpu_stage_minutes(
     area_arcmin2: float, *, searches: int, realizations: int
-) -> tuple[float, float, bool] | None:
+) -> tuple[float, float, tuple[str, ...]] | None:
     """Minutes of the survey's search and of its injection realizations on a pointing of ``area_arcmin2``,
     on the 2-core machine of ``benchmarks/results/scaling.json`` (its straight-line fits of each stage
-    against the area), and whether the network's pass over the detection bands is left out of
-    them: where that result times the pass (``network_pass``) it is, since on a GPU the GPU runs it
-    (`full_mode_plan` counts it there); else it is in, run on those CPUs (an upper bound). None
-    where that result is not at hand."""
+    against the area), and the bands of the network's pass left out of them: where that result
+    times the pass (``network_pass``), over the detection bands, it is left out, since on a GPU the
+    GPU runs it (`full_mode_plan` counts it there); else it is in, run on those CPUs (an upper
+    bound), and no bands are given. None where that result is not at hand."""
     try:
-        fits = committed_result("scaling")["real_pointing"]["fits"]
+        scaling = committed_result("scaling")
+        fits = scaling["real_pointing"]["fits"]
     except (ShippedFileError, KeyError):
         return None
     network = fits.get("network_pass", {"a": 0.0, "b_per_arcmin2": 0.0})
+    bands = tuple(scaling["runs"][-1]["network_pass"]["bands"]) if "network_pass" in fits else ()
 
     def minutes(stage: str) -> float:
         fit = {k: fits[stage][k] - network[k] for k in ("a", "b_per_arcmin2")}
         return (fit["a"] + fit["b_per_arcmin2"] * area_arcmin2) / 60
 
-    return searches * minutes("search"), realizations * minutes("injections"), "network_pass" in fits
+    return searches * minutes("search"), realizations * minutes("injections"), bands
 
 
 def _downloads_and_voxels(manifest, bands) -> tuple[str, int, float, float]:
@@ -102,7 +104,6 @@ def _downloads_and_voxels(manifest, bands) -> tuple[str, int, float, float]:
 def full_mode_plan(
     manifest: str, *, bands=("F200W",), fine_tunes: int = 1, from_scratch_steps: int = 0,
     denoise_passes: float = 1, searches: int = 0, realizations: int = 0,
-    detection_bands=("F277W", "F356W", "F444W"),
 ) -> str:  # fmt: skip
     """A few lines a chapter prints at its top: what its ``full`` mode downloads, and how long it takes.
 
@@ -116,10 +117,9 @@ def full_mode_plan(
     searches, realizations : z > 8.5 searches of the pointing (both methods, each with its negated
         twin) and injection realizations through the whole chain, their CPU parts timed by
         `cpu_stage_minutes` (MAST manifests). A search runs on the chapter's images (counted in
-        ``denoise_passes``); each realization adds a pass of the network over ``detection_bands``,
-        counted with the denoising (where `cpu_stage_minutes` could not leave it out, it is in
-        the CPU stages instead).
-    detection_bands : the bands the searches detect on.
+        ``denoise_passes``); each realization adds a pass of the network over the detection bands
+        that `cpu_stage_minutes` gives, counted with the denoising (where it could not leave the
+        pass out, the pass is in the CPU stages instead).
     """
     what, files, size, voxels = _downloads_and_voxels(load_manifest(manifest), bands)
     step_s, voxels_per_s = _measured_rates()
@@ -140,7 +140,7 @@ def full_mode_plan(
                      f"{area:.1f} arcmin^2: {cpu[0]:.0f} + {cpu[1]:.0f} min on 2 CPU cores (fits of "
                      f"benchmarks/results/scaling.json, {network})")  # fmt: skip
         if cpu[2]:  # each realization's pass over the detection bands, on the GPU
-            denoise_passes += realizations * len(set(detection_bands) & set(bands)) / len(bands)
+            denoise_passes += realizations * len(set(cpu[2]) & set(bands)) / len(bands)
     for card in ("Colab T4", "A100"):
         slower = PEAK_FP32_TFLOPS["H100"] / PEAK_FP32_TFLOPS[card]
         train_s, denoise_s = steps * step_s * slower, denoise_passes * voxels / voxels_per_s * slower
