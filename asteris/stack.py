@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,8 @@ __all__ = [
     "open_fits",
     "require_exposures",
     "stack_info",
+    "shared_coverage",
+    "crop_to_shared_coverage",
     "MIN_EXPOSURES",
 ]
 
@@ -216,6 +218,65 @@ def stack_info(stack: Stack) -> dict:
         ra, dec = stack.wcs.pixel_to_world_values((nx - 1) / 2, (ny - 1) / 2)
         info.update(ra_center=float(ra), dec_center=float(dec), pixel_scale_arcsec=wcs_pixel_scale(stack.wcs))
     return info
+
+
+def shared_coverage(stacks: Mapping[str, Stack]) -> np.ndarray:
+    """Pixels where every stack (band) of one grid has an exposure with data (finite, non-zero).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> wide, narrow = np.ones((2, 4, 6)), np.zeros((2, 4, 6))
+    >>> narrow[0, 1:3, 2:5] = 1
+    >>> int(shared_coverage({"F277W": Stack(wide), "F090W": Stack(narrow)}).sum())
+    6
+    """
+    shapes = {s.data.shape[1:] for s in stacks.values()}
+    if len(shapes) != 1:
+        raise StackMismatchError(f"the stacks are not on one grid: their images are {sorted(shapes)} px")
+    covered = [np.any(np.isfinite(s.data) & (s.data != 0), axis=0) for s in stacks.values()]
+    return np.logical_and.reduce(covered)
+
+
+def crop_to_shared_coverage(stacks: Mapping[str, Stack]) -> dict[str, Stack]:
+    """Cut stacks of one grid to the bounding box of their `shared_coverage`, each with its WCS.
+
+    A search across bands can use no pixel outside it (a band there has no
+    data), so the pixels cut are work saved: on a NIRCam module whose one
+    short-wave detector lies inside the long-wave detector's footprint, the
+    box is the short-wave detector's, a quarter of the grid. The data are
+    copied, so the uncut stacks can be freed; each header's ``HISTORY`` records
+    the cut.
+
+    Raises
+    ------
+    EmptyStackError
+        No pixel has data in every band (the bands do not overlap).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> wide, narrow = np.ones((2, 4, 6)), np.zeros((2, 4, 6))
+    >>> narrow[0, 1:3, 2:5] = 1
+    >>> cut = crop_to_shared_coverage({"F277W": Stack(wide), "F090W": Stack(narrow)})
+    >>> {band: stack.data.shape for band, stack in cut.items()}
+    {'F277W': (2, 2, 3), 'F090W': (2, 2, 3)}
+    """
+    shared = shared_coverage(stacks)
+    rows, cols = np.flatnonzero(shared.any(axis=1)), np.flatnonzero(shared.any(axis=0))
+    if not len(rows):
+        raise EmptyStackError(f"no pixel has data in every band of {list(stacks)}: the bands do not overlap")
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    note = (f"cut to rows {rows[0]}:{rows[-1] + 1}, columns {cols[0]}:{cols[-1] + 1} of a "
+            f"{shared.shape[0]} x {shared.shape[1]} grid, where every band has data")  # fmt: skip
+    cropped = {}
+    for band, stack in stacks.items():
+        header = stack.header.copy()
+        header.add_history(note)
+        wcs = stack.wcs.slice(box) if stack.wcs is not None else None
+        data = np.ascontiguousarray(stack.data[(slice(None), *box)])
+        cropped[band] = Stack(data, header, wcs, list(stack.sources))
+    return cropped
 
 
 def write_stack(stack: Stack, path: str | os.PathLike, *, overwrite: bool = False) -> Path:

@@ -224,9 +224,9 @@ def fit(areas, values) -> dict:
 
 def real_pointing_arcmin2() -> float:
     """One module of the JADES manifest's long-wave detector, dithered, on the 0.04-arcsec grid."""
-    from asteris.book.estimate import nircam_stack_voxels
+    from asteris.book.estimate import nircam_footprint_px
 
-    return nircam_stack_voxels(0.063, 1) * GRID_SCALE**2 / 3600
+    return nircam_footprint_px(0.063) ** 2 * GRID_SCALE**2 / 3600
 
 
 def extrapolation(runs: list[dict]) -> dict:

@@ -46,7 +46,9 @@
 # `benchmarks/results/photoz_uvlf.json`; the photo-z template comparison is
 # `benchmarks/photoz_templates.py` (`benchmarks/results/photoz_templates.json`).
 # `full` mode: the seven bands of
-# `data_manifests/jades_1210_nircam.yaml` (no truth) and the published-size
+# `data_manifests/jades_1210_nircam.yaml` (no truth), cut to the 1.2 arcmin^2
+# that all seven cover (the manifest's one short-wave detector lies inside
+# its long-wave one; a candidate needs every band), and the published-size
 # model.
 #
 # ## Prerequisites
@@ -81,7 +83,10 @@ if "google.colab" in sys.modules:  # a lone notebook on Colab: install asteris, 
 # measured rates, its time on a Colab T4 and on an A100, with the CPU stages
 # of the search (and the injections) as measured on two cores, less the
 # network's passes, which the GPU runs and the denoising counts
-# ({ref}`bench-scaling`).
+# ({ref}`bench-scaling`). The network runs over 8 binned frames a band, in
+# 512-px tiles, on the box that all seven bands cover; a whole module with
+# its four short-wave detectors would take four times the denoising and the
+# downloads of short-wave files.
 
 # %%
 from asteris.book import HIGH_Z_BANDS

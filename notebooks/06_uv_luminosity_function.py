@@ -43,8 +43,9 @@
 # (`benchmarks/results/survey_uvlf.json`), and the closure of its
 # injections on the fields' own galaxies, `benchmarks/closure.py`
 # (`benchmarks/results/closure.json`), both read in the last sections.
-# `full` mode: the seven bands of `data_manifests/jades_1210_nircam.yaml`
-# and the published-size model.
+# `full` mode: the seven bands of `data_manifests/jades_1210_nircam.yaml`,
+# cut to the 1.2 arcmin^2 that all seven cover (as in chapter 5), and the
+# published-size model.
 #
 # ## Prerequisites
 #
@@ -80,10 +81,11 @@ if "google.colab" in sys.modules:  # a lone notebook on Colab: install asteris, 
 # measured rates, its time on a Colab T4 and on an A100, with the CPU stages
 # of the search (and the injections) as measured on two cores, less the
 # network's passes, which the GPU runs and the denoising counts
-# ({ref}`bench-scaling`). Its 600 injected galaxies go in one realization, at
+# ({ref}`bench-scaling`). Its 400 injected galaxies go in one realization, at
 # least 16 px apart, since every realization runs ASTERIS over the detection
-# bands again ({ref}`bench-packing`).
-
+# bands again ({ref}`bench-packing`); on the 1.2 arcmin^2 that every band
+# covers that is the survey's density (40 a realization on each
+# 0.12 arcmin^2 mock pointing), at which the closure test injects its copies.
 # %%
 from asteris.book import HIGH_Z_BANDS
 from asteris.book.estimate import full_mode_plan
@@ -139,7 +141,7 @@ print(f"{mode} mode: {area.to(u.arcmin**2):.4f}; candidates "
 # selected flags gives C(M_UV, z) on a fine grid, and V_eff(M_UV) follows.
 
 # %%
-realizations, per = chapter_budget(mode, ci=(2, 30), full=(1, 600), rehearsal=(1, 6))
+realizations, per = chapter_budget(mode, ci=(2, 30), full=(1, 400), rehearsal=(1, 6))
 muv_edges, z_edges = np.arange(-22.5, -18.49, 1.0), np.array([8.5, 10.0, 12.0, 16.0])
 muv_grid = np.linspace(-22.5, -18.5, 161)
 recovery = high_z_recovery(stacks, renderers, methods, filters, n_per_realization=per, realizations=realizations,

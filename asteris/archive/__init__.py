@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..extras import require_extra
+from ..stack import crop_to_shared_coverage
 
 require_extra("archive", feature="asteris.archive")
 
@@ -56,14 +57,20 @@ def band_stacks(
     bands: Sequence[str],
     dest: str | os.PathLike | None = None,
     detectors: Sequence[str] | None = None,
+    shared_only: bool = True,
     progress: bool = True,
 ) -> dict:
     """Fetch a MAST manifest's ``_cal`` exposures of ``bands`` and drizzle each band onto one grid.
 
     The grid covers the exposures of every band (`common_grid`), so the stacks
-    line up pixel for pixel. Downloads go to ``dest`` (default: the data folder
-    / the manifest's name), resume where they stopped and are verified against
-    their checksums; offline, `ArchiveUnreachableError` says what to do.
+    line up pixel for pixel. ``shared_only`` then cuts it to the box where
+    every band has data (`~asteris.stack.crop_to_shared_coverage`): all that a
+    search across bands can use, and on a module whose one short-wave detector
+    lies inside the long-wave footprint a quarter of the pixels to denoise and
+    search (each band is aligned on the whole grid first). Downloads go to
+    ``dest`` (default: the data folder / the manifest's name), resume where
+    they stopped and are verified against their checksums; offline,
+    `ArchiveUnreachableError` says what to do.
 
     Returns
     -------
@@ -85,4 +92,5 @@ def band_stacks(
         raise ConfigError(f"manifest {manifest.name} holds no exposures in {missing}")
     exposures = [read_cal_exposure(f)[:2] for paths in files.values() for f in paths]
     grid = common_grid([w for _, w in exposures], [d.shape for d, _ in exposures])
-    return {b: align(paths, grid=grid)[0] for b, paths in files.items()}
+    stacks = {b: align(paths, grid=grid)[0] for b, paths in files.items()}
+    return crop_to_shared_coverage(stacks) if shared_only else stacks

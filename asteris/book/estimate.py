@@ -2,18 +2,26 @@
 
 The times are estimates, not measurements: the rates measured on an H100 for
 the published-size network (``benchmarks/results/gpu.json``, written by
-``benchmarks/gpu.py``: a bf16 training step of 3 x 8 x 128 x 128 voxels, bf16
-denoising of 16 x 8 x 128 x 128 tiles), scaled to each card by its peak dense
-FP32 throughput on NVIDIA's datasheets, and downloads at an assumed rate.
-Sizes of archive files follow from their format (a NIRCam ``_cal`` file holds
-seven 2048 x 2048 planes of 4-byte pixels); exposure counts are the manifest's
+``benchmarks/gpu.py``: a bf16 training step of 3 x 8 x 128 x 128 voxels, as
+``full`` mode fine-tunes; float32 denoising of one 8 x 512 x 512 tile at a
+time, as the chapters denoise), scaled to each card by its peak dense FP32
+throughput on NVIDIA's datasheets, and downloads at an assumed rate. The
+network runs over 8 frames whatever the exposures (they are binned), over
+whole tiles with their overlaps, and over the box that every band covers
+(`~asteris.archive.band_stacks` cuts the grid to it). Sizes of archive files
+follow from their format (a NIRCam ``_cal`` file holds seven 2048 x 2048
+planes of 4-byte pixels); exposure counts are the manifest's
 ``min_exposures`` until it is resolved.
 
 >>> round(cal_file_bytes() / 1e6)
 119
+>>> network_voxels(512) == 8 * 512**2  # one tile of 8 frames
+True
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from ..archive import load_manifest
 from ..resources import ShippedFileError
@@ -22,8 +30,10 @@ from .chapters import FINE_TUNE_STEPS, committed_result
 __all__ = [
     "PEAK_FP32_TFLOPS",
     "DOWNLOAD_MB_PER_S",
+    "COLAB_MEMORY_GB",
     "cal_file_bytes",
-    "nircam_stack_voxels",
+    "nircam_footprint_px",
+    "network_voxels",
     "cpu_stage_minutes",
     "full_mode_plan",
 ]
@@ -32,6 +42,8 @@ __all__ = [
 PEAK_FP32_TFLOPS = {"H100": 67.0, "A100": 19.5, "Colab T4": 8.1}
 #: The download rate assumed from MAST to a Colab runtime, MB/s.
 DOWNLOAD_MB_PER_S = 25.0
+#: Host memory of a Colab session, GB.
+COLAB_MEMORY_GB = 12.0
 _NIRCAM_FRAME = 2048
 _GRID_SCALE = 0.04  # arcsec per pixel of the aligned stacks
 _DITHER_MARGIN = 60  # grid pixels the dithers add to a detector's footprint
@@ -42,19 +54,34 @@ def cal_file_bytes() -> int:
     return 7 * _NIRCAM_FRAME**2 * 4 + 1_500_000
 
 
-def nircam_stack_voxels(detector_scale: float, exposures: int) -> float:
-    """Voxels of a stack of ``exposures`` full frames of ``detector_scale`` arcsec pixels, on the
-    0.04-arcsec grid."""
-    side = _NIRCAM_FRAME * detector_scale / _GRID_SCALE + _DITHER_MARGIN
-    return exposures * side**2
+def nircam_footprint_px(detector_scale: float) -> float:
+    """Side, in pixels of the 0.04-arcsec grid, of a NIRCam detector of ``detector_scale`` arcsec
+    pixels with its dithers."""
+    return _NIRCAM_FRAME * detector_scale / _GRID_SCALE + _DITHER_MARGIN
+
+
+def network_voxels(side_px: float, *, frames: int = 8) -> int:
+    """Voxels the network computes to denoise a ``side_px``-square image: every tile of the default
+    tiling (`~asteris.engine.InferenceOptions`) whole, overlaps included, ``frames`` frames deep."""
+    from ..engine import DEFAULT_TILE, InferenceOptions, tile_geometry
+    from ..network import PUBLISHED_BLOCKS
+    from ..tiling import tile_grid
+
+    multiple = 2 ** (len(PUBLISHED_BLOCKS[frames]) - 1)
+    padded = (-(-round(side_px) // multiple) * multiple,) * 2
+    tiles, overlaps = tile_geometry(padded, multiple, DEFAULT_TILE, InferenceOptions().overlap)
+    return frames * len(tile_grid(padded, tiles, overlaps)) * tiles[0] * tiles[1]
 
 
 def _measured_rates() -> tuple[float, float]:
-    """(seconds per published-size training step, denoised voxels per second), bf16 on the H100."""
+    """(seconds per published-size bf16 training step, voxels per second of float32 denoising in
+    tiles of the default size, one at a time) on the H100."""
+    from ..engine import DEFAULT_TILE
+
     gpu = committed_result("gpu")
     step = next(r["seconds_per_step"] for r in gpu["training"] if r.get("mode") == "bf16")
-    tiles = [r for r in gpu["inference"] if r["mode"] == "bf16" and r["tile"].startswith("16x")]
-    voxels = tiles[0]["voxels_per_s"]
+    tile = f"1x8x{DEFAULT_TILE}x{DEFAULT_TILE}"
+    voxels = next(r["voxels_per_s"] for r in gpu["inference"] if r["mode"] == "fp32" and r["tile"] == tile)
     return step, voxels
 
 
@@ -82,23 +109,49 @@ def cpu_stage_minutes(
     return searches * minutes("search"), realizations * minutes("injections"), bands
 
 
-def _downloads_and_voxels(manifest, bands) -> tuple[str, int, float, float]:
-    """(what, files, bytes, voxels of one denoising pass over every band) of a manifest's bands."""
+class _Reads(NamedTuple):
+    """What a chapter reads from a manifest's bands, and what the network computes over it."""
+
+    what: str
+    files: int
+    bytes: float
+    voxels: float  #: of one pass of the network over every band
+    side: float  #: of the box every band covers, in grid pixels
+    stack_bytes: float  #: every band's exposures on the whole grid, before the cut to that box
+
+
+def _reads(manifest, bands) -> _Reads:
     query = manifest.query
     exposures = int(query.get("min_exposures", 16))
     if manifest.archive == "hsc":
         side = query["size_arcsec"] / 0.168  # HSC warps: 0.168 arcsec pixels; image, mask and variance
-        return f"{manifest.name} (HSC-SSP warps)", exposures, exposures * 3 * 4 * side**2, exposures * side**2
+        cube, what = exposures * 4 * side**2, f"{manifest.name} (HSC-SSP warps)"
+        return _Reads(what, exposures, 3 * cube, network_voxels(side), side, cube)
     long_wave = [b for b in bands if int(b[1:4]) >= 250]
-    # one grid for all bands: the long-wave detector's footprint when there is a long-wave band
-    scale = 0.063 if long_wave else 0.031
+    grid = nircam_footprint_px(0.063 if long_wave else 0.031)
+    # the box every band covers: with a short-wave band, the short-wave detector's (inside the long-wave one)
+    side = nircam_footprint_px(0.031 if len(long_wave) < len(bands) else 0.063)
     files = exposures * len(bands)
     channels = {"long" if d.endswith("long") else "short": d for d in query.get("detectors", [])}
     wanted = {"long"} if long_wave else set()
     wanted |= {"short"} if len(long_wave) < len(bands) else set()
     used = [detector for channel, detector in channels.items() if channel in wanted]
     what = f"{manifest.name}, {', '.join(bands)}, detector {' and '.join(used)}"
-    return what, files, files * cal_file_bytes(), len(bands) * nircam_stack_voxels(scale, exposures)
+    voxels = len(bands) * network_voxels(side)
+    return _Reads(what, files, files * cal_file_bytes(), voxels, side, files * 4 * grid**2)
+
+
+def _memory_line(reads: _Reads) -> str | None:
+    """The chain's memory on the host: the bands on the whole grid while they are aligned, and the
+    peak of the search (the line of ``benchmarks/results/scaling.json``, the network run on the CPU)."""
+    from ..science.survey.memory import pointing_peak_bytes
+
+    peak = pointing_peak_bytes(int(reads.files * reads.side**2))
+    if peak is None:
+        return None
+    return (f"  memory: {reads.stack_bytes / 1e9:.1f} GB while the bands are aligned on the whole grid, then "
+            f"{peak / 1e9:.1f} GB at the search's peak (the line of benchmarks/results/scaling.json), "
+            f"against the {COLAB_MEMORY_GB:g} GB of a Colab session")  # fmt: skip
 
 
 def full_mode_plan(
@@ -121,7 +174,8 @@ def full_mode_plan(
         that `cpu_stage_minutes` gives, counted with the denoising (where it could not leave the
         pass out, the pass is in the CPU stages instead).
     """
-    what, files, size, voxels = _downloads_and_voxels(load_manifest(manifest), bands)
+    reads = _reads(load_manifest(manifest), bands)
+    what, files, size, voxels, side = reads.what, reads.files, reads.bytes, reads.voxels, reads.side
     step_s, voxels_per_s = _measured_rates()
     steps = fine_tunes * FINE_TUNE_STEPS + from_scratch_steps
     download_s = size / (DOWNLOAD_MB_PER_S * 1e6)
@@ -130,15 +184,15 @@ def full_mode_plan(
              f"downloads at {DOWNLOAD_MB_PER_S:g} MB/s; an estimate, not a measurement):"]  # fmt: skip
     cpu = None
     if searches or realizations:
-        area = nircam_stack_voxels(0.063, 1) * _GRID_SCALE**2 / 3600  # one long-wave module, in arcmin^2
+        area = side**2 * _GRID_SCALE**2 / 3600  # arcmin^2 that every band covers
         cpu = cpu_stage_minutes(area, searches=searches, realizations=realizations)
     if cpu is not None:
         plural = "s" * (realizations != 1)
         network = ("less the network's passes, counted in denoising" if cpu[2] else
                    "the network run on the CPU: an upper bound")  # fmt: skip
-        lines.append(f"  the search ({searches}x) and the injections ({realizations} realization{plural}) on "
-                     f"{area:.1f} arcmin^2: {cpu[0]:.0f} + {cpu[1]:.0f} min on 2 CPU cores (fits of "
-                     f"benchmarks/results/scaling.json, {network})")  # fmt: skip
+        lines.append(f"  the search ({searches}x) and the injections ({realizations} realization{plural}) "
+                     f"on the {area:.1f} arcmin^2 every band covers: {cpu[0]:.0f} + {cpu[1]:.0f} min on 2 "
+                     f"CPU cores (fits of benchmarks/results/scaling.json, {network})")  # fmt: skip
         if cpu[2]:  # each realization's pass over the detection bands, on the GPU
             denoise_passes += realizations * len(set(cpu[2]) & set(bands)) / len(bands)
     for card in ("Colab T4", "A100"):
@@ -148,5 +202,7 @@ def full_mode_plan(
         lines.append(f"  {card:8s}: download {download_s / 60:.0f} min, training {train_s / 60:.0f} min, "
                      f"denoising {denoise_s / 60:.0f} min{' and the CPU stages' if cpu else ''}; "
                      f"about {total:.0f} min")  # fmt: skip
+    if cpu is not None and (memory := _memory_line(reads)):
+        lines.append(memory)
     lines.append("offline, full mode stops within seconds at its first archive request and says what to do")
     return "\n".join(lines)

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from ..errors import ConfigError
 from ..sky.galaxies import high_z_sources
 from ..sky.sed import NJY_AB_ZP, Passbands
-from ..stack import Stack
+from ..stack import Stack, shared_coverage
 from ..stats import nmad
 from .catalog import combined_detection_image, multiband_catalog
 from .injection import SourceRenderer, inject, injection_catalog, source_mask
@@ -489,8 +489,7 @@ def _check_bands(stacks, renderers, filters) -> None:
 
 def _no_data(stacks) -> np.ndarray:
     """Pixels where some band has no exposure with data."""
-    covered = [np.any(np.isfinite(s.data) & (s.data != 0), axis=0) for s in stacks.values()]
-    return ~np.logical_and.reduce(covered)
+    return ~shared_coverage(stacks)
 
 
 def _occupied(stacks, renderers, methods, detection_bands) -> np.ndarray:

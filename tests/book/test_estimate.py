@@ -4,7 +4,7 @@ import pytest
 
 from asteris import book
 from asteris.book.chapters import committed_result
-from asteris.book.estimate import cal_file_bytes, cpu_stage_minutes, nircam_stack_voxels
+from asteris.book.estimate import cal_file_bytes, cpu_stage_minutes, network_voxels, nircam_footprint_px
 
 
 def test_full_mode_plan_counts_the_downloads_of_the_chapter():
@@ -20,8 +20,35 @@ def test_full_mode_plan_counts_the_downloads_of_the_chapter():
 
 def test_file_sizes_and_voxels_follow_the_formats():
     assert cal_file_bytes() == 7 * 2048**2 * 4 + 1_500_000  # seven 2048 x 2048 planes of 4-byte pixels
-    assert nircam_stack_voxels(0.063, 8) > nircam_stack_voxels(0.031, 8)  # coarser pixels cover more sky
-    assert nircam_stack_voxels(0.031, 16) == 2 * nircam_stack_voxels(0.031, 8)
+    assert nircam_footprint_px(0.063) > nircam_footprint_px(0.031)  # coarser pixels cover more sky
+    assert nircam_footprint_px(0.031) == 2048 * 0.031 / 0.04 + 60  # the detector and its dithers
+
+
+def test_the_network_voxels_are_its_tiles_of_eight_frames():
+    """The network sees 8 binned frames whatever the exposures, over whole 512-px tiles that overlap by
+    51 px (the default tiling), on the box every band covers."""
+    assert network_voxels(512) == 8 * 512**2
+    assert network_voxels(600) == 8 * 4 * 512**2  # two tiles a side
+    assert network_voxels(1647) == 8 * 16 * 512**2  # the short-wave detector's box: four a side
+    assert network_voxels(512, frames=4) == 4 * 512**2
+    assert network_voxels(100) == 8 * 104**2  # padded to the network's multiple of 8, one tile
+
+
+def test_the_plan_denoises_the_box_every_band_covers():
+    """Seven bands of one module search the short-wave detector's box: the long-wave bands add their
+    own footprint's download, not its denoising."""
+    plan = book.full_mode_plan("jades_1210_nircam", bands=book.HIGH_Z_BANDS, searches=1).splitlines()
+    assert "on the 1.2 arcmin^2 every band covers" in plan[2]
+    alone = book.full_mode_plan("jades_1210_nircam", bands=["F200W"]).splitlines()[2]
+
+    def denoising(line: str) -> int:
+        return int(line.split("denoising ")[1].split()[0])
+
+    assert denoising(plan[3]) == pytest.approx(7 * denoising(alone), abs=7)
+    # 7 bands x 16 exposures of 4-byte pixels on the long-wave grid, before the cut to the box
+    assert plan[5].startswith("  memory: 4.8 GB while the bands are aligned on the whole grid, then ")
+    peak = float(plan[5].split("then ")[1].split(" GB")[0])
+    assert 0 < peak < 12 and plan[5].endswith("against the 12 GB of a Colab session")
 
 
 def test_the_cpu_stages_leave_the_network_to_the_gpu():
