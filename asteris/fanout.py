@@ -1,8 +1,8 @@
 """One Dask fan-out: many independent tasks on a cluster, each reported done or failed on its own.
 
 `denoise_many` (stacks) and the survey (pointings) both run through `fan_out`;
-`cluster_map` spreads the parts of one task (a pointing's injection realizations)
-over the same cluster.
+`cluster_map` spreads the parts of one task (a pointing's search and injection
+realizations) over the same cluster.
 
 `fan_out`:
 a `distributed.LocalCluster` it starts and closes, a scheduler's address, or
@@ -13,6 +13,7 @@ the others.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable, Mapping
 
@@ -82,8 +83,17 @@ def fan_out(
             cluster.close()
 
 
-def _apply(function: Callable, item):
-    return function(item)
+def _apply(function: Callable, item, torch_threads: int | None = None):
+    if torch_threads is None:
+        return function(item)
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(torch_threads)
+    try:
+        return function(item)
+    finally:
+        torch.set_num_threads(before)
 
 
 def cluster_map(client=None) -> Callable[[Callable, list], list]:
@@ -91,24 +101,29 @@ def cluster_map(client=None) -> Callable[[Callable, list], list]:
 
     ``client``: a `distributed.Client`; by default, called from inside a Dask task, the cluster
     that runs that task (`distributed.worker_client`: the task steps aside while its parts run, so
-    a worker of one thread can run them too). ``function`` is sent to the cluster once.
+    a worker of one thread can run them too). ``function`` is sent to the cluster once. Where the
+    caller has torch loaded, each part runs on the caller's number of torch threads, whatever
+    its worker's: a network's sums are grouped by thread, so the parts then give what the caller
+    would have computed itself.
     """
     require_extra("survey", feature="cluster_map (Dask)")
 
     def mapper(function: Callable, items) -> list:
         items = list(items)
+        torch = sys.modules.get("torch")
+        threads = torch.get_num_threads() if torch is not None else None
         if client is not None:
-            return _gathered(client, function, items)
+            return _gathered(client, function, items, threads)
         from distributed import worker_client
 
         with worker_client() as inside:
-            return _gathered(inside, function, items)
+            return _gathered(inside, function, items, threads)
 
     return mapper
 
 
-def _gathered(client, function: Callable, items: list) -> list:
+def _gathered(client, function: Callable, items: list, torch_threads: int | None) -> list:
     shared = client.scatter(function, hash=False)
-    futures = client.map(_apply, [shared] * len(items), items, key=f"asteris-part-{uuid.uuid4().hex[:8]}",
-                         pure=False)  # fmt: skip
+    futures = client.map(_apply, [shared] * len(items), items, torch_threads=torch_threads,
+                         key=f"asteris-part-{uuid.uuid4().hex[:8]}", pure=False)  # fmt: skip
     return client.gather(futures)

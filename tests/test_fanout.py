@@ -39,3 +39,23 @@ def test_the_parts_of_one_task_run_on_the_cluster_that_runs_it():
                           feature="a test")  # fmt: skip
     assert results["a"] == [1, 4]
     assert isinstance(results["b"], ValueError)  # a part's failure is its task's
+
+
+def _torch_threads(_) -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def test_the_parts_run_on_the_callers_torch_threads():
+    """Whatever its worker's, each part runs on the caller's number of torch threads, and the worker
+    gets its own back."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        with Client(processes=True, n_workers=1, threads_per_worker=1, dashboard_address=":0") as client:
+            assert cluster_map(client)(_torch_threads, [0, 1]) == [3, 3]
+            assert client.submit(_torch_threads, 0).result() == 1  # the worker's own, restored
+    finally:
+        torch.set_num_threads(before)

@@ -332,11 +332,37 @@ def scaling_table(*, result: dict | None = None) -> str:
                  f"{per['full']:.1f} s through the full chain, {per['reuse']:.1f} s with reuse "
                  f"({injections['speedup']:.2f}x), {same} for {injections['rows']} galaxies.")  # fmt: skip
     if scaling.get("dask"):
-        rows = [[r["scheduler"], r["workers"], r["torch_threads_per_worker"], f"{r['side']} x {r['side']}",
-                 f"{r['wall_seconds']:.0f}", r["status"]] for r in scaling["dask"]]  # fmt: skip
-        header = ["cluster", "workers", "torch threads per worker", "pointing (px)", "wall (s)", "status"]
-        text += "\n\nOne pointing, its realizations spread over the workers:\n\n"
-        text += markdown_table(header, rows)
+        text += "\n\n" + _dask_table(scaling)
+    return text
+
+
+def _dask_table(scaling: dict) -> str:
+    """One pointing on one and two Dask workers, its stages and its speed-up over the first run."""
+    runs, stages = scaling["dask"], ("train", "search", "injections")
+    base = {}
+    for r in runs:  # each pass's first run: one worker of one thread
+        base.setdefault((r["side"], r.get("repeat", 0)), r["wall_seconds"])
+    rows = [[r.get("repeat", 0) + 1, r["scheduler"], r["workers"], r["torch_threads_per_worker"],
+             f"{r['side']} x {r['side']}",
+             *(f"{r['seconds'][s]:.0f}" if r.get("seconds") else "" for s in stages),
+             f"{r['wall_seconds']:.0f}", f"{base[r['side'], r.get('repeat', 0)] / r['wall_seconds']:.2f}",
+             r["status"]] for r in runs]  # fmt: skip
+    header = ["pass", "cluster", "workers", "torch threads per worker", "pointing (px)", "fine-tuning (s)",
+              "search (s)", "injections (s)", "wall (s)", "speed-up", "status"]  # fmt: skip
+    text = ("One pointing, the parts of its search and its injection realizations spread over the workers "
+            "(speed-up: the wall time of the pass's first run, one worker of one thread, over the row's):"
+            "\n\n" + markdown_table(header, rows))
+    for side in dict.fromkeys(r["side"] for r in runs):
+        hashes = [(r["torch_threads_per_worker"], r.get("tables_sha256")) for r in runs if r["side"] == side]
+        one_thread = [h for threads, h in hashes if threads == 1]
+        if all(one_thread):
+            alike = sum(h == one_thread[0] for h in one_thread)
+            text += (f"\n\n{side} px: {alike} of the {len(one_thread)} runs on one-thread workers wrote the "
+                     f"first run's {len(one_thread[0])} tables byte for byte (their SHA-256).")  # fmt: skip
+    earlier = scaling.get("dask_realizations_only")
+    if earlier:
+        walls = ", ".join(f"{r['wall_seconds']:.0f}" for r in earlier["runs"])
+        text += f"\n\n{earlier['what']}: wall {walls} s in the same four runs."
     return text
 
 

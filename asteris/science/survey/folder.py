@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
@@ -21,8 +22,17 @@ FIELD_HIGH_Z = "field_high_z.ecsv"
 
 
 def write_table(table: QTable, path: Path) -> None:
-    keep = [c for c in table.colnames if getattr(table[c], "ndim", 1) == 1]  # p(z) stays out
-    atomic_write(path, lambda tmp: table[keep].write(tmp, format="ascii.ecsv", overwrite=True))
+    """Write ``table`` as ECSV, atomically, its one-dimensional columns only (p(z) stays out).
+
+    Each unit is written as astropy's own unit of that name: a table computed in another process
+    (a Dask task's) holds copies of the units, which the ECSV header would otherwise write out
+    where it refers to one shared unit, and the file would differ byte for byte.
+    """
+    keep = table[[c for c in table.colnames if getattr(table[c], "ndim", 1) == 1]]
+    for name in keep.colnames:
+        if isinstance(keep[name], u.Quantity):
+            keep[name] = u.Quantity(keep[name], u.Unit(keep[name].unit.to_string()), copy=False)
+    atomic_write(path, lambda tmp: keep.write(tmp, format="ascii.ecsv", overwrite=True))
 
 
 def counted(table: QTable) -> np.ndarray:

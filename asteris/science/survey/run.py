@@ -3,6 +3,7 @@ over a Dask cluster (`run_survey`), resumable and one run at a time."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -10,7 +11,7 @@ import socket
 import time
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -63,7 +64,13 @@ def pointing_methods(stacks: dict, config: SurveyConfig, folder: Path) -> dict:
 
 
 def search_pointing(
-    stacks: dict, renderers: dict, methods: dict, config: SurveyConfig, *, negated: bool = True
+    stacks: dict,
+    renderers: dict,
+    methods: dict,
+    config: SurveyConfig,
+    *,
+    negated: bool = True,
+    mapper: Callable | None = None,
 ) -> tuple[dict, dict]:
     """Each method's z > 8.5 search of one pointing, as the survey runs it, and the same search on
     its negated images (every band x -1; an empty dict unless ``negated``).
@@ -72,28 +79,69 @@ def search_pointing(
     the coadds (dual-image). What the negated images select estimates the
     candidates that noise and the method make by themselves, without a truth
     (`survey_luminosity_function`).
-    """
-    from ..highz import search_high_z
 
+    ``mapper``: how its parts run, ``mapper(function, items)`` giving ``function(item)`` in order
+    (`~asteris.fanout.cluster_map`: as tasks of a Dask cluster): each method's image of each
+    detection band but the coadd's, then each search and each negated search. The tables are the
+    same; without it the parts run here in turn, holding the negated images alone during the
+    negated searches.
+    """
     if "coadd" not in methods:
         raise ConfigError("the survey's search measures on the coadd: methods need a 'coadd' entry")
+    if mapper is not None:
+        return _search_spread(stacks, renderers, methods, config, negated=negated, mapper=mapper)
     # every method detects on its own images of the detection bands; the coadd's are measured in all
     detecting = {b: stacks[b] for b in config.detection_bands}
     images = {name: {b: method(s) for b, s in (stacks if name == "coadd" else detecting).items()}
               for name, method in methods.items()}  # fmt: skip
-
-    def search(band_images: dict, measure: dict):
-        return search_high_z(band_images, renderers, config.filters, detection_bands=config.detection_bands,
-                             measure_images=measure, photoz_options=config.photoz_options)  # fmt: skip
-
+    search = functools.partial(_search, renderers=renderers, config=config)
     found = {name: search(band_images, images["coadd"]) for name, band_images in images.items()}
     if not negated:
         return found, {}
-    negated_coadd = {b: -image for b, image in images.pop("coadd").items()}
-    negated = {"coadd": negated_coadd} | {name: {b: -image for b, image in band_images.items()}
-                                          for name, band_images in images.items()}  # fmt: skip
+    negated_coadd = _negated(images.pop("coadd"))
+    negated = {"coadd": negated_coadd} | {name: _negated(band_images) for name, band_images in images.items()}
     del images  # the negated images alone from here: a large pointing holds one set
     return found, {name: search(negated[name], negated_coadd) for name in methods}
+
+
+def _search(band_images: dict, measure: dict, *, renderers: dict, config: SurveyConfig) -> QTable:
+    from ..highz import search_high_z
+
+    return search_high_z(band_images, renderers, config.filters, detection_bands=config.detection_bands,
+                         measure_images=measure, photoz_options=config.photoz_options)  # fmt: skip
+
+
+def _negated(band_images: dict) -> dict:
+    return {b: -image for b, image in band_images.items()}
+
+
+def _search_spread(stacks, renderers, methods, config: SurveyConfig, *, negated: bool, mapper) -> tuple:
+    """`search_pointing`'s parts through ``mapper``: the networks' images band by band, then the
+    searches (the coadd's images, cheap, are made here)."""
+    coadd = {b: methods["coadd"](s) for b, s in stacks.items()}
+    parts = [(name, b) for name in methods if name != "coadd" for b in config.detection_bands]
+    made = mapper(functools.partial(_method_image, methods=methods, stacks=stacks), parts)
+    images = {"coadd": coadd} | {name: {} for name in methods if name != "coadd"}
+    for (name, band), image in zip(parts, made):
+        images[name][band] = image
+    searches = [(name, sign) for sign in ((1, -1) if negated else (1,)) for name in methods]
+    tables = mapper(functools.partial(_signed_search, images=images, renderers=renderers, config=config),
+                    searches)  # fmt: skip
+    found = {name: table for (name, sign), table in zip(searches, tables) if sign > 0}
+    return found, {name: table for (name, sign), table in zip(searches, tables) if sign < 0}
+
+
+def _method_image(part: tuple, *, methods: dict, stacks: dict) -> np.ndarray:
+    name, band = part
+    return methods[name](stacks[band])
+
+
+def _signed_search(part: tuple, *, images: dict, renderers: dict, config: SurveyConfig) -> QTable:
+    name, sign = part
+    band_images, measure = images[name], images["coadd"]
+    if sign < 0:
+        band_images, measure = _negated(band_images), _negated(measure)
+    return _search(band_images, measure, renderers=renderers, config=config)
 
 
 def pointing_recovery(
@@ -155,8 +203,9 @@ def run_pointing(
 ) -> dict:
     """Run the chain on one pointing and write ``folder/<name>/``; return its summary.
 
-    ``spread``: run the injection realizations as tasks of the Dask cluster that runs this
-    pointing (`asteris.fanout.cluster_map`; only inside a Dask task), with the same rows.
+    ``spread``: run the parts of its search (`search_pointing`) and its injection realizations as
+    tasks of the Dask cluster that runs this pointing (`asteris.fanout.cluster_map`; only inside a
+    Dask task), with the same tables.
 
     A pointing whose folder exists is read, not recomputed (``status`` "present").
     Its files are written into a hidden folder that is renamed into place when
@@ -192,12 +241,14 @@ def run_pointing(
         lap("load")
         methods = pointing_methods(stacks, config, work)
         lap("train")
-        found, negated = search_pointing(stacks, renderers, methods, config, negated=config.search_negated)
+        spread = spread and _dask_worker() is not None
+        found, negated = search_pointing(stacks, renderers, methods, config, negated=config.search_negated,
+                                         mapper=cluster_map() if spread else None)  # fmt: skip
         inside = footprint(stacks)
         for table in (*found.values(), *negated.values()):
             table["in_footprint"] = on_footprint(inside, table)
         lap("search")
-        seed, spread = injection_seed(config, pointing.name), spread and _dask_worker() is not None
+        seed = injection_seed(config, pointing.name)
         recovery = pointing_recovery(stacks, renderers, methods, config, seed=seed, spread=spread)
         lap("injections")
         if config.closure_copies and truth is not None:
@@ -327,10 +378,11 @@ def run_survey(
     retries : int
         How often a failed pointing is tried again before it is reported failed.
     spread : bool
-        Run each pointing's injection realizations as tasks of the same cluster, so that workers
-        without a pointing of their own help (the same rows either way). Only for fewer pointings
-        than workers: while a pointing waits for its realizations its worker may start another
-        pointing, and two chains would then share one process's state.
+        Run the parts of each pointing's search (the network's images band by band, each search
+        and its negated twin) and its injection realizations as tasks of the same cluster, so
+        that workers without a pointing of their own help (the same tables either way). Only for
+        fewer pointings than workers: while a pointing waits for its parts its worker may start
+        another pointing, and two chains would then share one process's state.
 
     Returns
     -------

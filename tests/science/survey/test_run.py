@@ -266,3 +266,65 @@ def test_the_command_line_reads_seeds_and_refuses_bad_ones(capsys):
     assert _seeds("1-3,7") == [1, 2, 3, 7]
     assert main(["survey", "runs", "--mock-seeds", "one-to-twelve"]) == 2
     assert "--mock-seeds takes seeds such as 1-12" in capsys.readouterr().err
+
+
+def test_a_search_spread_over_a_cluster_gives_the_same_tables(tmp_path, module_data_dir, monkeypatch):
+    """The network's images band by band and the four searches (two methods, each negated too) as
+    tasks of a cluster of one-thread workers: the same candidates as the search run here in turn on
+    two torch threads (the parts run on the caller's threads: the network's sums are grouped by
+    thread, and on the workers' one thread the images differ at 1e-10)."""
+    import torch
+    from distributed import Client
+
+    from asteris.fanout import cluster_map
+    from asteris.science.survey import pointing_methods, search_pointing
+
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(module_data_dir))
+    config = SurveyConfig.from_dict(TINY)
+    stacks, renderers, _, _ = MockPointing(3, shape=(192, 192), exposures=8).load(config.bands)
+    methods = pointing_methods(stacks, config, tmp_path)
+    calls = []
+
+    def counting(function, items):
+        calls.append(list(items))
+        return mapper(function, items)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        alone = search_pointing(stacks, renderers, methods, config)
+        with Client(n_workers=2, threads_per_worker=1, dashboard_address=":0") as client:
+            mapper = cluster_map(client)
+            spread = search_pointing(stacks, renderers, methods, config, mapper=counting)
+    finally:
+        torch.set_num_threads(threads)
+    assert calls == [[("asteris", b) for b in config.detection_bands],
+                     [("coadd", 1), ("asteris", 1), ("coadd", -1), ("asteris", -1)]]  # fmt: skip
+    for part, (by_method, spread_by_method) in enumerate(zip(alone, spread)):
+        assert list(spread_by_method) == list(by_method) == ["coadd", "asteris"]
+        for name, table in by_method.items():
+            assert len(table) > 0 or part == 1
+            for column in table.colnames:
+                got, want = np.asarray(spread_by_method[name][column]), np.asarray(table[column])
+                np.testing.assert_array_equal(got, want, err_msg=f"{part} {name} {column}")
+
+
+def test_a_table_from_another_process_is_written_byte_for_byte_as_here(tmp_path):
+    """A Dask part's table holds copies of astropy's units; the ECSV header would write each out where
+    it refers to one shared unit here."""
+    import cloudpickle
+    from astropy.table import QTable
+
+    from asteris.science.survey.folder import write_table
+
+    here = QTable({"M_UV": [-20.1, -19.4] * u.mag, "m_F356W": [28.2, 29.0] * u.mag, "x": [3.0, 4.5] * u.pix})
+    copied = QTable({n: np.asarray(here[n].value) * cloudpickle.loads(cloudpickle.dumps(here[n].unit))
+                     for n in here.colnames})  # fmt: skip
+    assert copied["M_UV"].unit is not u.mag
+    write_table(here, tmp_path / "here.ecsv")
+    write_table(copied, tmp_path / "copied.ecsv")
+    assert (tmp_path / "copied.ecsv").read_bytes() == (tmp_path / "here.ecsv").read_bytes()
+    plain = [tmp_path / "plain_here.ecsv", tmp_path / "plain_copied.ecsv"]
+    here.write(plain[0], format="ascii.ecsv")
+    copied.write(plain[1], format="ascii.ecsv")
+    assert plain[0].read_bytes() != plain[1].read_bytes()  # what write_table mends
