@@ -30,8 +30,9 @@ def write_table(table: QTable, path: Path) -> None:
     """
     keep = table[[c for c in table.colnames if getattr(table[c], "ndim", 1) == 1]]
     for name in keep.colnames:
-        if isinstance(keep[name], u.Quantity):
-            keep[name] = u.Quantity(keep[name], u.Unit(keep[name].unit.to_string()), copy=False)
+        column = keep[name]
+        if type(column) in (u.Quantity, u.Magnitude):  # AB magnitudes are Magnitudes
+            keep[name] = type(column)(column.value, u.Unit(column.unit.to_string()), copy=False)
     atomic_write(path, lambda tmp: keep.write(tmp, format="ascii.ecsv", overwrite=True))
 
 

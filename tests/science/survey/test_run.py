@@ -317,8 +317,9 @@ def test_a_table_from_another_process_is_written_byte_for_byte_as_here(tmp_path)
 
     from asteris.science.survey.folder import write_table
 
-    here = QTable({"M_UV": [-20.1, -19.4] * u.mag, "m_F356W": [28.2, 29.0] * u.mag, "x": [3.0, 4.5] * u.pix})
-    copied = QTable({n: np.asarray(here[n].value) * cloudpickle.loads(cloudpickle.dumps(here[n].unit))
+    here = QTable({"M_UV": [-20.1, -19.4] * u.mag, "m_F356W": [28.2, 29.0] * u.mag, "x": [3.0, 4.5] * u.pix,
+                   "mag_jwst_f444w": [27.9, 28.8] * u.ABmag, "mag_jwst_f356w": [28.1, 28.9] * u.ABmag})
+    copied = QTable({n: type(here[n])(here[n].value, cloudpickle.loads(cloudpickle.dumps(here[n].unit)))
                      for n in here.colnames})  # fmt: skip
     assert copied["M_UV"].unit is not u.mag
     write_table(here, tmp_path / "here.ecsv")
