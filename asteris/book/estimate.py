@@ -64,10 +64,10 @@ def network_voxels(side_px: float, *, frames: int = 8) -> int:
     """Voxels the network computes to denoise a ``side_px``-square image: every tile of the default
     tiling (`~asteris.engine.InferenceOptions`) whole, overlaps included, ``frames`` frames deep."""
     from ..engine import DEFAULT_TILE, InferenceOptions, tile_geometry
-    from ..network import PUBLISHED_BLOCKS
+    from ..network import PUBLISHED_BLOCKS, NetworkConfig
     from ..tiling import tile_grid
 
-    multiple = 2 ** (len(PUBLISHED_BLOCKS[frames]) - 1)
+    multiple = NetworkConfig(frames=frames, num_blocks=PUBLISHED_BLOCKS[frames]).multiple
     padded = (-(-round(side_px) // multiple) * multiple,) * 2
     tiles, overlaps = tile_geometry(padded, multiple, DEFAULT_TILE, InferenceOptions().overlap)
     return frames * len(tile_grid(padded, tiles, overlaps)) * tiles[0] * tiles[1]

@@ -139,8 +139,9 @@ def _method_image(part: tuple, *, methods: dict, stacks: dict) -> np.ndarray:
 def _signed_search(part: tuple, *, images: dict, renderers: dict, config: SurveyConfig) -> QTable:
     name, sign = part
     band_images, measure = images[name], images["coadd"]
-    if sign < 0:
-        band_images, measure = _negated(band_images), _negated(measure)
+    if sign < 0:  # the coadd's negated images are its search's own too: negated once
+        measure = _negated(measure)
+        band_images = measure if name == "coadd" else _negated(band_images)
     return _search(band_images, measure, renderers=renderers, config=config)
 
 
