@@ -181,10 +181,15 @@ def _hand_started(workers: int):
 DASK_RUNS = (("LocalCluster", 1, 1), ("LocalCluster", 1, 2), ("LocalCluster", 2, 1), ("hand-started", 2, 1))
 
 
-def dask_within_pointing(side: int, done: list[dict], *, repeat: int = 0) -> list[dict]:
+def _run_name(run: tuple) -> str:
+    label, workers, threads = run
+    return f"{'local' if label == 'LocalCluster' else 'hand'}-{workers}x{threads}"
+
+
+def dask_within_pointing(side: int, done: list[dict], *, repeat: int = 0, runs=DASK_RUNS) -> list[dict]:
     """One pointing's wall time (and its stages') on one worker, and on two with the parts of its
     search and its realizations spread over them; the runs of ``done`` (of this side and
-    ``repeat``, the pass over `DASK_RUNS`) are kept."""
+    ``repeat``, the pass over ``runs``, some of `DASK_RUNS`) are kept."""
     from distributed import Client
 
     from asteris.mock import MockPointing
@@ -194,7 +199,7 @@ def dask_within_pointing(side: int, done: list[dict], *, repeat: int = 0) -> lis
     key = ("scheduler", "workers", "torch_threads_per_worker")
     mine = [r for r in done if r.get("side") == side and r.get("repeat", 0) == repeat]
     rows = {tuple(r[k] for k in key): r for r in mine}
-    for label, workers, threads in DASK_RUNS:
+    for label, workers, threads in runs:
         if (label, workers, threads) in rows:
             continue
         scheduler, processes = (None, ()) if label == "LocalCluster" else _hand_started(workers)
@@ -222,7 +227,7 @@ def dask_within_pointing(side: int, done: list[dict], *, repeat: int = 0) -> lis
                "tables_sha256": tables}  # fmt: skip
         rows[label, workers, threads] = row
         print(json.dumps(row))
-    return [rows[run] for run in DASK_RUNS]
+    return [rows[run] for run in DASK_RUNS if run in rows]
 
 
 def fit(areas, values) -> dict:
@@ -264,12 +269,29 @@ def extrapolation(runs: list[dict]) -> dict:
     return out
 
 
-def _in_child(option: str, side: int) -> dict:
-    done = subprocess.run([sys.executable, __file__, option, str(side)], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
-    if done.returncode:
-        raise SystemExit(f"the {side} x {side} pointing failed ({option}):\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def _in_child(option: str, side: int, *, copies: int = 1, **env) -> dict | list[dict]:
+    """What ``option`` prints for ``side`` in a process of its own (``copies`` processes at once: a list)."""
+    started = [subprocess.Popen([sys.executable, __file__, option, str(side)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONWARNINGS": "ignore", **env})
+               for _ in range(copies)]  # fmt: skip
+    results = []
+    for process in started:
+        out, err = process.communicate()
+        if process.returncode:
+            raise SystemExit(f"the {side} x {side} pointing failed ({option}):\n{err[-3000:]}")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results[0] if copies == 1 else results
+
+
+def two_at_once(side: int = 384) -> dict:
+    """The network's pass over the detection bands on one torch thread, alone and as two processes at
+    once: whether this machine runs two workers' parts each at the speed of one."""
+    alone = _in_child("--network-child", side, OMP_NUM_THREADS="1")
+    together = _in_child("--network-child", side, copies=2, OMP_NUM_THREADS="1")
+    threads = [r["threads"] for r in (alone, *together)]
+    return {"side": side, "threads": threads, "alone_seconds": alone["seconds"],
+            "together_seconds": [r["seconds"] for r in together]}  # fmt: skip
 
 
 def main() -> None:
@@ -279,6 +301,10 @@ def main() -> None:
     parser.add_argument("--dask", action="store_true", help="one pointing on one and two Dask workers")
     parser.add_argument("--dask-side", type=int, default=384)
     parser.add_argument("--dask-repeats", type=int, default=2, help="passes over the one-pointing runs")
+    names = [_run_name(r) for r in DASK_RUNS]
+    parser.add_argument("--dask-runs", nargs="+", choices=names, default=names, help="the runs to make")
+    parser.add_argument("--two-at-once", action="store_true",
+                        help="the network's pass alone and as two processes at once")  # fmt: skip
     parser.add_argument("--force", action="store_true", help="redo the sizes already in the results")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--network", action="store_true",
@@ -320,11 +346,16 @@ def main() -> None:
         result["injections"] = injection_comparison()
         print(json.dumps(result["injections"]))
         write_result(out, result)
+    if args.two_at_once:
+        result["two_at_once"] = two_at_once()
+        print(json.dumps(result["two_at_once"]))
+        write_result(out, result)
     if args.dask:
         mock_field("nircam", **{**HIGH_Z_FIELD, "shape": (args.dask_side,) * 2}, seed=1, progress=False)
         done = [] if args.force else result.get("dask", [])
         for repeat in range(args.dask_repeats):  # a pass over DASK_RUNS each: the machine's speed drifts
-            mine = dask_within_pointing(args.dask_side, done, repeat=repeat)
+            chosen = [r for r in DASK_RUNS if _run_name(r) in args.dask_runs]
+            mine = dask_within_pointing(args.dask_side, done, repeat=repeat, runs=chosen)
             same = {(r["side"], r.get("repeat", 0)) for r in mine}
             kept = [r for r in result.get("dask", []) if (r["side"], r.get("repeat", 0)) not in same]
             result["dask"] = kept + mine

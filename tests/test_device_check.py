@@ -21,6 +21,7 @@ def run_script(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.slow
 def test_the_dry_run_goes_through_every_step(tmp_path):
     out = tmp_path / "device_check.json"
     done = run_script("--dry-run", "--out", str(out), "--work", str(tmp_path / "work"), tmp_path=tmp_path)

@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from asteris.errors import OutputExistsError, OutputPathError
-from asteris.fileio import atomic_path, atomic_write, check_writable, data_dir, sha256sum
+from asteris.fileio import atomic_path, atomic_write, check_writable, data_dir, exclusive_lock, sha256sum
 
 
 def test_a_write_that_fails_leaves_nothing_and_an_existing_file_is_kept(tmp_path):
@@ -35,3 +35,13 @@ def test_checksums_and_the_data_folder(tmp_path, monkeypatch):
     assert sha256sum(tmp_path / "blob", chunk=64) == hashlib.sha256(b"asteris" * 1000).hexdigest()
     monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path / "data"))
     assert data_dir() == tmp_path / "data"
+
+
+def test_a_lock_is_held_by_one_holder_at_a_time(tmp_path):
+    lock = tmp_path / "folder" / ".lock"
+    with exclusive_lock(lock) as held:
+        assert held and lock.exists()
+        with pytest.raises(BlockingIOError), exclusive_lock(lock, wait=False):
+            pass
+    with exclusive_lock(lock, wait=False) as held:  # released when its block ends
+        assert held

@@ -79,6 +79,7 @@ def final_weights(run_dir: Path) -> dict:
     return torch.load(run_dir / "model.pt", map_location="cpu", weights_only=False)["model_state_dict"]
 
 
+@pytest.mark.slow
 def test_a_killed_training_resumes_to_the_same_weights(tmp_path):
     stack = tmp_path / "stack.fits"
     fits.PrimaryHDU(np.random.default_rng(1).normal(10, 1, (16, 64, 64)).astype(np.float32)).writeto(stack)

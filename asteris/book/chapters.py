@@ -193,13 +193,14 @@ def chapter_run(stack: Stack, mode: str, *, name: str) -> TrainResult:
     a hash of the training configuration, the starting weights and the
     stack's pixels. The first call trains it (resuming an interrupted run from
     its last checkpoint); later calls, from any chapter, return the finished
-    run (its model and history) without training again. Training is seeded,
-    so either way the model is the same.
+    run (its model and history) without training again; a chapter running at
+    the same time waits for the first to finish it. Training is seeded, so
+    either way the model is the same.
     """
     import hashlib
     import json
 
-    from ..fileio import data_dir, sha256sum
+    from ..fileio import data_dir, exclusive_lock, sha256sum
 
     config = training_preset(mode)
     if book_mode(mode) == "ci":
@@ -213,9 +214,10 @@ def chapter_run(stack: Stack, mode: str, *, name: str) -> TrainResult:
         np.ascontiguousarray(stack.data if isinstance(stack, Stack) else np.asarray(stack)).tobytes()
     )
     run_dir = Path(data_dir()) / "book_runs" / f"{name}-{book_mode(mode)}-{digest.hexdigest()[:10]}"
-    resume = (run_dir / "checkpoint_last.pt").exists()
-    return train(stack, run_dir=run_dir, config=config, resume=resume, overwrite=not resume, progress=False,
-                 init_from=init_from)  # fmt: skip
+    with exclusive_lock(run_dir.with_name(f".{run_dir.name}.lock")):  # two chapters at once: one trains
+        resume = (run_dir / "checkpoint_last.pt").exists()
+        return train(stack, run_dir=run_dir, config=config, resume=resume, overwrite=not resume,
+                     progress=False, init_from=init_from)  # fmt: skip
 
 
 def chapter_method(run: TrainResult):

@@ -74,6 +74,33 @@ def test_chapter_runs_are_trained_once_and_shared(monkeypatch, tmp_path):
     assert other.run_dir != first.run_dir  # another stack, another run
 
 
+def test_a_chapter_run_waits_while_another_chapter_trains_it(monkeypatch, tmp_path):
+    import shutil
+    import threading
+
+    from asteris.fileio import exclusive_lock
+
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path))
+    quick = TrainConfig.preset("tiny", epochs=1, max_steps_per_epoch=3, patch_size=16, checkpoint_every=1)
+    monkeypatch.setattr(book.chapters, "training_preset", lambda mode: quick)
+    stack = np.random.default_rng(0).normal(0, 1, (16, 48, 48)).astype(np.float32)
+    first = book.chapter_run(stack, "ci", name="test")  # to learn where the run and its lock are
+    lock = first.run_dir.with_name(f".{first.run_dir.name}.lock")
+    assert lock.exists()
+    runs = tmp_path / "book_runs"
+    for path in runs.iterdir():  # as before any chapter trained it, the lock file aside
+        if path != lock:
+            shutil.rmtree(path)
+    done = []
+    with exclusive_lock(lock):  # another chapter (a process of its own) training this run
+        second = threading.Thread(target=lambda: done.append(book.chapter_run(stack, "ci", name="test")))
+        second.start()
+        second.join(timeout=3.0)  # the three steps take a fraction of that
+        assert second.is_alive() and not first.run_dir.exists()
+    second.join()
+    assert done[0].run_dir == first.run_dir and done[0].step == 3
+
+
 def test_full_mode_fine_tunes_the_published_weights_of_the_detector_class():
     from astropy.io import fits
 

@@ -114,6 +114,20 @@ def test_closure_tables_and_verdicts_follow_the_result_they_are_given():
     )
 
 
+def test_the_dask_speed_up_is_set_against_what_the_fine_tuning_allows():
+    from asteris.book.report.survey import _serial_share_line
+
+    def run(workers, wall, train, search, injections):
+        seconds = {"train": train, "search": search, "injections": injections}
+        return {"side": 512, "repeat": 0, "workers": workers, "torch_threads_per_worker": 1,
+                "wall_seconds": wall, "seconds": {**seconds, "total": sum(seconds.values())}}  # fmt: skip
+
+    scaling = {"dask": [run(1, 200.0, 50.0, 50.0, 100.0), run(2, 125.0, 50.0, 25.0, 50.0)]}
+    line = _serial_share_line(scaling)  # a quarter in turn: at most 1 / (0.25 + 0.75 / 2) = 1.6x
+    assert "it is 25% of one worker's time" in line and "at most 1.60x" in line
+    assert "measured at best 1.60x (search 2.00x, injections 2.00x)" in line
+
+
 def test_findings_follow_the_measured_gain():
     depth = report.committed_result("depth")
     best = max(report.asteris_models(depth["fields"]["all_noise"]).values(), key=lambda s: s["dm90"])
@@ -180,6 +194,7 @@ def test_the_pages_written_from_results_run(monkeypatch):
                 exec(compile(cell.source, str(page), "exec"), namespace)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("jupyter_book") is None,
     reason="jupyter-book (the test and book extras) is not installed",

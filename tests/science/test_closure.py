@@ -85,6 +85,7 @@ def field():
     return inject_high_z(stacks, truth, renderers, FILTERS), renderers, truth
 
 
+@pytest.mark.slow
 def test_a_field_made_by_injection_closes_on_its_copies(field):
     stacks, renderers, truth = field
     coadd = coadd_method("ivar")

@@ -37,6 +37,7 @@ def _catalog(n_bright: int, n_faint: int, *, faint_error: float, sed=(OLD_DUSTY,
     return catalog
 
 
+@pytest.mark.slow
 def test_stand_ins_carry_the_bright_colours_at_the_faint_fluxes():
     catalog = _catalog(3, 5, faint_error=1e-3)
     fakes = dimmed_interlopers(catalog, FILTERS, detection_bands=DETECTION, draws=3, seed=1)

@@ -42,6 +42,7 @@ def test_pure_noise_yields_no_candidates(field):
     assert int(np.sum(found["selected"])) == 0
 
 
+@pytest.mark.slow
 def test_bright_high_z_galaxies_come_through_the_whole_chain(field):
     stacks, renderers = field
     coadd = coadd_method("ivar")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from statistics import fmean
+
 from ...tuning import machine_line
 from ..chapters import committed_result
 from .cells import METHOD_NAMES, format_number, markdown_table
@@ -359,11 +361,54 @@ def _dask_table(scaling: dict) -> str:
             alike = sum(h == one_thread[0] for h in one_thread)
             text += (f"\n\n{side} px: {alike} of the {len(one_thread)} runs on one-thread workers wrote the "
                      f"first run's {len(one_thread[0])} tables byte for byte (their SHA-256).")  # fmt: skip
+    text += "\n\n" + _serial_share_line(scaling)
+    both = scaling.get("two_at_once")
+    if both:
+        together = " and ".join(f"{t:.1f}" for t in both["together_seconds"])
+        text += (f"\n\nThe network's pass over the detection bands of a {both['side']}-px pointing, on one "
+                 f"thread: {both['alone_seconds']:.1f} s alone, {together} s as two processes at "
+                 "once.")  # fmt: skip
     earlier = scaling.get("dask_realizations_only")
     if earlier:
         walls = ", ".join(f"{r['wall_seconds']:.0f}" for r in earlier["runs"])
         text += f"\n\n{earlier['what']}: wall {walls} s in the same four runs."
     return text
+
+
+def _amdahl(serial_share: float, workers: int) -> float:
+    """The most that ``workers`` can speed up a job of which ``serial_share`` runs in turn."""
+    return 1.0 / (serial_share + (1.0 - serial_share) / workers)
+
+
+def _serial_share_line(scaling: dict) -> str:
+    """What the fine-tuning, a hundred steps each needing the last, leaves to spread: its share of the
+    one-worker time per pointing size, the speed-up that share allows and the best measured."""
+    parts = []
+    for side in dict.fromkeys(r["side"] for r in scaling["dask"]):
+        alone = [r for r in scaling["dask"] if r["side"] == side and r["workers"] == 1
+                 and r["torch_threads_per_worker"] == 1 and r.get("seconds")]  # fmt: skip
+        spread = [r for r in scaling["dask"] if r["side"] == side and r["workers"] == 2]
+        if not alone or not spread:
+            continue
+        share = fmean(r["seconds"]["train"] / r["seconds"]["total"] for r in alone)
+        base = {r.get("repeat", 0): r for r in alone}  # the baseline of the same pass
+        paired = [(base[r.get("repeat", 0)], r) for r in spread if r.get("repeat", 0) in base]
+        one, two = max(paired, key=lambda pair: pair[0]["wall_seconds"] / pair[1]["wall_seconds"])
+        stages = ", ".join(f"{stage} {one['seconds'][stage] / two['seconds'][stage]:.2f}x"
+                           for stage in ("search", "injections"))  # fmt: skip
+        parts.append(f"At {side} px it is {share:.0%} of one worker's time, so two workers can give at "
+                     f"most {_amdahl(share, 2):.2f}x; measured at best "
+                     f"{one['wall_seconds'] / two['wall_seconds']:.2f}x ({stages}).")  # fmt: skip
+    real = scaling.get("real_pointing")
+    if real:
+        share = real["seconds"]["train"] / real["seconds"]["total"]
+        parts.append(f"On one NIRCam module, by the fit, it is {share:.1%}: at most "
+                     f"{_amdahl(share, 2):.2f}x on two workers.")  # fmt: skip
+    return ("The fine-tuning runs on one worker: its steps follow one another, and it stays in one "
+            "process so that its model does not depend on the cluster. " + " ".join(parts) + " The parts "
+            "bound it too: the search's network images are one part per detection band (three, so two "
+            "rounds on two workers: that step at most 1.5x), then one part per search, and the injections "
+            "one per realization; workers beyond their number wait.")
 
 
 def _sigma_cell(value) -> str:

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from ...errors import ConfigError
 from ...fanout import cluster_map, fan_out
-from ...fileio import atomic_write
+from ...fileio import atomic_write, exclusive_lock
 from .config import SURVEY_SCHEMA, SurveyConfig, pointing_record
 from .folder import FIELD_HIGH_Z, SUMMARY, counted, write_table
 from .memory import check_pointing_memory, stacks_on_disk
@@ -304,19 +304,14 @@ def run_pointing(
 def _run_lock(run_dir: Path):
     """Hold the run folder for this run alone; then leftovers of killed runs can be removed safely."""
     try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock, and leftovers stay
-        yield
-        return
-    with open(run_dir / ".lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConfigError(f"another survey run is using {run_dir}; wait for it to end or choose "
-                              "another folder") from None  # fmt: skip
-        for partial in run_dir.glob(".*.partial-*"):  # what killed runs left half-written
-            shutil.rmtree(partial, ignore_errors=True)
-        yield
+        with exclusive_lock(run_dir / ".lock", wait=False) as held:
+            if held:  # without POSIX locks, leftovers stay
+                for partial in run_dir.glob(".*.partial-*"):  # what killed runs left half-written
+                    shutil.rmtree(partial, ignore_errors=True)
+            yield
+    except BlockingIOError:
+        raise ConfigError(f"another survey run is using {run_dir}; wait for it to end or choose "
+                          "another folder") from None  # fmt: skip
 
 
 def _check_run_folder(run_dir: Path, config: SurveyConfig, pointings: Sequence) -> None:

@@ -96,6 +96,7 @@ def _comparable(run_dir: Path) -> dict:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX only")
 def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, module_data_dir):
     killed = tmp_path / "killed"
