@@ -269,8 +269,8 @@ def extrapolation(runs: list[dict]) -> dict:
     return out
 
 
-def _in_child(option: str, side: int, *, copies: int = 1, **env) -> dict | list[dict]:
-    """What ``option`` prints for ``side`` in a process of its own (``copies`` processes at once: a list)."""
+def _in_children(option: str, side: int, *, copies: int, **env) -> list[dict]:
+    """What ``option`` prints for ``side`` in ``copies`` processes of their own, run at once."""
     started = [subprocess.Popen([sys.executable, __file__, option, str(side)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONWARNINGS": "ignore", **env})
@@ -281,14 +281,19 @@ def _in_child(option: str, side: int, *, copies: int = 1, **env) -> dict | list[
         if process.returncode:
             raise SystemExit(f"the {side} x {side} pointing failed ({option}):\n{err[-3000:]}")
         results.append(json.loads(out.strip().splitlines()[-1]))
-    return results[0] if copies == 1 else results
+    return results
+
+
+def _in_child(option: str, side: int, **env) -> dict:
+    """What ``option`` prints for ``side`` in a process of its own."""
+    return _in_children(option, side, copies=1, **env)[0]
 
 
 def two_at_once(side: int = 384) -> dict:
     """The network's pass over the detection bands on one torch thread, alone and as two processes at
     once: whether this machine runs two workers' parts each at the speed of one."""
     alone = _in_child("--network-child", side, OMP_NUM_THREADS="1")
-    together = _in_child("--network-child", side, copies=2, OMP_NUM_THREADS="1")
+    together = _in_children("--network-child", side, copies=2, OMP_NUM_THREADS="1")
     threads = [r["threads"] for r in (alone, *together)]
     return {"side": side, "threads": threads, "alone_seconds": alone["seconds"],
             "together_seconds": [r["seconds"] for r in together]}  # fmt: skip
@@ -353,8 +358,8 @@ def main() -> None:
     if args.dask:
         mock_field("nircam", **{**HIGH_Z_FIELD, "shape": (args.dask_side,) * 2}, seed=1, progress=False)
         done = [] if args.force else result.get("dask", [])
-        for repeat in range(args.dask_repeats):  # a pass over DASK_RUNS each: the machine's speed drifts
-            chosen = [r for r in DASK_RUNS if _run_name(r) in args.dask_runs]
+        chosen = [r for r in DASK_RUNS if _run_name(r) in args.dask_runs]
+        for repeat in range(args.dask_repeats):  # a pass over the runs each: the machine's speed drifts
             mine = dask_within_pointing(args.dask_side, done, repeat=repeat, runs=chosen)
             same = {(r["side"], r.get("repeat", 0)) for r in mine}
             kept = [r for r in result.get("dask", []) if (r["side"], r.get("repeat", 0)) not in same]

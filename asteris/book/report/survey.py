@@ -341,13 +341,12 @@ def scaling_table(*, result: dict | None = None) -> str:
 def _dask_table(scaling: dict) -> str:
     """One pointing on one and two Dask workers, its stages and its speed-up over the first run."""
     runs, stages = scaling["dask"], ("train", "search", "injections")
-    base = {}
-    for r in runs:  # each pass's first run: one worker of one thread
-        base.setdefault((r["side"], r.get("repeat", 0)), r["wall_seconds"])
+    base = _pass_baselines(runs)
     rows = [[r.get("repeat", 0) + 1, r["scheduler"], r["workers"], r["torch_threads_per_worker"],
              f"{r['side']} x {r['side']}",
              *(f"{r['seconds'][s]:.0f}" if r.get("seconds") else "" for s in stages),
-             f"{r['wall_seconds']:.0f}", f"{base[r['side'], r.get('repeat', 0)] / r['wall_seconds']:.2f}",
+             f"{r['wall_seconds']:.0f}",
+             f"{base[_pass(r)]['wall_seconds'] / r['wall_seconds']:.2f}",
              r["status"]] for r in runs]  # fmt: skip
     header = ["pass", "cluster", "workers", "torch threads per worker", "pointing (px)", "fine-tuning (s)",
               "search (s)", "injections (s)", "wall (s)", "speed-up", "status"]  # fmt: skip
@@ -375,6 +374,16 @@ def _dask_table(scaling: dict) -> str:
     return text
 
 
+def _pass(run: dict) -> tuple[int, int]:
+    """The pass a one-pointing run belongs to: its pointing's side and its repeat."""
+    return run["side"], run.get("repeat", 0)
+
+
+def _pass_baselines(runs: list[dict]) -> dict:
+    """Each pass's baseline, by `_pass`: its run on one worker of one thread."""
+    return {_pass(r): r for r in runs if r["workers"] == 1 and r["torch_threads_per_worker"] == 1}
+
+
 def _amdahl(serial_share: float, workers: int) -> float:
     """The most that ``workers`` can speed up a job of which ``serial_share`` runs in turn."""
     return 1.0 / (serial_share + (1.0 - serial_share) / workers)
@@ -383,16 +392,14 @@ def _amdahl(serial_share: float, workers: int) -> float:
 def _serial_share_line(scaling: dict) -> str:
     """What the fine-tuning, a hundred steps each needing the last, leaves to spread: its share of the
     one-worker time per pointing size, the speed-up that share allows and the best measured."""
-    parts = []
+    parts, base = [], _pass_baselines(scaling["dask"])
     for side in dict.fromkeys(r["side"] for r in scaling["dask"]):
-        alone = [r for r in scaling["dask"] if r["side"] == side and r["workers"] == 1
-                 and r["torch_threads_per_worker"] == 1 and r.get("seconds")]  # fmt: skip
-        spread = [r for r in scaling["dask"] if r["side"] == side and r["workers"] == 2]
-        if not alone or not spread:
+        paired = [(base[_pass(r)], r) for r in scaling["dask"]
+                  if r["side"] == side and r["workers"] == 2 and _pass(r) in base]  # fmt: skip
+        if not paired:
             continue
+        alone = [r for (s, _), r in base.items() if s == side]
         share = fmean(r["seconds"]["train"] / r["seconds"]["total"] for r in alone)
-        base = {r.get("repeat", 0): r for r in alone}  # the baseline of the same pass
-        paired = [(base[r.get("repeat", 0)], r) for r in spread if r.get("repeat", 0) in base]
         one, two = max(paired, key=lambda pair: pair[0]["wall_seconds"] / pair[1]["wall_seconds"])
         stages = ", ".join(f"{stage} {one['seconds'][stage] / two['seconds'][stage]:.2f}x"
                            for stage in ("search", "injections"))  # fmt: skip
@@ -404,11 +411,13 @@ def _serial_share_line(scaling: dict) -> str:
         share = real["seconds"]["train"] / real["seconds"]["total"]
         parts.append(f"On one NIRCam module, by the fit, it is {share:.1%}: at most "
                      f"{_amdahl(share, 2):.2f}x on two workers.")  # fmt: skip
+    bands = len(scaling["runs"][0]["network_pass"]["bands"])  # the search's network images: a part each
+    rounds = -(-bands // 2)
     return ("The fine-tuning runs on one worker: its steps follow one another, and it stays in one "
             "process so that its model does not depend on the cluster. " + " ".join(parts) + " The parts "
-            "bound it too: the search's network images are one part per detection band (three, so two "
-            "rounds on two workers: that step at most 1.5x), then one part per search, and the injections "
-            "one per realization; workers beyond their number wait.")
+            f"bound it too: the search's network images are one part per detection band ({bands}, so "
+            f"{rounds} rounds on two workers: that step at most {bands / rounds:.2g}x), then one part per "
+            "search, and the injections one per realization; workers beyond their number wait.")
 
 
 def _sigma_cell(value) -> str:

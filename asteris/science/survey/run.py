@@ -12,7 +12,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import astropy.units as u
@@ -303,15 +303,16 @@ def run_pointing(
 @contextmanager
 def _run_lock(run_dir: Path):
     """Hold the run folder for this run alone; then leftovers of killed runs can be removed safely."""
-    try:
-        with exclusive_lock(run_dir / ".lock", wait=False) as held:
-            if held:  # without POSIX locks, leftovers stay
-                for partial in run_dir.glob(".*.partial-*"):  # what killed runs left half-written
-                    shutil.rmtree(partial, ignore_errors=True)
-            yield
-    except BlockingIOError:
-        raise ConfigError(f"another survey run is using {run_dir}; wait for it to end or choose "
-                          "another folder") from None  # fmt: skip
+    with ExitStack() as held_here:
+        try:
+            held = held_here.enter_context(exclusive_lock(run_dir / ".lock", wait=False))
+        except BlockingIOError:
+            raise ConfigError(f"another survey run is using {run_dir}; wait for it to end or choose "
+                              "another folder") from None  # fmt: skip
+        if held:  # without POSIX locks, leftovers stay
+            for partial in run_dir.glob(".*.partial-*"):  # what killed runs left half-written
+                shutil.rmtree(partial, ignore_errors=True)
+        yield
 
 
 def _check_run_folder(run_dir: Path, config: SurveyConfig, pointings: Sequence) -> None:
