@@ -2,7 +2,8 @@
 
 `denoise_many` (stacks) and the survey (pointings) both run through `fan_out`;
 `cluster_map` spreads the parts of one task (a pointing's search and injection
-realizations) over the same cluster.
+realizations) over the same cluster; `task_map` and `stepped_aside` let a task
+start parts on the other workers while it works itself.
 
 `fan_out`:
 a `distributed.LocalCluster` it starts and closes, a scheduler's address, or
@@ -15,11 +16,19 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 from .extras import require_extra
 
-__all__ = ["dask_client", "fan_out", "cluster_map"]
+__all__ = ["dask_client", "fan_out", "cluster_map", "task_map", "stepped_aside", "WORKER_ENV"]
+
+#: The environment of the workers of a cluster started here, and (where not set already) of any
+#: process importing asteris. torch then backs its large CPU tensors with transparent huge pages
+#: (Linux): without, the network's activations (hundreds of MB a tile, beyond what the allocator
+#: keeps for reuse) come back as fresh 4-KB pages on every layer, and the kernel spent 40% of a
+#: one-thread network pass filling them in. The images are the same bit for bit.
+WORKER_ENV = {"THP_MEM_ALLOC_ENABLE": "1"}
 
 
 def dask_client(scheduler, n_workers: int, *, threads_per_worker: int = 1, feature: str):
@@ -34,9 +43,8 @@ def dask_client(scheduler, n_workers: int, *, threads_per_worker: int = 1, featu
     if scheduler is not None and not isinstance(scheduler, str):
         return scheduler, None  # a Client given by the caller
     if scheduler in (None, "local"):
-        cluster = LocalCluster(
-            n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True, dashboard_address=":0"
-        )
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
+                               dashboard_address=":0", env=WORKER_ENV)  # fmt: skip
         return Client(cluster), cluster
     return Client(scheduler), None
 
@@ -127,3 +135,29 @@ def _gathered(client, function: Callable, items: list, torch_threads: int | None
     futures = client.map(_apply, [shared] * len(items), items, torch_threads=torch_threads,
                          key=f"asteris-part-{uuid.uuid4().hex[:8]}", pure=False)  # fmt: skip
     return client.gather(futures)
+
+
+def task_map() -> Callable[[Callable, list], list]:
+    """`cluster_map` on the cluster running this Dask task, usable from any thread of the task.
+
+    The task does not step aside: while it works, its worker's slot stays its own (a one-thread
+    worker takes no part beside it), so parts mapped then run on the other workers. Inside
+    `stepped_aside` its worker takes parts as well.
+    """
+    require_extra("survey", feature="task_map (Dask)")
+    from distributed import get_client
+
+    return cluster_map(get_client())
+
+
+@contextmanager
+def stepped_aside() -> Iterator[None]:
+    """The Dask task running this code gives up its worker's slot while it waits for its parts
+    (`distributed.secede`), and takes a slot again on leaving (`distributed.rejoin`)."""
+    from distributed import rejoin, secede
+
+    secede()
+    try:
+        yield
+    finally:
+        rejoin()

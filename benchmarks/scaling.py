@@ -32,15 +32,16 @@ out).
 realizations) through `asteris.science.survey.run_survey` on one worker, on
 two workers of a `distributed.LocalCluster` with the parts of its search (the
 network's images band by band, each search and its negated twin) and its
-injection realizations spread over them (``spread``), and on a scheduler and two workers started by
-hand (``dask scheduler``, ``dask worker ADDRESS --nworkers 2 --nthreads 1``),
-and gives each wall time.
+injection realizations spread over them (``spread``: the coadd's search
+during the fine-tuning, the network's search beside the realizations), and on
+a scheduler and two workers started by hand (``dask scheduler``,
+``dask worker ADDRESS --nworkers 2 --nthreads 1``), and gives each wall time.
 
 Each size is written to the results as it finishes; a second run skips the
 sizes already there (``--force`` to redo them).
 
-Usage: ``python benchmarks/scaling.py [--sizes 256 512 768 1024] [--injections] [--network] [--dask] [--force]
-[--out FILE]``
+Usage: ``python benchmarks/scaling.py [--sizes 256 512 768 1024] [--injections] [--network] [--dask]
+[--two-at-once [SIDE]] [--force] [--out FILE]``
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from _memory import status_mb
 from _results import same_rows, write_result
 
 from asteris.engine import DEFAULT_TILE
+from asteris.fanout import WORKER_ENV
 from asteris.fileio import sha256sum
 
 RESULTS = Path(__file__).parent / "results" / "scaling.json"
@@ -171,7 +173,7 @@ def _hand_started(workers: int):
     scheduler = subprocess.Popen([*cli, *options], stderr=subprocess.DEVNULL)
     cli = [sys.executable, "-m", "distributed.cli.dask_worker", address]
     options = ["--nworkers", str(workers), "--nthreads", "1"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one torch thread a worker, as on the LocalCluster
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **WORKER_ENV}  # as on the LocalCluster: one torch thread
     worker = subprocess.Popen([*cli, *options], stderr=subprocess.DEVNULL, env=env)
     return address, (worker, scheduler)
 
@@ -291,11 +293,13 @@ def _in_child(option: str, side: int, **env) -> dict:
 
 def two_at_once(side: int = 384) -> dict:
     """The network's pass over the detection bands on one torch thread, alone and as two processes at
-    once: whether this machine runs two workers' parts each at the speed of one."""
-    alone = _in_child("--network-child", side, OMP_NUM_THREADS="1")
-    together = _in_children("--network-child", side, copies=2, OMP_NUM_THREADS="1")
+    once, in the environment of the chain's Dask workers: whether this machine runs two workers'
+    parts each at the speed of one."""
+    env = {"OMP_NUM_THREADS": "1", **WORKER_ENV}  # as the chain's Dask workers run
+    alone = _in_child("--network-child", side, **env)
+    together = _in_children("--network-child", side, copies=2, **env)
     threads = [r["threads"] for r in (alone, *together)]
-    return {"side": side, "threads": threads, "alone_seconds": alone["seconds"],
+    return {"side": side, "threads": threads, "env": env, "alone_seconds": alone["seconds"],
             "together_seconds": [r["seconds"] for r in together]}  # fmt: skip
 
 
@@ -308,8 +312,8 @@ def main() -> None:
     parser.add_argument("--dask-repeats", type=int, default=2, help="passes over the one-pointing runs")
     names = [_run_name(r) for r in DASK_RUNS]
     parser.add_argument("--dask-runs", nargs="+", choices=names, default=names, help="the runs to make")
-    parser.add_argument("--two-at-once", action="store_true",
-                        help="the network's pass alone and as two processes at once")  # fmt: skip
+    parser.add_argument("--two-at-once", type=int, nargs="?", const=384, metavar="SIDE",
+                        help="the network's pass alone and as two processes at once (384 px)")  # fmt: skip
     parser.add_argument("--force", action="store_true", help="redo the sizes already in the results")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--network", action="store_true",
@@ -352,8 +356,11 @@ def main() -> None:
         print(json.dumps(result["injections"]))
         write_result(out, result)
     if args.two_at_once:
-        result["two_at_once"] = two_at_once()
-        print(json.dumps(result["two_at_once"]))
+        measured = two_at_once(args.two_at_once)
+        print(json.dumps(measured))
+        others = [r for r in result.get("two_at_once", [])
+                  if (r["side"], r.get("env")) != (measured["side"], measured["env"])]  # fmt: skip
+        result["two_at_once"] = sorted([*others, measured], key=lambda r: r["side"])
         write_result(out, result)
     if args.dask:
         mock_field("nircam", **{**HIGH_Z_FIELD, "shape": (args.dask_side,) * 2}, seed=1, progress=False)

@@ -49,3 +49,19 @@ def test_a_network_is_taken_as_it_is_and_a_wrong_variant_refused(tiny_net):
     assert resolve_model(tiny_net, None) is tiny_net and resolve_model(tiny_net, 8) is tiny_net
     with pytest.raises(ValueError, match="takes 8 frames, not 4"):
         resolve_model(tiny_net, 4)
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("0", "0")])
+def test_importing_asteris_puts_large_tensors_on_huge_pages_unless_told_not_to(given, expected):
+    """torch reads THP_MEM_ALLOC_ENABLE at its first large allocation: asteris sets it on import
+    (`asteris.fanout.WORKER_ENV`), and a user's own setting stands."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    if given is not None:
+        env["THP_MEM_ALLOC_ENABLE"] = given
+    code = "import os, asteris; print(os.environ['THP_MEM_ALLOC_ENABLE'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected

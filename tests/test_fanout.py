@@ -6,7 +6,7 @@ pytest.importorskip("distributed")
 
 from distributed import Client  # noqa: E402
 
-from asteris.fanout import cluster_map, fan_out  # noqa: E402
+from asteris.fanout import WORKER_ENV, cluster_map, dask_client, fan_out  # noqa: E402
 
 
 def _square_or_fail(value: int) -> int:
@@ -59,3 +59,20 @@ def test_the_parts_run_on_the_callers_torch_threads():
             assert client.submit(_torch_threads, 0).result() == 1  # the worker's own, restored
     finally:
         torch.set_num_threads(before)
+
+
+def _environ(name: str) -> str | None:
+    import os
+
+    return os.environ.get(name)
+
+
+def test_workers_started_here_back_large_tensors_with_huge_pages():
+    """A local cluster's workers get `WORKER_ENV`: torch reads it once, so it must be there at start."""
+    client, cluster = dask_client(None, 1, feature="a test")
+    try:
+        assert WORKER_ENV == {"THP_MEM_ALLOC_ENABLE": "1"}
+        assert client.submit(_environ, "THP_MEM_ALLOC_ENABLE").result() == "1"
+    finally:
+        client.close()
+        cluster.close()

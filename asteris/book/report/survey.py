@@ -351,7 +351,8 @@ def _dask_table(scaling: dict) -> str:
     header = ["pass", "cluster", "workers", "torch threads per worker", "pointing (px)", "fine-tuning (s)",
               "search (s)", "injections (s)", "wall (s)", "speed-up", "status"]  # fmt: skip
     text = ("One pointing, the parts of its search and its injection realizations spread over the workers "
-            "(speed-up: the wall time of the pass's first run, one worker of one thread, over the row's):"
+            "(speed-up: the wall time of the pass's first run, one worker of one thread, over the row's; "
+            "where the stages overlap, each stage's time runs until its last part ended):"
             "\n\n" + markdown_table(header, rows))
     for side in dict.fromkeys(r["side"] for r in runs):
         hashes = [(r["torch_threads_per_worker"], r.get("tables_sha256")) for r in runs if r["side"] == side]
@@ -361,17 +362,25 @@ def _dask_table(scaling: dict) -> str:
             text += (f"\n\n{side} px: {alike} of the {len(one_thread)} runs on one-thread workers wrote the "
                      f"first run's {len(one_thread[0])} tables byte for byte (their SHA-256).")  # fmt: skip
     text += "\n\n" + _serial_share_line(scaling)
-    both = scaling.get("two_at_once")
-    if both:
+    for both in scaling.get("two_at_once", []):
         together = " and ".join(f"{t:.1f}" for t in both["together_seconds"])
+        pages = "huge pages" if both.get("env", {}).get("THP_MEM_ALLOC_ENABLE") == "1" else "4-KB pages"
         text += (f"\n\nThe network's pass over the detection bands of a {both['side']}-px pointing, on one "
-                 f"thread: {both['alone_seconds']:.1f} s alone, {together} s as two processes at "
-                 "once.")  # fmt: skip
-    earlier = scaling.get("dask_realizations_only")
-    if earlier:
-        walls = ", ".join(f"{r['wall_seconds']:.0f}" for r in earlier["runs"])
-        text += f"\n\n{earlier['what']}: wall {walls} s in the same four runs."
+                 f"thread, its tensors on {pages}: {both['alone_seconds']:.1f} s alone, {together} s as two "
+                 "processes at once.")  # fmt: skip
+    for key in ("dask_without_huge_pages", "dask_before_overlap", "dask_realizations_only"):  # earlier runs
+        earlier = scaling.get(key)
+        if earlier:
+            text += f"\n\n{earlier['what']}; wall time by workers x torch threads, {_walls(earlier['runs'])}."
     return text
+
+
+def _walls(runs: list[dict]) -> str:
+    """The wall times of one-pointing runs, by pointing size, e.g. ``384 px: 1 x 1 213 s, 2 x 1 139 s``."""
+    sides = dict.fromkeys(r["side"] for r in runs)
+    return "; ".join(f"{side} px: " + ", ".join(
+        f"{r['workers']} x {r['torch_threads_per_worker']} {r['wall_seconds']:.0f} s"
+        for r in runs if r["side"] == side) for side in sides)  # fmt: skip
 
 
 def _pass(run: dict) -> tuple[int, int]:
@@ -384,9 +393,18 @@ def _pass_baselines(runs: list[dict]) -> dict:
     return {_pass(r): r for r in runs if r["workers"] == 1 and r["torch_threads_per_worker"] == 1}
 
 
-def _amdahl(serial_share: float, workers: int) -> float:
-    """The most that ``workers`` can speed up a job of which ``serial_share`` runs in turn."""
-    return 1.0 / (serial_share + (1.0 - serial_share) / workers)
+def _amdahl(serial_share: float, workers: int, *, pace: float = 1.0) -> float:
+    """The most that ``workers`` can speed up a job of which ``serial_share`` runs in turn, where each
+    runs at ``pace`` of one worker's speed alone while the others run too."""
+    return 1.0 / (serial_share + (1.0 - serial_share) / (workers * pace))
+
+
+def _pace_side_by_side(scaling: dict, side: int) -> float | None:
+    """How fast one of two one-thread processes runs the network's pass against one alone (``side`` px),
+    measured in the workers' environment (`~asteris.fanout.WORKER_ENV`) where it was."""
+    both = [r for r in scaling.get("two_at_once", []) if r["side"] == side]
+    both.sort(key=lambda r: r.get("env", {}).get("THP_MEM_ALLOC_ENABLE") == "1")
+    return both[-1]["alone_seconds"] / fmean(both[-1]["together_seconds"]) if both else None
 
 
 def _serial_share_line(scaling: dict) -> str:
@@ -401,23 +419,27 @@ def _serial_share_line(scaling: dict) -> str:
         alone = [r for (s, _), r in base.items() if s == side]
         share = fmean(r["seconds"]["train"] / r["seconds"]["total"] for r in alone)
         one, two = max(paired, key=lambda pair: pair[0]["wall_seconds"] / pair[1]["wall_seconds"])
-        stages = ", ".join(f"{stage} {one['seconds'][stage] / two['seconds'][stage]:.2f}x"
-                           for stage in ("search", "injections"))  # fmt: skip
+        after = [sum(r["seconds"][s] for s in ("search", "injections")) for r in (one, two)]
         parts.append(f"At {side} px it is {share:.0%} of one worker's time, so two workers can give at "
                      f"most {_amdahl(share, 2):.2f}x; measured at best "
-                     f"{one['wall_seconds'] / two['wall_seconds']:.2f}x ({stages}).")  # fmt: skip
+                     f"{one['wall_seconds'] / two['wall_seconds']:.2f}x (search and injections together "
+                     f"{after[0] / after[1]:.2f}x).")  # fmt: skip
+        pace = _pace_side_by_side(scaling, side)
+        if pace is not None:
+            parts.append(f"Two one-thread processes at once each run the network at {pace:.0%} of its pace "
+                         f"alone at this size (`--two-at-once`), so this machine allows at most "
+                         f"{_amdahl(share, 2, pace=pace):.2f}x.")  # fmt: skip
     real = scaling.get("real_pointing")
     if real:
         share = real["seconds"]["train"] / real["seconds"]["total"]
         parts.append(f"On one NIRCam module, by the fit, it is {share:.1%}: at most "
                      f"{_amdahl(share, 2):.2f}x on two workers.")  # fmt: skip
-    bands = len(scaling["runs"][0]["network_pass"]["bands"])  # the search's network images: a part each
-    rounds = -(-bands // 2)
     return ("The fine-tuning runs on one worker: its steps follow one another, and it stays in one "
-            "process so that its model does not depend on the cluster. " + " ".join(parts) + " The parts "
-            f"bound it too: the search's network images are one part per detection band ({bands}, so "
-            f"{rounds} rounds on two workers: that step at most {bands / rounds:.2g}x), then one part per "
-            "search, and the injections one per realization; workers beyond their number wait.")
+            "process so that its model does not depend on the cluster. " + " ".join(parts) + " The "
+            "coadd's search needs no network and runs on the other workers meanwhile. Then the search's "
+            "parts (the network's image of each detection band, then each search) and the realizations "
+            "run side by side, so that no worker waits for a stage's last part; a worker beyond their "
+            "number has nothing to do.")
 
 
 def _sigma_cell(value) -> str:

@@ -12,6 +12,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from astropy.table import QTable
 from tqdm.auto import tqdm
 
 from ...errors import ConfigError
-from ...fanout import cluster_map, fan_out
+from ...fanout import fan_out, stepped_aside, task_map
 from ...fileio import atomic_write, exclusive_lock
 from .config import SURVEY_SCHEMA, SurveyConfig, pointing_record
 from .folder import FIELD_HIGH_Z, SUMMARY, counted, write_table
@@ -71,6 +72,7 @@ def search_pointing(
     *,
     negated: bool = True,
     mapper: Callable | None = None,
+    searched: Sequence[str] | None = None,
 ) -> tuple[dict, dict]:
     """Each method's z > 8.5 search of one pointing, as the survey runs it, and the same search on
     its negated images (every band x -1; an empty dict unless ``negated``).
@@ -85,23 +87,31 @@ def search_pointing(
     detection band but the coadd's, then each search and each negated search. The tables are the
     same; without it the parts run here in turn, holding the negated images alone during the
     negated searches.
+
+    ``searched``: the methods to search, in their order in ``methods`` (default: every one); the
+    coadd's images are made to measure on in any case.
     """
     if "coadd" not in methods:
         raise ConfigError("the survey's search measures on the coadd: methods need a 'coadd' entry")
+    searched = [name for name in methods if searched is None or name in searched]
+    if not searched:
+        return {}, {}
     if mapper is not None:
-        return _search_spread(stacks, renderers, methods, config, negated=negated, mapper=mapper)
+        return _search_spread(stacks, renderers, methods, config, negated=negated, mapper=mapper,
+                              searched=searched)  # fmt: skip
     # every method detects on its own images of the detection bands; the coadd's are measured in all
     detecting = {b: stacks[b] for b in config.detection_bands}
-    images = {name: {b: method(s) for b, s in (stacks if name == "coadd" else detecting).items()}
-              for name, method in methods.items()}  # fmt: skip
+    images = {"coadd": {b: methods["coadd"](s) for b, s in stacks.items()}}
+    networks = [name for name in searched if name != "coadd"]
+    images |= {name: {b: methods[name](s) for b, s in detecting.items()} for name in networks}
     search = functools.partial(_search, renderers=renderers, config=config)
-    found = {name: search(band_images, images["coadd"]) for name, band_images in images.items()}
+    found = {name: search(images[name], images["coadd"]) for name in searched}
     if not negated:
         return found, {}
     negated_coadd = _negated(images.pop("coadd"))
     negated = {"coadd": negated_coadd} | {name: _negated(band_images) for name, band_images in images.items()}
     del images  # the negated images alone from here: a large pointing holds one set
-    return found, {name: search(negated[name], negated_coadd) for name in methods}
+    return found, {name: search(negated[name], negated_coadd) for name in searched}
 
 
 def _search(band_images: dict, measure: dict, *, renderers: dict, config: SurveyConfig) -> QTable:
@@ -115,16 +125,18 @@ def _negated(band_images: dict) -> dict:
     return {b: -image for b, image in band_images.items()}
 
 
-def _search_spread(stacks, renderers, methods, config: SurveyConfig, *, negated: bool, mapper) -> tuple:
+def _search_spread(stacks, renderers, methods, config: SurveyConfig, *, negated: bool, mapper,
+                   searched: list) -> tuple:  # fmt: skip
     """`search_pointing`'s parts through ``mapper``: the networks' images band by band, then the
     searches (the coadd's images, cheap, are made here)."""
     coadd = {b: methods["coadd"](s) for b, s in stacks.items()}
-    parts = [(name, b) for name in methods if name != "coadd" for b in config.detection_bands]
-    made = mapper(functools.partial(_method_image, methods=methods, stacks=stacks), parts)
-    images = {"coadd": coadd} | {name: {} for name in methods if name != "coadd"}
+    networks = [name for name in searched if name != "coadd"]
+    parts = [(name, b) for name in networks for b in config.detection_bands]
+    made = mapper(functools.partial(_method_image, methods=methods, stacks=stacks), parts) if parts else []
+    images = {"coadd": coadd} | {name: {} for name in networks}
     for (name, band), image in zip(parts, made):
         images[name][band] = image
-    searches = [(name, sign) for sign in ((1, -1) if negated else (1,)) for name in methods]
+    searches = [(name, sign) for sign in ((1, -1) if negated else (1,)) for name in searched]
     tables = mapper(functools.partial(_signed_search, images=images, renderers=renderers, config=config),
                     searches)  # fmt: skip
     found = {name: table for (name, sign), table in zip(searches, tables) if sign > 0}
@@ -146,12 +158,14 @@ def _signed_search(part: tuple, *, images: dict, renderers: dict, config: Survey
 
 
 def pointing_recovery(
-    stacks, renderers, methods, config: SurveyConfig, *, seed: int, spread: bool = False, reuse: bool = True
-) -> QTable:
+    stacks, renderers, methods, config: SurveyConfig, *, seed: int, mapper: Callable | None = None,
+    reuse: bool = True,
+) -> QTable:  # fmt: skip
     """A pointing's injection-recovery as its survey runs it: `~asteris.science.highz.high_z_recovery`
     with the config's galaxies, ranges and detection bands, fluxes measured on the coadd.
 
-    ``spread``: its realizations as tasks of the Dask cluster that runs this pointing.
+    ``mapper``: how its realizations run, as `search_pointing`'s (`~asteris.fanout.cluster_map`: as
+    tasks of a Dask cluster); the same rows.
     ``reuse``: as `~asteris.science.highz.high_z_recovery` (``False``: every realization through
     the whole chain, as the survey ran before; the same rows at about twice the cost).
     """
@@ -162,7 +176,7 @@ def pointing_recovery(
                            muv_range=config.muv_range, z_range=(config.z_edges[0], config.z_edges[-1]),
                            detection_bands=config.detection_bands, measure_with=methods["coadd"], seed=seed,
                            muv_slope=config.injection_muv_slope, progress=False,
-                           mapper=cluster_map() if spread else None, reuse=reuse)  # fmt: skip
+                           mapper=mapper, reuse=reuse)  # fmt: skip
 
 
 def effective_volumes(recovery: QTable, methods, config: SurveyConfig, area: u.Quantity) -> dict:
@@ -175,6 +189,50 @@ def effective_volumes(recovery: QTable, methods, config: SurveyConfig, area: u.Q
                                      muv_grid=config.muv_grid, z_edges=z_edges)  # fmt: skip
         volumes[name] = effective_volume(curves, z_edges=z_edges, area=area).to_value(u.Mpc**3).tolist()
     return volumes
+
+
+def _chain_in_turn(stacks, renderers, config: SurveyConfig, work: Path, *, seed: int, lap) -> tuple:
+    """The methods (fine-tuning ASTERIS), their search and the injections, one after the other."""
+    methods = pointing_methods(stacks, config, work)
+    lap("train")
+    found, negated = search_pointing(stacks, renderers, methods, config, negated=config.search_negated)
+    lap("search")
+    recovery = pointing_recovery(stacks, renderers, methods, config, seed=seed)
+    lap("injections")
+    return methods, found, negated, recovery
+
+
+def _chain_spread(stacks, renderers, config: SurveyConfig, work: Path, *, seed: int, lap) -> tuple:
+    """`_chain_in_turn`'s parts as tasks of the cluster running this pointing, with the same tables.
+
+    While this worker fine-tunes, the other workers search the coadd (it needs no network). Then
+    this worker steps aside and the network's search and the injection realizations run side by
+    side, so that no worker waits for a stage's last part: the search's lap ends when its tables
+    are in, the injections' when theirs are.
+    """
+    from ..methods import coadd_method
+
+    mapper = task_map()  # from both threads below; the parts run one at a time on each worker
+    threads = ThreadPoolExecutor(max_workers=2)
+    try:
+        coadd_search = threads.submit(search_pointing, stacks, renderers, {"coadd": coadd_method("ivar")},
+                                      config, negated=config.search_negated, mapper=mapper)  # fmt: skip
+        methods = pointing_methods(stacks, config, work)
+        lap("train")
+        networks = [name for name in methods if name != "coadd"]
+        with stepped_aside():
+            network_search = threads.submit(search_pointing, stacks, renderers, methods, config,
+                                            negated=config.search_negated, mapper=mapper, searched=networks)
+            recovery = threads.submit(pointing_recovery, stacks, renderers, methods, config, seed=seed,
+                                      mapper=mapper)  # fmt: skip
+            found, negated = coadd_search.result()
+            network_found, network_negated = network_search.result()
+            lap("search")
+            recovery = recovery.result()
+            lap("injections")
+    finally:  # after a failure, not waiting: on one worker the parts left need this task's slot
+        threads.shutdown(wait=False)
+    return methods, found | network_found, negated | network_negated, recovery
 
 
 def _dask_worker():
@@ -206,7 +264,8 @@ def run_pointing(
 
     ``spread``: run the parts of its search (`search_pointing`) and its injection realizations as
     tasks of the Dask cluster that runs this pointing (`asteris.fanout.cluster_map`; only inside a
-    Dask task), with the same tables.
+    Dask task), with the same tables: the coadd's search on the other workers while this one
+    fine-tunes, then the network's search and the realizations side by side.
 
     A pointing whose folder exists is read, not recomputed (``status`` "present").
     Its files are written into a hidden folder that is renamed into place when
@@ -234,24 +293,18 @@ def run_pointing(
         seconds, start = {}, time.perf_counter()
 
         def lap(stage: str) -> None:
-            seconds[stage] = round(time.perf_counter() - start - sum(seconds.values()), 2)
+            seconds[stage] = max(0.0, round(time.perf_counter() - start - sum(seconds.values()), 2))
 
         stacks, renderers, truth, boost = pointing.load(config.bands)
         check_pointing_memory(stacks, pointing.name)  # before the chain, not at its peak
         stacks = stacks_on_disk(stacks, work / _STACKS)  # bands read as they are needed
         lap("load")
-        methods = pointing_methods(stacks, config, work)
-        lap("train")
-        spread = spread and _dask_worker() is not None
-        found, negated = search_pointing(stacks, renderers, methods, config, negated=config.search_negated,
-                                         mapper=cluster_map() if spread else None)  # fmt: skip
+        chain = _chain_spread if spread and _dask_worker() is not None else _chain_in_turn
+        seed = injection_seed(config, pointing.name)
+        methods, found, negated, recovery = chain(stacks, renderers, config, work, seed=seed, lap=lap)
         inside = footprint(stacks)
         for table in (*found.values(), *negated.values()):
             table["in_footprint"] = on_footprint(inside, table)
-        lap("search")
-        seed = injection_seed(config, pointing.name)
-        recovery = pointing_recovery(stacks, renderers, methods, config, seed=seed, spread=spread)
-        lap("injections")
         if config.closure_copies and truth is not None:
             closure = closure_pointing(stacks, renderers, methods, config.filters, truth, found,
                                        copies=config.closure_copies, n_per_realization=config.per_realization,
@@ -377,7 +430,9 @@ def run_survey(
     spread : bool
         Run the parts of each pointing's search (the network's images band by band, each search
         and its negated twin) and its injection realizations as tasks of the same cluster, so
-        that workers without a pointing of their own help (the same tables either way). Only for
+        that workers without a pointing of their own help (the same tables either way): the
+        coadd's search runs while the pointing's worker fine-tunes, and the network's search
+        beside the realizations, so that the stages overlap. Only for
         fewer pointings than workers: while a pointing waits for its parts its worker may start
         another pointing, and two chains would then share one process's state.
 

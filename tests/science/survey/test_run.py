@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -308,6 +309,45 @@ def test_a_search_spread_over_a_cluster_gives_the_same_tables(tmp_path, module_d
             for column in table.colnames:
                 got, want = np.asarray(spread_by_method[name][column]), np.asarray(table[column])
                 np.testing.assert_array_equal(got, want, err_msg=f"{part} {name} {column}")
+
+
+@pytest.mark.slow
+def test_a_pointing_spread_over_a_cluster_writes_what_it_writes_in_turn(tmp_path, module_data_dir,
+                                                                        monkeypatch):
+    """The whole chain with ``spread``: the coadd searched while the pointing's worker fine-tunes,
+    then the network's search beside two realizations, on two one-thread workers; every table and
+    the summary as from the chain run in turn on one."""
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(module_data_dir))  # the workers' EAZY and mock caches
+    config = SurveyConfig.from_dict({**TINY, "realizations": 2})
+    runs = {}
+    for name, workers, spread in (("in_turn", 1, False), ("spread", 2, True)):
+        pointing = MockPointing(3, shape=(192, 192), exposures=8)
+        table = run_survey([pointing], tmp_path / name, config=config, n_workers=workers,
+                           threads_per_worker=1, spread=spread, retries=0, progress=False)  # fmt: skip
+        assert list(table["status"]) == ["done"], table["error"][0]
+        runs[name] = _comparable(tmp_path / name)
+    summary, tables = runs["in_turn"][pointing.name]
+    spread_summary, spread_tables = runs["spread"][pointing.name]
+    assert spread_summary == summary and summary["injected"] == 12
+    assert list(spread_tables) == list(tables) and "negated_asteris.ecsv" in tables
+    for file, text in tables.items():
+        assert spread_tables[file] == text, file
+
+
+def test_a_spread_pointing_whose_fine_tuning_fails_is_reported_on_one_worker(tmp_path, module_data_dir,
+                                                                            monkeypatch):
+    """The coadd's search parts wait for the one worker's slot, which the failing pointing holds:
+    it must not wait for them."""
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(module_data_dir))
+    config = SurveyConfig.from_dict({**TINY, "init_from": str(tmp_path / "no-such-checkpoint.pt")})
+    pointing, done = MockPointing(3, shape=(192, 192), exposures=8), []
+    run = threading.Thread(target=lambda: done.append(run_survey(
+        [pointing], tmp_path / "run", config=config, n_workers=1, threads_per_worker=1, spread=True,
+        retries=0, progress=False)), daemon=True)  # fmt: skip
+    run.start()
+    run.join(timeout=300)
+    assert done, "the failed pointing waited for its own parts"
+    assert list(done[0]["status"]) == ["failed"] and "no-such-checkpoint" in done[0]["error"][0]
 
 
 def test_a_table_from_another_process_is_written_byte_for_byte_as_here(tmp_path):
