@@ -379,7 +379,8 @@ def _walls(runs: list[dict]) -> str:
     """The wall times of one-pointing runs, by pointing size, e.g. ``384 px: 1 x 1 213 s, 2 x 1 139 s``."""
     sides = dict.fromkeys(r["side"] for r in runs)
     return "; ".join(f"{side} px: " + ", ".join(
-        f"{r['workers']} x {r['torch_threads_per_worker']} {r['wall_seconds']:.0f} s"
+        f"{'by hand ' if r['scheduler'] == 'hand-started' else ''}{r['workers']} x "
+        f"{r['torch_threads_per_worker']} {r['wall_seconds']:.0f} s"
         for r in runs if r["side"] == side) for side in sides)  # fmt: skip
 
 
@@ -425,7 +426,11 @@ def _serial_share_line(scaling: dict) -> str:
                      f"{one['wall_seconds'] / two['wall_seconds']:.2f}x (search and injections together "
                      f"{after[0] / after[1]:.2f}x).")  # fmt: skip
         pace = _pace_side_by_side(scaling, side)
-        if pace is not None:
+        if pace is not None and pace >= 0.97:
+            parts.append("Two one-thread processes at once each run the network as fast as one alone at "
+                         f"this size ({min(pace, 1.0):.0%} of its pace, `--two-at-once`): the machine takes "
+                         "nothing off that bound.")  # fmt: skip
+        elif pace is not None:
             parts.append(f"Two one-thread processes at once each run the network at {pace:.0%} of its pace "
                          f"alone at this size (`--two-at-once`), so this machine allows at most "
                          f"{_amdahl(share, 2, pace=pace):.2f}x.")  # fmt: skip
