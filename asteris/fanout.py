@@ -2,8 +2,8 @@
 
 `denoise_many` (stacks) and the survey (pointings) both run through `fan_out`;
 `cluster_map` spreads the parts of one task (a pointing's search and injection
-realizations) over the same cluster; `task_map` and `stepped_aside` let a task
-start parts on the other workers while it works itself.
+realizations) over the same cluster; `task_map` lets a task start parts on the
+other workers while it works itself.
 
 `fan_out`:
 a `distributed.LocalCluster` it starts and closes, a scheduler's address, or
@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 
 from .extras import require_extra
 
-__all__ = ["dask_client", "fan_out", "cluster_map", "task_map", "stepped_aside", "WORKER_ENV"]
+__all__ = ["dask_client", "fan_out", "cluster_map", "task_map", "WORKER_ENV"]
 
 #: The environment of the workers of a cluster started here, and (where not set already) of any
 #: process importing asteris. torch then backs its large CPU tensors with transparent huge pages
@@ -142,22 +141,9 @@ def task_map() -> Callable[[Callable, list], list]:
 
     The task does not step aside: while it works, its worker's slot stays its own (a one-thread
     worker takes no part beside it), so parts mapped then run on the other workers. Inside
-    `stepped_aside` its worker takes parts as well.
+    `distributed.worker_client` the task steps aside and its worker takes parts as well.
     """
     require_extra("survey", feature="task_map (Dask)")
     from distributed import get_client
 
     return cluster_map(get_client())
-
-
-@contextmanager
-def stepped_aside() -> Iterator[None]:
-    """The Dask task running this code gives up its worker's slot while it waits for its parts
-    (`distributed.secede`), and takes a slot again on leaving (`distributed.rejoin`)."""
-    from distributed import rejoin, secede
-
-    secede()
-    try:
-        yield
-    finally:
-        rejoin()

@@ -22,7 +22,7 @@ from astropy.table import QTable
 from tqdm.auto import tqdm
 
 from ...errors import ConfigError
-from ...fanout import fan_out, stepped_aside, task_map
+from ...fanout import fan_out, task_map
 from ...fileio import atomic_write, exclusive_lock
 from .config import SURVEY_SCHEMA, SurveyConfig, pointing_record
 from .folder import FIELD_HIGH_Z, SUMMARY, counted, write_table
@@ -210,6 +210,8 @@ def _chain_spread(stacks, renderers, config: SurveyConfig, work: Path, *, seed: 
     side, so that no worker waits for a stage's last part: the search's lap ends when its tables
     are in, the injections' when theirs are.
     """
+    from distributed import worker_client
+
     from ..methods import coadd_method
 
     mapper = task_map()  # from both threads below; the parts run one at a time on each worker
@@ -220,7 +222,7 @@ def _chain_spread(stacks, renderers, config: SurveyConfig, work: Path, *, seed: 
         methods = pointing_methods(stacks, config, work)
         lap("train")
         networks = [name for name in methods if name != "coadd"]
-        with stepped_aside():
+        with worker_client():  # this task steps aside: its worker takes parts too
             network_search = threads.submit(search_pointing, stacks, renderers, methods, config,
                                             negated=config.search_negated, mapper=mapper, searched=networks)
             recovery = threads.submit(pointing_recovery, stacks, renderers, methods, config, seed=seed,
