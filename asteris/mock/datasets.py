@@ -2,7 +2,9 @@
 
 The cache lives in ``$ASTERIS_DATA_DIR`` when set, else ``~/.cache/asteris``.
 Each field sits in a folder named after its parameters, so different
-requests never collide and the same request is built only once.
+requests never collide and the same request is built only once, also when
+several processes ask for it at once (two chapters run side by side): the
+first builds it, the others wait for it and read it.
 
 >>> default_parameters("nircam")["shape"]
 (768, 768)
@@ -17,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..archive.corrections import CorrectionConfig
-from ..fileio import data_dir
+from ..fileio import data_dir, exclusive_lock
 from ..sky.instruments import get_instrument
 from .noise import NoiseConfig
 from .population import PopulationConfig
@@ -82,7 +84,9 @@ def mock_field(
     name = inst.name
     folder = Path(cache_dir or data_dir()) / f"mock_{name}_{_key(params)}"
     if not (folder / "params.json").exists():
-        simulate_field(name, progress=progress, **params).write(folder, overwrite=True)
+        with exclusive_lock(folder.parent / f".{folder.name}.lock"):
+            if not (folder / "params.json").exists():  # not built by another process while this one waited
+                simulate_field(name, progress=progress, **params).write(folder, overwrite=True)
     field = read_mock_field(folder)
     field.params["path"] = str(folder)
     return field

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from astropy.table import QTable
@@ -181,6 +183,47 @@ def test_mock_field_is_built_once_and_cached(tmp_path, monkeypatch):
     )
     np.testing.assert_array_equal(again.bands["i"].stack.data, first.bands["i"].stack.data)
     assert again.bands["i"].stack.header["BUNIT"] == "count"
+
+
+def test_a_field_asked_for_by_two_processes_at_once_is_built_once(tmp_path, monkeypatch):
+    """A second process (a chapter run beside another) waits while the first builds the field, then
+    reads it instead of simulating it again."""
+    import os
+    import pickle
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from asteris.fileio import exclusive_lock
+    from asteris.mock import datasets
+
+    locks = Path("/proc/locks")
+    if not locks.exists():
+        pytest.skip("needs Linux's /proc/locks to see a process waiting for a lock")
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path / "built"))
+    built = Path(datasets.mock_field("hsc", shape=(48, 48), exposures=2, bands=["i"], population=SPARSE,
+                                     progress=False).params["path"])  # fmt: skip
+    shared = tmp_path / "shared"
+    ask = ("import pickle; from asteris.mock import datasets; "
+           f"population = pickle.loads(bytes.fromhex('{pickle.dumps(SPARSE).hex()}')); "
+           "print(datasets.mock_field('hsc', shape=(48, 48), exposures=2, bands=['i'], "
+           "population=population, progress=False).params['path'])")  # fmt: skip
+    with exclusive_lock(shared / f".{built.name}.lock"):  # as the process building it holds it
+        lock_inode = os.stat(shared / f".{built.name}.lock").st_ino
+        other = subprocess.Popen([sys.executable, "-c", ask], stdout=subprocess.PIPE, text=True,
+                                 env={**os.environ, "ASTERIS_DATA_DIR": str(shared)})  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not any(line.split()[1] == "->" and f":{lock_inode} " in line  # a request waiting for it
+                      for line in locks.read_text().splitlines()):  # fmt: skip
+            assert other.poll() is None, "the second process did not wait for the field"
+            assert time.monotonic() < deadline, "the second process never asked for the lock"
+            time.sleep(0.2)
+        shutil.copytree(built, shared / built.name)  # the first process's field, written while it waited
+        written = (shared / built.name / "params.json").stat().st_mtime_ns
+    out, _ = other.communicate(timeout=120)
+    assert other.returncode == 0 and out.strip() == str(shared / built.name)
+    assert (shared / built.name / "params.json").stat().st_mtime_ns == written  # read, not built again
 
 
 def test_figures_are_written(tmp_path):
