@@ -291,11 +291,16 @@ def _in_child(option: str, side: int, **env) -> dict:
     return _in_children(option, side, copies=1, **env)[0]
 
 
-def two_at_once(side: int = 384) -> dict:
+#: What Dask's nannies would add to the workers' environment, and local clusters started by asteris do not
+#: (`asteris.fanout.spawn_environment`)
+DASK_TRIM = {"MALLOC_TRIM_THRESHOLD_": "65536"}
+
+
+def two_at_once(side: int = 384, *, extra_env: dict | None = None) -> dict:
     """The network's pass over the detection bands on one torch thread, alone and as two processes at
-    once, in the environment of the chain's Dask workers: whether this machine runs two workers'
-    parts each at the speed of one."""
-    env = {"OMP_NUM_THREADS": "1", **WORKER_ENV}  # as the chain's Dask workers run
+    once, in the environment of the chain's Dask workers (with ``extra_env``): whether this machine
+    runs two workers' parts each at the speed of one."""
+    env = {"OMP_NUM_THREADS": "1", **WORKER_ENV, **(extra_env or {})}  # as the chain's Dask workers run
     alone = _in_child("--network-child", side, **env)
     together = _in_children("--network-child", side, copies=2, **env)
     threads = [r["threads"] for r in (alone, *together)]
@@ -314,6 +319,8 @@ def main() -> None:
     parser.add_argument("--dask-runs", nargs="+", choices=names, default=names, help="the runs to make")
     parser.add_argument("--two-at-once", type=int, nargs="?", const=384, metavar="SIDE",
                         help="the network's pass alone and as two processes at once (384 px)")  # fmt: skip
+    parser.add_argument("--malloc-trim", action="store_true",
+                        help="--two-at-once also with Dask's MALLOC_TRIM_THRESHOLD_, same run")  # fmt: skip
     parser.add_argument("--force", action="store_true", help="redo the sizes already in the results")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--network", action="store_true",
@@ -356,12 +363,13 @@ def main() -> None:
         print(json.dumps(result["injections"]))
         write_result(out, result)
     if args.two_at_once:
-        measured = two_at_once(args.two_at_once)
-        print(json.dumps(measured))
-        others = [r for r in result.get("two_at_once", [])
-                  if (r["side"], r.get("env")) != (measured["side"], measured["env"])]  # fmt: skip
-        result["two_at_once"] = sorted([*others, measured], key=lambda r: r["side"])
-        write_result(out, result)
+        for extra_env in ({}, DASK_TRIM) if args.malloc_trim else ({},):
+            measured = two_at_once(args.two_at_once, extra_env=extra_env)
+            print(json.dumps(measured))
+            others = [r for r in result.get("two_at_once", [])
+                      if (r["side"], r.get("env")) != (measured["side"], measured["env"])]  # fmt: skip
+            result["two_at_once"] = sorted([*others, measured], key=lambda r: r["side"])
+            write_result(out, result)
     if args.dask:
         mock_field("nircam", **{**HIGH_Z_FIELD, "shape": (args.dask_side,) * 2}, seed=1, progress=False)
         done = [] if args.force else result.get("dask", [])

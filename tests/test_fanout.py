@@ -1,12 +1,14 @@
 """The one Dask fan-out: every task's result or error, by name."""
 
+import os
+
 import pytest
 
 pytest.importorskip("distributed")
 
 from distributed import Client  # noqa: E402
 
-from asteris.fanout import WORKER_ENV, cluster_map, dask_client, fan_out  # noqa: E402
+from asteris.fanout import SPAWN_ENV, WORKER_ENV, cluster_map, dask_client, fan_out  # noqa: E402
 
 
 def _square_or_fail(value: int) -> int:
@@ -65,6 +67,23 @@ def _environ(name: str) -> str | None:
     import os
 
     return os.environ.get(name)
+
+
+def test_workers_started_here_keep_glibc_free_to_reuse_large_blocks(monkeypatch):
+    """Dask would set ``MALLOC_TRIM_THRESHOLD_`` in its workers (and in this process, which starts
+    them): a local cluster started here leaves it out of both, as they are without Dask."""
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    import dask
+
+    assert "MALLOC_TRIM_THRESHOLD_" in dask.config.get(SPAWN_ENV)  # what Dask alone would do
+    client, cluster = dask_client(None, 1, feature="a test")
+    try:
+        assert client.submit(_environ, "MALLOC_TRIM_THRESHOLD_").result() is None
+        assert client.submit(_environ, "OMP_NUM_THREADS").result() == "1"  # Dask's other settings stay
+        assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+    finally:
+        client.close()
+        cluster.close()
 
 
 def test_workers_started_here_back_large_tensors_with_huge_pages():

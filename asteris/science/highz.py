@@ -359,8 +359,10 @@ def high_z_recovery(
 
     ``mapper``: how the realizations run, ``mapper(function, items)`` giving ``function(item)``
     per item in order (``None``: one after the other, here); `asteris.fanout.cluster_map` spreads
-    them over a Dask cluster. The draws come first, from one generator, so any ``mapper`` gives
-    the same rows.
+    them over a Dask cluster: first each band of each realization, injected and imaged by every
+    method, then each realization's search, parts of a size that spread evenly over a few workers
+    (with a realization as one part, one of two workers stood idle for the last 191 s of a 669-s
+    pointing). The draws come first, from one generator, so any ``mapper`` gives the same rows.
 
     Galaxies are placed at random wherever every band has data (``avoid_sources``:
     also away from the field's own sources), so that the completeness includes
@@ -384,21 +386,34 @@ def high_z_recovery(
             first = realization * n_per_realization
             rows = np.arange(first, min(len(sources), first + n_per_realization))
             catalogs.append(_placed(sources, rows, avoid, rng))
-    one = partial(_realization_rows, stacks=stacks, renderers=renderers, methods=methods, filters=filters,
-                  detection_bands=detection_bands, criteria=criteria, match_radius=match_radius,
-                  measure_with=measure_with, reuse=reuse)  # fmt: skip
+    needed = list(detection_bands or stacks) if reuse and measure_with is not None else list(stacks)
+    for catalog in catalogs:
+        _check_magnitudes(catalog, [filters[b] for b in stacks])
+    searched = partial(_searched_realization, renderers=renderers, names=list(methods), filters=filters,
+                       detection_bands=detection_bands, criteria=criteria, match_radius=match_radius,
+                       reuse=reuse)  # fmt: skip
+    imaged = partial(_injected_band_images, stacks=stacks, renderers=renderers, filters=filters,
+                     methods=methods, measure_with=measure_with, needed=needed)  # fmt: skip
     items = list(enumerate(catalogs))
-    if mapper is None:
-        tables = [one(item) for item in tqdm(items, desc="high-z injections", disable=not progress)]
-    else:
-        tables = list(mapper(one, items))
-    return vstack(tables)
+    if mapper is None:  # one injected stack held at a time
+        tables = []
+        for item in tqdm(items, desc="high-z injections", disable=not progress):
+            by_band = {band: imaged((item[1], band)) for band in stacks}
+            tables.append(searched((item, _gathered_images(by_band, methods, measure_with))))
+        return vstack(tables)
+    # each realization's bands as parts of their own, the network's the longest, then its search: parts
+    # of a size that spreads evenly over a few workers
+    bands = [(catalog, band) for _, catalog in items for band in stacks]
+    made = iter(mapper(imaged, bands))
+    images = [_gathered_images({band: next(made) for band in stacks}, methods, measure_with) for _ in items]
+    return vstack(list(mapper(searched, list(zip(items, images)))))
 
 
-def _realization_rows(item: tuple[int, QTable], *, stacks, renderers, methods, filters, detection_bands,
-                      criteria, match_radius, measure_with, reuse) -> QTable:  # fmt: skip
-    """One realization of `high_z_recovery`: its catalogue injected and searched by every method."""
-    realization, injected_catalog = item
+def _searched_realization(part: tuple, *, renderers, names, filters, detection_bands, criteria, match_radius,
+                          reuse) -> QTable:  # fmt: skip
+    """One realization of `high_z_recovery`, ``part``: its number and catalogue, and the catalogue
+    injected and imaged (as `_gathered_images`), searched by every method (of ``names``)."""
+    (realization, injected_catalog), (measure, images) = part
     row = QTable({"realization": np.full(len(injected_catalog), realization)})
     if "source" in injected_catalog.colnames:
         row["source"] = injected_catalog["source"]
@@ -406,11 +421,8 @@ def _realization_rows(item: tuple[int, QTable], *, stacks, renderers, methods, f
     row["x"], row["y"] = injected_catalog["x"], injected_catalog["y"]  # to study blends with the field
     if "z_weight" in injected_catalog.colnames:
         row["z_weight"] = injected_catalog["z_weight"]
-    needed = list(detection_bands or stacks) if reuse and measure_with is not None else list(stacks)
-    measure, images = _injected_images(stacks, injected_catalog, renderers, filters, methods,
-                                       measure_with=measure_with, needed=needed)  # fmt: skip
     around = (injected_catalog["x"], injected_catalog["y"]) if reuse else None
-    for name in methods:
+    for name in names:
         found = search_high_z(images[name], renderers, filters, detection_bands=detection_bands,
                               criteria=criteria, measure_images=measure, around=around,
                               around_radius=match_radius)  # fmt: skip
@@ -418,22 +430,26 @@ def _realization_rows(item: tuple[int, QTable], *, stacks, renderers, methods, f
     return row
 
 
-def _injected_images(stacks, catalog, renderers, filters, methods, *, measure_with, needed) -> tuple:
-    """Each method's images of ``catalog`` injected into the bands ``needed`` (the measuring method's,
-    ``measure_with``, of every band: the first item, else None), made band by band: one band's
-    injected stack at a time is held, whatever the number of bands."""
-    _check_magnitudes(catalog, [filters[b] for b in stacks])
-    measure = None if measure_with is None else {}
-    images = {name: {} for name in methods}
-    for band, stack in stacks.items():
-        injected = _injected_band(stack, catalog, renderers[band], filters[band])
-        if measure is not None:
-            measure[band] = measure_with(injected)
-        for name, method in methods.items():
-            if method is measure_with:  # its images are already made
-                images[name][band] = measure[band]
-            elif band in needed:  # in dual-image mode only the detection bands are searched on them
-                images[name][band] = method(injected)
+def _injected_band_images(part: tuple[QTable, str], *, stacks, renderers, filters, methods, measure_with,
+                          needed) -> dict:  # fmt: skip
+    """Each method's image of ``part``'s catalogue injected into its band, by method name (the
+    measuring method, ``measure_with``, under None; a method's only where its band is ``needed``)."""
+    catalog, band = part
+    injected = _injected_band(stacks[band], catalog, renderers[band], filters[band])
+    made = {} if measure_with is None else {None: measure_with(injected)}
+    for name, method in methods.items():
+        if method is measure_with:  # its images are already made
+            made[name] = made[None]
+        elif band in needed:  # in dual-image mode only the detection bands are searched on them
+            made[name] = method(injected)
+    return made
+
+
+def _gathered_images(by_band: dict, methods, measure_with) -> tuple:
+    """A realization's band images (`_injected_band_images`) as the measuring method's images of every
+    band (None without one) and each method's images by band."""
+    measure = None if measure_with is None else {band: made[None] for band, made in by_band.items()}
+    images = {name: {band: made[name] for band, made in by_band.items() if name in made} for name in methods}
     return measure, images
 
 

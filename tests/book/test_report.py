@@ -130,6 +130,10 @@ def test_the_dask_speed_up_is_set_against_what_the_fine_tuning_allows():
     scaling["two_at_once"] = [{"side": 512, "alone_seconds": 30.0, "together_seconds": [40.0, 40.0]}]
     line = _serial_share_line(scaling)  # the rest at 3/4 pace: 1 / (0.25 + 0.75 / (2 x 0.75)) = 1.33x
     assert "at 75% of its pace alone" in line and "this machine allows at most 1.33x" in line
+    trimmed = {"side": 512, "env": {"MALLOC_TRIM_THRESHOLD_": "65536"}, "alone_seconds": 30.0,
+               "together_seconds": [60.0, 60.0]}  # fmt: skip
+    scaling["two_at_once"].append(trimmed)  # not how the workers run: not their pace
+    assert _serial_share_line(scaling) == line
 
 
 def test_findings_follow_the_measured_gain():

@@ -246,16 +246,27 @@ def test_a_search_around_positions_gives_the_rows_of_the_whole_search(field):
 
 
 def test_realizations_spread_over_a_cluster_give_the_same_rows(field):
+    """Spread, each realization's bands are parts of their own, then each realization's search (parts
+    of a size that spread evenly over a few workers); the rows are those made here, in turn."""
     distributed = pytest.importorskip("distributed")
     from asteris.fanout import cluster_map
 
     stacks, renderers = field
-    methods = {"coadd": coadd_method("ivar")}
+    coadd = coadd_method("ivar")
+    methods = {"coadd": coadd, "scaled": lambda stack: 0.8 * coadd(stack)}
     options = dict(n_per_realization=4, realizations=3, muv_range=(-21.5, -20.0), z_range=(9.0, 11.0),
-                   detection_bands=LONG_BANDS, seed=6, progress=False)  # fmt: skip
+                   detection_bands=LONG_BANDS, measure_with=coadd, seed=6, progress=False)  # fmt: skip
     alone = high_z_recovery(stacks, renderers, methods, FILTERS, **options)
+    parts = []
+
+    def counting(function, items):
+        parts.append(len(items))
+        return mapper(function, items)
+
     with distributed.Client(n_workers=2, threads_per_worker=1, dashboard_address=":0") as client:
-        spread = high_z_recovery(stacks, renderers, methods, FILTERS, mapper=cluster_map(client), **options)
+        mapper = cluster_map(client)
+        spread = high_z_recovery(stacks, renderers, methods, FILTERS, mapper=counting, **options)
+    assert parts == [3 * len(BANDS), 3]
     assert list(spread["realization"]) == [0] * 4 + [1] * 4 + [2] * 4
     for name in alone.colnames:
         np.testing.assert_array_equal(np.asarray(spread[name]), np.asarray(alone[name]), err_msg=name)

@@ -350,7 +350,8 @@ def _dask_table(scaling: dict) -> str:
              r["status"]] for r in runs]  # fmt: skip
     header = ["pass", "cluster", "workers", "torch threads per worker", "pointing (px)", "fine-tuning (s)",
               "search (s)", "injections (s)", "wall (s)", "speed-up", "status"]  # fmt: skip
-    text = ("One pointing, the parts of its search and its injection realizations spread over the workers "
+    text = ("One pointing, the parts of its search and of its injection realizations (each band's images, "
+            "then each realization's search, in the newest runs) spread over the workers "
             "(speed-up: the wall time of the pass's first run, one worker of one thread, over the row's; "
             "where the stages overlap, each stage's time runs until its last part ended):"
             "\n\n" + markdown_table(header, rows))
@@ -365,10 +366,12 @@ def _dask_table(scaling: dict) -> str:
     for both in scaling.get("two_at_once", []):
         together = " and ".join(f"{t:.1f}" for t in both["together_seconds"])
         pages = "huge pages" if both.get("env", {}).get("THP_MEM_ALLOC_ENABLE") == "1" else "4-KB pages"
+        trim = " and Dask's MALLOC_TRIM_THRESHOLD_" if "MALLOC_TRIM_THRESHOLD_" in both.get("env", {}) else ""
         text += (f"\n\nThe network's pass over the detection bands of a {both['side']}-px pointing, on one "
-                 f"thread, its tensors on {pages}: {both['alone_seconds']:.1f} s alone, {together} s as two "
-                 "processes at once.")  # fmt: skip
-    for key in ("dask_without_huge_pages", "dask_before_overlap", "dask_realizations_only"):  # earlier runs
+                 f"thread, its tensors on {pages}{trim}: {both['alone_seconds']:.1f} s alone, "
+                 f"{together} s as two processes at once.")  # fmt: skip
+    for key in ("dask_whole_realizations", "dask_without_huge_pages", "dask_before_overlap",
+                "dask_realizations_only"):  # earlier runs
         earlier = scaling.get(key)
         if earlier:
             text += f"\n\n{earlier['what']}; wall time by workers x torch threads, {_walls(earlier['runs'])}."
@@ -403,7 +406,8 @@ def _amdahl(serial_share: float, workers: int, *, pace: float = 1.0) -> float:
 def _pace_side_by_side(scaling: dict, side: int) -> float | None:
     """How fast one of two one-thread processes runs the network's pass against one alone (``side`` px),
     measured in the workers' environment (`~asteris.fanout.WORKER_ENV`) where it was."""
-    both = [r for r in scaling.get("two_at_once", []) if r["side"] == side]
+    both = [r for r in scaling.get("two_at_once", [])
+            if r["side"] == side and "MALLOC_TRIM_THRESHOLD_" not in r.get("env", {})]  # as the workers run
     both.sort(key=lambda r: r.get("env", {}).get("THP_MEM_ALLOC_ENABLE") == "1")
     return both[-1]["alone_seconds"] / fmean(both[-1]["together_seconds"]) if both else None
 
