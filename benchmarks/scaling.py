@@ -41,7 +41,7 @@ Each size is written to the results as it finishes; a second run skips the
 sizes already there (``--force`` to redo them).
 
 Usage: ``python benchmarks/scaling.py [--sizes 256 512 768 1024] [--injections] [--network] [--dask]
-[--two-at-once [SIDE]] [--force] [--out FILE]``
+[--two-at-once [SIDE] [--malloc-trim]] [--force] [--out FILE]``
 """
 
 from __future__ import annotations

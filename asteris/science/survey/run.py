@@ -49,13 +49,20 @@ def injection_seed(config: SurveyConfig, name: str) -> int:
     )
 
 
+def _coadd_methods() -> dict:
+    """The survey's coadd, by its name: the method that needs no training."""
+    from ..methods import coadd_method
+
+    return {"coadd": coadd_method("ivar")}
+
+
 def pointing_methods(stacks: dict, config: SurveyConfig, folder: Path) -> dict:
     """The ivar coadd, and ASTERIS fine-tuned on the pointing's training band (its run in ``folder``)."""
     from ...config import TrainConfig
     from ...training import train
-    from ..methods import asteris_method, coadd_method
+    from ..methods import asteris_method
 
-    methods = {"coadd": coadd_method("ivar")}
+    methods = _coadd_methods()
     if config.train is not None:
         preset = TrainConfig.from_dict(config.train)
         run = train(stacks[config.training_band], run_dir=folder / "model", config=preset,
@@ -212,13 +219,11 @@ def _chain_spread(stacks, renderers, config: SurveyConfig, work: Path, *, seed: 
     """
     from distributed import worker_client
 
-    from ..methods import coadd_method
-
     mapper = task_map()  # from both threads below; the parts run one at a time on each worker
     threads = ThreadPoolExecutor(max_workers=2)
     try:
-        coadd_search = threads.submit(search_pointing, stacks, renderers, {"coadd": coadd_method("ivar")},
-                                      config, negated=config.search_negated, mapper=mapper)  # fmt: skip
+        coadd_search = threads.submit(search_pointing, stacks, renderers, _coadd_methods(), config,
+                                      negated=config.search_negated, mapper=mapper)  # fmt: skip
         methods = pointing_methods(stacks, config, work)
         lap("train")
         networks = [name for name in methods if name != "coadd"]
