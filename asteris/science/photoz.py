@@ -15,6 +15,13 @@ basis EAZY fits non-negative combinations of. The standard EAZY sets (e.g.
 ``sfhz`` with the blue Larson et al. 2023 templates), once fetched with
 ``eazy.fetch_eazy_photoz()``, are used by passing their template list file as
 ``templates_file``.
+
+EAZY integrates every template through every filter at every redshift of its
+grid before it fits (about 40 s on one core for the default set, seven bands
+and the default grid). The integrated grid is kept in the data folder, keyed by
+everything it depends on (the eazy version, the filter curves, the templates,
+the fit's settings), and the package ships the grids of its default settings
+(``benchmarks/eazy_grids.py``), so that a fresh installation fits at once.
 """
 
 from __future__ import annotations
@@ -241,7 +248,7 @@ def photometric_redshifts(
         params.update(_fit_params(z_range, z_step, template_error, cgm_damping))
         params["CATALOG_FILE"] = _eazy_catalog(catalog, bands, folder)
         grid_file = _grid_cache_file(folder, params) if cache and templates_file is None else None
-        grid = np.load(grid_file) if grid_file is not None and grid_file.exists() else None
+        grid = _cached_grid(grid_file) if grid_file is not None else None
         with _quiet_in(folder):
             from eazy.photoz import PhotoZ  # prints on import
 
@@ -280,6 +287,19 @@ def _grid_cache_file(folder: Path, params: dict) -> Path:
     fit = {k: v for k, v in params.items() if not k.endswith(("_FILE", "_RES"))}  # paths in ``folder``
     digest.update(json.dumps(fit, sort_keys=True, default=str).encode())
     return data_dir() / "eazy_grids" / f"{digest.hexdigest()[:16]}.npy"
+
+
+#: Integrated template grids that the package carries, named as in the data folder's cache
+#: (written by ``benchmarks/eazy_grids.py``).
+SHIPPED_GRIDS = Path(__file__).resolve().parent / "data" / "eazy_grids"
+
+
+def _cached_grid(grid_file: Path) -> np.ndarray | None:
+    """The integrated grid kept under ``grid_file``'s name, in the data folder or shipped, if any."""
+    for path in (grid_file, SHIPPED_GRIDS / grid_file.name):
+        if path.exists():
+            return np.load(path)
+    return None
 
 
 def _fit_params(z_range, z_step: float, template_error: float, cgm_damping: bool) -> dict:

@@ -94,6 +94,34 @@ def test_the_integrated_template_grid_is_cached_and_reused(tmp_path, monkeypatch
     np.testing.assert_array_equal(first["p_z"], fresh["p_z"])
 
 
+def test_a_fresh_data_folder_reads_the_shipped_grid_that_eazy_integrates(tmp_path, monkeypatch):
+    """The package ships the integrated grid of its default templates for the survey's bands
+    (``benchmarks/eazy_grids.py``): a fresh data folder fits with it instead of integrating (where eazy
+    is the version it was integrated with), and each template's part is what EAZY integrates today."""
+    import json
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from asteris.fileio import sha256sum
+
+    root = Path(__file__).resolve().parents[2]
+    record = json.loads((root / "benchmarks" / "results" / "eazy_grids.json").read_text())
+    (grid,) = record["grids"]
+    shipped = root / grid["file"]
+    assert grid["filters"] == FILTERS and sha256sum(shipped) == grid["sha256"]
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path / "fresh"))
+    photometric_redshifts(_catalog([9.2]), FILTERS)
+    integrated = [p.name for p in (tmp_path / "fresh").glob("eazy_grids/*.npy")]
+    if version("eazy") == record["eazy"]:
+        assert integrated == [], "the shipped grid was integrated again"
+    else:  # another eazy is another name: integrated afresh
+        assert integrated and shipped.name not in integrated
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path / "one"))
+    photometric_redshifts(_catalog([9.2]), FILTERS, templates=default_templates()[:1])  # integrated now
+    (one,) = (tmp_path / "one").glob("eazy_grids/*.npy")
+    np.testing.assert_allclose(np.load(one)[:, 0], np.load(shipped)[:, 0], rtol=1e-6)
+
+
 def test_binned_templates_keep_the_line_and_continuum_flux():
     from asteris.science.photoz import _binned_template
 
