@@ -85,9 +85,10 @@ def main(argv=None) -> None:
         with atomic_path(shipped, overwrite=True) as tmp:
             shutil.copyfile(integrated, tmp)
         shutil.rmtree(folder)
-        grids.append({"name": name, "file": shipped.relative_to(ROOT).as_posix(), "sha256": sha256sum(shipped),
-                      "bands": list(setting["filters"]), "filters": setting["filters"],
-                      "options": setting["options"], "seconds_to_integrate": round(seconds, 1)})  # fmt: skip
+        file = shipped.relative_to(ROOT).as_posix()
+        bands = list(setting["filters"])
+        grids.append({"name": name, "file": file, "sha256": sha256sum(shipped), "bands": bands, **setting,
+                      "seconds_to_integrate": round(seconds, 1)})  # fmt: skip
         print(f"{name}: {shipped.relative_to(ROOT)}, integrated in {seconds:.1f} s")
     write_result(args.out, {"command": "python benchmarks/eazy_grids.py", "eazy": version("eazy"),
                             "grids": grids, "machine": machine_description()})  # fmt: skip
