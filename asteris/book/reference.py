@@ -6,6 +6,11 @@ carries the book's ``tiny`` model, `asteris.resources`):
 ``<name>.pt`` (the weights, published checkpoint layout), ``<name>.json``
 (configuration, fields, command, machine, validation losses, SHA-256 and a
 stored output, `check_output`) and ``<name>.metrics.jsonl`` (the training log).
+
+Its subfolder ``chapters/`` keeps, in the same three files, the models that a
+chapter's ``ci`` mode would otherwise train for minutes on its own stack
+(`committed_run`, ``benchmarks/train_chapter_models.py``): their record also
+holds the shape and pixel statistics of the stack they were trained on.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import numpy as np
 from ..errors import CheckpointError
 from ..resources import shipped_folder
 
-__all__ = ["reference_dir", "reference_name", "reference_record", "reference_weights", "check_output"]
+__all__ = ["reference_dir", "reference_name", "reference_record", "reference_weights", "check_output",
+           "stack_fingerprint", "committed_run"]
 
 
 def reference_dir() -> Path:
@@ -108,3 +114,60 @@ def check_output(weights: str | os.PathLike) -> dict:
     blocks = image[: 8 * side, : 8 * side].reshape(8, side, 8, side).mean(axis=(1, 3))
     return {"shape": list(image.shape), "mean": float(image.mean()), "std": float(image.std()),
             "block_means": np.round(blocks, 6).tolist()}  # fmt: skip
+
+
+def stack_fingerprint(stack) -> dict:
+    """Shape and pixel statistics of a stack (float64 sums): what a committed chapter model was
+    trained on, compared within a relative 1e-6, as the same mock drawn on another CPU may
+    differ in its last bits."""
+    from ..stack import Stack
+
+    data = np.asarray(stack.data if isinstance(stack, Stack) else stack, dtype=np.float64)
+    finite = data[np.isfinite(data)]
+    return {"shape": list(data.shape), "finite": int(finite.size), "mean": float(finite.mean()),
+            "std": float(finite.std()), "median": float(np.median(finite))}  # fmt: skip
+
+
+def _same_stack(fingerprint: dict, recorded: dict) -> bool:
+    numbers = ("mean", "std", "median")
+    same_pixels = np.allclose([fingerprint[k] for k in numbers], [recorded[k] for k in numbers], rtol=1e-6)
+    same_size = fingerprint["shape"] == recorded["shape"] and fingerprint["finite"] == recorded["finite"]
+    return same_size and same_pixels
+
+
+def committed_run(name: str, stack, *, folder: str | os.PathLike | None = None):
+    """The committed training run ``name`` (``benchmarks/train_chapter_models.py``), trained on ``stack``.
+
+    Returns a `~asteris.training.TrainResult` like `asteris.train`'s: the model, its steps and
+    validation losses, and a run folder in the data folder holding its weights (``model_path``).
+
+    Raises
+    ------
+    CheckpointError
+        If the weights are missing or do not match their record, or the record says they were
+        trained on another stack than ``stack`` (`stack_fingerprint`; retrain with the record's command).
+    """
+    import json
+    import shutil
+
+    from ..checkpoint import load_model
+    from ..fileio import atomic_write, data_dir, sha256sum
+    from ..training import FINAL, TrainResult
+
+    record_path = Path(folder if folder is not None else reference_dir() / "chapters") / f"{name}.json"
+    if not record_path.exists():
+        raise CheckpointError(f"no committed run {name} in {record_path.parent}: train it with "
+                              "python benchmarks/train_chapter_models.py")  # fmt: skip
+    record = json.loads(record_path.read_text())
+    weights = record_path.with_suffix(".pt")
+    if not weights.exists() or sha256sum(weights) != record["sha256"]:
+        raise CheckpointError(f"{weights.name} is missing or does not match its record; restore it (git "
+                              f"checkout {weights.name}) or retrain it: {record['command']}")  # fmt: skip
+    if not _same_stack(stack_fingerprint(stack), record["stack_fingerprint"]):
+        raise CheckpointError(f"{name} was trained on another stack than this (has the mock changed?); "
+                              f"retrain it: {record['command']}")  # fmt: skip
+    run_dir = Path(data_dir()) / "book_runs" / f"{name}-{record['sha256'][:10]}"
+    if not (run_dir / FINAL).exists():
+        atomic_write(run_dir / FINAL, lambda tmp: shutil.copyfile(weights, tmp), overwrite=True)
+    history = [{"step": step, "val_loss": loss} for step, loss in record["validation"]]
+    return TrainResult(load_model(run_dir / FINAL), run_dir, record["steps"], history)
