@@ -120,19 +120,28 @@ def test_empty_aperture_noise_of_white_noise():
 def test_deblending_only_what_can_split_gives_photutils_own_segmentation():
     from photutils.segmentation import deblend_sources, detect_sources
 
-    from asteris.science.detect import segment_sources
+    from asteris.science.detect import _splittable, segment_sources
 
     rng = np.random.default_rng(3)
     pairs = [(x, y, 60.0) for x, y in rng.uniform(10, 246, (40, 2))]
     pairs += [(x + 3.0, y + 1.0, 40.0) for x, y, _ in pairs[:20]]  # blends to split
-    det = detection_image(gaussian_image(pairs, shape=(256, 256), noise=1.0), fwhm=3.5, box_size=32)
-    for threshold in (2.0, 3.0):
+    field = gaussian_image(pairs, shape=(256, 256), noise=1.0)
+    lone_blend = gaussian_image([(60.0, 60.0, 300.0), (67.0, 61.0, 200.0)], shape=(128, 128), noise=0.02)
+    for image, negate, threshold in [(field, False, t) for t in (1.5, 2.0, 3.0, 5.0)] + [
+        (field, True, 1.5), (field, True, 2.0), (lone_blend, False, 5.0)
+    ]:
+        det = detection_image(image, fwhm=3.5, box_size=32, negate=negate)
         mine = segment_sources(det, threshold, 5)
         segments = detect_sources(det.filtered, threshold * det.filtered_rms, 5, mask=det.mask)
         theirs = deblend_sources(det.filtered, segments, 5, progress_bar=False)
-        assert np.array_equal(mine.data, theirs.data)
-        assert mine.n_labels > segments.n_labels  # blends were split
-        assert np.any(segments.areas < 10)  # and small segments were left alone
+        assert np.array_equal(mine.data, theirs.data), (negate, threshold)
+        if not negate and threshold < 5:
+            assert mine.n_labels > segments.n_labels  # blends were split
+    assert segments.n_labels == 1 and mine.n_labels == 2  # the lone blend: one segment of two parts
+    # segments that cannot split were not deblended: the deep image's large segments mostly
+    det = detection_image(field, fwhm=3.5, box_size=32)
+    segments = detect_sources(det.filtered, 2.0 * det.filtered_rms, 5, mask=det.mask)
+    assert 0 < len(_splittable(det.filtered, segments, 5)) < np.sum(segments.areas >= 10) / 2
 
 
 def test_minimal_detection_measures_the_same_positions_and_fluxes():
