@@ -16,6 +16,14 @@ from asteris.errors import CheckpointError
 RECORDS = sorted(reference_dir().glob("*.json"))
 
 
+def _alter_one_byte(path) -> None:
+    with open(path, "r+b") as f:
+        f.seek(-100, 2)
+        byte = f.read(1)
+        f.seek(-100, 2)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
 def test_the_reference_model_of_the_book_is_committed():
     assert (reference_dir() / f"{reference_name(*CI_REFERENCE)}.json") in RECORDS
 
@@ -43,11 +51,7 @@ def test_missing_or_altered_weights_are_refused_with_advice(tmp_path):
     for suffix in (".pt", ".json"):
         shutil.copyfile(reference_dir() / f"{stem}{suffix}", tmp_path / f"{stem}{suffix}")
     assert reference_weights(*CI_REFERENCE, folder=tmp_path) == tmp_path / f"{stem}.pt"
-    with open(tmp_path / f"{stem}.pt", "r+b") as f:
-        f.seek(-100, 2)
-        byte = f.read(1)
-        f.seek(-100, 2)
-        f.write(bytes([byte[0] ^ 0xFF]))
+    _alter_one_byte(tmp_path / f"{stem}.pt")
     with pytest.raises(CheckpointError, match="does not match the SHA-256"):
         reference_weights(*CI_REFERENCE, folder=tmp_path)
 
@@ -84,10 +88,6 @@ def test_a_committed_chapter_run_is_loaded_as_its_record_says_and_only_for_its_s
     np.testing.assert_allclose(now["block_means"], stored["block_means"], rtol=0, atol=2e-3)
     with pytest.raises(CheckpointError, match="trained on another stack"):
         committed_run(record.stem, stack * 1.001, folder=folder)
-    with open(folder / f"{record.stem}.pt", "r+b") as f:
-        f.seek(-100, 2)
-        byte = f.read(1)
-        f.seek(-100, 2)
-        f.write(bytes([byte[0] ^ 0xFF]))
+    _alter_one_byte(folder / f"{record.stem}.pt")
     with pytest.raises(CheckpointError, match="does not match its record"):
         committed_run(record.stem, stack, folder=folder)
