@@ -24,12 +24,13 @@ import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
+from unittest.mock import patch
 
 import astropy.units as u
 from _results import write_result
 from astropy.table import QTable
 
-from asteris.fileio import atomic_path, sha256sum
+from asteris.fileio import DATA_DIR_ENV, atomic_path, sha256sum
 from asteris.science import photoz
 from asteris.science.photoz import SHIPPED_GRIDS, photometric_redshifts
 from asteris.science.survey import SurveyConfig
@@ -53,19 +54,11 @@ def integrate(filters: dict, options: dict) -> tuple[Path, float, Path]:
     """Fit one object in an empty data folder, with no shipped grid to read; the grid EAZY integrated,
     the seconds, the folder."""
     folder = Path(tempfile.mkdtemp(prefix="asteris-grids-"))
-    before = os.environ.get("ASTERIS_DATA_DIR")
-    os.environ["ASTERIS_DATA_DIR"] = str(folder)
-    photoz.SHIPPED_GRIDS = folder / "none shipped"
-    try:
+    unshipped = patch.object(photoz, "SHIPPED_GRIDS", folder / "none shipped")
+    with patch.dict(os.environ, {DATA_DIR_ENV: str(folder)}), unshipped:
         start = time.perf_counter()
         photometric_redshifts(one_object(filters), filters, **options)
         seconds = time.perf_counter() - start
-    finally:
-        photoz.SHIPPED_GRIDS = SHIPPED_GRIDS
-        if before is None:
-            os.environ.pop("ASTERIS_DATA_DIR")
-        else:
-            os.environ["ASTERIS_DATA_DIR"] = before
     (grid,) = (folder / "eazy_grids").glob("*.npy")
     return grid, seconds, folder
 
