@@ -23,16 +23,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from pathlib import Path
 
 import torch
 from _results import write_result
-from train_reference import _step_seconds
+from train_reference import check_committable, commit_run
 
 from asteris import train
-from asteris.book import chapter_stack, check_output, stack_fingerprint, training_preset
-from asteris.fileio import atomic_write, check_writable, sha256sum
+from asteris.book import chapter_stack, stack_fingerprint, training_preset
 from asteris.mock.datasets import MOCK_VERSION
 from asteris.tuning import machine_description
 
@@ -50,24 +48,20 @@ RUNS = {
 def train_chapter_model(name: str, work: Path, out: Path, *, overwrite: bool = False) -> dict:
     """Train (or resume) run ``name`` of `RUNS` and write its weights, record and log into ``out``."""
     spec = RUNS[name]
-    for suffix in (".pt", ".json", ".metrics.jsonl"):
-        check_writable(out / f"{name}{suffix}", overwrite=overwrite, create_folder=True)
+    check_committable(out, name, overwrite=overwrite)
     stack, _ = chapter_stack("ci", **spec["stack"])
     config = training_preset("ci", from_scratch=spec["from_scratch"])
     run_dir = work / name
     resume = (run_dir / "checkpoint_last.pt").exists()
     result = train(stack, run_dir=run_dir, config=config, resume=resume, overwrite=not resume, progress=True)
-    metrics = run_dir / "metrics.jsonl"
-    for source, target in ((result.model_path, f"{name}.pt"), (metrics, f"{name}.metrics.jsonl")):
-        atomic_write(out / target, lambda p, source=source: shutil.copyfile(source, p), overwrite=overwrite)
-    validation = [(row["step"], row["val_loss"]) for row in result.history if row.get("val_loss") is not None]
+    committed = commit_run(result, out, name, overwrite=overwrite)
     record = {
         "name": name, "chapter": spec["chapter"], "mode": "ci", "stack": spec["stack"],
         "mock_version": MOCK_VERSION, "stack_fingerprint": stack_fingerprint(stack),
-        "config": config.to_dict(), "steps": result.step, "validation": validation,
-        "train_seconds": round(_step_seconds(metrics), 1),
+        "config": config.to_dict(), "steps": result.step, "validation": committed["validation"],
+        "train_seconds": committed["train_seconds"],
         "torch_threads": torch.get_num_threads(), "layout": os.environ.get("ASTERIS_LAYOUT", "default"),
-        "sha256": sha256sum(out / f"{name}.pt"), "check": check_output(out / f"{name}.pt"),
+        "sha256": committed["sha256"], "check": committed["check"],
         "command": "python benchmarks/train_chapter_models.py", "machine": machine_description(),
     }  # fmt: skip
     write_result(out / f"{name}.json", record, indent=2)

@@ -67,8 +67,7 @@ def train_reference(preset: str, band: str, fields: int, work: Path, out: Path, 
     ``shape`` (default: the embedded field's) and ``overrides`` of the preset serve quick checks.
     """
     name = reference_name(preset, band)
-    for suffix in (".pt", ".json", ".metrics.jsonl"):
-        check_writable(out / f"{name}{suffix}", overwrite=overwrite, create_folder=True)
+    check_committable(out, name, overwrite=overwrite)
     seeds = list(range(FIRST_SEED, FIRST_SEED + fields))
     stacks = [
         mock_field(bands=[band], seed=seed, shape=shape, progress=False).bands[band].stack for seed in seeds
@@ -78,26 +77,38 @@ def train_reference(preset: str, band: str, fields: int, work: Path, out: Path, 
     start = time.perf_counter()
     result = train_with_snapshots(stacks, run_dir, config, every=snapshot_every)
     seconds = time.perf_counter() - start
-    out.mkdir(parents=True, exist_ok=True)
-    for source, target in (
-        (result.model_path, f"{name}.pt"),
-        (run_dir / "metrics.jsonl", f"{name}.metrics.jsonl"),
-    ):
-        atomic_write(out / target, lambda p, source=source: shutil.copyfile(source, p), overwrite=overwrite)
-    validation = [(row["step"], row["val_loss"]) for row in result.history if row.get("val_loss") is not None]
+    committed = commit_run(result, out, name, overwrite=overwrite)
     record = {
         "name": name, "preset": preset, "band": band, "config": config.to_dict(),
         "fields": {"mock_version": MOCK_VERSION, "seeds": seeds, "noise": "all components at their defaults"},
-        "steps": result.step, "train_seconds": round(_step_seconds(run_dir / "metrics.jsonl"), 1),
+        "steps": result.step, "train_seconds": committed["train_seconds"],
         "planned_steps": config.epochs * config.max_steps_per_epoch
         if config.max_steps_per_epoch else None, "seconds_this_call": round(seconds, 1),
-        "validation": validation, "sha256": sha256sum(out / f"{name}.pt"),
-        "check": check_output(out / f"{name}.pt"),
+        "validation": committed["validation"], "sha256": committed["sha256"], "check": committed["check"],
         "command": f"python benchmarks/train_reference.py --preset {preset} --band {band} --fields {fields}",
         "machine": machine_description(),
     }  # fmt: skip
     write_result(out / f"{name}.json", record, indent=2)
     return record
+
+
+def check_committable(out: Path, name: str, *, overwrite: bool) -> None:
+    """Refuse, before any training, to replace the committed files ``<name>.*`` in ``out`` unless
+    ``overwrite``."""
+    for suffix in (".pt", ".json", ".metrics.jsonl"):
+        check_writable(out / f"{name}{suffix}", overwrite=overwrite, create_folder=True)
+
+
+def commit_run(result: TrainResult, out: Path, name: str, *, overwrite: bool) -> dict:
+    """Copy a finished run's weights and log into ``out`` (``<name>.pt``, ``<name>.metrics.jsonl``); what
+    its record says of them: validation losses, seconds of training, SHA-256 and stored output."""
+    metrics = result.run_dir / "metrics.jsonl"
+    out.mkdir(parents=True, exist_ok=True)
+    for source, target in ((result.model_path, f"{name}.pt"), (metrics, f"{name}.metrics.jsonl")):
+        atomic_write(out / target, lambda p, source=source: shutil.copyfile(source, p), overwrite=overwrite)
+    validation = [(row["step"], row["val_loss"]) for row in result.history if row.get("val_loss") is not None]
+    return {"validation": validation, "train_seconds": round(_step_seconds(metrics), 1),
+            "sha256": sha256sum(out / f"{name}.pt"), "check": check_output(out / f"{name}.pt")}  # fmt: skip
 
 
 def _step_seconds(metrics: Path) -> float:
