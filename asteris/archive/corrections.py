@@ -29,7 +29,6 @@ stack's header and provenance.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +36,7 @@ from scipy import ndimage
 
 from ..config import reject_unknown_keys
 from ..errors import ConfigError
-from ..stats import NMAD_SCALE, nmad
+from ..stats import NMAD_SCALE, nanmedian, nmad
 
 __all__ = [
     "CorrectionConfig",
@@ -223,9 +222,7 @@ def mesh_background(image: np.ndarray, usable: np.ndarray, *, box: int = 64) -> 
     padded[:h, :w] = np.where(usable, image, np.nan)
     cells = padded.reshape(ny, box, nx, box).transpose(0, 2, 1, 3).reshape(ny, nx, -1)
     enough = np.isfinite(cells).sum(axis=2) >= box * box / 4
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # cells with no usable pixel
-        grid = np.where(enough, np.nanmedian(cells, axis=2), np.nan)
+    grid = np.where(enough, nanmedian(cells, axis=2), np.nan)
     if not np.isfinite(grid).any():
         return np.zeros(image.shape)
     index = ndimage.distance_transform_edt(~np.isfinite(grid), return_distances=False, return_indices=True)
@@ -270,12 +267,10 @@ def grow_event_flags(dq: np.ndarray, usable: np.ndarray, *, grow: int = 2, expan
 
 def _clipped_median(block: np.ndarray, axis: int, nsigma: float = 3.0) -> np.ndarray:
     """Median along ``axis`` of the finite values after one clip at ``nsigma`` robust sigma."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # lines with no usable pixel give NaN
-        centre = np.nanmedian(block, axis=axis, keepdims=True)
-        spread = NMAD_SCALE * np.nanmedian(np.abs(block - centre), axis=axis, keepdims=True)
-        clipped = np.where(np.abs(block - centre) <= nsigma * spread, block, np.nan)
-        return np.nan_to_num(np.nanmedian(clipped, axis=axis))
+    centre = nanmedian(block, axis=axis, keepdims=True)  # NaN for lines with no usable pixel
+    spread = NMAD_SCALE * nanmedian(np.abs(block - centre), axis=axis, keepdims=True)
+    clipped = np.where(np.abs(block - centre) <= nsigma * spread, block, np.nan)
+    return np.nan_to_num(nanmedian(clipped, axis=axis))
 
 
 def one_over_f_correction(frame: np.ndarray, usable: np.ndarray, *, sources: np.ndarray | None = None,
@@ -373,9 +368,7 @@ def detector_pattern(frames: np.ndarray, usable: np.ndarray, sources: np.ndarray
     if grow:
         sources = np.array([ndimage.binary_dilation(s, iterations=grow) for s in sources])
     fit = usable & ~sources
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # pixels masked in every exposure
-        median = np.nanmedian(np.where(fit, frames, np.nan), axis=0)
+    median = nanmedian(np.where(fit, frames, np.nan), axis=0)  # NaN where masked in every exposure
     known = fit.sum(axis=0) >= max(3, len(frames) // 2)  # a median of one or two exposures is their noise
     median = np.where(known, median, 0.0)
     if not known.any():
@@ -416,9 +409,7 @@ def reject_outliers(frames: np.ndarray, weights: np.ndarray, *, nsigma: float = 
     """
     valid = weights > 0
     data = np.where(valid, frames, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        median = np.nanmedian(data, axis=0)
+    median = nanmedian(data, axis=0)
     judged = valid.sum(axis=0) >= 3
     gradient = ndimage.maximum_filter(np.nan_to_num(np.abs(median)), size=3)
     out = np.zeros(frames.shape, bool)

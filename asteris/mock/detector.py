@@ -19,7 +19,6 @@ output grid (`write_warp`), read back by `asteris.archive.align.stack_warps`.
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from ..fileio import atomic_path
+from ..stats import nanmedian
 from ..version import VERSION
 
 __all__ = [
@@ -173,8 +173,6 @@ def row_median_correction(frame: np.ndarray, usable: np.ndarray, amplifier_width
     for start in range(0, frame.shape[1], amplifier_width):
         block = np.where(usable[:, start : start + amplifier_width], out[:, start : start + amplifier_width],
                          np.nan)  # fmt: skip
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # rows with no usable pixel give NaN
-            medians = np.nanmedian(block, axis=1)
+        medians = nanmedian(block, axis=1)  # NaN for rows with no usable pixel
         out[:, start : start + amplifier_width] -= np.nan_to_num(medians)[:, None]
     return np.where(usable, out, frame)
