@@ -11,7 +11,8 @@ selection and the UV luminosity function.
 - `photoz`, `select`, `highz`: EAZY photometric redshifts, the z > 8.5 criteria and the whole
   chain with its injection-recovery;
 - `contamination`: the low-z interlopers expected among the candidates, from the field's own
-  bright galaxies dimmed to its faint detections;
+  bright galaxies dimmed to its faint detections, a model of the sky through its noise, or a
+  model of the sky rendered over its jackknife noise and searched as the field is;
 - `closure`: a mock field's own z > 8.5 galaxies against copies of themselves through the
   injection road, the check that injections stand for the sky's galaxies;
 - `uvlf`: M_UV, effective volumes, the binned luminosity function and its fits;
@@ -36,7 +37,7 @@ require_extra("science", feature="asteris.science")
 from ..sky.render import SourceRenderer as SourceRenderer  # where the science's users have found it
 from .catalog import aperture_correction, combined_detection_image, multiband_catalog
 from .closure import closure_pointing, closure_significance, closure_table, injection_statistics
-from .contamination import dimmed_interlopers, modelled_interlopers
+from .contamination import dimmed_interlopers, jackknife_noise, modelled_interlopers, simulated_interlopers
 from .detect import DetectionImage, detect, detection_image, empty_aperture_noise, segment_sources
 from .highz import (
     footprint,
@@ -100,6 +101,8 @@ __all__ = [
     "selection_against_truth",
     "dimmed_interlopers",
     "modelled_interlopers",
+    "jackknife_noise",
+    "simulated_interlopers",
     "footprint",
     "closure_pointing",
     "closure_table",

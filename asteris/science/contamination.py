@@ -21,6 +21,23 @@ quiescent galaxies at z ~ 2-5, red and rare among the bright.
 (a mock population, or a catalogue such as JAGUAR's): every model object is
 given the field's noise in every band and put through the same photo-z and
 selection. It finds what the model holds, and no more.
+
+Both measure each object as a point source of its total flux with Gaussian
+errors, and the dimming takes only faint detections as the interlopers' hosts.
+The interlopers of the z > 8.5 mock survey are mostly galaxies at z ~ 2-4
+with a strong break between 2 and 3 microns, some bright enough to be
+selected at high S/N, measured in apertures that hold part of their light
+and with blue fluxes that scatter below their truth more often than Gaussian
+errors allow; neither estimate reaches most of them
+(`benchmarks/contamination.py` measures by how much).
+
+`simulated_interlopers` measures a model of the sky as the field is
+measured: its objects rendered with their profiles on each band's grid,
+over a source-free image of the field's own noise (`jackknife_noise`), then
+detected, measured, fitted and selected by the same search
+(`asteris.science.highz.search_high_z`). What it selects is the expected
+number of interlopers on the field's area, blends and the noise's structure
+included.
 """
 
 from __future__ import annotations
@@ -31,13 +48,15 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
+from ..coadd import coadd
 from ..errors import ConfigError
 from ..sky.sed import NJY_AB_ZP
+from ..stack import Stack
 from .photoz import photometric_redshifts
 from .select import HighZCriteria, band_edges, break_bands, select_high_z
 from .uvlf import absolute_uv_magnitude
 
-__all__ = ["dimmed_interlopers", "modelled_interlopers"]
+__all__ = ["dimmed_interlopers", "modelled_interlopers", "jackknife_noise", "simulated_interlopers"]
 
 
 def _fluxes(catalog: QTable, bands: Sequence[str], prefix: str) -> np.ndarray:
@@ -223,3 +242,95 @@ def modelled_interlopers(
     fakes["selected"] = select_high_z(fakes, photoz, filters, criteria=criteria)["selected"]
     fakes["M_UV"] = absolute_uv_magnitude(fakes, photoz["z_phot"], filters)["M_UV"]
     return fakes
+
+
+def jackknife_noise(stack: Stack, *, signs=None, method: str = "ivar") -> np.ndarray:
+    """A source-free image with the noise of the stack's coadd: the coadd of the exposures of sign +1
+    less that of those of sign -1, over 2 (0 where either half has no data).
+
+    The sky and its sources cancel; the exposures' own noise, correlated
+    by the resampling and structured by the detector (1/f, residual
+    patterns), is kept at the coadd's level for two halves of equal weight.
+    ``signs`` (one +1, -1 or 0 (left out) per exposure, as many +1 as -1;
+    default alternating, the last of an odd number left out): orthogonal
+    sign patterns, such as the rows of a Hadamard matrix, give noise images
+    uncorrelated with each other.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> stack = Stack(np.float32(100.0) + rng.normal(0, 4.0, (16, 64, 64)).astype(np.float32))
+    >>> noise = jackknife_noise(stack)
+    >>> bool(abs(noise.mean()) < 0.05), round(float(noise.std() / coadd(stack.data).image.std()), 1)
+    (True, 1.0)
+    """
+    count = len(stack.data)
+    signs = np.resize([1, -1], count) * (np.arange(count) < count - count % 2) if signs is None else signs
+    signs = np.asarray(signs)
+    known = signs.shape == (count,) and set(signs.tolist()) <= {1, 0, -1}
+    if not known or signs.sum() != 0 or np.sum(signs == 1) < 2:
+        raise ConfigError(f"a jackknife noise image needs an even split of the exposures: one sign each, "
+                          f"as many +1 as -1, two of each at least (the stack has {count})")  # fmt: skip
+    plus, minus = (coadd(stack.data[signs == sign], method=method).image for sign in (1, -1))
+    both = np.isfinite(plus) & np.isfinite(minus) & (plus != 0) & (minus != 0)
+    return np.where(both, (plus - minus) / 2.0, 0.0)
+
+
+def simulated_interlopers(
+    population: QTable,
+    stacks: Mapping[str, Stack],
+    renderers: Mapping,
+    filters: Mapping[str, str],
+    *,
+    detection_bands: Sequence[str],
+    signs=None,
+    criteria: HighZCriteria | None = None,
+    photoz_options: Mapping | None = None,
+) -> QTable:
+    """Search a simulated sky of ``population`` over the field's own noise, as the field is searched.
+
+    Each band's image is ``population`` rendered by the band's renderer
+    (profile and PSF) on the stacks' grid, plus the band's `jackknife_noise`
+    (of exposure ``signs``: other patterns draw other noise);
+    detection on ``detection_bands`` and photometry, photo-z and selection
+    on every band follow `~asteris.science.highz.search_high_z`, as the
+    field's coadd search runs them.
+
+    Parameters
+    ----------
+    population : QTable
+        Objects of a model of the sky without z > 8.5 galaxies, on the stacks'
+        pixel grid: ``x``, ``y``, ``r_e``, ``sersic_n``, ``axis_ratio``,
+        ``theta`` and ``mag_<filter>`` of every band (AB; inf or NaN: no flux).
+    stacks : dict of band -> `~asteris.stack.Stack`
+        The field's aligned exposures of every band of ``filters``.
+    renderers : dict of band -> `~asteris.sky.render.SourceRenderer`
+    filters : dict of band -> sedpy filter name
+    detection_bands : list of str
+    signs : sequence of +1 and -1, optional
+        As `jackknife_noise`'s, for every band (whose stacks then hold as many exposures).
+    criteria : HighZCriteria, optional
+    photoz_options : dict, optional
+
+    Returns
+    -------
+    QTable
+        The search's catalogue of the simulated sky; its ``selected`` rows
+        are the expected interlopers on the stacks' area (a population over
+        another area: weight them by the ratio).
+    """
+    from .highz import _check_magnitudes, search_high_z
+
+    _check_magnitudes(population, [filters[b] for b in filters])
+    images = {}
+    for band in filters:
+        noise = jackknife_noise(stacks[band], signs=signs)
+        column = population[f"mag_{filters[band]}"]
+        mags = np.asarray(getattr(column, "value", column), float)
+        objects = population[np.isfinite(mags)]
+        objects["mag"] = mags[np.isfinite(mags)] * u.mag
+        sky = renderers[band].image(objects, noise.shape)
+        images[band] = np.where(noise != 0, noise + sky, 0.0)
+    return search_high_z({b: images[b] for b in detection_bands}, renderers, filters,
+                         detection_bands=detection_bands, measure_images=images, criteria=criteria,
+                         photoz_options=photoz_options)  # fmt: skip

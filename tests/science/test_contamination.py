@@ -1,13 +1,20 @@
-"""The dimming estimate of low-z interlopers (`asteris.science.contamination`)."""
+"""The estimates of low-z interlopers (`asteris.science.contamination`): dimmed, modelled, simulated."""
 
 import astropy.units as u
 import numpy as np
 import pytest
-from astropy.table import QTable
+from astropy.table import QTable, vstack
 
 from asteris.errors import ConfigError
-from asteris.science.contamination import dimmed_interlopers, modelled_interlopers
+from asteris.science.contamination import (
+    dimmed_interlopers,
+    jackknife_noise,
+    modelled_interlopers,
+    simulated_interlopers,
+)
+from asteris.sky.render import SourceRenderer
 from asteris.sky.sed import Passbands, StellarPopulation
+from asteris.stack import Stack
 
 pytestmark = pytest.mark.usefixtures("module_data_dir")  # EAZY grids cached per module
 
@@ -99,3 +106,46 @@ def test_a_model_population_is_measured_and_selected_as_the_field_would():
     assert set(fakes["source"]) <= set(range(20)) and np.all(fakes["z_phot"][fakes["selected"]] > 8.5)
     with pytest.raises(ConfigError, match="an error per band"):
         modelled_interlopers(dropouts, {"F356W": 5.0}, FILTERS, detection_bands=DETECTION)
+
+
+def test_the_jackknife_noise_keeps_the_coadds_noise_and_none_of_its_sources():
+    rng = np.random.default_rng(4)
+    sky = np.zeros((48, 48), np.float32)
+    sky[20:28, 20:28] = 500.0  # a bright source in every exposure
+    stack = Stack(sky + 50.0 + rng.normal(0, 3.0, (12, 48, 48)).astype(np.float32))
+    noise = jackknife_noise(stack)
+    assert np.abs(noise[20:28, 20:28]).max() < 5 * 3.0 / np.sqrt(12)  # the source cancels
+    assert noise.std() == pytest.approx(3.0 / np.sqrt(12), rel=0.1)  # the coadd of 12 exposures' noise
+    with pytest.raises(ConfigError, match="an even split"):
+        jackknife_noise(Stack(stack.data[:1]))
+
+
+def _noise_stacks(shape=(72, 72), exposures=6, sigma=0.1) -> tuple[dict, dict]:
+    """Source-free stacks of every band (image units of zero point 28 AB) and their renderers."""
+    rng = np.random.default_rng(5)
+    stacks = {b: Stack(rng.normal(0, sigma, (exposures, *shape)).astype(np.float32) + 10.0) for b in BANDS}
+    fwhm = {b: 0.04 + 0.035 * i / 6 for i, b in enumerate(BANDS)}  # arcsec, F090W to F444W
+    return stacks, {b: SourceRenderer(0.03, 28.0, "airy", fwhm[b]) for b in BANDS}
+
+
+def _placed(population: QTable, xs, ys) -> QTable:
+    population["x"], population["y"] = np.asarray(xs, float), np.asarray(ys, float)
+    population["r_e"], population["sersic_n"] = np.full(len(xs), 0.05) * u.arcsec, np.full(len(xs), 1.0)
+    population["axis_ratio"], population["theta"] = np.full(len(xs), 0.8), np.zeros(len(xs)) * u.deg
+    return population
+
+
+def test_a_simulated_sky_is_searched_as_the_field_and_selects_only_what_looks_like_z_10():
+    """Objects rendered with their profiles over the field's jackknife noise are found where they were
+    put; a Balmer-break galaxy at z = 2.5 that is measured well is no candidate, a z = 10 galaxy is."""
+    stacks, renderers = _noise_stacks()
+    population = vstack([_placed(_population(OLD_DUSTY, 2.5, [23.5]), [20.0], [22.0]),
+                         _placed(_population(YOUNG, 10.0, [26.0]), [50.0], [48.0])])  # fmt: skip
+    found = simulated_interlopers(population, stacks, renderers, FILTERS, detection_bands=DETECTION)
+    assert len(found) >= 2
+    near = [np.argmin(np.hypot(found["x"].value - x, found["y"].value - y)) for x, y in ((20, 22), (50, 48))]
+    assert np.hypot(found["x"].value[near] - [20, 50], found["y"].value[near] - [22, 48]).max() < 1.5
+    assert list(found["selected"][near]) == [False, True]
+    assert found["z_phot"][near[1]] > 8.5 and np.sum(found["selected"]) == 1
+    with pytest.raises(ConfigError, match="no columns"):
+        simulated_interlopers(population[["x", "y"]], stacks, renderers, FILTERS, detection_bands=DETECTION)
