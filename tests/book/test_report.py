@@ -91,6 +91,8 @@ def test_every_table_of_the_book_renders_from_the_committed_results():
         "closure_report_table",
         "closure_injections_table",
         "closure_contamination_table",
+        "contamination_table",
+        "colour_residuals_table",
         "injection_check_table",
     ):
         table = getattr(report, name)()

@@ -16,6 +16,9 @@ __all__ = [
     "closure_summary",
     "closure_injections_table",
     "closure_contamination_table",
+    "contamination_table",
+    "colour_residuals_table",
+    "CONTAMINATION_FIELDS",
     "injection_check_table",
     "through_injections_table",
     "survey_cost_table",
@@ -186,6 +189,51 @@ def closure_contamination_table(*, result: dict | None = None) -> str:
             rows.append([label, METHOD_NAMES.get(method, method), c["candidates"], *counts])
     header = ["pointings", "method", "candidates", "truth: low-z galaxies", "truth: spurious",
               "estimated: sum of P(z < 8.5)"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+#: The estimates of ``contamination.json``, in the table's order, with what each is.
+CONTAMINATION_ESTIMATES = {
+    "negated": "negated images",
+    "dimmed": "dimmed bright galaxies",
+    "simulated_truth": "simulated sky: the pointings' own objects",
+    "simulated_model": "simulated sky: a model drawn anew",
+}
+
+
+#: The other skies of ``contamination.json`` (``fields``), as the page names them.
+CONTAMINATION_FIELDS = {
+    "physical": "without the structured noise and the exposure-level corrections (the physical limit)",
+    "physical_corrected": "without the structured noise, with the exposure-level corrections",
+}
+
+
+def colour_residuals_table(*, result: dict | None = None) -> str:
+    """Per band, the robust scatter of the truth-matched detections' fluxes about their truth in units
+    of their errors and the fractions beyond -3 and +3, against Gaussian errors (``contamination.json``)."""
+    c = result or committed_result("contamination")
+    rows = [[band, r["n"], f"{r['nmad']:.2f}", *(f"{100 * r[k]:.2f}%" for k in ("below_minus_3", "above_3"))]
+            for band, r in c["colour_residuals"].items()]  # fmt: skip
+    rows.append(["Gaussian errors", "", "1.00", "0.13%", "0.13%"])
+    return markdown_table(["band", "detections", "robust scatter", "below -3", "above +3"], rows)
+
+
+def contamination_table(*, result: dict | None = None) -> str:
+    """Per measured M_UV bin, the coadd's candidates that are not z > 8.5 galaxies by the truth against
+    each estimate of them, with each estimate's total and its distance from the truth in sigma
+    (``contamination.json``)."""
+    c = result or committed_result("contamination")
+    per_bin = c["per_bin"]
+    truth = [a + b for a, b in zip(per_bin["low_z"], per_bin["spurious"])]
+    header = ["", *(f"{m:g}" for m in c["M_UV"]), "total", "minus truth"]
+    counted = {"candidates": (per_bin["candidates"], c["totals"]["candidates"]),
+               "truth: not z > 8.5": (truth, c["true_interlopers"])}
+    rows = [[label, *(f"{n:.0f}" for n in values), f"{total:.0f}", ""]
+            for label, (values, total) in counted.items()]  # fmt: skip
+    for key, label in CONTAMINATION_ESTIMATES.items():
+        e = c["estimates"][key]
+        rows.append([label, *(f"{n:.2g}" for n in per_bin[key]), f"{e['total']:.1f}",
+                     f"{e['minus_truth_sigma']:+.1f} sigma"])  # fmt: skip
     return markdown_table(header, rows)
 
 
