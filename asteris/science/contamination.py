@@ -59,6 +59,10 @@ from .uvlf import absolute_uv_magnitude
 __all__ = ["dimmed_interlopers", "modelled_interlopers", "jackknife_noise", "simulated_interlopers"]
 
 
+def _missing_magnitudes(population: QTable, filters: Mapping[str, str]) -> list[str]:
+    return [f"mag_{f}" for f in filters.values() if f"mag_{f}" not in population.colnames]
+
+
 def _fluxes(catalog: QTable, bands: Sequence[str], prefix: str) -> np.ndarray:
     return np.column_stack([u.Quantity(catalog[f"{prefix}_{b}"], u.nJy).value for b in bands])
 
@@ -211,8 +215,7 @@ def modelled_interlopers(
     """
     criteria = criteria or HighZCriteria()
     bands = list(filters)
-    missing = [f"mag_{filters[b]}" for b in bands if f"mag_{filters[b]}" not in population.colnames]
-    missing += [b for b in bands if b not in errors]
+    missing = _missing_magnitudes(population, filters) + [b for b in bands if b not in errors]
     if missing:
         raise ConfigError(f"the population lacks {missing} (mag_<filter> columns and an error per band)")
     rng = np.random.default_rng(seed)
@@ -319,9 +322,11 @@ def simulated_interlopers(
         are the expected interlopers on the stacks' area (a population over
         another area: weight them by the ratio).
     """
-    from .highz import _check_magnitudes, search_high_z
+    from .highz import search_high_z
 
-    _check_magnitudes(population, [filters[b] for b in filters])
+    missing = _missing_magnitudes(population, filters)
+    if missing:
+        raise ConfigError(f"the population lacks {missing} (mag_<filter> columns)")
     images = {}
     for band in filters:
         noise = jackknife_noise(stacks[band], signs=signs)
