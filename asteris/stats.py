@@ -45,8 +45,11 @@ def nanmedian(values, *, axis: int, keepdims: bool = False) -> np.ndarray:
 
     numpy takes its masked-array path for short lines and a Python loop over
     lines for long ones; one sort of the whole array (NaN sorts last) and the
-    mean of the two middle values of each line's valid entries is 5-20 times
-    faster on the archive's detector frames.
+    mean of the two middle values of each line's valid entries took 24 s
+    instead of numpy's 62 s in the build of the default NIRCam mock field
+    (its 1/f, background and pattern medians); per call, 3.5-10 times less on
+    256-row frames and along a 7-exposure cube, but 0.8 times as fast on 81
+    lines of 4096 values.
     """
     values = np.asarray(values)
     ordered = np.moveaxis(values, axis, -1).copy(order="C")  # sorted in place along contiguous lines
