@@ -305,7 +305,7 @@ def _cmd_mock(args: argparse.Namespace) -> None:
     from .mock.datasets import default_parameters
     from .mock.noise import NoiseConfig
     from .mock.plotting import plot_colour_redshift, plot_mock_band, plot_power_spectra
-    from .mock.simulate import component_power_spectra, simulate_field
+    from .mock.simulate import band_workers, component_power_spectra, simulate_field
     from .sky.instruments import get_instrument
 
     for name in args.band or []:  # named before the output folder is made
@@ -318,7 +318,8 @@ def _cmd_mock(args: argparse.Namespace) -> None:
         params["shape"] = (args.size, args.size)
     if args.exposures is not None:
         params["exposures"] = args.exposures
-    field = simulate_field(args.instrument, bands=args.band, noise=noise, seed=args.seed,
+    workers = args.workers or band_workers(params["shape"], params["exposures"])
+    field = simulate_field(args.instrument, bands=args.band, noise=noise, seed=args.seed, workers=workers,
                            exposures_dir=args.exposures_dir, progress=not args.quiet, **params)  # fmt: skip
     out = field.write(args.out, overwrite=args.overwrite)
     print(f"wrote {len(field.bands)} bands and {len(field.catalog)} catalogue objects to {out}")
@@ -461,6 +462,9 @@ def _parser() -> argparse.ArgumentParser:
         help="multiply every structured noise component (0: none, native pixels and gaps kept; default 1)",
     )
     p.add_argument("--exposures-dir", help="keep the exposure files here (_cal-like for NIRCam, HSC warps)")
+    p.add_argument("--workers", type=POSITIVE_INT,
+                   help="processes building bands side by side, the same bytes (default: the usable cores "
+                        "for a field whose bands take seconds)")  # fmt: skip
     p.add_argument("--figures", action="store_true", help="also write PNG figures of the field")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--overwrite", action="store_true")

@@ -30,6 +30,7 @@ from .population import PopulationConfig, high_z_galaxies, sky_catalog
 from .simulate import (
     MockBand,
     MockField,
+    band_workers,
     component_power_spectra,
     read_mock_field,
     simulate_field,
@@ -38,6 +39,7 @@ from .synthetic import synthetic_stack, synthetic_wcs
 
 __all__ = [
     "simulate_field",
+    "band_workers",
     "read_mock_field",
     "MockField",
     "MockBand",

@@ -23,7 +23,7 @@ from ..fileio import data_dir, exclusive_lock
 from ..sky.instruments import get_instrument
 from .noise import NoiseConfig
 from .population import PopulationConfig
-from .simulate import MockField, read_mock_field, simulate_field
+from .simulate import MockField, band_workers, read_mock_field, simulate_field
 
 __all__ = ["mock_field", "high_z_field", "default_parameters", "HIGH_Z_FIELD"]
 
@@ -64,6 +64,7 @@ def mock_field(
     seed: int = 0,
     corrections=None,
     cache_dir: str | os.PathLike | None = None,
+    workers: int | None = None,
     progress: bool = True,
 ) -> MockField:
     """The mock field of ``instrument`` (the embedded default when only that is given).
@@ -72,6 +73,8 @@ def mock_field(
     from the cache. Every band file, the truth catalogue and ``params.json``
     are in `MockField.params` ``["path"]``. ``corrections``: the exposure-level
     corrections of the alignment (default: all; see `asteris.archive.corrections`).
+    ``workers``: processes building bands side by side (`simulate_field`; the
+    same bytes whatever it is); by default `band_workers`.
     """
     params = default_parameters(instrument)
     params.update({k: v for k, v in {"shape": shape, "exposures": exposures, "population": population}.items()
@@ -86,7 +89,9 @@ def mock_field(
     if not (folder / "params.json").exists():
         with exclusive_lock(folder.parent / f".{folder.name}.lock"):
             if not (folder / "params.json").exists():  # not built by another process while this one waited
-                simulate_field(name, progress=progress, **params).write(folder, overwrite=True)
+                workers = band_workers(params["shape"], params["exposures"]) if workers is None else workers
+                field = simulate_field(name, workers=workers, progress=progress, **params)
+                field.write(folder, overwrite=True)
     field = read_mock_field(folder)
     field.params["path"] = str(folder)
     return field

@@ -67,6 +67,7 @@ __all__ = [
     "MockBand",
     "MockField",
     "simulate_field",
+    "band_workers",
     "read_mock_field",
     "component_power_spectra",
     "SPECTRUM_COMPONENTS",
@@ -246,6 +247,21 @@ class _Scene:
     noise: nz.NoiseConfig
     seed: int
     corrections: object = None  #: asteris.archive.corrections.CorrectionConfig of the alignment
+
+    def __getstate__(self) -> dict:
+        # a WCS is pickled as header text, which rounds its numbers in the last bit; the bands that
+        # `_simulate_bands` sends to other processes must see the same grid to the bit
+        exact = {name: np.array(getattr(self.wcs.wcs, name)) for name in ("crval", "crpix", "cdelt")}
+        if self.wcs.wcs.has_pc():
+            exact["pc"] = np.array(self.wcs.wcs.pc)
+        return {**self.__dict__, "wcs_numbers": exact}
+
+    def __setstate__(self, state: dict) -> None:
+        exact = state.pop("wcs_numbers")
+        self.__dict__.update(state)
+        for name, value in exact.items():
+            setattr(self.wcs.wcs, name, value)
+        self.wcs.wcs.set()
 
     def fluxes(self, spec: BandSpec) -> np.ndarray:
         """Total fluxes in output-grid image units (per output pixel) of every source."""
@@ -431,6 +447,7 @@ def simulate_field(
     oversample: int = 4,
     exposures_dir: str | os.PathLike | None = None,
     corrections=None,
+    workers: int = 1,
     progress: bool = True,
 ) -> MockField:
     """Simulate a dithered multi-band field; see the module docstring.
@@ -449,6 +466,9 @@ def simulate_field(
         The exposure-level corrections of the NIRCam alignment (default: every
         step, with the instrument's amplifier width; ``CorrectionConfig.none()``
         stacks the exposures as they come). HSC warps are stacked as delivered.
+    workers : processes that simulate bands side by side (each band has its own
+        random streams, so the bytes do not depend on it); 1 simulates them here
+        in turn, as does a process that cannot start others (a Dask worker).
     """
     from ..archive.corrections import CorrectionConfig
 
@@ -470,10 +490,8 @@ def simulate_field(
     pointings = _pointings(exposures, inst, oversample, noise.resampling, np.random.default_rng(seeds[1]))
     scene = _Scene(inst, geom, wcs, render_stamps(catalog, geom, inst.pixel_scale), catalog, pointings,
                    noise, seed, corrections)  # fmt: skip
-    out = {}
     with _exposure_folder(exposures_dir) as folder:
-        for spec, band_seed in zip(tqdm(specs, desc=f"mock {inst.name}", disable=not progress), seeds[2:]):
-            out[spec.name] = _simulate_band(scene, spec, _streams(band_seed), folder, progress)
+        out = _simulate_bands(scene, specs, seeds[2:], folder, workers=workers, progress=progress)
     params = {
         "instrument": inst.name, "shape": list(shape), "exposures": exposures,
         "bands": [s.name for s in specs], "seed": seed, "ra": ra, "dec": dec, "oversample": oversample,
@@ -481,6 +499,96 @@ def simulate_field(
         "population": asdict(population), "spectral_grids": SPECTRAL_GRIDS, "asteris_version": VERSION,
     }  # fmt: skip
     return MockField(inst.name, out, _finish_catalog(catalog, geom, wcs, inst.pixel_scale, seed), params)
+
+
+#: Pixels of a band's exposures (exposures times area) from which `band_workers` builds bands side by
+#: side: the default HSC field's 2.4 million take 6 s a band, starting a process about 3 s.
+PARALLEL_BAND_PIXELS = 2**21
+
+
+def band_workers(shape: tuple[int, int], exposures: int) -> int:
+    """Processes worth building a field's bands on: every usable core where a band takes seconds.
+
+    1 below `PARALLEL_BAND_PIXELS` pixels of exposures a band, where starting
+    a process costs more than it saves.
+
+    >>> band_workers((64, 64), 4)
+    1
+    """
+    if shape[0] * shape[1] * exposures < PARALLEL_BAND_PIXELS:
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _simulate_bands(scene: _Scene, specs: list, seeds: list, folder: Path, *, workers: int,
+                    progress: bool) -> dict[str, MockBand]:  # fmt: skip
+    """Every band, in turn here or on ``workers`` Python processes, each simulating every workers-th band.
+
+    The processes are started as commands, not by `multiprocessing`, so that a
+    script calling this needs no ``if __name__ == "__main__"`` guard and a Dask
+    worker (a daemon process) can start them too. They read the scene from one
+    pickle in ``folder`` and write each band to another; all of these files go.
+    """
+    workers = min(workers, len(specs))
+    if workers <= 1:
+        bar = tqdm(specs, desc=f"mock {scene.instrument.name}", disable=not progress)
+        return {spec.name: _simulate_band(scene, spec, _streams(seed), folder, progress)
+                for spec, seed in zip(bar, seeds)}  # fmt: skip
+    processes = []
+    try:
+        return _band_processes(scene, list(zip(specs, seeds)), folder, workers, processes, progress)
+    finally:
+        for process in processes:  # an interrupted build stops its processes
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+        for path in folder.glob("band*.pickle*"):
+            path.unlink()
+        for path in [folder / "scene.pickle", *folder.glob("bands_*.log")]:
+            path.unlink(missing_ok=True)
+
+
+def _band_processes(scene: _Scene, jobs: list, folder: Path, workers: int, processes: list,
+                    progress: bool) -> dict[str, MockBand]:  # fmt: skip
+    import pickle
+    import subprocess
+    import sys
+    import time
+
+    (folder / "scene.pickle").write_bytes(pickle.dumps(scene, protocol=pickle.HIGHEST_PROTOCOL))
+    results = {spec.name: folder / f"band_{spec.name}.pickle" for spec, _ in jobs}
+    run = "import sys; from asteris.mock.simulate import _run_band_jobs; _run_band_jobs(*sys.argv[1:])"
+    for first in range(workers):
+        mine = folder / f"bands_{first}.pickle"
+        share = [(spec, seed, results[spec.name]) for spec, seed in jobs[first::workers]]
+        mine.write_bytes(pickle.dumps(share, protocol=pickle.HIGHEST_PROTOCOL))
+        command = [sys.executable, "-c", run, str(folder / "scene.pickle"), str(mine)]
+        with open(folder / f"bands_{first}.log", "w") as log:  # a file, not a pipe that could fill up
+            processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log))
+    with tqdm(total=len(jobs), desc=f"mock {scene.instrument.name}", disable=not progress) as bar:
+        while any(process.poll() is None for process in processes):
+            time.sleep(0.2)
+            bar.update(sum(path.exists() for path in results.values()) - bar.n)
+    for first, process in enumerate(processes):
+        if process.returncode != 0:
+            log = (folder / f"bands_{first}.log").read_text()[-3000:]
+            raise RuntimeError(f"simulating bands in another process failed:\n{log}")
+    bands = {name: pickle.loads(path.read_bytes()) for name, path in results.items()}
+    for band in bands.values():
+        band.stack.wcs = scene.wcs  # this process's WCS, not one rebuilt from header text
+    return bands
+
+
+def _run_band_jobs(scene_file: str, jobs: str) -> None:
+    """The bands of one process of `_simulate_bands`, each written where it is asked for."""
+    import pickle
+
+    scene = pickle.loads(Path(scene_file).read_bytes())
+    for spec, seed, result in pickle.loads(Path(jobs).read_bytes()):
+        band = _simulate_band(scene, spec, _streams(seed), result.parent, progress=False)
+        partial = result.with_name(result.name + ".partial")
+        partial.write_bytes(pickle.dumps(band, protocol=pickle.HIGHEST_PROTOCOL))
+        partial.rename(result)  # whole when it appears: the progress bar counts it
 
 
 @contextmanager

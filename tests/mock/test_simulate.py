@@ -165,6 +165,30 @@ def test_bad_configuration_is_refused():
         simulate_field("nircam", shape=(8, 8), progress=False)
 
 
+def test_bands_built_by_other_processes_are_the_same_bytes_and_leave_no_scratch(tmp_path):
+    """Two processes started from a script without an ``if __name__ == "__main__"`` guard build the
+    bands that one process builds in turn, to the bit (the grid's WCS included), and remove their files."""
+    import pickle
+    import subprocess
+    import sys
+
+    options = dict(shape=(96, 96), exposures=3, bands=["F200W", "F090W", "F444W"], seed=5)
+    in_turn = simulate_field("nircam", progress=False, **options)
+    in_turn.write(tmp_path / "in_turn")
+    script = tmp_path / "unguarded.py"
+    script.write_text("import pickle\nfrom asteris.mock.simulate import simulate_field\n"
+                      f"options = pickle.loads(bytes.fromhex('{pickle.dumps(options).hex()}'))\n"
+                      f"field = simulate_field('nircam', workers=2, exposures_dir={str(tmp_path / 'exp')!r}, "
+                      "progress=False, **options)\n"
+                      f"field.write({str(tmp_path / 'side_by_side')!r})\n")  # fmt: skip
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("f200w.fits", "f090w.fits", "f444w.fits", "catalog.ecsv"):
+        assert sha256sum(tmp_path / "in_turn" / name) == sha256sum(tmp_path / "side_by_side" / name)
+    assert sorted(p.name for p in (tmp_path / "exp").iterdir() if not p.name.endswith("_cal.fits")) == []
+    assert len(list((tmp_path / "exp").glob("*_cal.fits"))) == 9
+
+
 def test_mock_field_is_built_once_and_cached(tmp_path, monkeypatch):
     from asteris.mock import datasets
 
