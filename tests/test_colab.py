@@ -95,7 +95,9 @@ def test_the_colab_cell_installs_asteris_and_the_chapters_import(tmp_path):
     torch_version = torch.__version__.split("+")[0]
     # Colab's own environment: a current pip, torch and a Jupyter kernel
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "-U", "pip", f"torch=={torch_version}", "ipykernel"],
+        # what Colab has before the cell runs; --no-compile: modules compile when imported
+        [str(python), "-m", "pip", "install", "-q", "--no-compile", "-U", "pip", f"torch=={torch_version}",
+         "ipykernel"],  # fmt: skip
         check=True,
         capture_output=True,
     )

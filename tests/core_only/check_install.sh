@@ -6,8 +6,9 @@ python=${1:-python3}
 venv=${2:-.venv-core}
 rm -rf "$venv"
 "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet torch==2.13.0
-"$venv/bin/python" -m pip install --quiet .
+# --no-compile: modules are compiled when first imported (see the Makefile's install)
+"$venv/bin/python" -m pip install --quiet --no-compile torch==2.13.0
+"$venv/bin/python" -m pip install --quiet --no-compile .
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 report=$("$venv/bin/python" tests/core_only/run_core.py "$work" | tail -n 1)
