@@ -99,7 +99,9 @@ from asteris.science.photometry import truth_errors
 mode = book_mode(MODE)
 hsc, hsc_truth = chapter_stack(mode, instrument="hsc", band="i", manifest="hsc_cosmos_i_warps")
 nircam, _ = chapter_stack(mode)
-runs = Path(tempfile.mkdtemp(prefix="asteris-chapter4-"))
+# ci mode's runs are scratch, removed when the kernel stops; full mode's trained models stay
+scratch = tempfile.TemporaryDirectory(prefix="asteris-chapter4-") if mode == "ci" else None
+runs = Path(scratch.name if scratch else tempfile.mkdtemp(prefix="asteris-chapter4-"))
 print(f"mode {mode}: HSC-like stack {hsc.data.shape}, NIRCam-like stack {nircam.data.shape}")
 
 # %% [markdown]

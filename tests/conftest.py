@@ -1,4 +1,5 @@
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def module_data_dir(tmp_path_factory):
 # ------------------------------------------------------------------ the archives' stand-ins
 
 _MAST = None
+_MAST_CONFIG = None  # the astroquery configuration folder pointing at the stand-in, removed at the end
 #: Rows per page the stand-in session's astroquery asks for: small, so that queries page.
 MAST_PAGESIZE = 7
 
@@ -58,22 +60,23 @@ MAST_PAGESIZE = 7
 def pytest_configure(config):
     """Point astroquery's ``[mast] server`` at a local stand-in for the whole session, before anything
     imports ``astroquery.mast`` (its URLs are fixed at import): no test reaches the real archive."""
-    global _MAST
+    global _MAST, _MAST_CONFIG
     if config.getoption("remote_data", default="none") not in ("none", None):
         return
-    import os
     import tempfile
 
     from standins import MastStandin
 
     _MAST = MastStandin().__enter__()
-    folder = Path(tempfile.mkdtemp(prefix="asteris-astroquery-config-"))
-    os.environ["ASTROPY_CONFIG_DIR"] = str(_MAST.astroquery_config(folder, pagesize=MAST_PAGESIZE))
+    _MAST_CONFIG = Path(tempfile.mkdtemp(prefix="asteris-astroquery-config-"))
+    os.environ["ASTROPY_CONFIG_DIR"] = str(_MAST.astroquery_config(_MAST_CONFIG, pagesize=MAST_PAGESIZE))
 
 
 def pytest_unconfigure(config):
     if _MAST is not None:
         _MAST.__exit__(None, None, None)
+    if _MAST_CONFIG is not None:
+        shutil.rmtree(_MAST_CONFIG, ignore_errors=True)
 
 
 @pytest.fixture
