@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := demo
-# the suite's processes (pytest-xdist; each test file on one of them): 0 runs it in this process alone
+# the suite's processes (pytest-xdist; each test file on one of them, the files of slow tests first as
+# tests/conftest.py orders them, not xdist's largest-first): 0 runs it in this process alone
 TEST_WORKERS ?= 2
 
 .PHONY: install browser demo test lint core-check bench book clean
@@ -46,7 +47,7 @@ core-check:
 # the core-only install, then every chapter re-executed from a lone copy of its notebook in an empty
 # folder and compared with its committed outputs (nbval).
 test: lint browser
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 	$(MAKE) core-check
 	bash tests/lone_notebooks.sh $(PY)
 

@@ -205,6 +205,7 @@ def answer_faults(draw):
     return fault
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=ANSWER_EXAMPLES)
 @given(fault=answer_faults())
 def test_archive_answers_of_any_content(tmp_path, mast, fault):

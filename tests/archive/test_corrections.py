@@ -207,6 +207,7 @@ def _imprint_and_stripes(config: CorrectionConfig) -> tuple[float, float]:
     return float(change[inner].std()), float(left[inner].std())
 
 
+@pytest.mark.slow
 def test_a_sky_model_keeps_faint_galaxies_out_of_the_medians_and_the_coadds_stripes_in():
     default = _imprint_and_stripes(CorrectionConfig())
     model = _imprint_and_stripes(CorrectionConfig(subtract_model=True))

@@ -205,6 +205,7 @@ def test_the_pages_written_from_results_run(monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("jupyter_book") is None,
     reason="jupyter-book (the test and book extras) is not installed",

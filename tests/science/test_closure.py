@@ -121,6 +121,7 @@ def test_a_survey_folder_gives_its_closure_rows(tmp_path):
         survey_closure(tmp_path)
 
 
+@pytest.mark.slow
 def test_injections_at_the_survey_density_leave_the_field_detections_alone():
     """A realization of the survey's injections (40 galaxies per 512 x 512 pixels) must not move the
     field's own detections away from the injected galaxies, else the copies would be measured in a
