@@ -99,7 +99,7 @@ from asteris.science.photometry import truth_errors
 mode = book_mode(MODE)
 hsc, hsc_truth = chapter_stack(mode, instrument="hsc", band="i", manifest="hsc_cosmos_i_warps")
 nircam, _ = chapter_stack(mode)
-# ci mode's runs are scratch, removed when the kernel stops; full mode's trained models stay
+# ci mode's runs are scratch, removed once trained; full mode's trained models stay
 scratch = tempfile.TemporaryDirectory(prefix="asteris-chapter4-") if mode == "ci" else None
 runs = Path(scratch.name if scratch else tempfile.mkdtemp(prefix="asteris-chapter4-"))
 print(f"mode {mode}: HSC-like stack {hsc.data.shape}, NIRCam-like stack {nircam.data.shape}")
@@ -136,6 +136,8 @@ models = {"without retraining": nircam_run, "fine-tuned": finetuned_run, "retrai
 for name, run in models.items():
     val_loss = [row["val_loss"] for row in run.history if "val_loss" in row][-1]
     print(f"{name:18s} {run.step:4d} steps, final validation loss {val_loss:.4g}")
+if scratch is not None:
+    scratch.cleanup()  # the models are in memory; a stopped kernel would not remove the folder
 
 # %% [markdown]
 # ## Denoised images
