@@ -468,7 +468,7 @@ def simulate_field(
         stacks the exposures as they come). HSC warps are stacked as delivered.
     workers : processes that simulate bands side by side (each band has its own
         random streams, so the bytes do not depend on it); 1 simulates them here
-        in turn, as does a process that cannot start others (a Dask worker).
+        in turn (`band_workers` gives a default).
     """
     from ..archive.corrections import CorrectionConfig
 
@@ -542,9 +542,7 @@ def _simulate_bands(scene: _Scene, specs: list, seeds: list, folder: Path, *, wo
             if process.poll() is None:
                 process.kill()
             process.wait()
-        for path in folder.glob("band*.pickle*"):
-            path.unlink()
-        for path in [folder / "scene.pickle", *folder.glob("bands_*.log")]:
+        for path in [folder / "scene.pickle", *folder.glob("band*.pickle*"), *folder.glob("bands_*.log")]:
             path.unlink(missing_ok=True)
 
 
