@@ -24,7 +24,7 @@ from asteris import build_network, save_checkpoint
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX only")
 
-TRAIN_SETTINGS = ["--preset", "tiny", "--quiet", "--set", "epochs=8", "--set", "patch_size=32",
+TRAIN_SETTINGS = ["--preset", "tiny", "--quiet", "--set", "epochs=5", "--set", "patch_size=32",
                   "--set", "checkpoint_every=1"]  # fmt: skip
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..coadd import coadd
 from ..stack import Stack
 
-__all__ = ["Method", "coadd_method", "asteris_method", "retrained_asteris_method", "on_input_grid"]
+__all__ = ["Method", "coadd_method", "asteris_method", "retrained_asteris_method", "on_input_grid", "no_data"]
 
 #: A method turns a stack into one image on the stack's grid (NaN = no data).
 Method = Callable[[Stack], np.ndarray]
@@ -41,8 +41,40 @@ def asteris_method(model, *, options=None, **overrides) -> Method:
     progress = overrides.pop("progress", False)
     opts = InferenceOptions.resolve(options, **overrides)
     net = resolve_model(model, opts.frames)
-    return lambda stack: on_input_grid(denoise(stack, model=net, options=opts, progress=progress),
-                                       stack.data.shape[1:])  # fmt: skip
+
+    def method(stack: Stack) -> np.ndarray:
+        return on_input_grid(denoise(stack, model=net, options=opts, progress=progress), stack.data.shape[1:])
+
+    method.no_data = lambda stack: _denoised_no_data(stack, net.config.frames)
+    return method
+
+
+def _denoised_no_data(stack: Stack, frames: int) -> np.ndarray:
+    """Where a denoised image of ``stack`` is NaN, without running the network: outside the crop, and
+    where no prepared frame has data (`~asteris.preprocess.restore_image` masks exactly those)."""
+    from ..preprocess import prepare_stack, restore_image
+
+    prepared = prepare_stack(stack.data, frames, wcs=stack.wcs)
+    _, valid = restore_image(prepared.frames, prepared)  # the frames stand in for the network's output
+    out = np.ones(stack.data.shape[1:], dtype=bool)
+    out[prepared.crop] = ~valid
+    return out
+
+
+def no_data(method: Method, stack: Stack) -> np.ndarray:
+    """Where ``method``'s image of ``stack`` has no data (True), as a boolean image.
+
+    From the method's own ``no_data`` where it has one (`asteris_method`'s needs
+    no pass of the network), else from the NaN of its image.
+
+    >>> import numpy as np
+    >>> stack = np.ones((4, 3, 3)); stack[:, 0, 0] = np.nan
+    >>> int(no_data(coadd_method("mean"), Stack(stack)).sum())
+    1
+    """
+    if callable(getattr(method, "no_data", None)):
+        return method.no_data(stack)
+    return ~np.isfinite(method(stack))
 
 
 def retrained_asteris_method(config, run_root, *, init_from=None, **options) -> Method:

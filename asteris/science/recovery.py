@@ -44,7 +44,7 @@ from .detect import (
 )
 from .injection import INJECTION_KINDS, SourceRenderer, inject, injection_catalog, source_mask
 from .matching import match_positions
-from .methods import Method
+from .methods import Method, no_data
 from .photometry import aperture_fluxes, flux_to_mag, moment_shape
 from .recovery_result import PROTOCOLS, RecoveryResult
 
@@ -272,11 +272,12 @@ def _setup(protocol: str, renderer, thresholds, n_pixels, *, radius, truth_snr, 
 def _free_sky(stack, methods, reference: str, fwhm_px: float, diameter: float) -> tuple[np.ndarray, float]:
     """Where injections may not go (sources, and every method's no-data edges), and the reference
     method's empty-aperture noise there."""
-    clean = {name: method(stack) for name, method in methods.items()}
-    avoid = source_mask(clean[reference], fwhm=fwhm_px)
-    no_data = np.any([~np.isfinite(image) for image in clean.values()], axis=0)
-    avoid |= ndimage.binary_dilation(no_data, iterations=int(3 * fwhm_px) + 2)
-    reference_det = detection_image(clean[reference], fwhm=fwhm_px)
+    clean = methods[reference](stack)
+    avoid = source_mask(clean, fwhm=fwhm_px)
+    others = [no_data(method, stack) for name, method in methods.items() if name != reference]
+    empty = np.any([~np.isfinite(clean), *others], axis=0)
+    avoid |= ndimage.binary_dilation(empty, iterations=int(3 * fwhm_px) + 2)
+    reference_det = detection_image(clean, fwhm=fwhm_px)
     return avoid, empty_aperture_noise(reference_det, diameter, avoid=avoid)
 
 
