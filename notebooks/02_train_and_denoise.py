@@ -68,7 +68,8 @@ if "google.colab" in sys.modules:  # a lone notebook on Colab: install asteris, 
 
 # %% [markdown]
 # What `full` mode asks of this chapter: its downloads and, estimated from the
-# measured rates, its time on a Colab T4 and on an A100.
+# measured rates, its time on a Colab T4 and on an A100, with the alignment
+# of its exposures as measured on one CPU core ({ref}`bench-align`).
 
 # %%
 from asteris.book.estimate import full_mode_plan

@@ -81,12 +81,15 @@ if "google.colab" in sys.modules:  # a lone notebook on Colab: install asteris, 
 
 # %% [markdown]
 # What `full` mode asks of this chapter: its downloads and, estimated from the
-# measured rates, its time on a Colab T4 and on an A100.
+# measured rates, its time on a Colab T4 and on an A100, with the alignment
+# of its exposures as measured on one CPU core ({ref}`bench-align`), which
+# it reads instead where chapter 2 aligned them in the same data folder.
 
 # %%
 from asteris.book.estimate import full_mode_plan
 
-print(full_mode_plan("jades_1210_nircam", bands=["F200W"], denoise_passes=1 + 2 * 4))  # 4 realizations, each also negated
+print(full_mode_plan("jades_1210_nircam", bands=["F200W"], denoise_passes=1 + 2 * 4,  # 4 realizations, each also negated
+                     aligned_by="chapter 2"))
 
 # %% tags=["parameters"]
 MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"

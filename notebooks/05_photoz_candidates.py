@@ -81,7 +81,8 @@ if "google.colab" in sys.modules:  # a lone notebook on Colab: install asteris, 
 # %% [markdown]
 # What `full` mode asks of this chapter: its downloads and, estimated from the
 # measured rates, its time on a Colab T4 and on an A100, with the CPU stages
-# of the search (and the injections) as measured on two cores, less the
+# as measured: the alignment of the exposures on one core
+# ({ref}`bench-align`), and the search (and the injections) on two, less the
 # network's passes, which the GPU runs and the denoising counts
 # ({ref}`bench-scaling`). The network runs over 8 binned frames a band, in
 # 512-px tiles, on the box that all seven bands cover; a whole module with

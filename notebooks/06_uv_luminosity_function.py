@@ -79,8 +79,10 @@ if "google.colab" in sys.modules:  # a lone notebook on Colab: install asteris, 
 # %% [markdown]
 # What `full` mode asks of this chapter: its downloads and, estimated from the
 # measured rates, its time on a Colab T4 and on an A100, with the CPU stages
-# of the search (and the injections) as measured on two cores, less the
-# network's passes, which the GPU runs and the denoising counts
+# as measured: the alignment of the exposures on one core
+# ({ref}`bench-align`), which it reads instead where chapter 5 aligned them
+# in the same data folder, and the search (and the injections) on two, less
+# the network's passes, which the GPU runs and the denoising counts
 # ({ref}`bench-scaling`). Its 400 injected galaxies go in one realization, at
 # least 16 px apart, since every realization runs ASTERIS over the detection
 # bands again ({ref}`bench-packing`); on the 1.2 arcmin^2 that every band
@@ -90,7 +92,7 @@ if "google.colab" in sys.modules:  # a lone notebook on Colab: install asteris, 
 from asteris.book import HIGH_Z_BANDS
 from asteris.book.estimate import full_mode_plan
 
-print(full_mode_plan("jades_1210_nircam", bands=HIGH_Z_BANDS, searches=1, realizations=1))
+print(full_mode_plan("jades_1210_nircam", bands=HIGH_Z_BANDS, searches=1, realizations=1, aligned_by="chapter 5"))
 
 # %% tags=["parameters"]
 MODE = None  # "ci" or "full"; None reads $ASTERIS_BOOK_MODE, else "ci"

@@ -120,7 +120,8 @@ def chapter_stack(
     ``full``: the manifest's exposures fetched from the archive (resumable,
     checksum-verified, cached in the data folder): for a MAST manifest those of
     ``band`` (and ``detectors``; by default the manifest's, of which a band has
-    either the short- or the long-wave ones) drizzled onto one grid, for an
+    either the short- or the long-wave ones) drizzled onto one grid and kept
+    there (`~asteris.archive.aligned_band_stacks`), for an
     HSC-SSP manifest its warps, stacked; no truth. Offline,
     `~asteris.archive.download.ArchiveUnreachableError` says what to do.
     """
@@ -130,7 +131,7 @@ def chapter_stack(
     if book_mode(mode) == "ci":
         field = mock_field(instrument, progress=False)
         return field.bands[band].stack, field.bands[band].truth
-    from ..archive import align, fetch, load_manifest, stack_warps
+    from ..archive import aligned_band_stacks, fetch, load_manifest, stack_warps
 
     dest = Path(data_dir()) / manifest
     products = load_manifest(manifest)
@@ -142,8 +143,8 @@ def chapter_stack(
         wanted = detectors or products.query.get("detectors")
         raise ConfigError(f"the manifest {manifest} has no {band} exposures of detectors {wanted}; choose "
                           f"one of its filters {products.query.get('filters')}")  # fmt: skip
-    stack, _ = align([dest / name for name in table["filename"]])
-    return stack, None
+    files = {band: [dest / name for name in table["filename"]]}  # kept aligned: chapter 3 reads chapter 2's
+    return aligned_band_stacks(files, cache=dest / "aligned", shared_only=False)[band], None
 
 
 #: The bands of the z > 8.5 chapters (F410M is left out: the published searches use the broad bands).

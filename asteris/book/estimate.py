@@ -11,7 +11,9 @@ whole tiles with their overlaps, and over the box that every band covers
 (`~asteris.archive.band_stacks` cuts the grid to it). Sizes of archive files
 follow from their format (a NIRCam ``_cal`` file holds seven 2048 x 2048
 planes of 4-byte pixels); exposure counts are the manifest's
-``min_exposures`` until it is resolved.
+``min_exposures`` until it is resolved. The CPU stages are measured on two
+cores: the alignment of the exposures (``benchmarks/results/align_rate.json``)
+and the survey's search and injections (``benchmarks/results/scaling.json``).
 
 >>> round(cal_file_bytes() / 1e6)
 119
@@ -35,6 +37,7 @@ __all__ = [
     "nircam_footprint_px",
     "network_voxels",
     "cpu_stage_minutes",
+    "alignment_minutes",
     "full_mode_plan",
 ]
 
@@ -109,6 +112,17 @@ def cpu_stage_minutes(
     return searches * minutes("search"), realizations * minutes("injections"), bands
 
 
+def alignment_minutes(files: int) -> float | None:
+    """Minutes to align ``files`` NIRCam ``_cal`` exposures (corrections and drizzle, one CPU core): the
+    straight-line fit of ``benchmarks/results/align_rate.json`` at a 2048 x 2048 frame. None where that
+    result is not at hand."""
+    try:
+        seconds = committed_result("align_rate")["fits"]["corrected"]["nircam_frame_seconds"]
+    except (ShippedFileError, KeyError):
+        return None
+    return files * seconds / 60
+
+
 class _Reads(NamedTuple):
     """What a chapter reads from a manifest's bands, and what the network computes over it."""
 
@@ -156,7 +170,7 @@ def _memory_line(reads: _Reads) -> str | None:
 
 def full_mode_plan(
     manifest: str, *, bands=("F200W",), fine_tunes: int = 1, from_scratch_steps: int = 0,
-    denoise_passes: float = 1, searches: int = 0, realizations: int = 0,
+    denoise_passes: float = 1, searches: int = 0, realizations: int = 0, aligned_by: str | None = None,
 ) -> str:  # fmt: skip
     """A few lines a chapter prints at its top: what its ``full`` mode downloads, and how long it takes.
 
@@ -173,8 +187,11 @@ def full_mode_plan(
         ``denoise_passes``); each realization adds a pass of the network over the detection bands
         that `cpu_stage_minutes` gives, counted with the denoising (where it could not leave the
         pass out, the pass is in the CPU stages instead).
+    aligned_by : the chapter that aligns the same files first (``"chapter 5"``): each card's line then
+        gives its time too where that chapter ran first in the same data folder, without the alignment.
     """
-    reads = _reads(load_manifest(manifest), bands)
+    products = load_manifest(manifest)
+    reads = _reads(products, bands)
     what, files, size, voxels, side = reads.what, reads.files, reads.bytes, reads.voxels, reads.side
     step_s, voxels_per_s = _measured_rates()
     steps = fine_tunes * FINE_TUNE_STEPS + from_scratch_steps
@@ -182,11 +199,17 @@ def full_mode_plan(
     lines = [f"full mode downloads {files}+ files, {size / 1e9:.2f}+ GB: {what}",
              f"estimated time (H100 rates of benchmarks/results/gpu.json scaled by peak FP32 throughput, "
              f"downloads at {DOWNLOAD_MB_PER_S:g} MB/s; an estimate, not a measurement):"]  # fmt: skip
-    cpu = None
+    align_min = alignment_minutes(files) if products.archive == "mast" else None
+    if align_min is not None:
+        lines.append(f"  alignment of the {files} exposures (corrections, then drizzle): {align_min:.0f} min "
+                     f"on one CPU core (benchmarks/results/align_rate.json); kept in the data folder, where "
+                     f"a later chapter aligning the same files reads it in seconds")  # fmt: skip
+    cpu, cpu_min = None, 0.0
     if searches or realizations:
         area = side**2 * _GRID_SCALE**2 / 3600  # arcmin^2 that every band covers
         cpu = cpu_stage_minutes(area, searches=searches, realizations=realizations)
     if cpu is not None:
+        cpu_min = cpu[0] + cpu[1]
         plural = "s" * (realizations != 1)
         network = ("less the network's passes, counted in denoising" if cpu[2] else
                    "the network run on the CPU: an upper bound")  # fmt: skip
@@ -198,10 +221,14 @@ def full_mode_plan(
     for card in ("Colab T4", "A100"):
         slower = PEAK_FP32_TFLOPS["H100"] / PEAK_FP32_TFLOPS[card]
         train_s, denoise_s = steps * step_s * slower, denoise_passes * voxels / voxels_per_s * slower
-        total = (download_s + train_s + denoise_s) / 60 + (cpu[0] + cpu[1] if cpu else 0.0)
+        total = (download_s + train_s + denoise_s) / 60 + cpu_min + (align_min or 0.0)
+        stages = [s for s, at in (("the alignment", align_min), ("the CPU stages", cpu)) if at is not None]
+        after = ""
+        if aligned_by and align_min is not None:
+            after = f" ({total - align_min:.0f} min where {aligned_by} ran first in the same data folder)"
         lines.append(f"  {card:8s}: download {download_s / 60:.0f} min, training {train_s / 60:.0f} min, "
-                     f"denoising {denoise_s / 60:.0f} min{' and the CPU stages' if cpu else ''}; "
-                     f"about {total:.0f} min")  # fmt: skip
+                     f"denoising {denoise_s / 60:.0f} min{''.join(f' and {s}' for s in stages)}; "
+                     f"about {total:.0f} min{after}")  # fmt: skip
     if cpu is not None and (memory := _memory_line(reads)):
         lines.append(memory)
     lines.append("offline, full mode stops within seconds at its first archive request and says what to do")

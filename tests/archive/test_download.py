@@ -538,3 +538,39 @@ def test_sizes_are_said_in_human_units():
 
     assert [human_size(n) for n in (7, 4_200, 45_300_000, 1_901_000_000)] == [
         "7 bytes", "4.20 kB", "45.3 MB", "1.90 GB"]  # fmt: skip
+
+
+def test_band_stacks_are_aligned_once_and_read_back_by_a_later_call(tmp_path, mast, monkeypatch):
+    from asteris import archive as package
+
+    monkeypatch.setenv("ASTERIS_DATA_DIR", str(tmp_path / "data"))
+    files = cal_files(tmp_path / "cal", [("F200W", "nrca1"), ("F277W", "nrcalong")])
+    mast.add_cal_files(files, proposal="1210")
+    first = package.band_stacks("jades_1210_nircam", bands=["F200W", "F277W"], progress=False)
+    (kept,) = (tmp_path / "data" / "jades_1210_nircam" / "aligned").glob("*/sources.json")
+    written = {p.name: p.stat().st_mtime_ns for p in kept.parent.iterdir()}
+    assert set(written) == {"F200W.fits", "F277W.fits", "sources.json"}
+
+    def refused(*args, **kwargs):
+        raise AssertionError("aligned again")
+
+    original = package.align
+    monkeypatch.setattr(package, "align", refused)
+    again = package.band_stacks("jades_1210_nircam", bands=["F200W", "F277W"], progress=False)
+    assert {p.name: p.stat().st_mtime_ns for p in kept.parent.iterdir()} == written
+    for band in ("F200W", "F277W"):
+        np.testing.assert_array_equal(again[band].data, first[band].data)
+        assert again[band].wcs.to_header() == first[band].wcs.to_header()
+        assert again[band].sources == first[band].sources and len(first[band].sources) == 3
+        assert again[band].header["FILTER"] == band and again[band].header["ASTVERS"]
+    # other bands are another set of files: aligned anew, beside the first
+    with pytest.raises(AssertionError, match="aligned again"):
+        package.band_stacks("jades_1210_nircam", bands=["F200W"], progress=False)
+    # a chapter's one band (its whole grid) is kept too: the next chapter reads it
+    from asteris import book
+
+    monkeypatch.setattr(package, "align", original)
+    stack, _ = book.chapter_stack("full")
+    monkeypatch.setattr(package, "align", refused)
+    np.testing.assert_array_equal(book.chapter_stack("full")[0].data, stack.data)
+    assert stack.data.shape[0] == 3 and stack.header["FILTER"] == "F200W"

@@ -4,18 +4,56 @@ import pytest
 
 from asteris import book
 from asteris.book.chapters import committed_result
-from asteris.book.estimate import cal_file_bytes, cpu_stage_minutes, network_voxels, nircam_footprint_px
+from asteris.book.estimate import (
+    alignment_minutes,
+    cal_file_bytes,
+    cpu_stage_minutes,
+    network_voxels,
+    nircam_footprint_px,
+)
+
+
+def line(plan: str, start: str) -> str:
+    """The plan's line that starts with ``start`` (after its indent)."""
+    return next(row.strip() for row in plan.splitlines() if row.strip().startswith(start))
+
+
+def minutes_after(text: str, word: str) -> int:
+    return int(text.split(f"{word} ")[1].split()[0])
 
 
 def test_full_mode_plan_counts_the_downloads_of_the_chapter():
-    plan = book.full_mode_plan("jades_1210_nircam", bands=["F200W"]).splitlines()
-    assert plan[0] == "full mode downloads 16+ files, 1.90+ GB: jades_1210_nircam, F200W, detector nrca1"
-    assert [line.split(":")[0].strip() for line in plan[2:4]] == ["Colab T4", "A100"]
-    assert "an estimate, not a measurement" in plan[1] and "offline" in plan[-1]
+    plan = book.full_mode_plan("jades_1210_nircam", bands=["F200W"])
+    rows = plan.splitlines()
+    assert rows[0] == "full mode downloads 16+ files, 1.90+ GB: jades_1210_nircam, F200W, detector nrca1"
+    assert [row.split(":")[0].strip() for row in rows[-3:-1]] == ["Colab T4", "A100"]
+    assert "an estimate, not a measurement" in rows[1] and "offline" in rows[-1]
     many = book.full_mode_plan("jades_1210_nircam", bands=book.HIGH_Z_BANDS).splitlines()[0]
     assert many.startswith("full mode downloads 112+ files") and many.endswith("detector nrca1 and nrcalong")
-    t4 = [book.full_mode_plan("jades_1210_nircam", denoise_passes=n).splitlines()[2] for n in (1, 10)]
-    assert int(t4[1].split("about ")[1].split()[0]) > int(t4[0].split("about ")[1].split()[0])
+    t4 = [line(book.full_mode_plan("jades_1210_nircam", denoise_passes=n), "Colab T4") for n in (1, 10)]
+    assert minutes_after(t4[1], "about") > minutes_after(t4[0], "about")
+
+
+def test_the_plan_counts_the_alignment_on_the_cpu():
+    """Every _cal exposure is corrected and drizzled on one core before anything else, at the rate
+    that benchmarks/align_rate.py measured; warps of HSC-SSP are only stacked."""
+    if alignment_minutes(1) is None:
+        pytest.skip("benchmarks/results/align_rate.json is not at hand")
+    seconds = committed_result("align_rate")["fits"]["corrected"]["nircam_frame_seconds"]
+    assert alignment_minutes(112) == pytest.approx(112 * seconds / 60)
+    plan = book.full_mode_plan("jades_1210_nircam", bands=book.HIGH_Z_BANDS)
+    aligned = line(plan, "alignment of the 112 exposures")
+    assert minutes_after(aligned, "drizzle):") == round(112 * seconds / 60)
+    t4 = line(plan, "Colab T4")
+    parts = sum(minutes_after(t4, w) for w in ("download", "training", "denoising"))
+    assert "and the alignment" in t4 and minutes_after(t4, "about") >= parts + round(112 * seconds / 60) - 2
+    assert "alignment" not in book.full_mode_plan("hsc_cosmos_i_warps")
+    # a chapter whose files an earlier chapter aligned reads them: its time without the alignment
+    later = line(book.full_mode_plan("jades_1210_nircam", bands=book.HIGH_Z_BANDS, aligned_by="chapter 5"),
+                 "Colab T4")  # fmt: skip
+    assert later.startswith(t4) and later.endswith(" min where chapter 5 ran first in the same data folder)")
+    without = int(later.rsplit("(", 1)[1].split()[0])
+    assert without == pytest.approx(minutes_after(t4, "about") - 112 * seconds / 60, abs=1)
 
 
 def test_file_sizes_and_voxels_follow_the_formats():
@@ -37,18 +75,16 @@ def test_the_network_voxels_are_its_tiles_of_eight_frames():
 def test_the_plan_denoises_the_box_every_band_covers():
     """Seven bands of one module search the short-wave detector's box: the long-wave bands add their
     own footprint's download, not its denoising."""
-    plan = book.full_mode_plan("jades_1210_nircam", bands=book.HIGH_Z_BANDS, searches=1).splitlines()
-    assert "on the 1.2 arcmin^2 every band covers" in plan[2]
-    alone = book.full_mode_plan("jades_1210_nircam", bands=["F200W"]).splitlines()[2]
-
-    def denoising(line: str) -> int:
-        return int(line.split("denoising ")[1].split()[0])
-
-    assert denoising(plan[3]) == pytest.approx(7 * denoising(alone), abs=7)
+    plan = book.full_mode_plan("jades_1210_nircam", bands=book.HIGH_Z_BANDS, searches=1)
+    assert "on the 1.2 arcmin^2 every band covers" in line(plan, "the search (1x)")
+    alone = line(book.full_mode_plan("jades_1210_nircam", bands=["F200W"]), "Colab T4")
+    seven = line(plan, "Colab T4")
+    assert minutes_after(seven, "denoising") == pytest.approx(7 * minutes_after(alone, "denoising"), abs=7)
     # 7 bands x 16 exposures of 4-byte pixels on the long-wave grid, before the cut to the box
-    assert plan[5].startswith("  memory: 4.8 GB while the bands are aligned on the whole grid, then ")
-    peak = float(plan[5].split("then ")[1].split(" GB")[0])
-    assert 0 < peak < 12 and plan[5].endswith("against the 12 GB of a Colab session")
+    memory = line(plan, "memory:")
+    assert memory.startswith("memory: 4.8 GB while the bands are aligned on the whole grid, then ")
+    peak = float(memory.split("then ")[1].split(" GB")[0])
+    assert 0 < peak < 12 and memory.endswith("against the 12 GB of a Colab session")
 
 
 def test_the_cpu_stages_leave_the_network_to_the_gpu():
@@ -69,6 +105,6 @@ def test_the_cpu_stages_leave_the_network_to_the_gpu():
 
     def denoising(realizations: int) -> int:
         plan = book.full_mode_plan("jades_1210_nircam", bands=book.HIGH_Z_BANDS, realizations=realizations)
-        return int(plan.splitlines()[3].split("denoising ")[1].split()[0])
+        return minutes_after(line(plan, "Colab T4"), "denoising")
 
     assert denoising(2) > denoising(0)  # 3 of the 7 bands again per realization

@@ -15,6 +15,7 @@ __all__ = [
     "compile_table",
     "bf16_table",
     "book_times_table",
+    "align_rate_table",
 ]
 
 
@@ -169,3 +170,21 @@ def book_times_table(*, results: Sequence[dict] | None = None) -> str:
     captions = [f"- run {i + 1}: `{t['command']}` on a {machine_line(t)}; data folder {t['data_folder']}."
                 for i, t in enumerate(results)]  # fmt: skip
     return "\n".join(captions) + "\n\n" + markdown_table(header, rows)
+
+
+def align_rate_table(*, result: dict | None = None) -> str:
+    """Seconds to align one ``_cal`` exposure against its pixels, with the corrections and without,
+    and the straight lines through them at a NIRCam detector's frame (``align_rate.json``)."""
+    rate = result or committed_result("align_rate")
+    rows = [[f"{r['grid']} x {r['grid']}", r["band"], f"{r['frame'][0]} x {r['frame'][1]}",
+             f"{r['megapixels']:.2f}", f"{r['seconds_per_exposure']['corrected']:.2f}",
+             f"{r['seconds_per_exposure']['drizzle_only']:.2f}"] for r in rate["rows"]]  # fmt: skip
+    fits = rate["fits"]
+    at_frame = (f"{fits[k]['nircam_frame_seconds']:.2f}" for k in ("corrected", "drizzle_only"))
+    rows.append(["**fit: 2048 x 2048**", "", "2048 x 2048", f"{2048**2 / 1e6:.2f}", *at_frame])
+    header = ["mock grid (px)", "band", "exposure (px)", "megapixels", "corrected and drizzled (s)",
+              "drizzled only (s)"]  # fmt: skip
+    lines = "; ".join(f"{k.replace('_', ' ')}: {f['a']:.3f} s + {f['b_per_megapixel']:.3f} s/Mpx"
+                      for k, f in fits.items())  # fmt: skip
+    text = f"`{rate['command']}` on a {machine_line(rate)}.\n\n" + markdown_table(header, rows)
+    return text + f"\n\n{lines}."
