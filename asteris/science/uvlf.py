@@ -48,6 +48,7 @@ __all__ = [
     "effective_volume",
     "bin_volumes",
     "migration_matrix",
+    "expected_counts",
     "population_weights",
     "binned_luminosity_function",
     "LuminosityFunctionFit",
@@ -372,17 +373,47 @@ class LuminosityFunctionFit:
         """The model at the posterior medians (a `Schechter` or a `DoublePowerLaw`)."""
         return _model_function(self.model, self.values())
 
-    def band(self, muv: np.ndarray, n_draws: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """16th and 84th percentiles of phi(muv) over posterior draws."""
+    def functions(self, n_draws: int = 200, seed: int = 0) -> list:
+        """The model at ``n_draws`` posterior samples drawn at random (with replacement)."""
         rng = np.random.default_rng(seed)
         draws = self.samples[rng.integers(len(self.samples), size=n_draws)]
-        curves = [_model_function(self.model, {**self.fixed, **dict(zip(self.names, d))})(muv) for d in draws]
+        return [_model_function(self.model, {**self.fixed, **dict(zip(self.names, d))}) for d in draws]
+
+    def band(self, muv: np.ndarray, n_draws: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """16th and 84th percentiles of phi(muv) over posterior draws."""
+        curves = [function(muv) for function in self.functions(n_draws, seed)]
         return tuple(np.percentile(curves, [16, 84], axis=0))
 
 
+def expected_counts(function, binned: QTable, *, muv_grid=None, v_eff=None) -> np.ndarray:
+    """The candidates that the luminosity function ``function`` gives in each bin of ``binned``.
+
+    As the fits count them (`fit_luminosity_function`): with neither ``muv_grid``
+    nor ``v_eff``, the bin's mean phi times its width and its ``v_eff`` column;
+    with ``v_eff`` on ``muv_grid``, the integral of phi * V_eff over the bin, or
+    with transfer volumes (2-D, a column per row of ``binned``, see
+    `bin_volumes`) over every true M_UV. The ``background`` column of
+    ``binned``, where it has one, is added.
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> from astropy.table import QTable
+    >>> bins = QTable({"muv_lo": [-21.0] * u.mag, "muv_hi": [-20.0] * u.mag, "v_eff": [1e4] * u.Mpc**3})
+    >>> float(expected_counts(lambda m: np.full(np.shape(m), 1e-4), bins)[0])
+    1.0
+    """
+    grid = None if v_eff is None else (np.asarray(muv_grid, float), u.Quantity(v_eff, u.Mpc**3).value)
+    background = np.asarray(binned["background"], float) if "background" in binned.colnames else 0.0
+    return _function_counts(function, binned, grid) + background
+
+
 def _expected_counts(model, values, binned: QTable, v_eff_grid=None) -> np.ndarray:
+    return _function_counts(_model_function(model, values), binned, v_eff_grid)
+
+
+def _function_counts(function, binned: QTable, v_eff_grid=None) -> np.ndarray:
     lo, hi = binned["muv_lo"].to_value(u.mag), binned["muv_hi"].to_value(u.mag)
-    function = _model_function(model, values)
     if v_eff_grid is None:
         return bin_averages(function, lo, hi, n_sub=8) * (hi - lo) * binned["v_eff"].to_value(u.Mpc**3)
     grid, volume = v_eff_grid

@@ -262,3 +262,19 @@ def test_weighted_migration_counts_each_injection_by_its_weight():
     leaning = migration_matrix(true, measured, muv_grid=grid, muv_edges=edges, width=0.1, weights=[3.0, 1.0])
     np.testing.assert_allclose(even, [[0.5, 0.5]])
     np.testing.assert_allclose(leaning, [[0.75, 0.25]])
+
+
+def test_expected_counts_follow_the_transfer_volumes():
+    from asteris.science.uvlf import expected_counts
+
+    bins = QTable({"muv_lo": [-22.0, -21.0] * u.mag, "muv_hi": [-21.0, -20.0] * u.mag,
+                   "background": [0.5, 0.0]})  # fmt: skip
+    grid = np.linspace(-22.0, -20.0, 401)
+    flat = lambda m: np.full(np.shape(m), 1e-4)  # noqa: E731
+    volume = np.full(grid.size, 1e4) * u.Mpc**3
+    np.testing.assert_allclose(expected_counts(flat, bins, muv_grid=grid, v_eff=volume), [1.5, 1.0])
+    # transfer volumes: every galaxy of the first bin counted in the second, the second's where they are
+    transfer = np.zeros((grid.size, 2))
+    transfer[:, 1] = 1e4
+    counts = expected_counts(flat, bins, muv_grid=grid, v_eff=transfer)
+    np.testing.assert_allclose(counts, [0.5, 2.0], rtol=5e-3)

@@ -10,6 +10,7 @@ from .cells import METHOD_NAMES, format_number, markdown_table
 
 __all__ = [
     "survey_table",
+    "survey_budget_table",
     "survey_background_table",
     "field_against_injected_table",
     "closure_report_table",
@@ -48,6 +49,36 @@ def survey_table(*, result: dict | None = None) -> str:
               "bins with n >= 5 within errors of the input", "of the pointings' own truth",
               "counts at face value: input / own truth", "fit: median [68%] (input)"]  # fmt: skip
     return f"`{survey['command']}` on a {machine_line(survey)}.\n\n" + markdown_table(header, rows)
+
+
+def survey_budget_table(*, result: dict | None = None) -> str:
+    """Per method and M_UV bin: the candidates found against those the input function gives through the
+    survey's own transfer and those of the fit, and each bin's error budget (relative, 1 sigma): the
+    counts' spread between draws of the pointings, the completeness's, and the fitted shape's in the
+    bin's volume; then the found counts' chi^2 against the input and where the input's faint-end slope
+    falls in the fit's posterior (``survey_uvlf.json``)."""
+    survey = result or committed_result("survey_uvlf")
+    rows, notes = [], []
+    for method, m in survey["methods"].items():
+        name = METHOD_NAMES.get(method, method)
+        for b in m["bins"]:
+            n = max(b["n"], 1)
+            rows.append([name, f"{b['M_UV']:.2f}", b["n"], format_number(b.get("n_input"), ".1f"),
+                         format_number(b.get("n_fit"), ".1f"), f"{b['completeness']:.2f}",
+                         f"{b['sd_counts'] / n:.2f}", f"{b['rel_err_volume']:.2f}",
+                         format_number(b.get("rel_err_shape"), ".2f"),
+                         "yes" if b["tested"] else ""])  # fmt: skip
+        if test := m.get("input_against_counts"):
+            given, fit = test["input"], test["fit"]
+            notes.append(f"{name}: chi^2 of the found counts {given['chi2']:.1f} over {given['bins']} bins "
+                         f"against the input (p = {given['p_value']:.2f}), {fit['chi2']:.1f} against the "
+                         f"fit; the input's alpha at the {test['alpha_input_quantile']:.1%} quantile of "
+                         "the fit's posterior")  # fmt: skip
+        if reason := m.get("targets_missed_because"):
+            notes.append(f"{name}, where a target is missed: {reason}")
+    header = ["method", "M_UV", "found", "expected from the input", "expected from the fit", "completeness",
+              "counts' spread / n", "completeness's error", "shape's error", "judged"]  # fmt: skip
+    return markdown_table(header, rows) + ("\n\n" + ".\n\n".join(notes) + "." if notes else "")
 
 
 def survey_background_table(*, result: dict | None = None) -> str:

@@ -39,6 +39,8 @@ def survey_luminosity_function(
     bootstrap: int = 0,
     min_completeness: float = 0.0,
     injections: str | None = None,
+    reference=None,
+    fit_steps: int = 1500,
     seed: int = 0,
 ):
     """The binned luminosity function and its double-power-law fit from all finished pointings.
@@ -72,11 +74,18 @@ def survey_luminosity_function(
     injections: the completeness's own error) and ``phi_lo``/``phi_hi`` from
     both (the counts' part the wider of the Poisson interval and
     ``sd_counts``), with the Poisson-only limits kept as
-    ``phi_lo_poisson``/``phi_hi_poisson``. Every bin gets ``completeness``,
+    ``phi_lo_poisson``/``phi_hi_poisson``. The volume's part holds
+    ``rel_err_shape`` too: the relative spread of the bin's volume over 100
+    draws of the fit's posterior, since the fitted function weights where in
+    the bin, and from which true M_UV, its galaxies come. Every bin gets ``completeness``,
     its effective volume over the volume it would have if every galaxy were
     found, and ``tested``: at least five candidates and ``completeness`` at
     least ``min_completeness``. The fit uses every bin: the forward model
-    carries the faint end.
+    carries the faint end. ``n_fit`` is each bin's expected count under the
+    fit (through the same transfer, background included), and ``n_reference``
+    under ``reference`` (a function of M_UV, such as the input of a mock)
+    where one is given. ``fit_steps``: the emcee steps of the fit, a third of
+    them burn-in.
 
     ``injections``: the name of another table of injections in each
     pointing's folder (columns as ``recovery.ecsv``, for example galaxies
@@ -92,7 +101,7 @@ def survey_luminosity_function(
     totals : dict
         ``pointings``, ``area_arcmin2`` and ``candidates``.
     """
-    from ..uvlf import bin_volumes, measure_luminosity_function
+    from ..uvlf import bin_volumes, expected_counts, measure_luminosity_function
 
     run = SurveyRun.open(run_dir)
     config, summaries = run.config, run.summaries
@@ -120,7 +129,8 @@ def survey_luminosity_function(
     summed = None if background is None else background.sum(axis=0)
     binned, fit = measure_luminosity_function(candidates["M_UV"], muv_edges=muv_edges,
                                               muv_grid=config.muv_grid, v_eff_grid=counted, migration=moved,
-                                              background=summed, fixed=fixed, seed=seed)  # fmt: skip
+                                              background=summed, fixed=fixed, n_steps=fit_steps,
+                                              burn=fit_steps // 3, seed=seed)  # fmt: skip
     total_sky = np.sum(sky, axis=0) * u.Mpc**3
     sky_volume = total_sky if moved is None else total_sky[:, None] * moved
     volumes = bin_volumes(config.muv_grid, sky_volume, muv_edges, weight=fit.function())
@@ -132,13 +142,21 @@ def survey_luminosity_function(
     binned["completeness"] = (flat / full).to_value(u.dimensionless_unscaled)[kept]
     enough = np.asarray(binned["completeness"]) >= min_completeness
     binned["tested"] = (np.asarray(binned["n"]) >= 5) & enough
+    transfer = counted if moved is None else counted[:, None] * moved
+    expected = {"n_fit": fit.function()} | ({} if reference is None else {"n_reference": reference})
+    for column, function in expected.items():
+        binned[column] = expected_counts(function, binned, muv_grid=config.muv_grid,
+                                         v_eff=transfer if moved is None else transfer[:, kept])  # fmt: skip
     if bootstrap:
         draws = _pointing_bootstrap(candidates, summaries, sky * boosts[:, None], injected, background,
                                     method=method, config=config, muv_edges=muv_edges, weight=fit.function(),
                                     width=migration_width, population_weighted=population_weighted,
                                     n_boot=bootstrap, seed=seed)  # fmt: skip
+        shapes = [bin_volumes(config.muv_grid, sky_volume, muv_edges, weight=f).value[kept]
+                  for f in fit.functions(100, seed=seed)]  # fmt: skip
         budget = {"sd_counts": np.std(draws["counts"], axis=0)[kept],
-                  "rel_err_volume": np.std(draws["volumes"], axis=0)[kept] / counted_bins}  # fmt: skip
+                  "rel_err_volume": np.std(draws["volumes"], axis=0)[kept] / counted_bins,
+                  "rel_err_shape": np.std(shapes, axis=0) / volumes.value[kept]}  # fmt: skip
         _add_budget(binned, budget, per_count=1.0 / (counted_bins * np.diff(muv_edges)[kept]))
     totals = {"pointings": len(summaries), "area_arcmin2": float(sum(s["area_arcmin2"] for s in summaries)),
               "candidates": len(candidates)}  # fmt: skip
@@ -223,7 +241,9 @@ def _add_budget(binned: QTable, budget: dict, *, per_count: np.ndarray) -> None:
     binned["phi_lo_poisson"], binned["phi_hi_poisson"] = binned["phi_lo"], binned["phi_hi"]
     up = np.maximum(upper - n, budget["sd_counts"]) * per_count
     down = np.maximum(n - lower, budget["sd_counts"]) * per_count
-    volume = np.nan_to_num(budget["rel_err_volume"]) * phi.value
-    binned["sd_counts"], binned["rel_err_volume"] = budget["sd_counts"], budget["rel_err_volume"]
+    relative = np.hypot(np.nan_to_num(budget["rel_err_volume"]), np.nan_to_num(budget["rel_err_shape"]))
+    volume = relative * phi.value
+    for column in ("sd_counts", "rel_err_volume", "rel_err_shape"):
+        binned[column] = budget[column]
     binned["phi_hi"] = np.maximum(phi.value + np.hypot(up, volume), binned["phi_hi"].value) * phi.unit
     binned["phi_lo"] = np.maximum(phi.value - np.hypot(down, volume), 0.0) * phi.unit

@@ -39,6 +39,8 @@ TINY = {"realizations": 1, "per_realization": 6, "photoz_options": {"z_step": 0.
         "train": {"frames": 4, "f_maps": 8, "num_blocks": [1, 1, 1], "num_refinement_blocks": 1,
                   "patch_size": 32, "batch_size": 1, "epochs": 1, "max_steps_per_epoch": 2}}  # fmt: skip
 POINTINGS = "[MockPointing(seed, shape=(192, 192), exposures=8) for seed in (3, 4)]"
+#: a shorter fit than the default: the checks compare estimates of the same fit, not the fit itself
+FIT = {"fit_steps": 300}
 
 
 def test_each_pointing_has_injections_of_its_own_the_same_on_every_run():
@@ -137,7 +139,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, module_d
     candidates = survey_candidates(fresh, "coadd")
     assert set(candidates["pointing"]) <= {p.name for p in pointings}
     binned, fit, totals = survey_luminosity_function(fresh, "coadd", muv_edges=np.arange(-22.5, -18.4, 1.0),
-                                                     subtract_interlopers=False)  # fmt: skip
+                                                     subtract_interlopers=False, **FIT)  # fmt: skip
     with pytest.raises(ConfigError, match="ran coadd and asteris, not 'median'"):
         survey_luminosity_function(fresh, "median", muv_edges=np.arange(-22.5, -18.4, 1.0))
     assert totals["pointings"] == 2 and totals["candidates"] == len(candidates) == int(np.sum(binned["n"]))
@@ -176,7 +178,7 @@ def _check_interlopers(run_dir: Path) -> None:
     chosen = np.asarray(fakes["selected"], bool)
     expected = np.histogram(fakes["M_UV"].value[chosen], edges, weights=fakes["weight"][chosen])[0]
     expected += np.histogram(survey_candidates(run_dir, "coadd", negated=True)["M_UV"].value, edges)[0]
-    both, _, _ = survey_luminosity_function(run_dir, "coadd", muv_edges=edges)
+    both, _, _ = survey_luminosity_function(run_dir, "coadd", muv_edges=edges, **FIT)
     np.testing.assert_allclose(both["background"], expected[np.searchsorted(edges, both["muv_lo"].value)])
 
 
@@ -214,7 +216,7 @@ def _check_error_budget(run_dir: Path, plain) -> None:
     function without the budget."""
     edges = np.arange(-22.5, -18.4, 1.0)
     binned, _, _ = survey_luminosity_function(run_dir, "coadd", muv_edges=edges, subtract_interlopers=False,
-                                              bootstrap=30, min_completeness=0.1)  # fmt: skip
+                                              bootstrap=30, min_completeness=0.1, **FIT)  # fmt: skip
     np.testing.assert_allclose(binned["phi"].value, plain["phi"].value)  # the estimate itself is the same
     np.testing.assert_allclose(binned["phi_lo_poisson"].value, plain["phi_lo"].value)
     assert np.all(binned["phi_hi"] >= binned["phi_hi_poisson"])
@@ -224,9 +226,18 @@ def _check_error_budget(run_dir: Path, plain) -> None:
     completeness = np.asarray(binned["completeness"])
     assert np.all((completeness >= 0) & (completeness <= 1))
     np.testing.assert_array_equal(binned["tested"], (np.asarray(binned["n"]) >= 5) & (completeness >= 0.1))
+    # the fitted shape weights the bins' volumes: its posterior spread widens every counted bin's interval
+    shape = np.asarray(binned["rel_err_shape"])
+    assert np.all(shape[counted] > 0) and np.all(np.isfinite(shape))
+    phi = binned["phi"].value
+    widened = binned["phi_hi"].value[counted] - phi[counted]
+    assert np.all(widened >= shape[counted] * phi[counted] * (1 - 1e-9))
+    # the fit's own expected counts, through the transfer and with the background, hold as many as were found
+    assert np.sum(binned["n_fit"]) == pytest.approx(np.sum(binned["n"]), rel=0.25)
+    assert np.all(binned["n_fit"] >= binned["background"])
     # injections counted by the comoving volume at their z move the transfer, and so the bins' volumes
     weighted, _, _ = survey_luminosity_function(run_dir, "coadd", muv_edges=edges, subtract_interlopers=False,
-                                                population_weighted=True)  # fmt: skip
+                                                population_weighted=True, **FIT)  # fmt: skip
     assert np.all(weighted["v_eff"].value > 0)
     both = np.intersect1d(weighted["M_UV"].value, plain["M_UV"].value)
     volumes = [t["v_eff"].value[np.isin(t["M_UV"].value, both)] for t in (weighted, plain)]
@@ -243,7 +254,8 @@ def _check_negated_searches(run_dir: Path, binned) -> None:
     kept = np.searchsorted(edges, binned["muv_lo"].value)  # bins without volume are left out
     np.testing.assert_array_equal(binned["background"], expected[kept])
     plain, _, _ = survey_luminosity_function(run_dir, "coadd", muv_edges=np.arange(-22.5, -18.4, 1.0),
-                                             subtract_negated=False, subtract_interlopers=False)  # fmt: skip
+                                             subtract_negated=False, subtract_interlopers=False,
+                                             **FIT)  # fmt: skip
     assert "background" not in plain.colnames
     (run_dir / summaries[0]["name"] / "negated_coadd.ecsv").unlink()  # as in a run made before them
     with pytest.raises(ConfigError, match="without searching the negated images"):
