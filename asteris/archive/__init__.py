@@ -135,10 +135,10 @@ def _aligned_key(files: Mapping[str, Sequence], **choices) -> str:
     import hashlib
     import json
 
-    from .. import __version__
+    from ..version import VERSION
 
     named = {b: sorted((Path(f).name, Path(f).stat().st_size) for f in paths) for b, paths in files.items()}
-    record = json.dumps({"files": named, "version": __version__, **choices}, sort_keys=True)
+    record = json.dumps({"files": named, "version": VERSION, **choices}, sort_keys=True)
     return hashlib.sha256(record.encode()).hexdigest()[:24]
 
 
